@@ -1,0 +1,64 @@
+// Ports: everything the core needs from its host comes in through these small interfaces.
+// The firmware (modules/device) and the Node harness (host-test/device) each provide adapters.
+// Nothing here may reference a platform global: the core must run unchanged under XS and Node.
+
+/** Opaque handle returned by Timers.set. */
+export type TimerHandle = unknown;
+
+/** One-shot timers. Durations are milliseconds. */
+export interface Timers {
+  set(callback: () => void, delayMs: number): TimerHandle;
+  clear(handle: TimerHandle): void;
+}
+
+/** Wall clock in epoch milliseconds (firmware: after SNTP). Used for timestamps that survive a reset. */
+export interface Clock {
+  now(): number;
+}
+
+/** A single LED. The pattern player drives it; adapters only switch it. */
+export interface Led {
+  set(on: boolean): void;
+}
+
+/**
+ * Small persistent key/value store (firmware: Preference/NVS, harness: a JSON file).
+ * Keys are at most 15 characters (NVS limit); values at most 4000 bytes. Writes are durable on return.
+ */
+export interface Store {
+  read(key: string): string | undefined;
+  write(key: string, value: string): void;
+  remove(key: string): void;
+}
+
+export interface Log {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** Why a connection ended. "auth": TLS refused / certificate rejected / CONNACK not authorized / SUBACK refused. */
+export type CloseKind = "network" | "auth";
+
+export interface ConnectionHandlers {
+  /** Connected (TLS + MQTT CONNACK accepted) and subscribed to the ack topic: publishing may start. */
+  onReady(): void;
+  onMessage(topic: string, payload: Uint8Array): void;
+  /** Called at most once, and never after the core itself called close(). */
+  onClose(kind: CloseKind, detail: string): void;
+}
+
+/** One live (or connecting) MQTT connection. Created by MqttConnector.connect. */
+export interface MqttConnection {
+  publish(topic: string, payload: Uint8Array): void;
+  close(): void;
+}
+
+/**
+ * The MQTT transport port. Broker address, credentials (client certificate and key), client id and TLS
+ * settings belong to the adapter; the core only says which topic to subscribe to.
+ * Each connect() is a fresh connection object, so callbacks of an old connection cannot reach a new one.
+ */
+export interface MqttConnector {
+  connect(request: { subscribe: string }, handlers: ConnectionHandlers): MqttConnection;
+}
