@@ -1,0 +1,259 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { ClickClassifier } from "../../../modules/core/click";
+import type { ClickType } from "../../../modules/core/config";
+import { FakeTimers } from "./fakes";
+
+type Edge = [pressed: boolean, atMs: number];
+const P = (at: number): Edge => [true, at];
+const R = (at: number): Edge => [false, at];
+
+/** Real-time delivery: each edge arrives at its timestamp; timers run in between. */
+function runRealTime(edges: Edge[], opts: { debounceMs?: number; doubleClickMs?: number; longPressMs?: number } = {}) {
+  const timers = new FakeTimers();
+  const clicks: { type: ClickType; at: number }[] = [];
+  const c = new ClickClassifier({ timers, ...opts, onClick: (type) => clicks.push({ type, at: timers.now() }) });
+  for (const [pressed, at] of edges) {
+    timers.advanceTo(Math.max(at, timers.now()));
+    c.edge(pressed, at);
+  }
+  timers.advance(10_000);
+  return { clicks, timers, classifier: c };
+}
+
+/** Late delivery: the host was busy; all edges arrive at once after the last one, with their timestamps. */
+function runBatched(edges: Edge[]) {
+  const timers = new FakeTimers();
+  const types: ClickType[] = [];
+  const c = new ClickClassifier({ timers, onClick: (type) => types.push(type) });
+  const last = edges.length ? Math.max(...edges.map((e) => e[1])) : 0;
+  timers.jump(last + 5);
+  for (const [pressed, at] of edges) c.edge(pressed, at);
+  timers.advance(10_000);
+  return types;
+}
+
+const types = (edges: Edge[]) => runRealTime(edges).clicks.map((c) => c.type);
+
+describe("ClickClassifier (defaults: debounce 30, double 400, long 1500)", () => {
+  const table: [string, Edge[], { type: ClickType; at: number }[]][] = [
+    ["clean single, decided 400 ms after the release", [P(0), R(100)], [{ type: "SINGLE", at: 500 }]],
+    [
+      "single with press and release bounces",
+      [P(0), R(3), P(6), R(9), P(12), R(200), P(204), R(208)],
+      [{ type: "SINGLE", at: 608 }],
+    ],
+    ["glitch shorter than the debounce: nothing", [P(0), R(10)], []],
+    ["burst of glitches: nothing", [P(0), R(5), P(40), R(60), P(100), R(129)], []],
+    ["press held exactly debounceMs counts", [P(0), R(30)], [{ type: "SINGLE", at: 430 }]],
+    ["double: second press 200 ms after the release, fires at that press (+debounce)", [P(0), R(100), P(300), R(400)], [{ type: "DOUBLE", at: 330 }]],
+    ["double at the boundary (gap 399)", [P(0), R(100), P(499), R(600)], [{ type: "DOUBLE", at: 529 }]],
+    [
+      "gap of exactly doubleClickMs: two singles",
+      [P(0), R(100), P(500), R(600)],
+      [
+        { type: "SINGLE", at: 500 },
+        { type: "SINGLE", at: 1000 },
+      ],
+    ],
+    [
+      "two well separated singles",
+      [P(0), R(100), P(1000), R(1100)],
+      [
+        { type: "SINGLE", at: 500 },
+        { type: "SINGLE", at: 1500 },
+      ],
+    ],
+    ["long fires at the threshold while held; release adds nothing", [P(0), R(3000)], [{ type: "LONG", at: 1500 }]],
+    ["held 1499 ms is a single", [P(0), R(1499)], [{ type: "SINGLE", at: 1899 }]],
+    ["held exactly 1500 ms is long", [P(0), R(1500)], [{ type: "LONG", at: 1500 }]],
+    ["long with no release at all", [P(0)], [{ type: "LONG", at: 1500 }]],
+    [
+      "long, release, then a quick click: LONG then SINGLE (not DOUBLE)",
+      [P(0), R(2000), P(2100), R(2200)],
+      [
+        { type: "LONG", at: 1500 },
+        { type: "SINGLE", at: 2600 },
+      ],
+    ],
+    ["triple click is one DOUBLE", [P(0), R(100), P(200), R(300), P(400), R(500)], [{ type: "DOUBLE", at: 230 }]],
+    [
+      "quadruple click is one DOUBLE",
+      [P(0), R(80), P(160), R(240), P(320), R(400), P(480), R(560)],
+      [{ type: "DOUBLE", at: 190 }],
+    ],
+    [
+      "triple click then a pause and a single: DOUBLE, SINGLE",
+      [P(0), R(100), P(200), R(300), P(400), R(500), P(1500), R(1600)],
+      [
+        { type: "DOUBLE", at: 230 },
+        { type: "SINGLE", at: 2000 },
+      ],
+    ],
+    ["double whose second press is held long: DOUBLE only", [P(0), R(100), P(300), R(3000)], [{ type: "DOUBLE", at: 330 }]],
+    ["release glitch that ends before the long deadline: LONG on time", [P(0), R(1490), P(1495), R(2000)], [{ type: "LONG", at: 1500 }]],
+    ["release glitch spanning the long deadline: LONG when it proves a glitch", [P(0), R(1480), P(1505), R(2000)], [{ type: "LONG", at: 1505 }]],
+    ["real release just before the long deadline: SINGLE", [P(0), R(1480)], [{ type: "SINGLE", at: 1880 }]],
+    ["second-press glitch spanning the single deadline: SINGLE when it proves a glitch", [P(0), R(100), P(495), R(505)], [{ type: "SINGLE", at: 505 }]],
+    ["second press starting just before the single deadline: DOUBLE", [P(0), R(100), P(495), R(600)], [{ type: "DOUBLE", at: 525 }]],
+    ["repeated press edges are one press", [P(0), P(50), P(60), R(100)], [{ type: "SINGLE", at: 500 }]],
+    ["a release with no press (held at boot) is ignored", [R(0), R(100)], []],
+    ["timestamps stepping back are clamped", [P(1000), R(900), P(905), R(1100)], [{ type: "SINGLE", at: 1500 }]],
+  ];
+
+  it.each(table)("%s", (_name, edges, expected) => {
+    expect(runRealTime(edges).clicks).toEqual(expected);
+  });
+
+  it.each(table)("late, batched delivery gives the same clicks: %s", (_name, edges, expected) => {
+    expect(runBatched(edges)).toEqual(expected.map((c) => c.type));
+  });
+
+  it("honours custom timings", () => {
+    const opts = { debounceMs: 10, doubleClickMs: 250, longPressMs: 800 };
+    expect(runRealTime([P(0), R(50), P(300), R(350)], opts).clicks.map((c) => c.type)).toEqual(["SINGLE", "SINGLE"]);
+    expect(runRealTime([P(0), R(50), P(200)], opts).clicks).toEqual([{ type: "DOUBLE", at: 210 }]);
+    expect(runRealTime([P(0)], opts).clicks).toEqual([{ type: "LONG", at: 800 }]);
+    expect(runRealTime([P(0), R(5)], opts).clicks).toEqual([]);
+  });
+
+  it("debounceMs 0 accepts every edge at once", () => {
+    expect(runRealTime([P(0), R(2)], { debounceMs: 0 }).clicks).toEqual([{ type: "SINGLE", at: 402 }]);
+  });
+
+  it("rejects inconsistent timings", () => {
+    const timers = new FakeTimers();
+    const onClick = () => {};
+    expect(() => new ClickClassifier({ timers, onClick, debounceMs: -1 })).toThrow(RangeError);
+    expect(() => new ClickClassifier({ timers, onClick, debounceMs: 500 })).toThrow(/doubleClickMs/);
+    expect(() => new ClickClassifier({ timers, onClick, longPressMs: 20 })).toThrow(/longPressMs/);
+  });
+
+  it("ignores NaN timestamps", () => {
+    const timers = new FakeTimers();
+    const clicks: ClickType[] = [];
+    const c = new ClickClassifier({ timers, onClick: (t) => clicks.push(t) });
+    c.edge(true, 0);
+    timers.advance(50);
+    c.edge(false, Number.NaN);
+    timers.advance(50);
+    c.edge(false, 100);
+    timers.advance(1000);
+    expect(clicks).toEqual(["SINGLE"]);
+    expect(timers.now()).toBe(1100);
+  });
+
+  it("dispose drops the gesture in progress and leaves no timers", () => {
+    const { classifier, timers } = runRealTime([]);
+    const clicks: ClickType[] = [];
+    const c = new ClickClassifier({ timers, onClick: (t) => clicks.push(t) });
+    c.edge(true, timers.now());
+    timers.advance(100);
+    c.edge(false, timers.now());
+    c.dispose();
+    expect(timers.pendingCount).toBe(0);
+    timers.advance(5000);
+    expect(clicks).toEqual([]);
+    classifier.dispose();
+  });
+});
+
+// ------------------------------------------------------------------------------------------ properties
+
+describe("ClickClassifier properties", () => {
+  const rawEdges = fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 200 })), { maxLength: 60 }).map((steps) => {
+    let t = 0;
+    return steps.map(([pressed, dt]): Edge => [pressed, (t += dt)]);
+  });
+
+  it("never throws, on any edge sequence and any timestamps", () => {
+    const anyTime = fc.oneof(fc.double(), fc.integer(), fc.constantFrom(Number.NaN, Infinity, -Infinity, -1));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), anyTime), { maxLength: 40 }), (edges) => {
+        const timers = new FakeTimers();
+        const c = new ClickClassifier({ timers, onClick: () => {} });
+        for (const [pressed, at] of edges) c.edge(pressed, at);
+        timers.advance(100_000);
+      }),
+    );
+  });
+
+  it("batched delivery classifies exactly like real-time delivery", () => {
+    fc.assert(
+      fc.property(rawEdges, (edges) => {
+        expect(runBatched(edges)).toEqual(types(edges));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("at most one click per accepted press, and never a click without a press", () => {
+    fc.assert(
+      fc.property(rawEdges, (edges) => {
+        const presses = edges.filter(([p]) => p).length;
+        expect(types(edges).length).toBeLessThanOrEqual(presses);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  // Clean presses with durations and gaps well away from the thresholds, then the same presses with
+  // contact bounce (bursts of pulses each shorter than debounceMs) at every transition.
+  const press = fc.record({
+    duration: fc.oneof(fc.integer({ min: 80, max: 1300 }), fc.integer({ min: 1700, max: 3000 })),
+    gap: fc.oneof(fc.integer({ min: 120, max: 300 }), fc.integer({ min: 500, max: 2500 })),
+    pressBounce: fc.array(fc.integer({ min: 1, max: 29 }), { maxLength: 3 }),
+    releaseBounce: fc.array(fc.integer({ min: 1, max: 29 }), { maxLength: 3 }),
+  });
+
+  type PressSpec = { duration: number; gap: number; pressBounce: number[]; releaseBounce: number[] };
+
+  function reference(presses: { duration: number; gap: number }[]): ClickType[] {
+    const out: ClickType[] = [];
+    let i = 0;
+    while (i < presses.length) {
+      if (presses[i]!.duration >= 1500) {
+        out.push("LONG");
+        i++;
+      } else if (i + 1 < presses.length && presses[i]!.gap < 400) {
+        out.push("DOUBLE");
+        i++;
+        while (i + 1 < presses.length && presses[i]!.gap < 400) i++;
+        i++;
+      } else {
+        out.push("SINGLE");
+        i++;
+      }
+    }
+    return out;
+  }
+
+  function script(presses: PressSpec[], withBounce: boolean): Edge[] {
+    const edges: Edge[] = [];
+    let t = 0;
+    const burst = (level: boolean, at: number, intervals: number[]) => {
+      // Pulses in pairs so the burst ends on the target level; at most ~2 × 29 ms per pair.
+      const pairs = withBounce ? intervals.slice(0, intervals.length - (intervals.length % 2)) : [];
+      edges.push([level, at]);
+      let x = at;
+      pairs.forEach((dt, k) => edges.push([k % 2 === 0 ? !level : level, (x += dt)]));
+    };
+    for (const p of presses) {
+      burst(true, t, p.pressBounce);
+      burst(false, t + p.duration, p.releaseBounce);
+      t += p.duration + p.gap;
+    }
+    return edges;
+  }
+
+  it("contact bounce never adds, drops or changes a click", () => {
+    fc.assert(
+      fc.property(fc.array(press, { minLength: 1, maxLength: 8 }), (presses) => {
+        const clean = types(script(presses, false));
+        expect(clean).toEqual(reference(presses));
+        expect(types(script(presses, true))).toEqual(clean);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,9 @@
+// Public API of the core. Hosts may import from here or from the individual modules.
+export * from "./ports";
+export * from "./config";
+export * from "./utf8";
+export * from "./messages";
+export * from "./click";
+export * from "./backoff";
+export * from "./led";
+export * from "./flow";
