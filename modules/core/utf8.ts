@@ -81,8 +81,9 @@ export function utf8Decode(bytes: Uint8Array): string | undefined {
     } else {
       chunk.push(code);
     }
-    // Flush in slices so String.fromCharCode never gets an argument list too long for the engine.
-    if (chunk.length >= 1024) {
+    // Flush in small slices: under XS every spread argument takes a slot of the VM stack, which is only
+    // 384–512 slots on ESP32 targets (a 1024-slice overflowed it while decoding a ~250-byte order).
+    if (chunk.length >= 64) {
       out += String.fromCharCode(...chunk);
       chunk = [];
     }

@@ -1,0 +1,95 @@
+// Broker authorization hook: the broker asks an Authorizer before every connect, publish, subscribe and
+// delivery. The built-in rules below are the product's per-thing topic rules; the policy engine
+// (tools/policy, issue 5) implements the same interface with AWS IoT policy documents.
+// Authorizers are synchronous because aedes' delivery hook (authorizeForward) is.
+
+import { acksTopic, isValidThingName, ordersTopic } from "../../modules/core/config";
+
+/** Who is asking. Built by the broker from the verified client certificate and the CONNECT packet. */
+export interface ClientIdentity {
+  /** MQTT client id from CONNECT. */
+  clientId: string;
+  /** Subject CN of the verified client certificate. */
+  commonName: string;
+  /** The thing this connection acts as (here: the CN, the AWS IoT rule "thing name = CN"). */
+  thingName: string;
+  /** SHA-256 fingerprint of the client certificate, "AB:CD:…" as node:tls prints it. */
+  fingerprint256: string;
+}
+
+/** reason names the rule/statement that decided (or "no matching rule" for an implicit deny). */
+export type Decision = { allow: boolean; reason: string };
+
+export interface Authorizer {
+  connect(id: ClientIdentity): Decision;
+  publish(id: ClientIdentity, topic: string): Decision;
+  subscribe(id: ClientIdentity, topicFilter: string): Decision;
+  /** Delivery of a message on `topic` to this client (AWS IoT's iot:Receive). */
+  receive(id: ClientIdentity, topic: string): Decision;
+}
+
+export interface ThingTopicAuthorizerOptions {
+  topicPrefix: string;
+  /** CN (and client id) of the restaurant service. */
+  restaurantName?: string;
+}
+
+const allow = (reason: string): Decision => ({ allow: true, reason });
+const deny = (reason: string): Decision => ({ allow: false, reason });
+const NO_RULE = "no matching rule";
+
+/**
+ * The product's rules (DESIGN.md "Identity and topics"), all exact matches:
+ * - a device may publish only `<p>/orders/<cn>` and subscribe to / receive only `<p>/acks/<cn>`;
+ * - the restaurant may subscribe only `<p>/orders/+`, receive `<p>/orders/<thing>` and publish `<p>/acks/<thing>`;
+ * - everybody must connect with client id = certificate CN, and the CN must be a valid thing name
+ *   (a CN like "+" or "a/b" would otherwise turn an exact rule into a wildcard).
+ */
+export function thingTopicAuthorizer(opts: ThingTopicAuthorizerOptions): Authorizer {
+  const prefix = opts.topicPrefix;
+  const restaurant = opts.restaurantName ?? "restaurant";
+  if (!isValidTopicPrefix(prefix)) {
+    throw new Error(`thingTopicAuthorizer: invalid topicPrefix ${JSON.stringify(prefix)} (no wildcards, no leading $ or /)`);
+  }
+  if (!isValidThingName(restaurant)) {
+    throw new Error(`thingTopicAuthorizer: invalid restaurantName ${JSON.stringify(restaurant)}`);
+  }
+  const ordersLevel = `${prefix}/orders/`;
+  const acksLevel = `${prefix}/acks/`;
+  const isRestaurant = (id: ClientIdentity) => id.commonName === restaurant;
+  /** `<level><thing>` with exactly one valid thing-name level after it. */
+  const isThingTopic = (topic: string, level: string) =>
+    topic.startsWith(level) && isValidThingName(topic.slice(level.length));
+
+  return {
+    connect(id) {
+      if (!isValidThingName(id.commonName)) return deny("certificate CN is not a valid thing name");
+      if (id.clientId !== id.commonName) return deny("client id must equal certificate CN");
+      return allow(isRestaurant(id) ? "restaurant connects as itself" : "thing connects as itself");
+    },
+    publish(id, topic) {
+      if (isRestaurant(id)) {
+        return isThingTopic(topic, acksLevel) ? allow("restaurant publishes acks") : deny(NO_RULE);
+      }
+      return topic === ordersTopic(prefix, id.commonName) ? allow("thing publishes its own orders") : deny(NO_RULE);
+    },
+    subscribe(id, topicFilter) {
+      if (isRestaurant(id)) {
+        return topicFilter === `${ordersLevel}+` ? allow("restaurant subscribes to all orders") : deny(NO_RULE);
+      }
+      return topicFilter === acksTopic(prefix, id.commonName) ? allow("thing subscribes to its own acks") : deny(NO_RULE);
+    },
+    receive(id, topic) {
+      if (isRestaurant(id)) {
+        return isThingTopic(topic, ordersLevel) ? allow("restaurant receives orders") : deny(NO_RULE);
+      }
+      return topic === acksTopic(prefix, id.commonName) ? allow("thing receives its own acks") : deny(NO_RULE);
+    },
+  };
+}
+
+/** One or more plain topic levels: no wildcards, no `$` (reserved for the broker), no empty level. */
+export function isValidTopicPrefix(prefix: string): boolean {
+  if (prefix.length === 0 || prefix.startsWith("$")) return false;
+  return prefix.split("/").every((level) => level.length > 0 && !/[+#\u0000]/.test(level));
+}

@@ -1,0 +1,456 @@
+// `npm run pki -- [--dir <pkiDir>] <command> …`: the PKI as a tool a user runs.
+// Every failure is one line on stderr and exit code 1; private keys are written to files, never printed.
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { fileURLToPath } from "node:url";
+import { PkiError, fail } from "./errors";
+import { readUserText, writePublic } from "./files";
+import { createCsr, Pki, type ThingState } from "./pki";
+import { parseCertificate, type KeyType } from "./crypto";
+import type { VerifyResult } from "./verify";
+import { policyStoreCommand } from "../policy/store-cli";
+
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+interface Ctx {
+  dir: string;
+  args: string[];
+  values: Values;
+  io: CliIo;
+  /** Open the PKI dir, which must exist already. */
+  open(): Promise<Pki>;
+}
+
+interface Command {
+  usage: string;
+  summary: string;
+  details?: string;
+  options?: Options;
+  optionHelp?: string[];
+  args: [min: number, max: number];
+  run(ctx: Ctx): Promise<number | void>;
+}
+
+const KEY_TYPE_HELP = "--key-type rsa|ec   key type (default rsa: RSA-2048; the Moddable TLS stack needs RSA device keys)";
+
+function keyType(v: unknown): KeyType {
+  if (v === undefined) return "rsa";
+  if (v !== "rsa" && v !== "ec") fail(`--key-type must be rsa or ec, not "${String(v)}"`);
+  return v;
+}
+
+function days(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 36500) fail(`--days must be a whole number of days between 1 and 36500, not "${String(v)}"`);
+  return n;
+}
+
+function required(values: Values, name: string): string {
+  const v = values[name];
+  if (typeof v !== "string" || v === "") fail(`missing --${name}`);
+  return v;
+}
+
+function setState(state: ThingState, verb: string): Command {
+  return {
+    usage: `thing ${verb} <name>`,
+    summary: {
+      INACTIVE: "deactivate a thing: the broker refuses it at CONNECT until activated again",
+      ACTIVE: "activate a deactivated thing",
+      REVOKED: "revoke a thing's certificates (final): adds them to the issuing CA's CRL",
+    }[state],
+    args: [1, 1],
+    async run({ args, io, open }) {
+      const pki = await open();
+      await pki.setThingState(args[0]!, state);
+      io.out(`thing ${args[0]}: ${state}`);
+      if (state === "REVOKED") {
+        io.out(`CRLs updated: ${pki.trustMaterial().crlFile}`);
+        io.out("a running broker enforces the CRL after it reloads its trust; the registry check refuses the thing at once");
+      }
+    },
+  };
+}
+
+function printVerify(io: CliIo, file: string, r: VerifyResult): void {
+  io.out(`certificate: ${file}`);
+  r.chain.forEach((c, i) => {
+    const role = c.trust ? ` [${c.trust} CA]` : c.isCa ? " [CA]" : "";
+    io.out(`${"  ".repeat(i)}${i === 0 ? "" : "└ "}${c.subject}${role}`);
+    io.out(`${"  ".repeat(i)}    issuer:      ${c.issuer}`);
+    io.out(`${"  ".repeat(i)}    valid:       ${c.notBefore} → ${c.notAfter}`);
+    io.out(`${"  ".repeat(i)}    key:         ${c.key}`);
+    io.out(`${"  ".repeat(i)}    serial:      ${c.serial}`);
+    io.out(`${"  ".repeat(i)}    SHA-256:     ${c.fingerprint256}`);
+  });
+  io.out(r.ok ? "result: OK" : `result: FAILED (${r.message})`);
+}
+
+/** `policy attach|detach|list`: the AWS IoT policy store under <dir>/policies (tools/policy/store.ts). */
+function policyCommand(sub: string, usage: string, summary: string, args: [number, number], options: Options = {}, optionHelp: string[] = []): Command {
+  return {
+    usage,
+    summary,
+    options,
+    optionHelp,
+    args,
+    run: async ({ dir, args: a, values, io }) =>
+      policyStoreCommand([sub, ...a, ...(typeof values.name === "string" ? ["--name", values.name] : [])], { pkiDir: dir, io, errorExit: 1 }),
+  };
+}
+
+const commands: Record<string, Command> = {
+  "ca init": {
+    usage: "ca init [--intermediate] [--key-type rsa|ec] [--days N]",
+    summary: "create the root CA (and an intermediate that issues device certificates) with empty CRLs",
+    options: { intermediate: { type: "boolean" }, "key-type": { type: "string" }, days: { type: "string" } },
+    optionHelp: ["--intermediate      also create an intermediate CA; devices are then issued by it", "--key-type rsa|ec   CA key type (default rsa)", "--days N            root validity (default 3650)"],
+    args: [0, 0],
+    async run({ values, io, dir }) {
+      const pki = await Pki.open(dir);
+      const d = days(values.days);
+      await pki.initCa({ intermediate: values.intermediate === true, keyType: keyType(values["key-type"]), ...(d ? { validDays: d } : {}) });
+      const tm = pki.trustMaterial();
+      io.out(`CA created in ${pki.dir}`);
+      io.out(`root CA:      ${resolve(pki.dir, "ca/root.cert.pem")}`);
+      if (values.intermediate) io.out(`intermediate: ${resolve(pki.dir, "ca/intermediate.cert.pem")}`);
+      io.out(`trust bundle: ${tm.caFile}`);
+      io.out(`CRL bundle:   ${tm.crlFile}`);
+    },
+  },
+  "ca sign": {
+    usage: "ca sign <csr.pem> [--out <cert.pem>] [--days N]",
+    summary: "issue a device certificate from a CSR alone (option 2); the CN is the thing name",
+    details: "Only the CSR's public key and CN are used; the extensions are this PKI's device profile.",
+    options: { out: { type: "string" }, days: { type: "string" } },
+    optionHelp: ["--out <file>   also write the certificate there", "--days N       validity (default 730)"],
+    args: [1, 1],
+    async run({ args, values, io, open }) {
+      const pki = await open();
+      const csrPem = readUserText(args[0]!, "CSR file");
+      const d = days(values.days);
+      const signed = await pki.signCsr(csrPem, { source: args[0]!, ...(d ? { validDays: d } : {}) });
+      if (typeof values.out === "string") writePublic(resolve(values.out), signed.certPem);
+      io.out(`issued ${signed.name}`);
+      io.out(`certificate: ${typeof values.out === "string" ? resolve(values.out) : signed.certPath}`);
+      io.out(`chain:       ${signed.chainPath}`);
+      io.out(`broker CA:   ${signed.caPath}`);
+    },
+  },
+  "ca register": {
+    usage: "ca register <ca-cert.pem> [--crl <crl.pem>]",
+    summary: "trust another CA (option 3, bring your own CA): certificates it issues are accepted",
+    details:
+      "The file may hold the CA and its parents up to a self-signed root. node:tls checks a CRL for every CA\n" +
+      "in a chain, so the embedded broker accepts this CA's certificates only once its CRL is registered\n" +
+      "(--crl here, or later with \"ca import-crl\").",
+    options: { crl: { type: "string" } },
+    optionHelp: ["--crl <file>   the CA's current CRL (PEM)"],
+    args: [1, 1],
+    async run({ args, values, io, open }) {
+      const pki = await open();
+      const pem = readUserText(args[0]!, "CA certificate file");
+      const crlPem = typeof values.crl === "string" ? readUserText(values.crl, "CRL file") : undefined;
+      const added = await pki.registerCa(pem, { source: args[0]!, ...(crlPem !== undefined ? { crlPem } : {}) });
+      for (const ca of added) io.out(`registered ${ca.subject} (SHA-256 ${ca.fingerprint256})${ca.hasCrl ? " with its CRL" : ""}`);
+      for (const ca of added.filter((a) => !a.hasCrl)) {
+        io.err(`warning: no CRL for ${ca.subject}: the embedded broker refuses its certificates until "ca import-crl <crl.pem>"`);
+      }
+    },
+  },
+  "ca import-crl": {
+    usage: "ca import-crl <crl.pem>",
+    summary: "add or replace the CRL of a registered CA (its owner signs it; we cannot)",
+    args: [1, 1],
+    async run({ args, io, open }) {
+      const pki = await open();
+      for (const subject of await pki.importCrl(readUserText(args[0]!, "CRL file"))) io.out(`CRL updated for ${subject}`);
+    },
+  },
+  "thing create": {
+    usage: "thing create <name> [--key-type rsa|ec] [--days N]",
+    summary: "option 1, one click: generate a key pair and a certificate (CN = name) signed by the issuing CA",
+    options: { "key-type": { type: "string" }, days: { type: "string" } },
+    optionHelp: [KEY_TYPE_HELP, "--days N            validity (default 730)"],
+    args: [1, 1],
+    async run({ args, values, io, open }) {
+      const pki = await open();
+      const d = days(values.days);
+      const files = await pki.createThing(args[0]!, { keyType: keyType(values["key-type"]), ...(d ? { validDays: d } : {}) });
+      io.out(`created ${files.name}`);
+      io.out(`certificate: ${files.certPath}`);
+      io.out(`private key: ${files.keyPath} (mode 0600)`);
+      io.out(`chain:       ${files.chainPath}`);
+      io.out(`broker CA:   ${files.caPath}`);
+    },
+  },
+  "thing csr": {
+    usage: "thing csr <name> --out <dir> [--key-type rsa|ec]",
+    summary: "option 2, device side: generate a key and a CSR in <dir>; the key never goes to the CA",
+    details: "Needs no PKI dir. Send <dir>/<name>.csr.pem to the CA operator (\"ca sign\"); keep <dir>/<name>.key.pem.",
+    options: { out: { type: "string" }, "key-type": { type: "string" } },
+    optionHelp: ["--out <dir>         where to write <name>.key.pem (0600) and <name>.csr.pem", KEY_TYPE_HELP],
+    args: [1, 1],
+    async run({ args, values, io }) {
+      const out = required(values, "out");
+      const r = await createCsr(args[0]!, { outDir: out, keyType: keyType(values["key-type"]) });
+      io.out(`private key: ${r.keyPath} (mode 0600; stays here)`);
+      io.out(`CSR:         ${r.csrPath} (send this to the CA: pki ca sign ${r.csrPath})`);
+    },
+  },
+  "thing register": {
+    usage: "thing register <name> --cert <cert.pem>",
+    summary: "record a certificate issued by a registered CA (option 3) so the thing has a registry state",
+    options: { cert: { type: "string" } },
+    optionHelp: ["--cert <file>   the device certificate (CN must equal <name>)"],
+    args: [1, 1],
+    async run({ args, values, io, open }) {
+      const pki = await open();
+      const file = required(values, "cert");
+      await pki.registerThingCertificate(args[0]!, readUserText(file, "certificate file"), file);
+      io.out(`registered ${args[0]} (ACTIVE, issued by a registered CA)`);
+    },
+  },
+  "thing list": {
+    usage: "thing list [--json]",
+    summary: "list things with state, how the certificate was obtained, key and expiry",
+    options: { json: { type: "boolean" } },
+    args: [0, 0],
+    async run({ values, io, open }) {
+      const things = (await open()).listThings();
+      if (values.json) return io.out(JSON.stringify(things, null, 2));
+      if (things.length === 0) return io.out("no things");
+      const rows = things.map((t) => [t.name, t.state, t.issuedBy ?? "", t.keyType ?? "", (t.notAfter ?? "").slice(0, 10), t.serial ?? ""]);
+      const head = ["NAME", "STATE", "ISSUED-BY", "KEY", "NOT-AFTER", "SERIAL"];
+      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+      for (const r of [head, ...rows]) io.out(r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd());
+    },
+  },
+  "thing deactivate": setState("INACTIVE", "deactivate"),
+  "thing activate": setState("ACTIVE", "activate"),
+  "thing revoke": setState("REVOKED", "revoke"),
+  crl: {
+    usage: "crl",
+    summary: "re-sign the CRL of every CA this PKI owns and print the CRL paths (bundle: mosquitto crlfile)",
+    args: [0, 0],
+    async run({ io, open }) {
+      const pki = await open();
+      const bundle = await pki.writeCrls();
+      io.out(bundle);
+    },
+  },
+  verify: {
+    usage: "verify <cert.pem> [--purpose client|server|any] [--json]",
+    summary: "check a certificate against this PKI: chain to the root, validity, key usage, key, revocation",
+    details: "Exit code 1 when it fails, with the reason: expired, not-yet-valid, unknown-issuer, revoked,\ninactive, wrong-key-usage, weak-key, bad-signature.",
+    options: { purpose: { type: "string" }, json: { type: "boolean" } },
+    optionHelp: ["--purpose client|server|any   required extended key usage (default any)", "--json                        machine-readable result"],
+    args: [1, 1],
+    async run({ args, values, io, open }) {
+      const purpose = values.purpose ?? "any";
+      if (purpose !== "client" && purpose !== "server" && purpose !== "any") fail(`--purpose must be client, server or any, not "${String(purpose)}"`);
+      const pem = readUserText(args[0]!, "certificate file");
+      parseCertificate(pem, args[0]!); // a clear error naming the file when it is not a certificate
+      const r = await (await open()).verify(pem, { purpose });
+      if (values.json) io.out(JSON.stringify(r, null, 2));
+      else printVerify(io, args[0]!, r);
+      return r.ok ? 0 : 1;
+    },
+  },
+  "export moddable": {
+    usage: "export moddable <name> --out <dir> [--key <private-key.pem>]",
+    summary: "write device.der, private-key.der (PKCS#8, RSA only) and ca.der for the firmware's resources",
+    details: "List the three files under the manifest's resources. The SDK's TLS cannot use EC device keys.",
+    options: { out: { type: "string" }, key: { type: "string" } },
+    optionHelp: ["--out <dir>    output directory", "--key <file>   the private key, for things issued from a CSR (the key is not in the PKI dir)"],
+    args: [1, 1],
+    async run({ args, values, io, open }) {
+      const out = required(values, "out");
+      const files = await (await open()).exportModdable(args[0]!, { outDir: out, ...(typeof values.key === "string" ? { keyPath: values.key } : {}) });
+      io.out(`device certificate: ${files.certPath}`);
+      io.out(`private key:        ${files.keyPath} (mode 0600)`);
+      io.out(`broker CA:          ${files.caPath}`);
+    },
+  },
+  "import aws": {
+    usage: "import aws --cert <device.pem.crt> --key <private.pem.key> --ca <AmazonRootCA1.pem> --name <thing>",
+    summary: "take the files AWS IoT hands out and store them in the same layout as a created thing",
+    options: { cert: { type: "string" }, key: { type: "string" }, ca: { type: "string" }, name: { type: "string" } },
+    optionHelp: ["--cert <file>   device certificate from AWS IoT", "--key <file>    its private key (PKCS#1 or PKCS#8 PEM)", "--ca <file>     the CA of the AWS IoT endpoint (AmazonRootCA1.pem)", "--name <thing>  thing name"],
+    args: [0, 0],
+    async run({ values, io, open }) {
+      const [cert, key, ca, name] = [required(values, "cert"), required(values, "key"), required(values, "ca"), required(values, "name")];
+      const pki = await open();
+      const files = await pki.importAws({
+        name,
+        certPem: readUserText(cert, "--cert file"),
+        keyPem: readUserText(key, "--key file"),
+        caPem: readUserText(ca, "--ca file"),
+      });
+      io.out(`imported ${files.name}`);
+      io.out(`certificate: ${files.certPath}`);
+      io.out(`private key: ${files.keyPath} (mode 0600)`);
+      io.out(`broker CA:   ${files.caPath}`);
+    },
+  },
+  "policy attach": policyCommand(
+    "attach",
+    "policy attach <policy.json> <thing> [--name <policy name>]",
+    "validate an AWS IoT policy, store it under <dir>/policies and attach it to a thing (used from its next connection)",
+    [2, 2],
+    { name: { type: "string" } },
+    ["--name <name>   the stored policy's name (default: the file's base name)"],
+  ),
+  "policy detach": policyCommand("detach", "policy detach <policy name> <thing>", "detach a stored policy from a thing", [2, 2]),
+  "policy list": policyCommand("list", "policy list [<thing>]", "list stored policies and their things, or one thing's policies", [0, 1]),
+  "broker cert": {
+    usage: "broker cert [--host <name>]… [--ip <address>]… [--key-type rsa|ec]",
+    summary: "issue the broker's server certificate (serverAuth, subjectAltName) from the root CA",
+    details: "Without --host/--ip: localhost and 127.0.0.1.",
+    options: { host: { type: "string", multiple: true }, ip: { type: "string", multiple: true }, "key-type": { type: "string" }, days: { type: "string" } },
+    optionHelp: ["--host <name>    DNS name (repeatable)", "--ip <address>   IP address (repeatable)", "--key-type rsa|ec (default rsa)", "--days N         validity (default 397)"],
+    args: [0, 0],
+    async run({ values, io, open }) {
+      const pki = await open();
+      let hosts = (values.host as string[] | undefined) ?? [];
+      let ips = (values.ip as string[] | undefined) ?? [];
+      if (hosts.length === 0 && ips.length === 0) [hosts, ips] = [["localhost"], ["127.0.0.1"]];
+      const d = days(values.days);
+      const files = await pki.createBrokerCert({ hosts, ips, keyType: keyType(values["key-type"]), ...(d ? { validDays: d } : {}) });
+      io.out(`broker certificate for ${[...hosts, ...ips].join(", ")}`);
+      io.out(`certificate: ${files.certPath}`);
+      io.out(`private key: ${files.keyPath} (mode 0600)`);
+      io.out(`CA:          ${files.caPath}`);
+    },
+  },
+};
+
+/** Every command, e.g. "thing create" (for help and tests). */
+export const COMMAND_NAMES: readonly string[] = Object.keys(commands);
+
+const GROUPS = new Set(Object.keys(commands).filter((k) => k.includes(" ")).map((k) => k.split(" ")[0]!));
+
+function topHelp(io: CliIo): void {
+  io.out("usage: npm run pki -- [--dir <pkiDir>] <command> [options]");
+  io.out("");
+  io.out("Local PKI for pizza buttons: a CA, device identities (three ways), states, CRLs, exports.");
+  io.out("--dir <pkiDir>   the PKI directory (default: certs)");
+  io.out("");
+  // "thing create <name> [--key-type …]" → "thing create <name>"
+  const short = (c: Command) => c.usage.split(" ").filter((w, i, all) => !all.slice(0, i + 1).some((x) => x.startsWith("[") || x.startsWith("--"))).join(" ");
+  const width = Math.max(...Object.values(commands).map((c) => short(c).length));
+  for (const c of Object.values(commands)) io.out(`  ${short(c).padEnd(width)}  ${c.summary}`);
+  io.out("");
+  io.out("Run any command with --help for its options.");
+}
+
+function commandHelp(io: CliIo, c: Command): void {
+  io.out(`usage: npm run pki -- [--dir <pkiDir>] ${c.usage}`);
+  io.out("");
+  io.out(c.summary);
+  if (c.details) io.out(c.details);
+  io.out("");
+  io.out("options:");
+  for (const line of c.optionHelp ?? []) io.out(`  ${line}`);
+  io.out("  --dir <pkiDir>   the PKI directory (default: certs)");
+  io.out("  --help           this help");
+}
+
+function parseError(e: unknown, usage: string): never {
+  const err = e as Error & { code?: string };
+  const quoted = /'([^']+)'/.exec(err.message)?.[1];
+  if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") fail(`unknown option ${quoted ?? ""} (usage: ${usage})`);
+  if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") fail(`${(quoted ?? "option").split(" ")[0]} needs a value (usage: ${usage})`);
+  if (err.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") fail(`unexpected argument ${quoted ?? ""} (usage: ${usage})`);
+  fail(`${err.message.split("\n")[0]} (usage: ${usage})`);
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  try {
+    // Global options may come anywhere: take --dir and --help out first.
+    let dir = "certs";
+    let help = false;
+    const rest: string[] = [];
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i]!;
+      if (a === "--dir") {
+        const v = argv[++i];
+        if (v === undefined || v.startsWith("--")) fail("--dir needs a value");
+        dir = v;
+      } else if (a.startsWith("--dir=")) dir = a.slice(6);
+      else if (a === "--help" || a === "-h") help = true;
+      else rest.push(a);
+    }
+    const [group, sub] = rest;
+    if (group === undefined || group.startsWith("-")) {
+      topHelp(io);
+      return help ? 0 : 1;
+    }
+    const isGroup = GROUPS.has(group);
+    const key = isGroup && sub !== undefined && !sub.startsWith("-") ? `${group} ${sub}` : group;
+    const command = commands[key];
+    if (!command) {
+      if (isGroup) {
+        if (help && (sub === undefined || sub.startsWith("-"))) {
+          for (const c of Object.entries(commands).filter(([k]) => k.startsWith(group + " "))) io.out(`  ${c[1].usage}\n      ${c[1].summary}`);
+          return 0;
+        }
+        const subs = Object.keys(commands).filter((k) => k.startsWith(group + " ")).map((k) => k.split(" ")[1]).join(", ");
+        fail(sub === undefined || sub.startsWith("-") ? `"${group}" needs a subcommand: ${subs}` : `unknown command "${group} ${sub}" (${group} commands: ${subs})`);
+      }
+      fail(`unknown command "${group}" (see --help)`);
+    }
+    if (help) {
+      commandHelp(io, command);
+      return 0;
+    }
+    const words = key.split(" ").length;
+    let parsed;
+    try {
+      parsed = parseArgs({ args: rest.slice(words), options: command.options ?? {}, allowPositionals: true, strict: true });
+    } catch (e) {
+      parseError(e, command.usage);
+    }
+    const args = parsed.positionals;
+    const [min, max] = command.args;
+    if (args.length < min) fail(`missing argument (usage: ${command.usage})`);
+    if (args.length > max) fail(`unexpected argument "${args[max]}" (usage: ${command.usage})`);
+    const absDir = resolve(dir);
+    const ctx: Ctx = {
+      dir: absDir,
+      args,
+      values: parsed.values as Values,
+      io,
+      async open() {
+        if (!existsSync(absDir)) fail(`PKI dir not found: ${absDir} (create it with "pki ca init", or pass --dir)`);
+        return Pki.open(absDir);
+      },
+    };
+    return (await command.run(ctx)) ?? 0;
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    io.err(`error: ${message.split("\n")[0]}${e instanceof PkiError ? "" : " (unexpected)"}`);
+    return 1;
+  }
+}
+
+const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) {
+  // `pki … | head` closes the pipe early: stop quietly instead of crashing with EPIPE.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  });
+  const code = await runCli(process.argv.slice(2), {
+    out: (l) => process.stdout.write(l + "\n"),
+    err: (l) => process.stderr.write(l + "\n"),
+  });
+  process.exitCode = code;
+}

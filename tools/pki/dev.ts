@@ -1,0 +1,53 @@
+// The development PKI `npm run simulate` needs, created on first use and reused afterwards:
+// root CA, broker certificate for localhost/127.0.0.1, the restaurant's client certificate
+// (CN restaurant, EC P-256: it is a host-only client) and device pizza-button-01 (RSA-2048, like
+// the firmware). Anything missing or expiring within a day is (re)issued; the rest is left alone.
+import { Pki, type ServerFiles, type ThingFiles, type TrustMaterial } from "./pki";
+import { parseCertificate } from "./crypto";
+import { readFileSync } from "node:fs";
+
+export const DEV_DEVICE = "pizza-button-01";
+export const DEV_RESTAURANT = "restaurant";
+export const DEV_BROKER_HOSTS = ["localhost"];
+export const DEV_BROKER_IPS = ["127.0.0.1"];
+
+export interface DevPki {
+  pki: Pki;
+  dir: string;
+  broker: ServerFiles;
+  restaurant: ThingFiles;
+  device: ThingFiles;
+  trust: TrustMaterial;
+}
+
+const DAY = 86_400_000;
+
+function usable(certPath: string | undefined): boolean {
+  if (!certPath) return false;
+  try {
+    const cert = parseCertificate(readFileSync(certPath, "utf8"), certPath);
+    return cert.notAfter.getTime() - Date.now() > DAY && cert.notBefore.getTime() <= Date.now();
+  } catch {
+    return false;
+  }
+}
+
+async function ensureThing(pki: Pki, name: string, keyType: "rsa" | "ec"): Promise<ThingFiles> {
+  const files = pki.thingFiles(name);
+  const state = pki.thingState(name);
+  // A deactivated thing stays as the user left it; the simulation then shows the refusal.
+  if (files?.keyPath && usable(files.certPath) && state !== "REVOKED") return files;
+  // Missing, expiring, revoked, or without its key: retire the old certificate and issue anew.
+  if (state && state !== "REVOKED") await pki.setThingState(name, "REVOKED");
+  return pki.createThing(name, { keyType });
+}
+
+export async function ensureDevPki(dir: string, opts: { deviceName?: string } = {}): Promise<DevPki> {
+  const pki = await Pki.open(dir);
+  if (!pki.hasCa()) await pki.initCa();
+  let broker = pki.brokerFiles();
+  if (!broker || !usable(broker.certPath)) broker = await pki.createBrokerCert({ hosts: DEV_BROKER_HOSTS, ips: DEV_BROKER_IPS });
+  const restaurant = await ensureThing(pki, DEV_RESTAURANT, "ec");
+  const device = await ensureThing(pki, opts.deviceName ?? DEV_DEVICE, "rsa");
+  return { pki, dir: pki.dir, broker, restaurant, device, trust: pki.trustMaterial() };
+}
