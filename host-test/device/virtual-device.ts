@@ -1,0 +1,148 @@
+// A virtual button: the core (click classifier, order flow, LED player) wired to the Node adapters, the
+// way main.ts wires the same core to the board's. Used by `npm run simulate`, the integration tests and
+// (later) the load tests; one instance = one button with its own certificate, store and LED.
+import type { ButtonConfig, ClickType } from "../../modules/core/config";
+import { ClickClassifier } from "../../modules/core/click";
+import { OrderFlow, type FlowEvent } from "../../modules/core/flow";
+import { LedPlayer } from "../../modules/core/led";
+import type { Log } from "../../modules/core/ports";
+import { systemClock } from "./clock";
+import { FileStore } from "./file-store";
+import { MqttConnector, type ConnectionEvent } from "./mqtt-connector";
+import { TerminalLed, type LedOutputMode } from "./terminal-led";
+import { nodeTimers } from "./timers";
+import type { PemInput } from "./tls-stream";
+import { VirtualButton } from "./virtual-button";
+
+export type OutcomeEvent = Extract<FlowEvent, { type: "outcome" }>;
+
+/** An outcome plus the harness's own sub-millisecond measurement from the click to it. */
+export type ClickResult = OutcomeEvent & { clickToOutcomeMs: number };
+
+export interface VirtualDeviceOptions {
+  config: ButtonConfig;
+  broker: { host: string; port: number; servername?: string; alpnProtocols?: string[] };
+  credentials: { ca: PemInput | PemInput[]; cert: PemInput; key: PemInput };
+  /** JSON file standing in for the board's NVS. */
+  storePath: string;
+  ledMode?: LedOutputMode;
+  write?: (text: string) => void;
+  /** Extra text for the LED's live line (tty mode). */
+  status?: () => string;
+  log: Log;
+  onEvent?: (event: FlowEvent) => void;
+  onConnectionEvent?: (event: ConnectionEvent) => void;
+  /** A pattern of the LED table started, or "off". */
+  onLedPattern?: (name: string) => void;
+  keepaliveSec?: number;
+  random?: () => number;
+}
+
+export class VirtualDevice {
+  readonly config: ButtonConfig;
+  readonly flow: OrderFlow;
+  readonly led: TerminalLed;
+  readonly ledPlayer: LedPlayer;
+  readonly store: FileStore;
+  readonly connector: MqttConnector;
+  readonly #classifier: ClickClassifier;
+  readonly #button: VirtualButton;
+  readonly #waiters: Array<(result: ClickResult) => void> = [];
+  readonly #clickedAt: number[] = [];
+  #stopped = false;
+
+  constructor(options: VirtualDeviceOptions) {
+    this.config = options.config;
+    this.store = new FileStore({ path: options.storePath });
+    this.led = new TerminalLed({
+      mode: options.ledMode ?? "silent",
+      ...(options.write ? { write: options.write } : {}),
+      ...(options.status ? { status: options.status } : {}),
+    });
+    this.ledPlayer = new LedPlayer({
+      led: this.led,
+      timers: nodeTimers,
+      onPattern: (name) => {
+        this.led.showPattern(name);
+        options.onLedPattern?.(name);
+      },
+    });
+    this.connector = new MqttConnector({
+      ...options.broker,
+      ...options.credentials,
+      clientId: options.config.thingName,
+      ...(options.keepaliveSec !== undefined ? { keepaliveSec: options.keepaliveSec } : {}),
+      connectTimeoutMs: options.config.ackTimeoutMs,
+      log: options.log,
+      ...(options.onConnectionEvent ? { observer: options.onConnectionEvent } : {}),
+    });
+    this.flow = new OrderFlow({
+      config: options.config,
+      timers: nodeTimers,
+      clock: systemClock,
+      led: this.ledPlayer,
+      store: this.store,
+      connector: this.connector,
+      log: options.log,
+      ...(options.random ? { random: options.random } : {}),
+      onEvent: (event) => {
+        options.onEvent?.(event);
+        if (event.type === "outcome" && event.trigger === "click") this.#settle(event);
+      },
+    });
+    this.#classifier = new ClickClassifier({
+      timers: nodeTimers,
+      debounceMs: options.config.debounceMs,
+      doubleClickMs: options.config.doubleClickMs,
+      longPressMs: options.config.longPressMs,
+      onClick: (type) => this.#click(type),
+    });
+    this.#button = new VirtualButton({ sink: this.#classifier, timing: options.config });
+  }
+
+  /** Boot: a pending message is resent; in persistent mode the link comes up. */
+  start(): void {
+    this.flow.start();
+  }
+
+  /**
+   * Plays a gesture as raw edges through the core's click classifier (like the board's GPIO) and
+   * resolves with the outcome of the click it produced.
+   */
+  press(type: ClickType): Promise<ClickResult> {
+    const result = this.#nextResult();
+    this.#button.play(type);
+    return result;
+  }
+
+  /** Hands a click type straight to the flow (no classifier): for tests that are not about gestures. */
+  click(type: ClickType): Promise<ClickResult> {
+    const result = this.#nextResult();
+    this.#click(type);
+    return result;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#button.dispose();
+    this.#classifier.dispose();
+    this.flow.stop();
+    await this.connector.drain();
+  }
+
+  #click(type: ClickType): void {
+    this.#clickedAt.push(performance.now());
+    this.flow.click(type);
+  }
+
+  #nextResult(): Promise<ClickResult> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #settle(event: OutcomeEvent): void {
+    const clickedAt = this.#clickedAt.shift() ?? performance.now();
+    const result = { ...event, clickToOutcomeMs: performance.now() - clickedAt };
+    this.#waiters.shift()?.(result);
+  }
+}

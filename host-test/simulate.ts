@@ -1,0 +1,317 @@
+// `npm run simulate`: embedded broker + restaurant + one virtual button in one process.
+//   interactive: Enter = SINGLE, d = DOUBLE, l = LONG, q = quit; a live line shows the LED, the flow state
+//                and the step timings of the last connection;
+//   script:      --clicks single,double,long [--json] runs the clicks in order, each waiting for its
+//                outcome, ends with a {"summary":…} line and exits 0 only if every outcome is the contract's.
+// See --help (host-test/config.ts) for every option.
+import type { ClickType } from "../modules/core/config";
+import type { FlowEvent, FlowState } from "../modules/core/flow";
+import type { Log } from "../modules/core/ports";
+import { ConfigError, parseSimulateArgs, usage, type SimulateConfig } from "./config";
+import { KeyboardButton } from "./device/keyboard-button";
+import type { ConnectionEvent } from "./device/mqtt-connector";
+import type { ClickResult } from "./device/virtual-device";
+import { startSimulation, type Simulation } from "./simulation";
+
+/** What the contract says each click must end in. */
+const EXPECTED: Record<ClickType, string> = { SINGLE: "ok", DOUBLE: "ok", LONG: "cancelled" };
+
+const startedAt = performance.now();
+const since = () => round(performance.now() - startedAt);
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+/** Step timings of the connection(s) used between two outcomes, and publish → ack. */
+class StepTimings {
+  tcpMs: number | undefined;
+  tlsMs: number | undefined;
+  tlsProtocol: string | undefined;
+  connackMs: number | undefined;
+  subackMs: number | undefined;
+  publishToAckMs: number | undefined;
+  #publishAt: number | undefined;
+
+  record(event: ConnectionEvent): void {
+    switch (event.step) {
+      case "tcp":
+        this.tcpMs = round(event.ms);
+        this.tlsMs = this.connackMs = this.subackMs = undefined;
+        break;
+      case "tls":
+        this.tlsMs = round(event.ms);
+        this.tlsProtocol = event.protocol;
+        break;
+      case "connack":
+        this.connackMs = round(event.ms);
+        break;
+      case "suback":
+        this.subackMs = round(event.ms);
+        break;
+      case "publish":
+        this.#publishAt = event.at;
+        break;
+      case "message":
+        if (this.#publishAt !== undefined) this.publishToAckMs = round(event.at - this.#publishAt);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** The timings of this click, and a fresh collector for the next. */
+  take(): Record<string, number | string> {
+    const out: Record<string, number | string> = {};
+    for (const key of ["tcpMs", "tlsMs", "tlsProtocol", "connackMs", "subackMs", "publishToAckMs"] as const) {
+      const value = this[key];
+      if (value !== undefined) out[key] = value;
+    }
+    this.tcpMs = this.tlsMs = this.tlsProtocol = this.connackMs = this.subackMs = this.publishToAckMs = undefined;
+    return out;
+  }
+
+  describe(): string {
+    const parts: string[] = [];
+    if (this.tcpMs !== undefined) parts.push(`TCP ${this.tcpMs} ms`);
+    if (this.tlsMs !== undefined) parts.push(`TLS ${this.tlsMs} ms`);
+    if (this.publishToAckMs !== undefined) parts.push(`publish→ack ${this.publishToAckMs} ms`);
+    return parts.join(" · ");
+  }
+}
+
+interface Output {
+  json: boolean;
+  /** A JSON event line (json mode only). */
+  event(source: string, event: string, fields?: Record<string, unknown>): void;
+  /** A human line (text modes; above the live line in tty mode). */
+  line(text: string): void;
+  error(text: string): void;
+}
+
+async function main(): Promise<number> {
+  let config: SimulateConfig | undefined;
+  try {
+    config = parseSimulateArgs(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`simulate: ${error.message}\nRun "npm run simulate -- --help" for the options.\n`);
+    return 2;
+  }
+  if (!config) {
+    process.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+
+  const script = config.clicks !== undefined;
+  const tty = !script && !config.json && Boolean(process.stdout.isTTY);
+  const timings = new StepTimings();
+  let flowState: FlowState = "idle";
+  let last = "";
+  let sim: Simulation | undefined;
+
+  const out: Output = {
+    json: config.json,
+    event: (source, event, fields = {}) => {
+      if (config!.json) process.stdout.write(`${JSON.stringify({ t: since(), source, event, ...fields })}\n`);
+    },
+    line: (text) => {
+      if (config!.json) return;
+      if (tty && sim) sim.device.led.printAbove(text);
+      else process.stdout.write(`${text}\n`);
+    },
+    error: (text) => {
+      if (config!.json) out.event("simulate", "error", { message: text });
+      else process.stderr.write(`simulate: ${text}\n`);
+    },
+  };
+
+  const logFor = (source: string): Log => {
+    const write = (level: "info" | "warn" | "error", message: string) => {
+      if (config!.json) return out.event(source, "log", { level, message });
+      if (level === "info" && (script || source === "broker")) return; // scripts: only what went wrong
+      const text = `[${source}] ${level === "info" ? "" : `${level}: `}${message}`;
+      if (tty && sim) sim.device.led.printAbove(text);
+      else process.stderr.write(`${text}\n`);
+    };
+    return { info: (m) => write("info", m), warn: (m) => write("warn", m), error: (m) => write("error", m) };
+  };
+
+  const onFlowEvent = (event: FlowEvent) => {
+    if (event.type === "state") flowState = event.state;
+    const { type, ...fields } = event;
+    out.event("button", type, fields);
+    if (event.type === "outcome" && !script) {
+      const ms = event.pressToAckMs !== undefined ? ` in ${event.pressToAckMs} ms` : "";
+      last = `${event.clickType} → ${event.outcome}${event.orderId ? ` (${event.orderId})` : ""}${ms}`;
+      out.line(last);
+    }
+    for (const listener of flowListeners) listener(event);
+    if (tty) sim?.device.led.redraw();
+  };
+
+  try {
+    sim = await startSimulation(config, {
+      log: logFor,
+      ledMode: config.json || script ? "silent" : tty ? "tty" : "lines",
+      status: () => [flowState, timings.describe(), last && `last: ${last}`].filter(Boolean).join("  ·  "),
+      onFlowEvent,
+      onConnectionEvent: (event) => {
+        timings.record(event);
+        const { step, connection, at, ...fields } = event;
+        out.event("net", step, { connection, ...fields });
+      },
+      onRestaurantEvent: (event) => {
+        const { type, ...fields } = event;
+        out.event("restaurant", type, fields);
+      },
+      onBrokerEvent: (event) => {
+        const { event: name, ...fields } = event;
+        out.event("broker", name, fields);
+        if (!config!.json && (name === "tls-refused" || name === "refused" || name.endsWith("-denied"))) {
+          logFor("broker").warn(`${name}: ${event.reason ?? ""} ${event.clientId ?? ""}`.trim());
+        }
+      },
+      onLedPattern: (name) => out.event("led", "pattern", { pattern: name }),
+    });
+  } catch (error) {
+    out.error(`cannot start: ${(error as Error).message}`);
+    return 1;
+  }
+
+  const where = sim.broker ? `${sim.brokerUrl} (embedded)` : sim.brokerUrl;
+  out.event("simulate", "started", {
+    broker: sim.brokerUrl,
+    embedded: sim.broker !== undefined,
+    restaurant: sim.restaurant !== undefined,
+    thing: sim.thingName,
+    mode: config.button.connectionMode,
+    stateDir: config.stateDir,
+    pkiCreated: sim.pkiCreated,
+  });
+  out.line(`pizza button simulator: broker ${where}, thing ${sim.thingName}, ${config.button.connectionMode}` +
+    `${sim.restaurant ? "" : ", no restaurant"}${sim.pkiCreated ? ` (new dev PKI in ${config.pkiDir})` : ""}`);
+
+  return script ? runScript(sim, config, timings, out) : runInteractive(sim, out, tty);
+}
+
+async function runScript(sim: Simulation, config: SimulateConfig, timings: StepTimings, out: Output): Promise<number> {
+  const device = sim.device;
+  const interrupted = () => void sim.close().then(() => process.exit(130));
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
+  const boot = bootSettled(sim, config);
+  device.start();
+  await boot;
+  timings.take();
+
+  // A click's outcome always comes (the flow gives up after giveUpMs); this guard only catches a bug.
+  const guardMs = config.button.giveUpMs + config.button.longPressMs + config.button.doubleClickMs + 10_000;
+  const clicks: Array<Record<string, unknown>> = [];
+  let passed = true;
+  for (const clickType of config.clicks!) {
+    const result = await withTimeout(device.press(clickType), guardMs);
+    const expected = EXPECTED[clickType];
+    const entry: Record<string, unknown> = result
+      ? summaryOf(result, expected, timings.take())
+      : { clickType, orderId: null, outcome: "no-outcome", expected, pressToAckMs: null };
+    if (entry.outcome !== expected) passed = false;
+    clicks.push(entry);
+    if (!out.json) {
+      const ms = entry.pressToAckMs !== null ? ` press→ack ${entry.pressToAckMs} ms` : "";
+      out.line(`${clickType} → ${String(entry.outcome)}${entry.orderId ? ` ${String(entry.orderId)}` : ""}${ms}${entry.outcome === expected ? "" : ` (expected ${expected})`}`);
+    }
+  }
+  await sim.close();
+  process.stdout.write(`${JSON.stringify({ summary: { clicks, passed, mode: config.button.connectionMode, broker: sim.broker ? "embedded" : sim.brokerUrl } })}\n`);
+  return passed ? 0 : 1;
+}
+
+function summaryOf(result: ClickResult, expected: string, steps: Record<string, number | string>): Record<string, unknown> {
+  return {
+    clickType: result.clickType,
+    orderId: result.orderId ?? null,
+    outcome: result.outcome,
+    expected,
+    // Click (classified) → outcome, measured with the monotonic clock; null when no ack ended it.
+    pressToAckMs: result.ack ? round(result.clickToOutcomeMs) : null,
+    attempts: result.attempts,
+    resent: result.resent,
+    ...steps,
+  };
+}
+
+/** Observers of the button's events besides the printer (script-mode waits). */
+const flowListeners = new Set<(event: FlowEvent) => void>();
+
+/** Before scripted clicks: let a boot resend finish, and in persistent mode let the link come up. */
+function bootSettled(sim: Simulation, config: SimulateConfig): Promise<void> {
+  const pending = sim.device.flow.pendingOrderId;
+  const persistent = config.button.connectionMode === "persistent";
+  if (!pending && !persistent) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(limit);
+      flowListeners.delete(check);
+      resolve();
+    };
+    const limit = setTimeout(done, config.button.giveUpMs + 5_000);
+    const check = (event: FlowEvent) => {
+      if (
+        pending
+          ? event.type === "outcome" && event.trigger === "boot"
+          : event.type === "connection" && (event.phase === "ready" || (event.phase === "closed" && event.kind === "auth"))
+      ) {
+        done();
+      }
+    };
+    flowListeners.add(check);
+  });
+}
+
+async function runInteractive(sim: Simulation, out: Output, tty: boolean): Promise<number> {
+  out.line("Enter = SINGLE · d = DOUBLE · l = LONG · q = quit");
+  sim.device.start();
+  return new Promise<number>((resolve) => {
+    let quitting = false;
+    const quit = async (code: number) => {
+      if (quitting) return;
+      quitting = true;
+      keyboard.close();
+      await sim.close();
+      if (tty) sim.device.led.finish();
+      resolve(code);
+    };
+    const keyboard = new KeyboardButton({
+      input: process.stdin,
+      onCommand: (command) => {
+        if (command === "quit") return void quit(0);
+        void sim.device.press(command);
+      },
+      onUnknownKey: () => out.line("keys: Enter = SINGLE · d = DOUBLE · l = LONG · q = quit"),
+    });
+    process.once("SIGINT", () => void quit(130));
+    process.once("SIGTERM", () => void quit(143));
+  });
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+main().then(
+  (code) => {
+    // Flush stdout before leaving; anything still open (a slow socket close) must not keep us alive.
+    process.stdout.write("", () => process.exit(code));
+  },
+  (error: unknown) => {
+    process.stderr.write(`simulate: ${(error as Error).stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,179 @@
+// Everything `npm run simulate` runs in one process, started from a SimulateConfig: the dev PKI (created on
+// first use), the embedded broker (unless an external one is given), the restaurant (unless told not to)
+// and one virtual button. The CLI (simulate.ts) only adds keyboard, output and script handling on top.
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import type { ButtonConfig } from "../modules/core/config";
+import type { FlowEvent } from "../modules/core/flow";
+import type { Log } from "../modules/core/ports";
+import { startBroker, type BrokerEvent, type RunningBroker } from "./broker/broker";
+import { parseMqttsUrl } from "./device/broker-url";
+import type { ConnectionEvent } from "./device/mqtt-connector";
+import type { LedOutputMode } from "./device/terminal-led";
+import { VirtualDevice } from "./device/virtual-device";
+import type { SimulateConfig } from "./config";
+import { DEFAULT_MENU, startRestaurant, type DecidePolicy, type Restaurant, type RestaurantEvent } from "./restaurant/restaurant";
+import { DEV_DEVICE, ensureDevPki, type DevPki } from "../tools/pki/dev";
+
+export interface SimulationHooks {
+  /** A Log per component ("button", "restaurant", "broker"). */
+  log(source: string): Log;
+  onFlowEvent?(event: FlowEvent): void;
+  onConnectionEvent?(event: ConnectionEvent): void;
+  onRestaurantEvent?(event: RestaurantEvent): void;
+  onBrokerEvent?(event: BrokerEvent): void;
+  onLedPattern?(name: string): void;
+  ledMode: LedOutputMode;
+  write?(text: string): void;
+  status?(): string;
+  /** Restaurant decision policy (auto-accept by default; the kitchen page of issue 8 plugs in here). */
+  decide?: DecidePolicy;
+}
+
+export interface Simulation {
+  readonly device: VirtualDevice;
+  readonly restaurant: Restaurant | undefined;
+  readonly broker: RunningBroker | undefined;
+  readonly brokerUrl: string;
+  readonly thingName: string;
+  readonly pkiCreated: boolean;
+  close(): Promise<void>;
+}
+
+const RESTAURANT_START_TIMEOUT_MS = 15_000;
+
+export async function startSimulation(config: SimulateConfig, hooks: SimulationHooks): Promise<Simulation> {
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        hooks.log("simulate").warn(`while closing: ${(error as Error).message}`);
+      }
+    }
+  };
+  try {
+    const embedded = config.broker === undefined;
+    const thingName = config.button.thingName ?? (config.cert ? commonNameOf(config.cert) : undefined) ?? DEV_DEVICE;
+
+    // The dev PKI serves the embedded broker (and anything not given explicitly).
+    let dev: DevPki | undefined;
+    let pkiCreated = false;
+    if (embedded) {
+      pkiCreated = !fs.existsSync(path.join(config.pkiDir, "registry.json"));
+      dev = await ensureDevPki(config.pkiDir, { deviceName: thingName });
+      if (pkiCreated) hooks.log("simulate").info(`created a local dev PKI in ${config.pkiDir}`);
+    }
+
+    let broker: RunningBroker | undefined;
+    let brokerUrl: string;
+    if (dev) {
+      const pki = dev.pki;
+      const trust = pki.trustMaterial();
+      broker = await startBroker({
+        host: "127.0.0.1",
+        port: 0,
+        key: fs.readFileSync(dev.broker.keyPath, "utf8"),
+        cert: fs.readFileSync(dev.broker.certPath, "utf8"),
+        ca: trust.ca,
+        crl: trust.crl,
+        topicPrefix: config.button.topicPrefix,
+        thingState: (thing) => pki.thingState(thing),
+        ...(hooks.onBrokerEvent ? { log: hooks.onBrokerEvent } : {}),
+      });
+      const started = broker;
+      closers.push(() => started.close());
+      brokerUrl = broker.url;
+    } else {
+      brokerUrl = config.broker!;
+    }
+    const endpoint = parseMqttsUrl(brokerUrl);
+
+    const read = (file: string) => fs.readFileSync(file, "utf8");
+    const deviceCa = config.ca ? read(config.ca) : read(dev!.device.caPath);
+    const device = {
+      ca: deviceCa,
+      cert: read(config.cert ?? dev!.device.chainPath),
+      key: read(config.key ?? dev!.device.keyPath),
+    };
+
+    let restaurant: Restaurant | undefined;
+    if (config.restaurant) {
+      const log = hooks.log("restaurant");
+      const starting = startRestaurant({
+        brokerUrl,
+        ...(config.servername ? { servername: config.servername } : {}),
+        ...(config.alpn ? { alpnProtocols: config.alpn } : {}),
+        ca: deviceCa,
+        cert: read(config.restaurantCert ?? dev!.restaurant.chainPath),
+        key: read(config.restaurantKey ?? dev!.restaurant.keyPath),
+        dbPath: path.join(config.stateDir, "restaurant.sqlite"),
+        topicPrefix: config.button.topicPrefix,
+        menu: config.menu ?? [...new Set([...DEFAULT_MENU, config.button.items.SINGLE, config.button.items.DOUBLE])],
+        etaMin: config.etaMin,
+        ...(hooks.decide ? { decide: hooks.decide } : {}),
+        log,
+        ...(hooks.onRestaurantEvent ? { onEvent: hooks.onRestaurantEvent } : {}),
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`the restaurant could not connect to ${brokerUrl} within ${RESTAURANT_START_TIMEOUT_MS / 1000} s`)),
+          RESTAURANT_START_TIMEOUT_MS,
+        );
+      });
+      try {
+        restaurant = await Promise.race([starting, timeout]);
+      } catch (error) {
+        void starting.then((late) => late.close(), () => undefined); // a late start must not linger
+        throw error;
+      } finally {
+        clearTimeout(timer);
+      }
+      const started = restaurant;
+      closers.push(() => started.close());
+    }
+
+    const buttonConfig: ButtonConfig = { ...config.button, thingName };
+    const virtual = new VirtualDevice({
+      config: buttonConfig,
+      broker: {
+        host: endpoint.host,
+        port: endpoint.port,
+        ...(config.servername ? { servername: config.servername } : {}),
+        ...(config.alpn ? { alpnProtocols: config.alpn } : {}),
+      },
+      credentials: device,
+      storePath: path.join(config.stateDir, `${thingName}.store.json`),
+      ledMode: hooks.ledMode,
+      ...(hooks.write ? { write: hooks.write } : {}),
+      ...(hooks.status ? { status: hooks.status } : {}),
+      log: hooks.log("button"),
+      ...(hooks.onFlowEvent ? { onEvent: hooks.onFlowEvent } : {}),
+      ...(hooks.onConnectionEvent ? { onConnectionEvent: hooks.onConnectionEvent } : {}),
+      ...(hooks.onLedPattern ? { onLedPattern: hooks.onLedPattern } : {}),
+    });
+    closers.push(() => virtual.stop());
+
+    return {
+      device: virtual,
+      restaurant,
+      broker,
+      brokerUrl,
+      thingName,
+      pkiCreated,
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/** The CN of a PEM certificate (the thing name, by the AWS IoT rule), if it has one. */
+function commonNameOf(certPath: string): string | undefined {
+  const subject = new crypto.X509Certificate(fs.readFileSync(certPath)).subject;
+  return /(?:^|\n)CN=([^\n]+)/.exec(subject)?.[1];
+}

@@ -1,0 +1,93 @@
+// `npm run simulate` script mode as a child process, the way CI and users run it: a fresh state dir and
+// PKI dir (created on first run), real TLS on loopback, and the summary line checked.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OrderDb } from "../restaurant/order-db";
+import { removeDir, tempDir } from "./integration/fixtures";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const TSX = path.join(ROOT, "node_modules/.bin/tsx");
+
+function simulate(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX, ["host-test/simulate.ts", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+let dir: string;
+let stateDir: string;
+let pkiDir: string;
+
+beforeAll(() => {
+  dir = tempDir("simulate");
+  stateDir = path.join(dir, "state");
+  pkiDir = path.join(dir, "pki");
+});
+
+afterAll(() => removeDir(dir));
+
+describe("npm run simulate (script mode)", () => {
+  it("--clicks single,double,long --json: one JSON object per line, summary ok/ok/cancelled, exit 0", async () => {
+    const run = await simulate(["--clicks", "single,double,long", "--json", "--state-dir", stateDir, "--pki-dir", pkiDir]);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout.trim().split("\n");
+    const objects = lines.map((line) => JSON.parse(line) as Record<string, any>);
+    const summary = objects.at(-1)!.summary;
+    expect(summary.passed).toBe(true);
+    expect(summary.clicks.map((c: any) => [c.clickType, c.outcome])).toEqual([
+      ["SINGLE", "ok"],
+      ["DOUBLE", "ok"],
+      ["LONG", "cancelled"],
+    ]);
+    for (const click of summary.clicks) {
+      expect(click.orderId).toMatch(/^pizza-button-01-\d+$/);
+      expect(typeof click.pressToAckMs).toBe("number");
+      expect(click.tlsProtocol).toBe("TLSv1.2");
+    }
+    // The events show the LED and the restaurant's side too.
+    expect(objects.some((o) => o.source === "led" && o.pattern === "ok")).toBe(true);
+    expect(objects.some((o) => o.source === "restaurant" && o.event === "ack-published")).toBe(true);
+
+    // First run created the dev PKI; the orders are in the state dir's database.
+    expect(fs.existsSync(path.join(pkiDir, "registry.json"))).toBe(true);
+    const db = new OrderDb({ path: path.join(stateDir, "restaurant.sqlite") });
+    try {
+      expect(db.all().map((o) => o.orderId)).toEqual(summary.clicks.map((c: any) => c.orderId));
+    } finally {
+      db.close();
+    }
+  });
+
+  it("a second run reuses PKI and state: new orderIds, persistent mode from a --config file", async () => {
+    const configFile = path.join(dir, "sim.json");
+    fs.writeFileSync(configFile, JSON.stringify({ connectionMode: "persistent", stateDir: "state", pkiDir: "pki", ackTimeoutMs: 1500 }));
+    const run = await simulate(["--config", configFile, "--clicks", "single,long"]);
+    expect(run.code, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout.trim().split("\n").at(-1)!).summary;
+    expect(summary.mode).toBe("persistent");
+    expect(summary.clicks.map((c: any) => c.outcome)).toEqual(["ok", "cancelled"]);
+    expect(summary.clicks[0].orderId).not.toBe("pizza-button-01-1"); // seq continues from the first run
+  });
+
+  it("exits 1 when an outcome breaks the contract (LONG with nothing to cancel)", async () => {
+    const fresh = path.join(dir, "fresh-state");
+    const run = await simulate(["--clicks", "long", "--state-dir", fresh, "--pki-dir", pkiDir]);
+    expect(run.code).toBe(1);
+    const summary = JSON.parse(run.stdout.trim().split("\n").at(-1)!).summary;
+    expect(summary).toMatchObject({ passed: false, clicks: [{ clickType: "LONG", outcome: "nothing-to-cancel", expected: "cancelled" }] });
+  });
+
+  it("refuses a bad flag with a clear message and exit 2", async () => {
+    const run = await simulate(["--clicks", "single,triple"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('unknown click "triple"');
+  });
+});
