@@ -1,0 +1,253 @@
+// The real firmware on the real Moddable runtime: main.ts + modules/core + modules/device compiled by the
+// SDK (tsc + xsc) for x-cli-lin, its TLS (the SDK's own stack, TLS 1.2, RSA client certificate) and its
+// classic MQTT client, against the embedded broker and the restaurant over loopback. The button is pressed
+// through the headless host's stdin; the LED is read from its stdout.
+//
+// Needs an installed Moddable SDK ($MODDABLE with its host tools built); skipped with the reason otherwise.
+// The first build compiles the XS engine (minutes); later runs only rebake the identity and relink.
+import { X509Certificate } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import tls from "node:tls";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startBroker, type BrokerEvent, type RunningBroker } from "../../broker/broker";
+import { startRestaurant, type Restaurant } from "../../restaurant/restaurant";
+import { ensureDevPki, type DevPki } from "../../../tools/pki/dev";
+import { Pki } from "../../../tools/pki/pki";
+import { buildFirmwareHost, type HostBuild } from "../../../tools/firmware/host-build";
+import { REPO_ROOT, findSdk } from "../../../tools/firmware/sdk";
+import { removeDir, tempDir, waitFor } from "../integration/fixtures";
+import { FirmwareProcess } from "./fixtures";
+
+const sdk = findSdk();
+if (!sdk.ok) console.log(`firmware e2e skipped: ${sdk.reason}`);
+
+const THING = "fw-e2e-button";
+
+describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against broker + restaurant", () => {
+  let dir: string;
+  let dev: DevPki;
+  let build: HostBuild;
+  let broker: RunningBroker;
+  let restaurant: Restaurant;
+  const brokerEvents: BrokerEvent[] = [];
+  const running: FirmwareProcess[] = [];
+  let runs = 0;
+
+  function pem(path: string): string {
+    return readFileSync(path, "utf8");
+  }
+
+  /** state: the folder of the device's Preference file (its flash); default a new one (factory-fresh). */
+  async function startFirmware(port: number, settings: string[] = [], state?: string): Promise<FirmwareProcess> {
+    const cwd = state ?? join(dir, `run-${++runs}`);
+    mkdirSync(cwd, { recursive: true });
+    const args = ["mqtt.host=127.0.0.1", `mqtt.port=${port}`, ...settings];
+    const fw = new FirmwareProcess({ binary: build.binaryPath, cwd, args });
+    running.push(fw);
+    await fw.waitForLine((t) => t === `@ready ${THING}`, "the firmware to be ready");
+    return fw;
+  }
+
+  /** The firmware's reason for its auth-error, as its connector classified the close. */
+  function closeDetail(fw: FirmwareProcess): unknown {
+    const closed = fw.events().find((e) => e.type === "connection" && e.phase === "closed");
+    console.log(`firmware close: ${JSON.stringify(closed)}`);
+    return closed;
+  }
+
+  beforeAll(async () => {
+    if (!sdk.ok) return;
+    dir = tempDir("fw-e2e");
+    dev = await ensureDevPki(join(dir, "pki"), { deviceName: THING });
+    const certs = join(dir, "device-certs");
+    await dev.pki.exportModdable(THING, { outDir: certs });
+    build = await buildFirmwareHost({ sdk: sdk.sdk, certsDir: certs, outDir: join(REPO_ROOT, "build", "firmware-host-test") });
+    console.log(`firmware host build: ${(build.buildMs / 1000).toFixed(1)} s, binary ${build.binaryBytes} bytes`);
+
+    const trust = dev.pki.trustMaterial();
+    broker = await startBroker({
+      host: "127.0.0.1",
+      port: 0,
+      key: pem(dev.broker.keyPath),
+      cert: pem(dev.broker.certPath),
+      ca: trust.ca,
+      crl: trust.crl,
+      topicPrefix: "pizza",
+      thingState: (thing) => dev.pki.thingState(thing),
+      log: (event) => brokerEvents.push(event),
+    });
+    restaurant = await startRestaurant({
+      brokerUrl: broker.url,
+      ca: pem(dev.restaurant.caPath),
+      cert: pem(dev.restaurant.chainPath),
+      key: pem(dev.restaurant.keyPath),
+      clientId: "restaurant",
+      dbPath: join(dir, "orders.sqlite"),
+    });
+  }, 20 * 60_000);
+
+  afterAll(async () => {
+    for (const fw of running) await fw.stop();
+    await restaurant?.close();
+    await broker?.close();
+    if (dir) removeDir(dir);
+  });
+
+  it("baked the identity: the binary's device certificate is the thing's", () => {
+    expect(build.thingName).toBe(THING);
+  });
+
+  it("single, double and long clicks: two orders in the restaurant's database, then a cancel; LED ok, ok, cancelled", async () => {
+    const fw = await startFirmware(broker.port, [], join(dir, "device-flash"));
+
+    const pressedAt = Date.now();
+    const single = await fw.nextOutcome(fw.send("single"));
+    const seenOkMs = Date.now() - pressedAt;
+    expect(single.outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "SINGLE", orderId: `${THING}-1`, attempts: 1, resent: false });
+    expect(single.patterns).toEqual(["working", "ok"]);
+    const okAt = fw.lines.findIndex((l, i) => i < single.index && l.text === "@pattern ok");
+    expect(fw.lines.slice(okAt, single.index).map((l) => l.text)).toContain("@led on"); // ok = the LED lit for 2 s
+    expect(restaurant.order(`${THING}-1`)).toMatchObject({ thing: THING, action: "order", item: "margherita", status: "accepted", clickType: "SINGLE" });
+    // Proof of the TLS 1.2 mutual-auth path: the broker accepted the client certificate's CN as the client id.
+    expect(brokerEvents.some((e) => e.event === "connect" && e.clientId === THING && e.cn === THING)).toBe(true);
+    console.log(
+      `press→ack on the real runtime: ${String(single.outcome.pressToAckMs)} ms (firmware clock, click→ack incl. TLS handshake), ` +
+        `${seenOkMs} ms stdin "single"→outcome (adds the 80 ms tap and the 400 ms double-click window); ` +
+        `connect ${String(fw.events().find((e) => e.type === "connection" && e.phase === "ready")?.connectMs)} ms; ` +
+        `process RSS ${rssKb(fw.pid)} kB`,
+    );
+
+    await fw.waitForLine((t) => t.includes('"state":"idle"'), "idle after the first order", { from: single.index });
+    const double = await fw.nextOutcome(fw.send("double"));
+    expect(double.outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "DOUBLE", orderId: `${THING}-2` });
+    expect(double.patterns).toContain("ok");
+    expect(restaurant.order(`${THING}-2`)).toMatchObject({ item: "pepperoni", status: "accepted", clickType: "DOUBLE" });
+
+    await fw.waitForLine((t) => t.includes('"state":"idle"'), "idle after the second order", { from: double.index });
+    // A press within doubleClickMs of the double click's last release would belong to that gesture (a
+    // triple click is one DOUBLE): let the window pass, as a person would.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const long = await fw.nextOutcome(fw.send("long"));
+    expect(long.outcome, fw.transcript()).toMatchObject({ outcome: "cancelled", clickType: "LONG", orderId: `${THING}-3` });
+    expect(long.patterns).toContain("cancelled");
+    expect(restaurant.order(`${THING}-3`)).toMatchObject({ action: "cancel", cancels: `${THING}-2` });
+
+    const mine = restaurant.orders().filter((o) => o.thing === THING);
+    expect(mine.map((o) => o.orderId)).toEqual([`${THING}-1`, `${THING}-2`, `${THING}-3`]); // one row per press
+    await fw.stop();
+  });
+
+  it("rebooted in persistent mode: connects at boot, stays connected, and continues its order numbers", async () => {
+    // The same device as above (same flash): seq must continue after 3, or the restaurant would answer a
+    // reused orderId with the old ack.
+    const fw = await startFirmware(broker.port, ["connection=persistent", "item.single=funghi"], join(dir, "device-flash"));
+    await fw.waitForLine((t) => t.includes('"phase":"ready"'), "the link to come up at boot");
+    const connects = brokerEvents.filter((e) => e.event === "connect" && e.clientId === THING).length;
+    const { outcome, patterns } = await fw.nextOutcome(fw.send("single"));
+    expect(patterns).toContain("ok");
+    expect(outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "SINGLE", attempts: 1, orderId: `${THING}-4` });
+    expect(restaurant.order(`${THING}-4`)).toMatchObject({ item: "funghi", status: "accepted" });
+    expect(brokerEvents.filter((e) => e.event === "connect" && e.clientId === THING).length).toBe(connects); // no new connection
+    console.log(`press→ack on a live link (persistent): ${String(outcome.pressToAckMs)} ms`);
+  });
+
+  it("AWS IoT style port 443: the firmware offers ALPN x-amzn-mqtt-ca when mqtt.alpn is set", async () => {
+    const offered: Array<string | false | null> = [];
+    const server = tls.createServer(
+      { key: pem(dev.broker.keyPath), cert: pem(dev.broker.certPath), ca: dev.pki.trustMaterial().ca, minVersion: "TLSv1.2", ALPNProtocols: ["x-amzn-mqtt-ca"] },
+      (socket) => {
+        offered.push(socket.alpnProtocol);
+        socket.destroy(); // only the negotiation is under test
+      },
+    );
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const fw = await startFirmware(port, ["mqtt.alpn=x-amzn-mqtt-ca"]);
+      fw.send("single");
+      await waitFor(() => offered.length > 0, "a TLS connection from the firmware");
+      expect(offered[0]).toBe("x-amzn-mqtt-ca");
+      await fw.stop();
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("a deactivated thing: the broker refuses CONNECT (CONNACK 5) and the LED shows auth-error, no retry", async () => {
+    await dev.pki.setThingState(THING, "INACTIVE");
+    try {
+      const before = restaurant.orders().length;
+      const fw = await startFirmware(broker.port);
+      const { outcome, patterns } = await fw.nextOutcome(fw.send("single"));
+      expect(outcome, fw.transcript()).toMatchObject({ outcome: "auth-error", attempts: 1 });
+      expect(patterns).toContain("auth-error");
+      expect(closeDetail(fw)).toMatchObject({
+        kind: "auth",
+        detail: expect.stringContaining("CONNACK refused: 5"),
+      });
+      expect(brokerEvents.some((e) => e.event === "refused" && e.cn === THING)).toBe(true);
+      expect(restaurant.orders().length).toBe(before);
+    } finally {
+      await dev.pki.setThingState(THING, "ACTIVE");
+    }
+  });
+
+  it("a broker whose certificate the device does not trust: the firmware refuses it (auth-error), nothing is sent", async () => {
+    const other = await Pki.open(join(dir, "other-pki"));
+    await other.initCa();
+    const impostorFiles = await other.createBrokerCert({ hosts: ["localhost"], ips: ["127.0.0.1"] });
+    const trust = dev.pki.trustMaterial(); // it would accept the device: only the device's check can stop it
+    const impostorEvents: BrokerEvent[] = [];
+    const impostor = await startBroker({
+      host: "127.0.0.1",
+      port: 0,
+      key: pem(impostorFiles.keyPath),
+      cert: pem(impostorFiles.certPath),
+      ca: trust.ca,
+      crl: trust.crl,
+      topicPrefix: "pizza",
+      log: (event) => impostorEvents.push(event),
+    });
+    try {
+      expect(new X509Certificate(pem(impostorFiles.certPath)).checkIP("127.0.0.1")).toBe("127.0.0.1"); // only the CA differs
+      const fw = await startFirmware(impostor.port);
+      const { outcome, patterns } = await fw.nextOutcome(fw.send("single"));
+      expect(outcome, fw.transcript()).toMatchObject({ outcome: "auth-error", attempts: 1 });
+      expect(patterns).toContain("auth-error");
+      expect(closeDetail(fw)).toMatchObject({
+        kind: "auth",
+        detail: expect.stringContaining("TLS handshake failed"),
+      });
+      expect(impostorEvents.some((e) => e.event === "connect" || e.event === "publish")).toBe(false);
+    } finally {
+      await impostor.close();
+    }
+  });
+
+  it("a revoked device certificate: the broker's TLS refuses it (CRL) and the LED shows auth-error", async () => {
+    await dev.pki.setThingState(THING, "REVOKED");
+    broker.updateTrust(dev.pki.trustMaterial()); // the new CRL
+    const before = restaurant.orders().length;
+    const refusedBefore = brokerEvents.filter((e) => e.event === "tls-refused").length;
+    const fw = await startFirmware(broker.port);
+    const { outcome, patterns } = await fw.nextOutcome(fw.send("single"));
+    expect(outcome, fw.transcript()).toMatchObject({ outcome: "auth-error", attempts: 1 });
+    expect(patterns).toContain("auth-error");
+    expect(closeDetail(fw)).toMatchObject({
+      kind: "auth",
+      detail: expect.stringContaining("TLS handshake failed"),
+    });
+    await waitFor(() => brokerEvents.filter((e) => e.event === "tls-refused").length > refusedBefore, "the broker's tls-refused event");
+    expect(restaurant.orders().length).toBe(before);
+  });
+});
+
+function rssKb(pid: number | undefined): string {
+  try {
+    return /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "?";
+  } catch {
+    return "?";
+  }
+}

@@ -1,0 +1,90 @@
+// Firmware entry: wires the device adapters to the core. No logic of its own beyond refusing to start
+// with a broken configuration or identity.
+
+import config from "mc/config";
+import { board } from "board";
+import { ClickClassifier } from "core/click";
+import { OrderFlow } from "core/flow";
+import { LedPlayer } from "core/led";
+import { ensureWallClock, wallClock } from "device/clock";
+import { loadIdentity } from "device/identity";
+import { traceLog as log } from "device/log";
+import { SecureMqttConnector } from "device/mqtt";
+import { mergeConfig, readSettings } from "device/settings";
+import { PreferenceStore } from "device/store";
+import { sdkTimers as timers } from "device/timers";
+
+function main(): void {
+  const settings = readSettings(mergeConfig(config, board.configOverrides()));
+  const pins = settings.ok ? settings.value.pins : { button: undefined, buttonActiveLow: true, led: undefined, ledActiveLow: false };
+  const led = new LedPlayer({ led: board.createLed(pins), timers, onPattern: (name) => board.report("pattern", name) });
+
+  if (!settings.ok) {
+    for (const error of settings.errors) log.error(`config: ${error}`);
+    board.report("halt", "config");
+    led.play("failed");
+    return;
+  }
+  const identity = loadIdentity();
+  if (!identity.ok) {
+    log.error(identity.reason);
+    board.report("halt", "identity");
+    led.play("auth-error");
+    return;
+  }
+  const { value: s } = settings;
+  const thingName = s.thingName ?? identity.value.commonName;
+  if (thingName === undefined) {
+    log.error("no thing name: the device certificate has no CN and config has no thing=");
+    board.report("halt", "identity");
+    led.play("auth-error");
+    return;
+  }
+  if (identity.value.commonName !== undefined && identity.value.commonName !== thingName) {
+    log.warn(`thing ${thingName} differs from the certificate CN ${identity.value.commonName}: the broker will refuse it`);
+  }
+
+  led.play("working"); // until the clock is known (SNTP on a fresh boot)
+  ensureWallClock({
+    host: s.sntpHost,
+    log,
+    onSet() {
+      led.off();
+      const flow = new OrderFlow({
+        config: { ...s.core, thingName },
+        timers,
+        clock: wallClock,
+        led,
+        store: new PreferenceStore({ domain: "pizza" }),
+        connector: new SecureMqttConnector({ mqtt: s.mqtt, clientId: thingName, identity: identity.value, log }),
+        log,
+        onEvent: (event) => board.report("event", JSON.stringify(event)),
+      });
+      const classifier = new ClickClassifier({
+        timers,
+        debounceMs: s.core.debounceMs,
+        doubleClickMs: s.core.doubleClickMs,
+        longPressMs: s.core.longPressMs,
+        onClick: (type) => {
+          board.report("click", type);
+          flow.click(type);
+        },
+      });
+      flow.start();
+      board.startButton({
+        pins: s.pins,
+        doubleClickMs: s.core.doubleClickMs,
+        longPressMs: s.core.longPressMs,
+        onEdge: (pressed, atMs) => classifier.edge(pressed, atMs),
+      });
+      board.report("ready", thingName);
+    },
+  });
+}
+
+try {
+  main();
+} catch (error) {
+  log.error(`firmware failed to start: ${String(error)}`);
+  board.report("halt", "exception");
+}

@@ -1,0 +1,27 @@
+// The board: where button edges come from and where LED levels go. main.ts imports it as "board" and the
+// manifest picks the file: board.ts on devices (pins or Host), board-sim.ts in Moddable's simulator (Host
+// only: the simulator has no ECMA-419 digital IO), modules/device/linux-host/board.ts in the headless Linux
+// build (stdin/stdout).
+
+import type { Led } from "../core/ports";
+import type { PinSettings, RawConfig } from "./settings";
+
+export type EdgeHandler = (pressed: boolean, atMs: number) => void;
+
+export interface ButtonOptions {
+  pins: PinSettings;
+  /** Click timings, for boards that synthesize gestures (the headless host's "long" command). */
+  doubleClickMs: number;
+  longPressMs: number;
+  onEdge: EdgeHandler;
+}
+
+export interface Board {
+  /** Starts delivering raw button edges (pressed = true on press) with monotonic timestamps. */
+  startButton(options: ButtonOptions): void;
+  createLed(pins: PinSettings): Led;
+  /** A status line for people and harnesses, e.g. report("pattern", "ok"). */
+  report(tag: string, text: string): void;
+  /** Settings that override mc/config at run time; devices have none. */
+  configOverrides(): RawConfig;
+}

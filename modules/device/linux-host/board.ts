@@ -1,0 +1,75 @@
+// Board of the headless Linux build: the button is driven from stdin, the LED and status go to stdout,
+// one line each, so a harness (host-test/test/firmware) can run the real firmware like a user would.
+//
+// stdin:  press | release            raw edges, now
+//         single | double | long     a whole gesture, timed for the configured classifier
+//         quit
+// stdout: @led on|off · @pattern <name|off> · @event <json> · @click <type> · @ready <thing> ·
+//         @halt <why> · @error <text>      (other lines are the firmware's own trace output)
+// argv:   key=value ...              settings that override mc/config (e.g. mqtt.port=8884)
+
+/// <reference path="./hostio.d.ts" />
+import { args, exit, onLine, write } from "hostio";
+import Timer from "timer";
+import type { Board } from "device/board-types";
+import type { RawConfig } from "device/settings";
+import { monotonicMs } from "device/timers";
+
+const TAP_MS = 80; // how long a synthesized click holds the button
+
+function report(tag: string, text: string): void {
+  write(`@${tag} ${text}\n`);
+}
+
+/** Edges at offsets (ms from now): [pressed, atOffset][]; each delivered when its time comes. */
+function gesture(onEdge: (pressed: boolean, atMs: number) => void, steps: [boolean, number][]): void {
+  for (const [pressed, offset] of steps) {
+    Timer.set(() => onEdge(pressed, monotonicMs()), offset);
+  }
+}
+
+export const board: Board = {
+  startButton({ doubleClickMs, longPressMs, onEdge }) {
+    const gap = Math.max(1, Math.min(TAP_MS, Math.floor(doubleClickMs / 3)));
+    onLine((line) => {
+      const command = line.trim();
+      switch (command) {
+        case "press":
+          return onEdge(true, monotonicMs());
+        case "release":
+          return onEdge(false, monotonicMs());
+        case "single":
+          return gesture(onEdge, [[true, 0], [false, TAP_MS]]);
+        case "double":
+          return gesture(onEdge, [[true, 0], [false, TAP_MS], [true, TAP_MS + gap], [false, 2 * TAP_MS + gap]]);
+        case "long":
+          return gesture(onEdge, [[true, 0], [false, longPressMs + TAP_MS]]);
+        case "quit":
+          return exit(0);
+        case "":
+          return;
+        default:
+          report("error", `unknown command ${JSON.stringify(command)}`);
+      }
+    });
+  },
+
+  createLed() {
+    return { set: (on) => report("led", on ? "on" : "off") };
+  },
+
+  report,
+
+  configOverrides() {
+    const overrides: { [key: string]: string } = {};
+    for (const arg of args()) {
+      const eq = arg.indexOf("=");
+      if (eq <= 0) {
+        report("error", `ignored argument ${JSON.stringify(arg)} (expected key=value)`);
+        continue;
+      }
+      overrides[arg.slice(0, eq)] = arg.slice(eq + 1);
+    }
+    return overrides as RawConfig;
+  },
+};

@@ -1,0 +1,75 @@
+/*
+ * Natives for hostio.js: stdin lines through a GLib watch on the host's main loop, stdout writes.
+ * Part of the project's headless Linux host for the x-cli-lin target (see hostmain.c).
+ */
+#include "xsAll.h"
+#include "mc.xs.h"
+#include <glib.h>
+
+extern int gPizzaArgc;
+extern char **gPizzaArgv;
+extern void pizzaHostQuit(int status);
+
+static xsMachine *gLineMachine = NULL;
+static xsSlot gLineCallback;
+static GIOChannel *gStdin = NULL;
+
+void xs_hostio_write(xsMachine *the)
+{
+	fputs(xsToString(xsArg(0)), stdout);
+	fflush(stdout);
+}
+
+void xs_hostio_args(xsMachine *the)
+{
+	int i;
+	xsResult = xsNewArray(0);
+	for (i = 1; i < gPizzaArgc; i++)
+		xsSetAt(xsResult, xsInteger(i - 1), xsString(gPizzaArgv[i]));
+}
+
+void xs_hostio_exit(xsMachine *the)
+{
+	pizzaHostQuit(xsToInteger(xsArg(0)));
+}
+
+static gboolean onStdin(GIOChannel *channel, GIOCondition condition, gpointer data)
+{
+	gchar *line = NULL;
+	gsize length = 0, terminator = 0;
+	GIOStatus status = g_io_channel_read_line(channel, &line, &length, &terminator, NULL);
+	if (status == G_IO_STATUS_AGAIN)
+		return TRUE;
+	if (status != G_IO_STATUS_NORMAL) {
+		/* end of input: the harness is done with us */
+		g_free(line);
+		gStdin = NULL;
+		pizzaHostQuit(0);
+		return FALSE;
+	}
+	line[terminator] = 0;
+	xsBeginHost(gLineMachine);
+	{
+		xsTry {
+			xsCallFunction1(gLineCallback, xsUndefined, xsString(line));
+		}
+		xsCatch {
+			fprintf(stdout, "error: stdin handler threw: %s\n", xsToString(xsException));
+			fflush(stdout);
+		}
+	}
+	xsEndHost(gLineMachine);
+	g_free(line);
+	return TRUE;
+}
+
+void xs_hostio_on_line(xsMachine *the)
+{
+	if (gLineMachine)
+		xsUnknownError("onLine: already set");
+	gLineMachine = the;
+	gLineCallback = xsArg(0);
+	xsRemember(gLineCallback);
+	gStdin = g_io_channel_unix_new(0);
+	g_io_add_watch(gStdin, G_IO_IN | G_IO_HUP | G_IO_ERR, onStdin, NULL);
+}

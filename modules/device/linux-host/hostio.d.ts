@@ -1,0 +1,11 @@
+// Natives of the headless Linux host (hostio.js / hostio.c).
+declare module "hostio" {
+  /** Writes text to stdout and flushes. */
+  export function write(text: string): void;
+  /** Calls back once per stdin line (without the newline). At end of input the host exits. */
+  export function onLine(callback: (line: string) => void): void;
+  /** The process arguments after the program name. */
+  export function args(): string[];
+  /** Leaves the main loop; the process exits with this status. */
+  export function exit(status: number): void;
+}

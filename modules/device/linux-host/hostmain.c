@@ -1,0 +1,88 @@
+/*
+ * The project's headless Linux host for Moddable's x-cli-lin target, which supplies no main(): clone the
+ * machine that xsl prepared, import "main" (the same firmware entry as on the ESP32), then run a GLib
+ * main loop, which the SDK's Linux timer, socket and TLS modules schedule their work on.
+ * Command line: key=value settings that override mc/config (see board.ts).
+ */
+#include "xsAll.h"
+#include "mc.xs.h"
+#include <glib.h>
+#include <glib-unix.h>
+
+int gPizzaArgc = 0;
+char **gPizzaArgv = NULL;
+static GMainLoop *gLoop = NULL;
+static int gExitStatus = 0;
+
+void fxAbort(xsMachine *the, int status)
+{
+	/* XS calls this on fatal conditions (out of memory, stack overflow, unhandled exception). */
+	fprintf(stdout, "@halt abort %d\n", status);
+	fflush(stdout);
+	exit(100 + status);
+}
+
+void pizzaHostQuit(int status)
+{
+	gExitStatus = status;
+	if (gLoop)
+		g_main_loop_quit(gLoop);
+}
+
+static gboolean onSignal(gpointer data)
+{
+	pizzaHostQuit(0);
+	return G_SOURCE_REMOVE;
+}
+
+int main(int argc, char *argv[])
+{
+	static txMachine root;
+	txMachine *machine = &root;
+	txPreparation *preparation = xsPreparation();
+	int error = 0;
+
+	gPizzaArgc = argc;
+	gPizzaArgv = argv;
+	setvbuf(stdout, NULL, _IOLBF, 0); /* trace lines reach a pipe reader as they happen */
+
+	c_memset(machine, 0, sizeof(txMachine));
+	machine->preparation = preparation;
+	machine->keyArray = preparation->keys;
+	machine->keyCount = (txID)preparation->keyCount + (txID)preparation->creation.initialKeyCount;
+	machine->keyIndex = (txID)preparation->keyCount;
+	machine->nameModulo = preparation->nameModulo;
+	machine->nameTable = preparation->names;
+	machine->symbolModulo = preparation->symbolModulo;
+	machine->symbolTable = preparation->symbols;
+	machine->stack = &preparation->stack[0];
+	machine->stackBottom = &preparation->stack[0];
+	machine->stackTop = &preparation->stack[preparation->stackCount];
+	machine->firstHeap = &preparation->heap[0];
+	machine->freeHeap = &preparation->heap[preparation->heapCount - 1];
+	machine->aliasCount = (txID)preparation->aliasCount;
+
+	gLoop = g_main_loop_new(NULL, FALSE);
+	g_unix_signal_add(SIGTERM, onSignal, NULL);
+	g_unix_signal_add(SIGINT, onSignal, NULL);
+
+	machine = fxCloneMachine(&preparation->creation, machine, "pizza-button", NULL);
+	xsBeginHost(machine);
+	{
+		xsTry {
+			xsResult = xsAwaitImport("main", XS_IMPORT_NAMESPACE);
+		}
+		xsCatch {
+			fprintf(stdout, "@halt import %s\n", xsToString(xsException));
+			error = 1;
+		}
+	}
+	xsEndHost(machine);
+
+	if (!error)
+		g_main_loop_run(gLoop);
+
+	xsDeleteMachine(machine);
+	g_main_loop_unref(gLoop);
+	return error ? 1 : gExitStatus;
+}
