@@ -172,6 +172,7 @@ export async function startRestaurantService(config: RestaurantServiceConfig, si
   }
 
   let kitchen: KitchenServer | undefined;
+  let waitingSaid = false;
   const onEvent = (event: RestaurantEvent) => {
     switch (event.type) {
       case "received":
@@ -186,6 +187,10 @@ export async function startRestaurantService(config: RestaurantServiceConfig, si
       case "disconnected":
         sink("restaurant", "disconnected", { broker: config.brokerUrl, detail: event.detail });
         kitchen?.brokerStatus({ connected: false, detail: event.detail });
+        if (!kitchen && !waitingSaid) {
+          waitingSaid = true;
+          sink("restaurant", "waiting-for-broker", { broker: config.brokerUrl, note: "retrying every second; the kitchen page opens once connected (is npm run broker running?)" });
+        }
         break;
       default: {
         const { type, ...fields } = event;

@@ -1,0 +1,284 @@
+// `npm run broker`: the embedded broker as a long-running service for real boards and the restaurant
+// service. TLS material comes from the local PKI (created as a dev PKI on first run), every thing is
+// authorized by the AWS IoT policies attached to it (the product policies by default) or by the built-in
+// topic rules, revocations and CA changes made with `npm run pki` apply without a restart, and everything
+// that happens is one JSON line on stdout. SIGINT/SIGTERM close it cleanly (exit 0).
+import { X509Certificate } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { DEV_RESTAURANT, ensureDevPki } from "../../tools/pki/dev";
+import { Pki } from "../../tools/pki/pki";
+import { policyAuthorizerForPki } from "../../tools/policy/authorizer";
+import { openPolicyStore } from "../../tools/policy/store";
+import { intOption, isLoopbackHost, isMainModule, jsonLines, runService, UsageError, type EventSink } from "../services/runtime";
+import { type Authorizer, isValidTopicPrefix, thingTopicAuthorizer } from "./authorizer";
+import { DEFAULT_MAX_PACKET_BYTES, startBroker, type RunningBroker } from "./broker";
+import { watchTrust, type TrustReloader } from "./trust-reload";
+
+export interface BrokerServiceConfig {
+  host: string;
+  port: number;
+  pkiDir: string;
+  rules: "policy" | "builtin";
+  /** Attach the product policy (device.json, restaurant.json) to every thing that has none. */
+  defaultPolicies: boolean;
+  topicPrefix: string;
+  /** ARN parts the policies are matched against ("*" = whatever the policies name). */
+  region: string;
+  account: string;
+  maxPacketBytes: number;
+}
+
+export const POLICY_FILES = {
+  device: fileURLToPath(new URL("../policies/device.json", import.meta.url)),
+  restaurant: fileURLToPath(new URL("../policies/restaurant.json", import.meta.url)),
+};
+
+export function brokerUsage(): string {
+  return [
+    "Usage: npm run broker -- [options]",
+    "",
+    "Runs the embedded MQTT broker (TLS 1.2+, client certificates required) until SIGINT/SIGTERM.",
+    "Logs one JSON object per line on stdout: connects, refusals with their reason, authorization decisions.",
+    "",
+    "  --host ADDR              listen address (default 127.0.0.1). 0.0.0.0 = every interface, for a real",
+    "                           board on your network: the broker certificate must name the address the",
+    "                           board uses (npm run pki -- broker cert --host NAME --ip ADDR)",
+    "  --port N                 listen port (default 8883; 0 = any free port, printed in the listening line)",
+    "  --pki-dir DIR            local PKI (default certs). If it holds no CA yet, a development PKI is",
+    "                           created there (CA, broker cert for localhost/127.0.0.1, restaurant, pizza-button-01)",
+    "  --rules policy|builtin   authorization: the AWS IoT policies attached to each thing in the PKI's",
+    "                           policy store (default), or the built-in per-thing topic rules",
+    "  --no-default-policies    don't attach the product policies to things that have none",
+    "  --topic-prefix P         topic prefix of the built-in rules (default pizza)",
+    "  --region R, --account A  region/account policy ARNs are matched against (default *)",
+    `  --max-packet-bytes N     largest MQTT packet accepted (default ${DEFAULT_MAX_PACKET_BYTES})`,
+    "  --help                   this text",
+  ].join("\n");
+}
+
+/** argv (without node and script) → config; undefined for --help. Throws UsageError. */
+export function parseBrokerArgs(argv: string[], cwd = process.cwd()): BrokerServiceConfig | undefined {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        "pki-dir": { type: "string" },
+        rules: { type: "string" },
+        "no-default-policies": { type: "boolean" },
+        "topic-prefix": { type: "string" },
+        region: { type: "string" },
+        account: { type: "string" },
+        "max-packet-bytes": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message.split("\n")[0]!);
+  }
+  if (values.help) return undefined;
+  const text = (flag: string, fallback: string): string => {
+    const v = values[flag];
+    if (v === undefined) return fallback;
+    if (typeof v !== "string" || v.trim() === "") throw new UsageError(`--${flag} needs a value`);
+    return v.trim();
+  };
+  const rules = text("rules", "policy");
+  if (rules !== "policy" && rules !== "builtin") throw new UsageError(`--rules must be policy or builtin, not ${JSON.stringify(rules)}`);
+  const topicPrefix = text("topic-prefix", "pizza");
+  if (!isValidTopicPrefix(topicPrefix)) throw new UsageError(`--topic-prefix ${JSON.stringify(topicPrefix)}: topic levels without wildcards or a leading $`);
+  const host = text("host", "127.0.0.1");
+  return {
+    host,
+    port: intOption("port", values.port as string | undefined, 8883, 0, 65535),
+    pkiDir: path.resolve(cwd, text("pki-dir", "certs")),
+    rules,
+    defaultPolicies: values["no-default-policies"] !== true,
+    topicPrefix,
+    region: text("region", "*"),
+    account: text("account", "*"),
+    maxPacketBytes: intOption("max-packet-bytes", values["max-packet-bytes"] as string | undefined, DEFAULT_MAX_PACKET_BYTES, 64, 16 * 1024 * 1024),
+  };
+}
+
+export interface BrokerService {
+  readonly broker: RunningBroker;
+  readonly trust: TrustReloader;
+  close(): Promise<void>;
+}
+
+/** Starts the broker service; every event goes to `sink` as (source, event, fields). */
+export async function startBrokerService(config: BrokerServiceConfig, sink: EventSink): Promise<BrokerService> {
+  const log = (event: string, fields: Record<string, unknown> = {}) => sink("broker", event, fields);
+
+  // The PKI: a dev PKI on first run only. An existing PKI is used as it is: a service never re-issues
+  // a certificate behind its owner's back (ensureDevPki would renew revoked dev things, for instance).
+  let pki = await Pki.open(config.pkiDir);
+  if (!pki.hasCa()) {
+    const dev = await ensureDevPki(config.pkiDir);
+    pki = dev.pki;
+    log("pki-created", { dir: dev.dir, things: [DEV_RESTAURANT, dev.device.name], note: "development PKI: keep the directory private" });
+  }
+  const files = pki.brokerFiles();
+  if (!files) {
+    throw new Error(`no broker certificate in ${config.pkiDir}: npm run pki -- --dir ${config.pkiDir} broker cert --host localhost --ip 127.0.0.1`);
+  }
+  const cert = fs.readFileSync(files.certPath, "utf8");
+  const key = fs.readFileSync(files.keyPath, "utf8");
+  for (const warning of exposureWarnings(config, cert)) log("warning", { ...warning });
+
+  const policyStore = openPolicyStore(config.pkiDir);
+  /** The product policies for things without any, so a new `thing create` works out of the box. */
+  const attachDefaults = () => {
+    if (config.rules !== "policy" || !config.defaultPolicies) return;
+    for (const thing of pki.listThings()) {
+      if (thing.state !== "ACTIVE") continue;
+      const file = thing.name === DEV_RESTAURANT ? POLICY_FILES.restaurant : POLICY_FILES.device;
+      try {
+        const result = policyStore.attachIfNone(file, thing.name);
+        if (result) log("policy-attached", { thing: thing.name, policy: result.name, reason: "thing had no policy (--no-default-policies turns this off)" });
+      } catch (error) {
+        log("policy-attach-failed", { thing: thing.name, reason: (error as Error).message });
+      }
+    }
+  };
+  attachDefaults();
+  if (config.rules === "policy" && config.topicPrefix !== "pizza") {
+    log("warning", { reason: `the product policies name pizza/… topics; with --topic-prefix ${config.topicPrefix} attach your own policies` });
+  }
+
+  const authorizer: Authorizer =
+    config.rules === "policy"
+      ? policyAuthorizerForPki({
+          pkiDir: config.pkiDir,
+          region: config.region,
+          account: config.account,
+          log: (decision) => sink("policy", "authz", { ...decision }),
+        })
+      : thingTopicAuthorizer({ topicPrefix: config.topicPrefix });
+
+  const initial = pki.trustMaterial();
+  if (initial.missingCrl.length > 0) {
+    log("trust-warning", { reason: "CAs without a CRL: their certificates are refused until a CRL is imported (npm run pki -- ca import-crl)", cas: initial.missingCrl });
+  }
+  const broker = await startBroker({
+    host: config.host,
+    port: config.port,
+    key,
+    cert,
+    ca: initial.ca,
+    crl: initial.crl,
+    topicPrefix: config.topicPrefix,
+    authorizer,
+    maxPacketBytes: config.maxPacketBytes,
+    // Both read the registry fresh from disk: `thing deactivate`/`revoke` refuse the next CONNECT at once.
+    thingState: (thing) => pki.thingState(thing),
+    certificateState: (fp) => pki.certificateState(fp),
+    log: ({ event, ...fields }) => log(event, fields),
+  });
+
+  let trust: TrustReloader;
+  try {
+    trust = watchTrust({
+      dir: config.pkiDir,
+      read: () => pki.trustMaterial(),
+      apply: (material) => broker.updateTrust(material),
+      onChange: attachDefaults,
+      log,
+    });
+  } catch (error) {
+    await broker.close();
+    throw error;
+  }
+  trust.check("start"); // anything the PKI tool changed while the broker was starting
+  log("ready", {
+    url: broker.url,
+    host: broker.host,
+    port: broker.port,
+    pkiDir: config.pkiDir,
+    rules: config.rules,
+    defaultPolicies: config.rules === "policy" && config.defaultPolicies,
+    topicPrefix: config.topicPrefix,
+  });
+
+  return {
+    broker,
+    trust,
+    async close() {
+      trust.close();
+      await broker.close();
+    },
+  };
+}
+
+/**
+ * Binding beyond loopback: a warning that says so, and one when the broker certificate does not name an
+ * address boards will dial (they verify it). `addresses`: this computer's IPv4 addresses for 0.0.0.0.
+ */
+export function exposureWarnings(
+  config: Pick<BrokerServiceConfig, "host" | "port" | "pkiDir">,
+  certPem: string,
+  addresses: string[] = localIPv4Addresses(),
+): Array<{ reason: string; fix?: string }> {
+  if (isLoopbackHost(config.host)) return [];
+  const warnings: Array<{ reason: string; fix?: string }> = [
+    {
+      reason: `listening on ${config.host}, not only loopback: anything on your network can reach port ${config.port}; only holders of a certificate from ${config.pkiDir} get past TLS`,
+    },
+  ];
+  const names = certificateNames(certPem);
+  const dialed = config.host === "0.0.0.0" || config.host === "::" ? addresses : [config.host];
+  const missing = dialed.filter((a) => !names.includes(a));
+  if (missing.length > 0) {
+    warnings.push({
+      reason: `the broker certificate names ${names.join(", ") || "nothing"}; a board dialing ${missing.join(" or ")} will refuse it`,
+      fix: `npm run pki -- --dir ${config.pkiDir} broker cert --host localhost --ip 127.0.0.1 ${missing.map((a) => `--ip ${a}`).join(" ")}`,
+    });
+  }
+  return warnings;
+}
+
+function localIPv4Addresses(): string[] {
+  return Object.values(os.networkInterfaces())
+    .flat()
+    .filter((a): a is os.NetworkInterfaceInfo => a !== undefined && !a.internal && a.family === "IPv4")
+    .map((a) => a.address);
+}
+
+function certificateNames(certPem: string): string[] {
+  try {
+    const san = new X509Certificate(certPem).subjectAltName ?? "";
+    return san
+      .split(",")
+      .map((entry) => entry.trim().replace(/^(DNS|IP Address):/, ""))
+      .filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+if (isMainModule(import.meta.url)) {
+  const sink = jsonLines();
+  let config: BrokerServiceConfig | undefined;
+  try {
+    config = parseBrokerArgs(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`broker: ${error.message}\nRun "npm run broker -- --help" for the options.\n`);
+    process.exit(2);
+  }
+  if (!config) {
+    process.stdout.write(`${brokerUsage()}\n`);
+    process.exit(0);
+  }
+  const chosen = config;
+  await runService({ name: "broker", sink, start: () => startBrokerService(chosen, sink) });
+}

@@ -1,0 +1,373 @@
+// The kitchen page: a small HTTP server (node:http, no framework) in the restaurant process. It serves one
+// static page (HTML/CSS/JS from ./static, no CDN: works offline), a live stream of orders as server-sent
+// events, and a JSON API the page calls when staff accept, reject, grant or refuse:
+//
+//   GET  /api/orders                     → { orders: OrderView[], broker, settings }
+//   GET  /api/events                     → text/event-stream: "snapshot" (as above), then "order" and "broker"
+//   POST /api/orders/:id/accept          { "etaMin"?: 0..600 }       (default: the service's --eta)
+//   POST /api/orders/:id/reject          { "reason": "1..100 chars" }
+//   POST /api/orders/:id/cancel-grant    { }
+//   POST /api/orders/:id/cancel-refuse   { "reason": "1..100 chars" }
+//     → 200 { order } · 400 bad input · 403 cross-site · 404 unknown order · 409 already decided / wrong kind
+//       · 413 body too large · 415 not JSON. Errors are { "error": "…" }.
+//
+// There is no login, so the server listens on loopback by default. Against other web pages in the same
+// browser (CSRF) and DNS rebinding: a POST must be application/json (a cross-site form cannot send that
+// without a CORS preflight, which is never granted), its Origin (when sent) must be this server, and the
+// Host header must be a loopback name when the server is bound to loopback.
+import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { encodeAck } from "../../modules/core/messages";
+import type { Log } from "../../modules/core/ports";
+import { ackFor, type Decision } from "../restaurant/decisions";
+import type { StoredOrder } from "../restaurant/order-db";
+import { isLoopbackHost } from "../services/runtime";
+
+/** What the kitchen needs from the restaurant (Restaurant implements it). */
+export interface KitchenBackend {
+  orders(): StoredOrder[];
+  order(orderId: string): StoredOrder | undefined;
+  /** Decides a held request and publishes its ack; throws if it cannot (already decided, wrong kind). */
+  settle(orderId: string, decision: Decision): StoredOrder;
+}
+
+export interface KitchenOptions {
+  backend: KitchenBackend;
+  /** Listen address; loopback by default. */
+  host?: string;
+  /** 0 = an ephemeral port. */
+  port?: number;
+  /** ETA the page proposes, and the accept default. */
+  defaultEtaMin: number;
+  /** Shown on the page: orders are accepted without staff. */
+  autoAccept?: boolean;
+  log?: Log;
+}
+
+/** An order as the page sees it (the stored ack text stays inside). */
+export interface OrderView {
+  orderId: string;
+  thing: string;
+  seq: number;
+  action: "order" | "cancel";
+  clickType: string;
+  item: string | null;
+  cancels: string | null;
+  batteryVoltage: string | null;
+  receivedAt: number;
+  status: StoredOrder["status"];
+  etaMin: number | null;
+  reason: string | null;
+  decidedAt: number | null;
+  ackedAt: number | null;
+  cancelledBy: string | null;
+}
+
+export interface BrokerStatus {
+  connected: boolean;
+  detail?: string;
+}
+
+export interface KitchenServer {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** Pushes a new or changed order to every open page. */
+  orderChanged(order: StoredOrder): void;
+  /** Pushes the restaurant's broker connection state to every open page. */
+  brokerStatus(status: BrokerStatus): void;
+  close(): Promise<void>;
+}
+
+export const MAX_BODY_BYTES = 4096;
+export const MAX_REASON_CHARS = 100;
+export const MAX_ETA_MIN = 600;
+const HEARTBEAT_MS = 15_000;
+const ORDER_ID = /^[A-Za-z0-9_-]{1,160}$/;
+const DECISIONS = ["accept", "reject", "cancel-grant", "cancel-refuse"] as const;
+type DecisionName = (typeof DECISIONS)[number];
+
+const STATIC_DIR = fileURLToPath(new URL("./static/", import.meta.url));
+const STATIC_FILES: Record<string, { file: string; type: string }> = {
+  "/": { file: "index.html", type: "text/html; charset=utf-8" },
+  "/kitchen.css": { file: "kitchen.css", type: "text/css; charset=utf-8" },
+  "/kitchen.js": { file: "kitchen.js", type: "text/javascript; charset=utf-8" },
+};
+
+const SECURITY_HEADERS: Record<string, string> = {
+  "Content-Security-Policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  "X-Content-Type-Options": "nosniff",
+  "X-Frame-Options": "DENY",
+  "Referrer-Policy": "no-referrer",
+  "Cross-Origin-Resource-Policy": "same-origin",
+  "Cache-Control": "no-store",
+};
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function orderView(order: StoredOrder): OrderView {
+  const { ack: _ack, ...view } = order;
+  return view;
+}
+
+export async function startKitchen(options: KitchenOptions): Promise<KitchenServer> {
+  const host = options.host ?? "127.0.0.1";
+  const { backend } = options;
+  if (!Number.isSafeInteger(options.defaultEtaMin) || options.defaultEtaMin < 0 || options.defaultEtaMin > MAX_ETA_MIN) {
+    throw new Error(`kitchen: defaultEtaMin must be a whole number 0..${MAX_ETA_MIN}`);
+  }
+  // Read once: the page is three small files, and a missing one should fail the start, not a request.
+  const statics = new Map<string, { body: Buffer; type: string }>();
+  for (const [route, { file, type }] of Object.entries(STATIC_FILES)) {
+    statics.set(route, { body: fs.readFileSync(`${STATIC_DIR}${file}`), type });
+  }
+  const streams = new Set<http.ServerResponse>();
+  let broker: BrokerStatus = { connected: true };
+  let port = 0;
+  const settings = { defaultEtaMin: options.defaultEtaMin, autoAccept: options.autoAccept === true, maxReasonChars: MAX_REASON_CHARS, maxEtaMin: MAX_ETA_MIN };
+
+  const snapshot = () => ({ orders: backend.orders().map(orderView), broker, settings });
+
+  const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { ...SECURITY_HEADERS, "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text), ...headers });
+    res.end(text);
+  };
+
+  const broadcast = (event: string, data: unknown) => {
+    const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const res of streams) res.write(frame);
+  };
+
+  /** DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends Host: evil.example. */
+  const checkHost = (req: http.IncomingMessage) => {
+    if (!isLoopbackHost(host)) return;
+    const hostname = hostnameOf(req.headers.host);
+    if (hostname === undefined || !isLoopbackHost(hostname)) {
+      throw new HttpError(403, `Host ${JSON.stringify(req.headers.host ?? "")} is not this loopback server`);
+    }
+  };
+
+  /** CSRF: only JSON from this page's own origin. */
+  const checkSameOrigin = (req: http.IncomingMessage) => {
+    const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    if (type !== "application/json") throw new HttpError(415, "send the body as Content-Type: application/json");
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${req.headers.host ?? ""}`) {
+      throw new HttpError(403, `cross-origin request from ${origin} refused`);
+    }
+    const site = req.headers["sec-fetch-site"];
+    if (site !== undefined && site !== "same-origin" && site !== "none") {
+      throw new HttpError(403, `cross-site request (${site}) refused`);
+    }
+  };
+
+  const readJson = async (req: http.IncomingMessage): Promise<Record<string, unknown>> => {
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > MAX_BODY_BYTES) throw new HttpError(413, `body larger than ${MAX_BODY_BYTES} bytes`);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) throw new HttpError(413, `body larger than ${MAX_BODY_BYTES} bytes`);
+      chunks.push(chunk);
+    }
+    const text = Buffer.concat(chunks).toString("utf8");
+    if (text.trim() === "") return {};
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new HttpError(400, "body is not valid JSON");
+    }
+    if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "body must be a JSON object");
+    return body as Record<string, unknown>;
+  };
+
+  const decide = async (req: http.IncomingMessage, res: http.ServerResponse, orderId: string, name: DecisionName) => {
+    checkSameOrigin(req);
+    const body = await readJson(req);
+    const order = backend.order(orderId);
+    if (!order) throw new HttpError(404, `unknown order ${orderId}`);
+    const decision = decisionFrom(name, body, options.defaultEtaMin);
+    const wants = name === "accept" || name === "reject" ? "order" : "cancel";
+    if (order.action !== wants) {
+      throw new HttpError(409, order.action === "order" ? `${orderId} is an order: accept or reject it` : `${orderId} is a cancel request: grant or refuse it`);
+    }
+    if (order.status !== null) throw new HttpError(409, `${orderId} is already ${order.status}`);
+    // The ack must fit the 512-byte message limit (a long reason in multi-byte characters might not).
+    try {
+      encodeAck(ackFor(orderId, decision, options.defaultEtaMin));
+    } catch (error) {
+      throw new HttpError(400, `the answer does not fit in an ack: ${(error as Error).message}; shorten the reason`);
+    }
+    let stored: StoredOrder;
+    try {
+      stored = backend.settle(orderId, decision);
+    } catch (error) {
+      throw new HttpError(409, (error as Error).message); // lost a race with another decision
+    }
+    options.log?.info(`kitchen: ${orderId} ${stored.status}${stored.etaMin !== null ? ` (ETA ${stored.etaMin} min)` : ""}${stored.reason ? `: ${stored.reason}` : ""}`);
+    send(res, 200, { order: orderView(stored) });
+  };
+
+  const openStream = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.writeHead(200, { ...SECURITY_HEADERS, "Content-Type": "text/event-stream; charset=utf-8", Connection: "keep-alive" });
+    res.write(`retry: 2000\nevent: snapshot\ndata: ${JSON.stringify(snapshot())}\n\n`);
+    streams.add(res);
+    req.socket.setNoDelay(true);
+    const done = () => streams.delete(res);
+    req.on("close", done);
+    res.on("error", done);
+  };
+
+  const route = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    checkHost(req);
+    const url = new URL(req.url ?? "/", "http://kitchen.invalid");
+    const method = req.method ?? "GET";
+    const page = statics.get(url.pathname);
+    if (page) {
+      if (method !== "GET" && method !== "HEAD") throw new HttpError(405, "use GET", { Allow: "GET, HEAD" });
+      res.writeHead(200, { ...SECURITY_HEADERS, "Content-Type": page.type, "Content-Length": page.body.length });
+      res.end(method === "HEAD" ? undefined : page.body);
+      return;
+    }
+    if (url.pathname === "/api/orders" || url.pathname === "/api/events") {
+      if (method !== "GET") throw new HttpError(405, "use GET", { Allow: "GET" });
+      if (url.pathname === "/api/orders") send(res, 200, snapshot());
+      else openStream(req, res);
+      return;
+    }
+    const match = /^\/api\/orders\/([^/]+)\/([a-z-]+)$/.exec(url.pathname);
+    if (match) {
+      let orderId: string;
+      try {
+        orderId = decodeURIComponent(match[1]!);
+      } catch {
+        throw new HttpError(400, "malformed order id");
+      }
+      const name = match[2] as DecisionName;
+      if (!DECISIONS.includes(name)) throw new HttpError(404, `unknown action ${match[2]} (${DECISIONS.join(", ")})`);
+      if (!ORDER_ID.test(orderId)) throw new HttpError(400, "malformed order id");
+      if (method !== "POST") throw new HttpError(405, "use POST", { Allow: "POST" });
+      await decide(req, res, orderId, name);
+      return;
+    }
+    throw new HttpError(404, `nothing at ${url.pathname}`);
+  };
+
+  const server = http.createServer((req, res) => {
+    route(req, res).catch((error: unknown) => {
+      const status = error instanceof HttpError ? error.status : 500;
+      if (status === 500) options.log?.error(`kitchen: ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const message = status === 500 ? "internal error (see the restaurant's log)" : (error as Error).message;
+      // A rejected body is not read to the end: close the connection rather than parse what follows.
+      send(res, status, { error: message }, { ...(error instanceof HttpError ? error.headers : {}), ...(status === 413 ? { Connection: "close" } : {}) });
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+
+  const heartbeat = setInterval(() => {
+    for (const res of streams) res.write(": ping\n\n");
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 8080, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
+
+  return {
+    url: `http://${urlHost}:${port}/`,
+    host,
+    port,
+    orderChanged(order) {
+      broadcast("order", orderView(order));
+      // A granted cancel also changed the order it cancels (cancelledBy): show that too.
+      if (order.action === "cancel" && order.status === "cancelled" && order.cancels !== null) {
+        const target = backend.order(order.cancels);
+        if (target) broadcast("order", orderView(target));
+      }
+    },
+    brokerStatus(status) {
+      broker = status;
+      broadcast("broker", status);
+    },
+    async close() {
+      clearInterval(heartbeat);
+      for (const res of streams) res.end();
+      streams.clear();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** Validates a decision body strictly: unknown fields and wrong types are errors, not ignored. */
+function decisionFrom(name: DecisionName, body: Record<string, unknown>, defaultEtaMin: number): Decision {
+  const allowed: Record<DecisionName, string[]> = {
+    accept: ["etaMin"],
+    reject: ["reason"],
+    "cancel-grant": [],
+    "cancel-refuse": ["reason"],
+  };
+  const extra = Object.keys(body).filter((key) => !allowed[name].includes(key));
+  if (extra.length > 0) {
+    throw new HttpError(400, `unexpected field${extra.length > 1 ? "s" : ""} ${extra.map((k) => JSON.stringify(k)).join(", ")} for ${name}${allowed[name].length ? ` (expected ${allowed[name].join(", ")})` : " (expected an empty object)"}`);
+  }
+  switch (name) {
+    case "accept": {
+      const eta = body.etaMin ?? defaultEtaMin;
+      if (typeof eta !== "number" || !Number.isSafeInteger(eta) || eta < 0 || eta > MAX_ETA_MIN) {
+        throw new HttpError(400, `etaMin must be a whole number of minutes from 0 to ${MAX_ETA_MIN}`);
+      }
+      return { status: "accepted", etaMin: eta };
+    }
+    case "reject":
+      return { status: "rejected", reason: reasonFrom(body.reason) };
+    case "cancel-grant":
+      return { status: "cancelled" };
+    case "cancel-refuse":
+      return { status: "cancel-refused", reason: reasonFrom(body.reason) };
+  }
+}
+
+function reasonFrom(raw: unknown): string {
+  if (typeof raw !== "string") throw new HttpError(400, "reason is required: a short text the customer will see");
+  const reason = raw.trim();
+  if (reason.length === 0) throw new HttpError(400, "reason must not be empty");
+  if ([...reason].length > MAX_REASON_CHARS) throw new HttpError(400, `reason must be at most ${MAX_REASON_CHARS} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(reason)) throw new HttpError(400, "reason must be one line of printable text");
+  return reason;
+}
+
+function hostnameOf(hostHeader: string | undefined): string | undefined {
+  if (!hostHeader) return undefined;
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(hostHeader);
+  if (bracketed) return bracketed[1];
+  const plain = /^([^:]+)(?::\d+)?$/.exec(hostHeader);
+  return plain?.[1]?.toLowerCase();
+}

@@ -1,0 +1,120 @@
+// What the long-running services (`npm run broker`, `npm run restaurant`) share: one JSON object per line
+// on stdout for everything that happens (machine-readable, greppable, never a private key or a payload),
+// command-line errors on stderr with exit code 2, and a clean exit 0 on SIGINT/SIGTERM.
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Log } from "../../modules/core/ports";
+
+export type LogLevel = "info" | "warn" | "error";
+
+/** Writes one JSON line: {"time", "source", "event", …fields}. */
+export type EventSink = (source: string, event: string, fields?: Record<string, unknown>) => void;
+
+export function jsonLines(write: (line: string) => void = (line) => process.stdout.write(line)): EventSink {
+  return (source, event, fields = {}) => {
+    let line: string;
+    try {
+      line = JSON.stringify({ time: new Date().toISOString(), source, event, ...fields });
+    } catch {
+      line = JSON.stringify({ time: new Date().toISOString(), source, event, error: "fields not serializable" });
+    }
+    write(`${line}\n`);
+  };
+}
+
+/** The core's Log port as JSON lines: {"event":"log","level",…,"message"}. */
+export function jsonLog(sink: EventSink, source: string): Log {
+  const emit = (level: LogLevel) => (message: string) => sink(source, "log", { level, message });
+  return { info: emit("info"), warn: emit("warn"), error: emit("error") };
+}
+
+/** A wrong command line: printed as one line plus a hint, exit code 2. */
+export class UsageError extends Error {}
+
+/** True when `moduleUrl` (import.meta.url) is the script node was started with. */
+export function isMainModule(moduleUrl: string): boolean {
+  return process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(moduleUrl);
+}
+
+/**
+ * Runs `start`, then waits for SIGINT/SIGTERM and runs the close it returned; exits 0 after a clean
+ * close, 1 if starting or closing failed. Another signal a second or more later exits at once (1).
+ */
+export async function runService(opts: {
+  name: string;
+  sink: EventSink;
+  start(): Promise<{ close(): Promise<void> }>;
+  /** Closing that takes longer than this exits anyway (1). */
+  closeTimeoutMs?: number;
+}): Promise<void> {
+  let service: { close(): Promise<void> } | undefined;
+  let stopping = false;
+  let stoppingAt = 0;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // One Ctrl-C can arrive twice (the terminal signals the whole process group, wrappers relay it).
+      if (Date.now() - stoppingAt < 1_000) return;
+      opts.sink(opts.name, "exit", { code: 1, reason: `second ${signal} while stopping` });
+      process.exit(1);
+    }
+    stopping = true;
+    stoppingAt = Date.now();
+    opts.sink(opts.name, "stopping", { signal });
+    if (!service) {
+      // Still starting (e.g. waiting for the broker): nothing is half-written (SQLite commits are atomic).
+      opts.sink(opts.name, "exit", { code: 0 });
+      process.exit(0);
+    }
+    const timer = setTimeout(() => {
+      opts.sink(opts.name, "exit", { code: 1, reason: "close timed out" });
+      process.exit(1);
+    }, opts.closeTimeoutMs ?? 10_000);
+    timer.unref();
+    service.close().then(
+      () => {
+        opts.sink(opts.name, "exit", { code: 0 });
+        process.stdout.write("", () => process.exit(0));
+      },
+      (error: unknown) => {
+        opts.sink(opts.name, "exit", { code: 1, reason: `close failed: ${(error as Error).message}` });
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  // `… | head` closing the pipe must not crash the service with EPIPE.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
+  try {
+    const started = await opts.start();
+    if (stopping) {
+      await started.close();
+      process.exit(0);
+    }
+    service = started;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${opts.name}: ${error.message}\nRun "npm run ${opts.name} -- --help" for the options.\n`);
+      process.exit(2);
+    }
+    opts.sink(opts.name, "exit", { code: 1, reason: (error as Error).message });
+    process.stderr.write(`${opts.name}: cannot start: ${(error as Error).message}\n`);
+    process.stdout.write("", () => process.exit(1));
+  }
+}
+
+/** `--port`-style whole numbers with a range, or a UsageError naming the flag. */
+export function intOption(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new UsageError(`--${flag} must be a whole number, not ${JSON.stringify(raw)}`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new UsageError(`--${flag} must be between ${min} and ${max}, not ${n}`);
+  return n;
+}
+
+/** Loopback listen addresses: the default for both services, no warning needed. */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}

@@ -1,0 +1,125 @@
+// `npm run restaurant` as a child process against `npm run broker` (another child process): by default
+// orders wait for staff; a held order survives a restart of the service and is then accepted through the
+// kitchen API, which is when the button's LED turns ok. --auto-accept answers at once. SIGTERM exits 0.
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseRestaurantArgs } from "../../restaurant/service";
+import { removeDir, tempDir } from "../integration/fixtures";
+import type { TestButton } from "../support/button";
+import { buttonFor, postDecision, startRestaurantProcess, startService, stopAll, type BrokerProcess, startBrokerProcess } from "./processes";
+
+const THING = "pizza-button-01";
+
+let dir: string;
+let pkiDir: string;
+let broker: BrokerProcess;
+const buttons: TestButton[] = [];
+
+beforeAll(async () => {
+  dir = tempDir("restaurant-service");
+  pkiDir = path.join(dir, "pki");
+  broker = await startBrokerProcess(pkiDir);
+});
+
+afterAll(async () => {
+  for (const button of buttons) await button.device.stop();
+  await stopAll();
+  removeDir(dir);
+});
+
+function button(): TestButton {
+  const made = buttonFor({ pkiDir, thing: THING, brokerPort: broker.port, dir });
+  buttons.push(made);
+  return made;
+}
+
+describe("npm run restaurant", () => {
+  it("holds an order for the kitchen; the order survives a restart; the LED turns ok only when staff accept", async () => {
+    const db = path.join(dir, "held.db");
+    const first = await startRestaurantProcess({ brokerPort: broker.port, pkiDir, db });
+    expect(first.kitchenUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(first.lines.find((l) => l.event === "starting")).toMatchObject({ autoAccept: false, clientId: "restaurant" });
+
+    const { device, leds, outcomes } = button();
+    const result = device.click("SINGLE");
+    const received = await first.waitFor((l) => l.event === "received", "the order at the restaurant");
+    expect(received).toMatchObject({ thing: THING, clickType: "SINGLE", item: "margherita", status: "waiting" });
+    const orderId = received.orderId as string;
+
+    const { code } = await first.stop("SIGTERM");
+    expect(code).toBe(0);
+    expect(first.lines.at(-1)).toMatchObject({ event: "exit", code: 0 });
+    expect(outcomes()).toEqual([]);
+
+    const second = await startRestaurantProcess({ brokerPort: broker.port, pkiDir, db });
+    expect(second.lines.find((l) => l.source === "kitchen" && l.event === "listening")!.waiting).toBe(1);
+    const listed = (await (await fetch(new URL("api/orders", second.kitchenUrl))).json()) as { orders: any[] };
+    expect(listed.orders).toEqual([expect.objectContaining({ orderId, status: null, item: "margherita" })]);
+    // Still waiting: no outcome, the LED is not ok.
+    expect(outcomes()).toEqual([]);
+    expect(leds).not.toContain("ok");
+    expect(device.flow.state).toBe("awaiting-ack");
+
+    const reply = await postDecision(second.kitchenUrl, orderId, "accept", { etaMin: 33 });
+    expect(reply.status).toBe(200);
+    const outcome = await result;
+    expect(outcome).toMatchObject({ orderId, outcome: "ok", ack: { status: "accepted", etaMin: 33 } });
+    expect(leds.at(-1)).toBe("ok");
+    await second.waitFor((l) => l.event === "decided" && l.orderId === orderId, "the decided line");
+    expect(JSON.stringify([...first.lines, ...second.lines])).not.toMatch(/PRIVATE KEY/);
+    expect((await second.stop("SIGINT")).code).toBe(0);
+  });
+
+  it("--auto-accept --eta 7: the button gets its ack without anybody in the kitchen", async () => {
+    const service = await startRestaurantProcess({ brokerPort: broker.port, pkiDir, db: path.join(dir, "auto.db"), extra: ["--auto-accept", "--eta", "7"] });
+    try {
+      const { device, leds } = button();
+      const outcome = await device.click("DOUBLE");
+      expect(outcome).toMatchObject({ outcome: "ok", ack: { status: "accepted", etaMin: 7 } });
+      expect(leds.at(-1)).toBe("ok");
+      const snapshot = (await (await fetch(new URL("api/orders", service.kitchenUrl))).json()) as { settings: any };
+      expect(snapshot.settings).toMatchObject({ autoAccept: true, defaultEtaMin: 7 });
+    } finally {
+      expect((await service.stop()).code).toBe(0);
+    }
+  });
+
+  it("without a restaurant identity: one clear line and exit code 2", async () => {
+    const run = startService("restaurant", ["--pki-dir", path.join(dir, "empty"), "--http-port", "0"]);
+    expect((await run.exited).code).toBe(2);
+    expect(run.stderr()).toMatch(/^restaurant: no restaurant identity in .*empty .*start "npm run broker" once/);
+  });
+});
+
+describe("restaurant service configuration", () => {
+  it("defaults: the local broker, the dev PKI's restaurant identity, .data/restaurant.db, kitchen on 127.0.0.1:8080, staff decide", () => {
+    // cwd = dir: the default --pki-dir is <dir>/certs, which holds nothing yet.
+    expect(() => parseRestaurantArgs([], dir)).toThrow(/no restaurant identity in .*certs/);
+    expect(parseRestaurantArgs(["--help"], dir)).toBeUndefined();
+    const withPki = parseRestaurantArgs(["--pki-dir", pkiDir], dir)!;
+    expect(withPki).toMatchObject({
+      brokerUrl: "mqtts://127.0.0.1:8883",
+      cert: path.join(pkiDir, "things", "restaurant", "chain.pem"),
+      key: path.join(pkiDir, "things", "restaurant", "key.pem"),
+      ca: path.join(pkiDir, "things", "restaurant", "ca.pem"),
+      clientId: "restaurant",
+      dbPath: path.join(dir, ".data", "restaurant.db"),
+      autoAccept: false,
+      etaMin: 25,
+      httpHost: "127.0.0.1",
+      httpPort: 8080,
+    });
+  });
+
+  it("refuses inconsistent or malformed flags with a message naming them", () => {
+    const cert = path.join(pkiDir, "things", "restaurant", "chain.pem");
+    expect(fs.existsSync(cert)).toBe(true);
+    expect(() => parseRestaurantArgs(["--cert", cert], dir)).toThrow(/--ca, --cert and --key go together/);
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--broker", "mqtt://127.0.0.1:1883"], dir)).toThrow(/--broker: .*must use mqtts:\/\//);
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--eta=-3"], dir)).toThrow(/--eta must be a whole number/);
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--eta", "soon"], dir)).toThrow(/--eta must be a whole number, not "soon"/);
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--http-port", "99999"], dir)).toThrow(/--http-port must be between 0 and 65535/);
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--client-id", "a/b"], dir)).toThrow(/--client-id/);
+  });
+});
