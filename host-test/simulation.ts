@@ -15,6 +15,7 @@ import { VirtualDevice } from "./device/virtual-device";
 import type { SimulateConfig } from "./config";
 import { DEFAULT_MENU, startRestaurant, type DecidePolicy, type Restaurant, type RestaurantEvent } from "./restaurant/restaurant";
 import { DEV_DEVICE, ensureDevPki, type DevPki } from "../tools/pki/dev";
+import { POLICY_TOPIC_PREFIX, productAuthorization } from "./policies/product";
 
 export interface SimulationHooks {
   /** A Log per component ("button", "restaurant", "broker"). */
@@ -72,6 +73,19 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
     if (dev) {
       const pki = dev.pki;
       const trust = pki.trustMaterial();
+      // The same authorization as `npm run broker`: the product's AWS IoT policies (host-test/policies),
+      // or the built-in per-thing rules when a custom topic prefix makes those policies not apply.
+      const simulateLog = hooks.log("simulate");
+      const rules = config.button.topicPrefix === POLICY_TOPIC_PREFIX ? "policy" : "builtin";
+      if (rules === "builtin") simulateLog.info(`topic prefix ${config.button.topicPrefix}: built-in per-thing rules instead of the product policies`);
+      const { authorizer } = productAuthorization({
+        pki,
+        pkiDir: config.pkiDir,
+        rules,
+        defaultPolicies: true,
+        topicPrefix: config.button.topicPrefix,
+        log: (event, fields) => simulateLog.info(`${event} ${JSON.stringify(fields)}`),
+      });
       broker = await startBroker({
         host: "127.0.0.1",
         port: 0,
@@ -80,7 +94,9 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
         ca: trust.ca,
         crl: trust.crl,
         topicPrefix: config.button.topicPrefix,
+        authorizer,
         thingState: (thing) => pki.thingState(thing),
+        certificateState: (fingerprint) => pki.certificateState(fingerprint),
         ...(hooks.onBrokerEvent ? { log: hooks.onBrokerEvent } : {}),
       });
       const started = broker;

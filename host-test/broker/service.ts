@@ -8,13 +8,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { fileURLToPath } from "node:url";
 import { DEV_RESTAURANT, ensureDevPki } from "../../tools/pki/dev";
 import { Pki } from "../../tools/pki/pki";
-import { policyAuthorizerForPki } from "../../tools/policy/authorizer";
-import { openPolicyStore } from "../../tools/policy/store";
+import { productAuthorization } from "../policies/product";
 import { intOption, isLoopbackHost, isMainModule, jsonLines, runService, UsageError, type EventSink } from "../services/runtime";
-import { type Authorizer, isValidTopicPrefix, thingTopicAuthorizer } from "./authorizer";
+import { isValidTopicPrefix } from "./authorizer";
 import { DEFAULT_MAX_PACKET_BYTES, startBroker, type RunningBroker } from "./broker";
 import { watchTrust, type TrustReloader } from "./trust-reload";
 
@@ -31,11 +29,6 @@ export interface BrokerServiceConfig {
   account: string;
   maxPacketBytes: number;
 }
-
-export const POLICY_FILES = {
-  device: fileURLToPath(new URL("../policies/device.json", import.meta.url)),
-  restaurant: fileURLToPath(new URL("../policies/restaurant.json", import.meta.url)),
-};
 
 export function brokerUsage(): string {
   return [
@@ -135,35 +128,17 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
   const key = fs.readFileSync(files.keyPath, "utf8");
   for (const warning of exposureWarnings(config, cert)) log("warning", { ...warning });
 
-  const policyStore = openPolicyStore(config.pkiDir);
-  /** The product policies for things without any, so a new `thing create` works out of the box. */
-  const attachDefaults = () => {
-    if (config.rules !== "policy" || !config.defaultPolicies) return;
-    for (const thing of pki.listThings()) {
-      if (thing.state !== "ACTIVE") continue;
-      const file = thing.name === DEV_RESTAURANT ? POLICY_FILES.restaurant : POLICY_FILES.device;
-      try {
-        const result = policyStore.attachIfNone(file, thing.name);
-        if (result) log("policy-attached", { thing: thing.name, policy: result.name, reason: "thing had no policy (--no-default-policies turns this off)" });
-      } catch (error) {
-        log("policy-attach-failed", { thing: thing.name, reason: (error as Error).message });
-      }
-    }
-  };
-  attachDefaults();
-  if (config.rules === "policy" && config.topicPrefix !== "pizza") {
-    log("warning", { reason: `the product policies name pizza/… topics; with --topic-prefix ${config.topicPrefix} attach your own policies` });
-  }
-
-  const authorizer: Authorizer =
-    config.rules === "policy"
-      ? policyAuthorizerForPki({
-          pkiDir: config.pkiDir,
-          region: config.region,
-          account: config.account,
-          log: (decision) => sink("policy", "authz", { ...decision }),
-        })
-      : thingTopicAuthorizer({ topicPrefix: config.topicPrefix });
+  const { authorizer, attachDefaults } = productAuthorization({
+    pki,
+    pkiDir: config.pkiDir,
+    rules: config.rules,
+    defaultPolicies: config.defaultPolicies,
+    topicPrefix: config.topicPrefix,
+    region: config.region,
+    account: config.account,
+    log,
+    onDecision: (decision) => sink("policy", "authz", { ...decision }),
+  });
 
   const initial = pki.trustMaterial();
   if (initial.missingCrl.length > 0) {
