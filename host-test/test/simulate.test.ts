@@ -22,6 +22,15 @@ function simulate(args: string[]): Promise<{ code: number | null; stdout: string
   });
 }
 
+function readOrderIds(dbPath: string): string[] {
+  const db = new OrderDb({ path: dbPath });
+  try {
+    return db.all().map((o) => o.orderId);
+  } finally {
+    db.close();
+  }
+}
+
 let dir: string;
 let stateDir: string;
 let pkiDir: string;
@@ -69,12 +78,17 @@ describe("npm run simulate (script mode)", () => {
   it("a second run reuses PKI and state: new orderIds, persistent mode from a --config file", async () => {
     const configFile = path.join(dir, "sim.json");
     fs.writeFileSync(configFile, JSON.stringify({ connectionMode: "persistent", stateDir: "state", pkiDir: "pki", ackTimeoutMs: 1500 }));
+    const seqOf = (orderId: string) => Number(/-(\d+)$/.exec(orderId)![1]);
+    const firstRun = readOrderIds(path.join(stateDir, "restaurant.sqlite"));
+    expect(firstRun).toHaveLength(3);
     const run = await simulate(["--config", configFile, "--clicks", "single,long"]);
     expect(run.code, run.stderr).toBe(0);
     const summary = JSON.parse(run.stdout.trim().split("\n").at(-1)!).summary;
     expect(summary.mode).toBe("persistent");
     expect(summary.clicks.map((c: any) => c.outcome)).toEqual(["ok", "cancelled"]);
-    expect(summary.clicks[0].orderId).not.toBe("pizza-button-01-1"); // seq continues from the first run
+    // seq continues from the first run's stored seq: the next one up, never an orderId used before.
+    expect(seqOf(summary.clicks[0].orderId)).toBe(Math.max(...firstRun.map(seqOf)) + 1);
+    expect(readOrderIds(path.join(stateDir, "restaurant.sqlite"))).toEqual([...firstRun, ...summary.clicks.map((c: any) => c.orderId)]);
   });
 
   it("exits 1 when an outcome breaks the contract (LONG with nothing to cancel)", async () => {

@@ -8,6 +8,10 @@
 // Rules that keep "one press = at most one pizza, and nothing lost":
 // - Every message (order or cancel) is persisted as pending BEFORE it is first sent, after its seq was
 //   advanced and persisted, so an orderId is never reused across resets.
+// - With no seq in the store (new device, flash erase, NVS wipe) the counter is seeded from the wall clock
+//   in seconds, not 1: orderIds from before an erase are never reused (the restaurant would answer a
+//   reused one with its OLD ack: green LED, no pizza). With the clock unset (before 2020) no message is
+//   created: outcome "failed", reason logged.
 // - While a message is pending (and younger than pendingExpiryMs, by the Clock), ANY click resends THAT
 //   message with the same orderId (the restaurant answers a repeat with the original ack), except:
 // - LONG while an ORDER is pending sends a cancel for that pending order instead (the user wants it gone;
@@ -244,7 +248,8 @@ export class OrderFlow {
       this.store.write(STORE_KEYS.pending, JSON.stringify(record));
       return message;
     } catch (e) {
-      // Cannot build or persist the message: sending it without a durable seq/pending could duplicate it.
+      // Cannot number (clock unset), build or persist the message: sending it without a safe, durable
+      // seq and pending record could reuse an orderId or duplicate it.
       this.log.error(`cannot create ${clickType} message: ${errorText(e)}`);
       this.led.play("failed");
       this.emitOutcome({ clickType, orderId: undefined, outcome: "failed", attempts: 0, resent: false, trigger: "click" });
@@ -579,14 +584,31 @@ export class OrderFlow {
     }
   }
 
+  /**
+   * The seq for a new message. Seeds come from the wall clock in seconds: seq advances by one per order
+   * and nobody orders more than a pizza a second for long, so every seq ever used is at most the clock's
+   * seconds when it was made. A seed after an erase (which takes far longer than a second) is therefore
+   * above every seq used before it. Throws when the clock is unset (the caller fails the click).
+   */
   private nextSeq(): number {
     const raw = this.store.read(STORE_KEYS.seq);
-    if (raw === undefined) return 1;
-    const seq = Number(raw);
-    if (/^(0|[1-9][0-9]*)$/.test(raw) && Number.isSafeInteger(seq + 1)) return seq + 1;
-    // Restarting at 1 could reuse an orderId, and the restaurant would answer with an OLD ack (no pizza,
-    // green LED). The clock in ms is larger than any seq a button will ever reach by counting.
-    const recovered = Math.max(Math.floor(this.clock.now()), 1);
+    if (raw !== undefined) {
+      const seq = Number(raw);
+      if (/^(0|[1-9][0-9]*)$/.test(raw) && Number.isSafeInteger(seq + 1)) return seq + 1;
+    }
+    const now = this.clock.now();
+    if (!(now >= CLOCK_SET_AFTER_MS)) {
+      // 1970 seconds are far below the seqs of earlier orders: every orderId would repeat an old one.
+      throw new Error(`wall clock not set (${now} ms since 1970, before 2020): cannot number a new order`);
+    }
+    const seconds = Math.floor(now / 1000);
+    if (raw === undefined) {
+      this.log.info(`no stored seq: starting at ${seconds} (wall clock seconds)`);
+      return seconds;
+    }
+    // Unreadable (flash corruption): restarting low could reuse an orderId. One above the clock's seconds
+    // is strictly above every plausible stored seq, even one made earlier in this same second.
+    const recovered = seconds + 1;
     this.log.error(`stored seq unreadable (${JSON.stringify(raw)}): continuing from ${recovered}`);
     return recovered;
   }
@@ -640,6 +662,9 @@ export class OrderFlow {
     this[name] = undefined;
   }
 }
+
+/** Date.UTC(2020, 0, 1). An earlier wall clock was never set (an ESP32 boots in 1970): it cannot seed seq. */
+const CLOCK_SET_AFTER_MS = 1_577_836_800_000;
 
 /** Longer battery strings are dropped, so the size check at construction covers every real message. */
 const MAX_VOLTAGE_CHARS = 16;

@@ -9,6 +9,10 @@ const THING = "pizza-button-01";
 const ORDERS = `pizza/orders/${THING}`;
 const ACKS = `pizza/acks/${THING}`;
 const T0 = 1_700_000_000_000; // virtual wall clock at the start of every test
+/** A fresh store's first seq: the wall clock in seconds at the first click (every test clicks first at T0). */
+const SEQ0 = Math.floor(T0 / 1000);
+/** The orderId of the n-th message a fresh device makes (n = 1, 2, …). */
+const nth = (n: number) => `${THING}-${SEQ0 + n - 1}`;
 
 type Outcome = Extract<FlowEvent, { type: "outcome" }>;
 
@@ -132,24 +136,24 @@ describe("OrderFlow on-demand: happy paths", () => {
       clickType: "SINGLE",
       batteryVoltage: "3012mV",
       v: 1,
-      orderId: `${THING}-1`,
-      seq: 1,
+      orderId: nth(1),
+      seq: SEQ0,
       action: "order",
       item: "margherita",
     };
     expect(t.restaurant.received).toEqual([order]);
-    expect(atPublish[0]).toBe("1");
+    expect(atPublish[0]).toBe(String(SEQ0));
     expect(JSON.parse(atPublish[1]!)).toEqual({ message: order, createdAt: T0 });
     expect(t.store.writes.map(([k]) => k).slice(0, 2)).toEqual(["seq", "pending"]); // seq first
     expect(outcome).toEqual({
       type: "outcome",
       at: T0 + 25,
       clickType: "SINGLE",
-      orderId: `${THING}-1`,
+      orderId: nth(1),
       outcome: "ok",
       pressToAckMs: 25,
       publishToAckMs: 5,
-      ack: { v: 1, orderId: `${THING}-1`, status: "accepted", etaMin: 25 },
+      ack: { v: 1, orderId: nth(1), status: "accepted", etaMin: 25 },
       attempts: 1,
       resent: false,
       trigger: "click",
@@ -159,7 +163,7 @@ describe("OrderFlow on-demand: happy paths", () => {
     expect(t.connector.connections[0]!.subscribe).toBe(ACKS);
     expect(t.connector.connections[0]!.closedByCore).toBe(true);
     expect(t.pending()).toBeUndefined();
-    expect(t.store.data.get("lastAccepted")).toBe(`${THING}-1`);
+    expect(t.store.data.get("lastAccepted")).toBe(nth(1));
     expect(t.patterns).toEqual(["working", "ok", "off"]);
     expect(t.flow.state).toBe("idle");
     expect(t.timers.pendingCount).toBe(0);
@@ -169,9 +173,9 @@ describe("OrderFlow on-demand: happy paths", () => {
     const t = setup();
     t.click("SINGLE");
     const outcome = t.click("DOUBLE");
-    expect(outcome).toMatchObject({ clickType: "DOUBLE", orderId: `${THING}-2`, outcome: "ok" });
-    expect(t.restaurant.received[1]).toMatchObject({ clickType: "DOUBLE", seq: 2, action: "order", item: "pepperoni" });
-    expect(t.store.data.get("seq")).toBe("2");
+    expect(outcome).toMatchObject({ clickType: "DOUBLE", orderId: nth(2), outcome: "ok" });
+    expect(t.restaurant.received[1]).toMatchObject({ clickType: "DOUBLE", seq: SEQ0 + 1, action: "order", item: "pepperoni" });
+    expect(t.store.data.get("seq")).toBe(String(SEQ0 + 1));
   });
 
   it("LONG cancels the last accepted order → cancelled, and it cannot be cancelled twice", () => {
@@ -183,12 +187,12 @@ describe("OrderFlow on-demand: happy paths", () => {
       clickType: "LONG",
       batteryVoltage: "3012mV",
       v: 1,
-      orderId: `${THING}-2`,
-      seq: 2,
+      orderId: nth(2),
+      seq: SEQ0 + 1,
       action: "cancel",
-      cancels: `${THING}-1`,
+      cancels: nth(1),
     });
-    expect(outcome).toMatchObject({ clickType: "LONG", orderId: `${THING}-2`, outcome: "cancelled", attempts: 1 });
+    expect(outcome).toMatchObject({ clickType: "LONG", orderId: nth(2), outcome: "cancelled", attempts: 1 });
     expect(t.patterns.slice(-2)).toEqual(["cancelled", "off"]);
     expect(t.store.data.has("lastAccepted")).toBe(false);
     expect(t.click("LONG")).toMatchObject({ outcome: "nothing-to-cancel", orderId: undefined });
@@ -201,7 +205,7 @@ describe("OrderFlow on-demand: happy paths", () => {
     t.restaurant.decide = () => "cancel-refused";
     expect(t.click("LONG")).toMatchObject({ outcome: "cancel-refused" });
     expect(t.patterns.slice(-2)).toEqual(["rejected", "off"]);
-    expect(t.store.data.get("lastAccepted")).toBe(`${THING}-1`);
+    expect(t.store.data.get("lastAccepted")).toBe(nth(1));
     expect(t.pending()).toBeUndefined();
   });
 
@@ -229,7 +233,7 @@ describe("OrderFlow on-demand: happy paths", () => {
     expect(t.pending()).toBeUndefined();
     expect(t.store.data.has("lastAccepted")).toBe(false);
     expect(t.patterns.slice(-2)).toEqual(["rejected", "off"]);
-    expect(t.click("SINGLE")).toMatchObject({ orderId: `${THING}-2` }); // a fresh order, not a resend
+    expect(t.click("SINGLE")).toMatchObject({ orderId: nth(2) }); // a fresh order, not a resend
   });
 
   it("an ack status of the wrong kind still ends the message, mapped conservatively", () => {
@@ -259,20 +263,20 @@ describe("OrderFlow: retries, give-up and resends", () => {
     t.timers.advance(1); // ack timeout
     expect(t.flow.state).toBe("retry-wait");
     expect(t.connector.connections[0]!.closedByCore).toBe(true);
-    expect(t.retries()).toEqual([{ type: "retry", at: T0 + 10_020, orderId: `${THING}-1`, attempt: 2, delayMs: 500, why: "timeout" }]);
+    expect(t.retries()).toEqual([{ type: "retry", at: T0 + 10_020, orderId: nth(1), attempt: 2, delayMs: 500, why: "timeout" }]);
     t.timers.advance(60_000);
     expect(t.lastOutcome()).toMatchObject({
       outcome: "ok",
-      orderId: `${THING}-1`,
+      orderId: nth(1),
       attempts: 2,
       pressToAckMs: 10_020 + 500 + 25,
       publishToAckMs: 5,
     });
-    expect(t.restaurant.received.map((m) => m.orderId)).toEqual([`${THING}-1`, `${THING}-1`]);
+    expect(t.restaurant.received.map((m) => m.orderId)).toEqual([nth(1), nth(1)]);
     const [first, second] = t.connector.allPublished;
     expect(second!.payload).toEqual(first!.payload); // byte-identical resend
     expect(t.connector.connections).toHaveLength(2);
-    expect(t.store.data.get("seq")).toBe("1");
+    expect(t.store.data.get("seq")).toBe(String(SEQ0));
   });
 
   it("connection refused → retry → ok", () => {
@@ -308,7 +312,7 @@ describe("OrderFlow: retries, give-up and resends", () => {
     expect(t.lastOutcome()).toBeUndefined();
     t.timers.advance(1);
     const outcome = t.lastOutcome();
-    expect(outcome).toMatchObject({ outcome: "failed", orderId: `${THING}-1`, at: T0 + 120_000 });
+    expect(outcome).toMatchObject({ outcome: "failed", orderId: nth(1), at: T0 + 120_000 });
     expect(outcome).not.toHaveProperty("pressToAckMs");
     const delays = t.retries().map((e) => e.delayMs);
     expect(delays.length).toBeGreaterThanOrEqual(5);
@@ -321,10 +325,10 @@ describe("OrderFlow: retries, give-up and resends", () => {
     // Give-up lands either during an attempt or while waiting for the next one.
     expect([delays.length, delays.length + 1]).toContain(outcome!.attempts);
     expect(t.connector.connections.length).toBe(outcome!.attempts);
-    expect(t.pending()?.message.orderId).toBe(`${THING}-1`);
+    expect(t.pending()?.message.orderId).toBe(nth(1));
     expect(t.patterns.slice(-2)).toEqual(["working", "failed"]);
     expect(t.connector.openConnections).toHaveLength(0);
-    expect(new Set(t.restaurant.received.map((m) => m.orderId))).toEqual(new Set([`${THING}-1`]));
+    expect(new Set(t.restaurant.received.map((m) => m.orderId))).toEqual(new Set([nth(1)]));
     t.timers.advance(600_000);
     expect(t.patterns.slice(-2)).toEqual(["failed", "off"]);
     expect(t.connector.connections.length).toBe(outcome!.attempts); // nothing more after giving up
@@ -338,9 +342,9 @@ describe("OrderFlow: retries, give-up and resends", () => {
     expect(t.lastOutcome()!.outcome).toBe("failed");
     t.restaurant.publishBehaviour = "ack";
     const outcome = t.click("DOUBLE"); // a different click type still resends THE pending order
-    expect(outcome).toMatchObject({ outcome: "ok", orderId: `${THING}-1`, clickType: "DOUBLE", resent: true, attempts: 1 });
-    expect(t.restaurant.received.at(-1)).toMatchObject({ orderId: `${THING}-1`, clickType: "SINGLE", item: "margherita" });
-    expect(t.store.data.get("seq")).toBe("1");
+    expect(outcome).toMatchObject({ outcome: "ok", orderId: nth(1), clickType: "DOUBLE", resent: true, attempts: 1 });
+    expect(t.restaurant.received.at(-1)).toMatchObject({ orderId: nth(1), clickType: "SINGLE", item: "margherita" });
+    expect(t.store.data.get("seq")).toBe(String(SEQ0));
     expect(t.pending()).toBeUndefined();
     expect(t.restaurant.acks.size).toBe(1); // one pizza
   });
@@ -360,13 +364,13 @@ describe("OrderFlow: retries, give-up and resends", () => {
     after.timers.advance(1_000);
     expect(after.lastOutcome()).toMatchObject({
       outcome: "ok",
-      orderId: `${THING}-1`,
+      orderId: nth(1),
       clickType: "SINGLE",
       trigger: "boot",
       resent: true,
       pressToAckMs: 25,
     });
-    expect(after.click("SINGLE")).toMatchObject({ orderId: `${THING}-2`, resent: false });
+    expect(after.click("SINGLE")).toMatchObject({ orderId: nth(2), resent: false });
   });
 
   it("pending expiry: an order older than pendingExpiryMs is dropped, the click makes a new one", () => {
@@ -374,9 +378,9 @@ describe("OrderFlow: retries, give-up and resends", () => {
     t.restaurant.publishBehaviour = "silent";
     t.click("SINGLE", 130_000); // failed, pending since T0
     t.restaurant.publishBehaviour = "ack";
-    expect(t.click("SINGLE")).toMatchObject({ orderId: `${THING}-2`, resent: false, outcome: "ok" });
-    expect(t.log.has(/pending pizza-button-01-1 expired/)).toBe(true);
-    expect(t.restaurant.received.filter((m) => m.orderId === `${THING}-1`).length).toBeGreaterThan(0);
+    expect(t.click("SINGLE")).toMatchObject({ orderId: nth(2), resent: false, outcome: "ok" });
+    expect(t.log.has(new RegExp(`pending ${nth(1)} expired`))).toBe(true);
+    expect(t.restaurant.received.filter((m) => m.orderId === nth(1)).length).toBeGreaterThan(0);
     expect(t.pending()).toBeUndefined();
   });
 
@@ -389,7 +393,7 @@ describe("OrderFlow: retries, give-up and resends", () => {
     const after = setup({ store, start: T0 + defaultConfig.pendingExpiryMs });
     after.flow.start();
     after.timers.advance(1000);
-    expect(after.lastOutcome()).toMatchObject({ orderId: `${THING}-1`, trigger: "boot" });
+    expect(after.lastOutcome()).toMatchObject({ orderId: nth(1), trigger: "boot" });
   });
 
   it("boot with an expired pending order: dropped, nothing sent", () => {
@@ -409,12 +413,12 @@ describe("OrderFlow: retries, give-up and resends", () => {
   it("LONG while an order is pending cancels THAT order; the order is never resent afterwards", () => {
     const t = setup();
     t.restaurant.publishBehaviour = "silent";
-    t.click("SINGLE", 130_000); // failed: pizza-button-01-1 pending (maybe received, ack lost)
+    t.click("SINGLE", 130_000); // failed: the first order pending (maybe received, ack lost)
     t.restaurant.publishBehaviour = "ack";
-    expect(t.click("LONG")).toMatchObject({ outcome: "cancelled", orderId: `${THING}-2`, resent: false });
-    expect(t.restaurant.received.at(-1)).toMatchObject({ action: "cancel", cancels: `${THING}-1` });
+    expect(t.click("LONG")).toMatchObject({ outcome: "cancelled", orderId: nth(2), resent: false });
+    expect(t.restaurant.received.at(-1)).toMatchObject({ action: "cancel", cancels: nth(1) });
     expect(t.pending()).toBeUndefined();
-    expect(t.click("SINGLE")).toMatchObject({ orderId: `${THING}-3`, resent: false });
+    expect(t.click("SINGLE")).toMatchObject({ orderId: nth(3), resent: false });
   });
 
   it("a pending cancel is resent by the next click, whatever its type", () => {
@@ -424,7 +428,7 @@ describe("OrderFlow: retries, give-up and resends", () => {
     t.click("LONG", 130_000);
     expect(t.lastOutcome()!.outcome).toBe("failed");
     t.restaurant.publishBehaviour = "ack";
-    expect(t.click("SINGLE")).toMatchObject({ outcome: "cancelled", orderId: `${THING}-2`, resent: true });
+    expect(t.click("SINGLE")).toMatchObject({ outcome: "cancelled", orderId: nth(2), resent: true });
   });
 });
 
@@ -453,7 +457,7 @@ describe("OrderFlow: busy, stray messages, auth", () => {
     t.timers.advance(60_000);
     expect(t.outcomes().map((o) => o.outcome)).toEqual(["busy", "ok"]);
     expect(t.connector.connections).toHaveLength(1);
-    expect(t.store.data.get("seq")).toBe("1");
+    expect(t.store.data.get("seq")).toBe(String(SEQ0));
   });
 
   it("a click while waiting to retry is busy too", () => {
@@ -474,10 +478,10 @@ describe("OrderFlow: busy, stray messages, auth", () => {
     const c = t.connector.last!;
     c.deliver(ACKS, encodeAck({ v: 1, orderId: `${THING}-99`, status: "accepted" }));
     c.deliver(ACKS, encodeAck({ v: 1, orderId: `other-thing-1`, status: "accepted" }));
-    c.deliver(ACKS, utf8Encode('{"v":1,"orderId":"pizza-button-01-1","status":"maybe"}'));
+    c.deliver(ACKS, utf8Encode(`{"v":1,"orderId":"${nth(1)}","status":"maybe"}`));
     c.deliver(ACKS, utf8Encode("not json"));
     c.deliver(ACKS, new Uint8Array(600));
-    c.deliver("pizza/acks/someone-else", encodeAck({ v: 1, orderId: `${THING}-1`, status: "accepted" }));
+    c.deliver("pizza/acks/someone-else", encodeAck({ v: 1, orderId: nth(1), status: "accepted" }));
     expect(t.flow.state).toBe("awaiting-ack");
     expect(t.outcomes()).toHaveLength(0);
     const ignored = t.events.filter((e) => e.type === "ignored").map((e) => (e as { reason: string }).reason);
@@ -490,7 +494,7 @@ describe("OrderFlow: busy, stray messages, auth", () => {
       "message on unexpected topic pizza/acks/someone-else",
     ]);
     expect(t.log.lines.filter((l) => l.startsWith("warn: ignored")).length).toBe(6);
-    c.deliver(ACKS, encodeAck({ v: 1, orderId: `${THING}-1`, status: "accepted" }));
+    c.deliver(ACKS, encodeAck({ v: 1, orderId: nth(1), status: "accepted" }));
     expect(t.lastOutcome()).toMatchObject({ outcome: "ok", pressToAckMs: 20 });
   });
 
@@ -498,11 +502,11 @@ describe("OrderFlow: busy, stray messages, auth", () => {
     const t = setup();
     t.restaurant.connectBehaviour = "auth";
     const outcome = t.click("SINGLE", 600_000);
-    expect(outcome).toMatchObject({ outcome: "auth-error", attempts: 1, orderId: `${THING}-1` });
+    expect(outcome).toMatchObject({ outcome: "auth-error", attempts: 1, orderId: nth(1) });
     expect(t.connector.connections).toHaveLength(1);
     expect(t.retries()).toHaveLength(0);
     expect(t.patterns).toEqual(["working", "auth-error", "off"]);
-    expect(t.pending()?.message.orderId).toBe(`${THING}-1`);
+    expect(t.pending()?.message.orderId).toBe(nth(1));
     expect(t.log.has(/not authorized: certificate rejected/)).toBe(true);
   });
 
@@ -511,9 +515,9 @@ describe("OrderFlow: busy, stray messages, auth", () => {
     t.restaurant.publishBehaviour = "drop";
     const outcome = t.click("SINGLE", 600_000);
     expect(outcome).toMatchObject({ outcome: "auth-error", attempts: 3 });
-    expect(t.restaurant.received.map((m) => m.orderId)).toEqual(Array(3).fill(`${THING}-1`));
+    expect(t.restaurant.received.map((m) => m.orderId)).toEqual(Array(3).fill(nth(1)));
     expect(t.retries().map((r) => r.why)).toEqual(["network", "network"]);
-    expect(t.pending()?.message.orderId).toBe(`${THING}-1`);
+    expect(t.pending()?.message.orderId).toBe(nth(1));
     expect(t.connector.connections).toHaveLength(3);
   });
 
@@ -673,7 +677,7 @@ describe("OrderFlow persistent mode", () => {
     t.connector.last!.drop("network", "wifi lost");
     t.restaurant.publishBehaviour = "ack";
     t.timers.advance(60_000);
-    expect(t.lastOutcome()).toMatchObject({ outcome: "ok", attempts: 2, orderId: `${THING}-1` });
+    expect(t.lastOutcome()).toMatchObject({ outcome: "ok", attempts: 2, orderId: nth(1) });
     expect(t.connector.connections).toHaveLength(2);
   });
 
@@ -698,10 +702,10 @@ describe("OrderFlow persistent mode", () => {
     t.restaurant.publishBehaviour = "silent";
     t.click("SINGLE", 130_000);
     expect(t.lastOutcome()!.outcome).toBe("failed");
-    t.connector.last!.deliver(ACKS, encodeAck({ v: 1, orderId: `${THING}-1`, status: "accepted" }));
-    expect(t.events.at(-1)).toMatchObject({ type: "late-ack", orderId: `${THING}-1`, status: "accepted" });
+    t.connector.last!.deliver(ACKS, encodeAck({ v: 1, orderId: nth(1), status: "accepted" }));
+    expect(t.events.at(-1)).toMatchObject({ type: "late-ack", orderId: nth(1), status: "accepted" });
     expect(t.pending()).toBeUndefined();
-    expect(t.store.data.get("lastAccepted")).toBe(`${THING}-1`);
+    expect(t.store.data.get("lastAccepted")).toBe(nth(1));
   });
 
   it("a boot resend in persistent mode keeps the link afterwards", () => {
@@ -719,6 +723,56 @@ describe("OrderFlow persistent mode", () => {
   });
 });
 
+describe("OrderFlow: seq seeded from the wall clock (no orderId reuse after a flash erase)", () => {
+  const seqOf = (orderId: string | undefined) => Number(/-(\d+)$/.exec(orderId ?? "")![1]);
+
+  it("a fresh store starts at the wall clock in seconds, not at 1", () => {
+    const start = T0 + 123_456; // mid-second: floor, not round
+    const t = setup({ start });
+    const outcome = t.click("SINGLE");
+    expect(outcome).toMatchObject({ outcome: "ok", orderId: `${THING}-${Math.floor(start / 1000)}` });
+    expect(t.restaurant.received[0]).toMatchObject({ seq: SEQ0 + 123 });
+    expect(t.store.data.get("seq")).toBe(String(SEQ0 + 123));
+    expect(t.log.has(new RegExp(`no stored seq: starting at ${SEQ0 + 123}`))).toBe(true);
+    expect(t.click("DOUBLE")).toMatchObject({ outcome: "ok", orderId: `${THING}-${SEQ0 + 124}` }); // then +1 per order
+  });
+
+  it("a store wiped after orders: the next orderId is new and above all earlier ones, and it is a new order", () => {
+    const t = setup();
+    const before = [t.click("SINGLE", 1_000), t.click("DOUBLE", 1_000), t.click("LONG", 1_000)];
+    expect(before.map((o) => o!.outcome)).toEqual(["ok", "ok", "cancelled"]);
+    const earlier = before.map((o) => o!.orderId!);
+
+    t.store.data.clear(); // flash erase / NVS wipe / new state dir; the restaurant keeps its orders
+    t.timers.advance(2_000);
+    const after = t.click("SINGLE");
+
+    expect(after).toMatchObject({ outcome: "ok", resent: false, ack: { status: "accepted" } });
+    expect(earlier).not.toContain(after!.orderId);
+    expect(seqOf(after!.orderId)).toBeGreaterThan(Math.max(...earlier.map(seqOf)));
+    expect(t.restaurant.acks.size).toBe(4); // the restaurant saw a new order, not a repeat of an old one
+    expect(t.restaurant.acks.get(after!.orderId!)!.orderId).toBe(after!.orderId);
+  });
+
+  it.each([
+    ["0 (epoch)", 0],
+    ["a day after boot in 1970", 86_400_000],
+    ["one second before 2020", Date.UTC(2020, 0, 1) - 1_000],
+  ])("clock unset (%s): no order is created, outcome failed, reason logged", (_name, start) => {
+    const t = setup({ start });
+    const outcome = t.click("SINGLE");
+    expect(outcome).toMatchObject({ outcome: "failed", clickType: "SINGLE", orderId: undefined, attempts: 0, resent: false });
+    expect(t.log.has(/cannot create SINGLE message: wall clock not set/)).toBe(true);
+    expect(t.connector.connections).toHaveLength(0);
+    expect(t.store.data.has("seq")).toBe(false);
+    expect(t.pending()).toBeUndefined();
+    expect(t.patterns).toEqual(["failed", "off"]);
+
+    t.timers.jump(T0 - t.timers.now()); // SNTP sets the clock: the next click orders
+    expect(t.click("SINGLE")).toMatchObject({ outcome: "ok", orderId: nth(1) });
+  });
+});
+
 describe("OrderFlow robustness", () => {
   it("stop() closes the connection, clears timers, switches the LED off; clicks after stop do nothing", () => {
     const t = setup({ mode: "persistent" });
@@ -733,10 +787,10 @@ describe("OrderFlow robustness", () => {
     t.flow.click("SINGLE");
     t.timers.advance(60_000);
     expect(t.connector.connections).toHaveLength(1);
-    expect(t.pending()?.message.orderId).toBe(`${THING}-1`); // survives for the next boot
+    expect(t.pending()?.message.orderId).toBe(nth(1)); // survives for the next boot
   });
 
-  it("an unreadable pending record is dropped with an error; an unreadable seq never restarts at 1", () => {
+  it("an unreadable pending record is dropped with an error; an unreadable seq never restarts low", () => {
     const store = new MemoryStore();
     store.data.set("pending", "{garbage");
     store.data.set("seq", "banana");
@@ -744,8 +798,20 @@ describe("OrderFlow robustness", () => {
     t.flow.start();
     const outcome = t.click("SINGLE");
     expect(t.log.has(/unreadable pending message dropped/)).toBe(true);
-    expect(t.log.has(/stored seq unreadable/)).toBe(true);
-    expect(outcome).toMatchObject({ outcome: "ok", orderId: `${THING}-${T0}` });
+    expect(t.log.has(new RegExp(`stored seq unreadable \\("banana"\\): continuing from ${SEQ0 + 1}`))).toBe(true);
+    expect(outcome).toMatchObject({ outcome: "ok", orderId: `${THING}-${SEQ0 + 1}` }); // one above the clock's seconds
+    expect(t.store.data.get("seq")).toBe(String(SEQ0 + 1));
+  });
+
+  it("a seq corrupted right after an order, within the same second: the recovered seq is still above it", () => {
+    const t = setup();
+    const first = t.click("SINGLE", 100);
+    t.store.data.set("seq", "\u0000\u0000"); // flash corruption
+    const second = t.click("DOUBLE", 100);
+    expect(Math.floor(t.timers.now() / 1000)).toBe(SEQ0); // both clicks in the second that seeded seq
+    expect(first).toMatchObject({ outcome: "ok", orderId: nth(1) });
+    expect(second).toMatchObject({ outcome: "ok", orderId: nth(2), resent: false });
+    expect(t.restaurant.acks.size).toBe(2); // two orders, not the first one's ack again
   });
 
   it("a pending record that fails validation is dropped", () => {
@@ -821,7 +887,7 @@ describe("OrderFlow robustness", () => {
     });
     flow.click("SINGLE");
     timers.advance(1000);
-    expect(store.data.get("lastAccepted")).toBe(`${THING}-1`);
+    expect(store.data.get("lastAccepted")).toBe(nth(1));
     expect(log.has(/onEvent handler threw/)).toBe(true);
   });
 

@@ -34,6 +34,9 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
   const brokerEvents: BrokerEvent[] = [];
   const running: FirmwareProcess[] = [];
   let runs = 0;
+  /** The seq of the device's first order: a factory-fresh flash seeds it from the wall clock (seconds). */
+  let firstSeq = NaN;
+  const orderId = (seq: number) => `${THING}-${seq}`;
 
   function pem(path: string): string {
     return readFileSync(path, "utf8");
@@ -105,11 +108,16 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
     const pressedAt = Date.now();
     const single = await fw.nextOutcome(fw.send("single"));
     const seenOkMs = Date.now() - pressedAt;
-    expect(single.outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "SINGLE", orderId: `${THING}-1`, attempts: 1, resent: false });
+    expect(single.outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "SINGLE", attempts: 1, resent: false });
+    // Fresh flash: seq starts at the wall clock's seconds at the press (not 1, which an erased device
+    // would reuse), so between the seconds of sending the press and of seeing its outcome.
+    firstSeq = Number(/^fw-e2e-button-(\d+)$/.exec(String(single.outcome.orderId))?.[1]);
+    expect(firstSeq, fw.transcript()).toBeGreaterThanOrEqual(Math.floor(pressedAt / 1000));
+    expect(firstSeq).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
     expect(single.patterns).toEqual(["working", "ok"]);
     const okAt = fw.lines.findIndex((l, i) => i < single.index && l.text === "@pattern ok");
     expect(fw.lines.slice(okAt, single.index).map((l) => l.text)).toContain("@led on"); // ok = the LED lit for 2 s
-    expect(restaurant.order(`${THING}-1`)).toMatchObject({ thing: THING, action: "order", item: "margherita", status: "accepted", clickType: "SINGLE" });
+    expect(restaurant.order(orderId(firstSeq))).toMatchObject({ thing: THING, action: "order", item: "margherita", status: "accepted", clickType: "SINGLE" });
     // Proof of the TLS 1.2 mutual-auth path: the broker accepted the client certificate's CN as the client id.
     expect(brokerEvents.some((e) => e.event === "connect" && e.clientId === THING && e.cn === THING)).toBe(true);
     console.log(
@@ -121,34 +129,34 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
 
     await fw.waitForLine((t) => t.includes('"state":"idle"'), "idle after the first order", { from: single.index });
     const double = await fw.nextOutcome(fw.send("double"));
-    expect(double.outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "DOUBLE", orderId: `${THING}-2` });
+    expect(double.outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "DOUBLE", orderId: orderId(firstSeq + 1) });
     expect(double.patterns).toContain("ok");
-    expect(restaurant.order(`${THING}-2`)).toMatchObject({ item: "pepperoni", status: "accepted", clickType: "DOUBLE" });
+    expect(restaurant.order(orderId(firstSeq + 1))).toMatchObject({ item: "pepperoni", status: "accepted", clickType: "DOUBLE" });
 
     await fw.waitForLine((t) => t.includes('"state":"idle"'), "idle after the second order", { from: double.index });
     // A press within doubleClickMs of the double click's last release would belong to that gesture (a
     // triple click is one DOUBLE): let the window pass, as a person would.
     await new Promise((resolve) => setTimeout(resolve, 600));
     const long = await fw.nextOutcome(fw.send("long"));
-    expect(long.outcome, fw.transcript()).toMatchObject({ outcome: "cancelled", clickType: "LONG", orderId: `${THING}-3` });
+    expect(long.outcome, fw.transcript()).toMatchObject({ outcome: "cancelled", clickType: "LONG", orderId: orderId(firstSeq + 2) });
     expect(long.patterns).toContain("cancelled");
-    expect(restaurant.order(`${THING}-3`)).toMatchObject({ action: "cancel", cancels: `${THING}-2` });
+    expect(restaurant.order(orderId(firstSeq + 2))).toMatchObject({ action: "cancel", cancels: orderId(firstSeq + 1) });
 
     const mine = restaurant.orders().filter((o) => o.thing === THING);
-    expect(mine.map((o) => o.orderId)).toEqual([`${THING}-1`, `${THING}-2`, `${THING}-3`]); // one row per press
+    expect(mine.map((o) => o.orderId)).toEqual([orderId(firstSeq), orderId(firstSeq + 1), orderId(firstSeq + 2)]); // one row per press
     await fw.stop();
   });
 
   it("rebooted in persistent mode: connects at boot, stays connected, and continues its order numbers", async () => {
-    // The same device as above (same flash): seq must continue after 3, or the restaurant would answer a
-    // reused orderId with the old ack.
+    // The same device as above (same flash): seq must continue after its first three orders, or the
+    // restaurant would answer a reused orderId with the old ack.
     const fw = await startFirmware(broker.port, ["connection=persistent", "item.single=funghi"], join(dir, "device-flash"));
     await fw.waitForLine((t) => t.includes('"phase":"ready"'), "the link to come up at boot");
     const connects = brokerEvents.filter((e) => e.event === "connect" && e.clientId === THING).length;
     const { outcome, patterns } = await fw.nextOutcome(fw.send("single"));
     expect(patterns).toContain("ok");
-    expect(outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "SINGLE", attempts: 1, orderId: `${THING}-4` });
-    expect(restaurant.order(`${THING}-4`)).toMatchObject({ item: "funghi", status: "accepted" });
+    expect(outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "SINGLE", attempts: 1, orderId: orderId(firstSeq + 3) });
+    expect(restaurant.order(orderId(firstSeq + 3))).toMatchObject({ item: "funghi", status: "accepted" });
     expect(brokerEvents.filter((e) => e.event === "connect" && e.clientId === THING).length).toBe(connects); // no new connection
     console.log(`press→ack on a live link (persistent): ${String(outcome.pressToAckMs)} ms`);
   });

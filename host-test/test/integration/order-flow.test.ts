@@ -1,5 +1,6 @@
 // The whole order flow over real TLS on loopback: embedded broker, restaurant with SQLite, and a virtual
 // button running the core (classifier, flow, LED player) on the Node adapters. Small timings keep it fast.
+import fs from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RunningBroker } from "../../broker/broker";
@@ -172,6 +173,29 @@ describe("order flow over TLS", () => {
     const next = await second.button.click("SINGLE");
     expect(next.orderId).not.toBe(failed.orderId);
     expect(kitchen.orders()).toHaveLength(2);
+  });
+
+  it("a wiped device store (flash erase) numbers new orders above the old ones: new pizzas, not old acks", async () => {
+    const storePath = path.join(dir, "erased.json");
+    const seqOf = (orderId: string | undefined) => Number(/-(\d+)$/.exec(orderId ?? "")![1]);
+    const kitchen = await restaurant();
+    const first = device({ storePath });
+    first.button.start();
+    const before = [await first.button.click("SINGLE"), await first.button.click("DOUBLE")];
+    expect(before.map((o) => o.outcome)).toEqual(["ok", "ok"]);
+    await first.button.stop();
+
+    fs.rmSync(storePath); // the erase: the device forgets its seq; the restaurant keeps its orders
+    const lastSeq = Math.max(...before.map((o) => seqOf(o.orderId)));
+    // A real erase and reflash take far longer than a second: let the wall clock's seconds pass the old seqs.
+    await waitFor(() => Math.floor(Date.now() / 1000) > lastSeq, "the wall clock to pass the old seqs");
+    const second = device({ storePath });
+    second.button.start();
+    const after = await second.button.click("SINGLE");
+    expect(after).toMatchObject({ outcome: "ok", resent: false, ack: { status: "accepted" } });
+    expect(seqOf(after.orderId)).toBeGreaterThan(lastSeq);
+    // A third row: the restaurant took it as a new order instead of answering an old orderId's ack.
+    expect(kitchen.orders().map((o) => o.orderId)).toEqual([...before.map((o) => o.orderId), after.orderId]);
   });
 });
 
