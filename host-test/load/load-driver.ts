@@ -1,0 +1,237 @@
+// The load driver: N virtual buttons, each with its own certificate, each pressed once, spread evenly over
+// a window, against one broker and whatever restaurant listens there (see restaurant-process.ts). Each
+// button is the core's OrderFlow on the harness's mqtt.js connector and Node timers — the same code as
+// `simulate` — with an in-memory store (a JSON file per button would measure 3,000 fsyncs of emulated
+// flash, not the system) and a LED nobody looks at. Reusable by benchmarks (issue 7).
+//
+// Measures wall time (first press → last outcome), orders/s, press→ack percentiles (performance.now(),
+// click to the flow's outcome), connections and their peak concurrency. checkOrders() then checks the
+// restaurant's database: one accepted row per button, no duplicates, nothing lost.
+import { defaultConfig, type ButtonConfig } from "../../modules/core/config";
+import { OrderFlow, type FlowEvent } from "../../modules/core/flow";
+import type { Log, Store } from "../../modules/core/ports";
+import { systemClock } from "../device/clock";
+import { MqttConnector } from "../device/mqtt-connector";
+import { nodeTimers } from "../device/timers";
+import { OrderDb } from "../restaurant/order-db";
+import type { Fleet } from "./fleet";
+
+export interface LoadOptions {
+  broker: { host: string; port: number };
+  fleet: Fleet;
+  /** Presses are spread evenly over this many milliseconds. */
+  pressWindowMs: number;
+  /** Flow timings etc.; defaults: ack timeout 10 s, backoff 1 s → 30 s, give up after 60 s. */
+  config?: Partial<ButtonConfig>;
+  /** Hard bound on the whole run (presses + outcomes). */
+  timeoutMs?: number;
+}
+
+export interface Percentiles {
+  min: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+export interface LoadResult {
+  buttons: number;
+  /** Count per outcome ("ok", "failed", …), plus "missing" for buttons without an outcome in time. */
+  outcomes: Record<string, number>;
+  /** First press → last outcome. */
+  wallMs: number;
+  /** Accepted orders per second of wall time. */
+  ordersPerSec: number;
+  pressToAckMs: Percentiles;
+  /** Buttons that needed more than one attempt (a resend of the same orderId). */
+  retried: number;
+  /** TLS+MQTT connections opened by all buttons. */
+  connections: number;
+  /** Most button connections open at the same time. */
+  peakConnections: number;
+  /** Warnings and errors the buttons logged (first few kept). */
+  buttonWarnings: number;
+  sampleWarnings: string[];
+  /** orderId of every button that ended "ok" (for checkOrders). */
+  okOrderIds: string[];
+}
+
+export interface OrderCheck {
+  rows: number;
+  acceptedRows: number;
+  duplicateOrderIds: number;
+  /** Buttons of the fleet with exactly one row in the database. */
+  thingsWithExactlyOneRow: number;
+  /** Rows that belong to no button of the fleet. */
+  strangerRows: number;
+  /** "ok" outcomes whose order is in the database, accepted. */
+  okOutcomesInDb: number;
+}
+
+class MemoryStore implements Store {
+  readonly #values = new Map<string, string>();
+  read(key: string): string | undefined {
+    return this.#values.get(key);
+  }
+  write(key: string, value: string): void {
+    this.#values.set(key, value);
+  }
+  remove(key: string): void {
+    this.#values.delete(key);
+  }
+}
+
+export function percentiles(values: number[]): Percentiles {
+  if (values.length === 0) return { min: NaN, p50: NaN, p90: NaN, p99: NaN, max: NaN };
+  const sorted = [...values].sort((a, b) => a - b);
+  // Nearest-rank percentile.
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+  const round = (v: number) => Math.round(v * 10) / 10;
+  return { min: round(sorted[0]!), p50: round(at(50)), p90: round(at(90)), p99: round(at(99)), max: round(sorted.at(-1)!) };
+}
+
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const { fleet } = options;
+  const count = fleet.members.length;
+  const timeoutMs = options.timeoutMs ?? 90_000;
+  const config: Omit<ButtonConfig, "thingName"> = {
+    ...defaultConfig,
+    ackTimeoutMs: 10_000,
+    backoffBaseMs: 1_000,
+    backoffCapMs: 30_000,
+    giveUpMs: 60_000,
+    ...options.config,
+  };
+
+  let warnings = 0;
+  const sampleWarnings: string[] = [];
+  const logFor = (name: string): Log => {
+    const note = (message: string) => {
+      warnings++;
+      if (sampleWarnings.length < 10) sampleWarnings.push(`${name}: ${message}`);
+    };
+    return { info: () => {}, warn: note, error: note };
+  };
+
+  const open = new Set<string>();
+  let peak = 0;
+  const outcomes: Array<Extract<FlowEvent, { type: "outcome" }> | undefined> = new Array(count);
+  const pressedAt: number[] = new Array(count);
+  const doneAt: number[] = new Array(count);
+  let settled = 0;
+  let allSettled!: () => void;
+  const finished = new Promise<void>((resolve) => (allSettled = resolve));
+
+  const buttons = fleet.members.map((member, index) => {
+    const connector = new MqttConnector({
+      host: options.broker.host,
+      port: options.broker.port,
+      ca: fleet.ca,
+      cert: member.cert,
+      key: member.key,
+      clientId: member.name,
+      connectTimeoutMs: config.ackTimeoutMs,
+      log: logFor(member.name),
+      observer: (event) => {
+        const key = `${index}/${event.connection}`;
+        if (event.step === "tcp") {
+          open.add(key);
+          peak = Math.max(peak, open.size);
+        } else if (event.step === "close") {
+          open.delete(key);
+        }
+      },
+    });
+    const flow = new OrderFlow({
+      config: { ...config, thingName: member.name },
+      timers: nodeTimers,
+      clock: systemClock,
+      led: { set: () => {} },
+      store: new MemoryStore(),
+      connector,
+      log: logFor(member.name),
+      onEvent: (event) => {
+        if (event.type !== "outcome" || event.trigger !== "click" || outcomes[index]) return;
+        outcomes[index] = event;
+        doneAt[index] = performance.now();
+        if (++settled === count) allSettled();
+      },
+    });
+    flow.start();
+    return { flow, connector };
+  });
+
+  const spacing = count > 1 ? options.pressWindowMs / (count - 1) : 0;
+  const start = performance.now();
+  const timers: NodeJS.Timeout[] = [];
+  buttons.forEach(({ flow }, index) => {
+    timers.push(
+      setTimeout(() => {
+        pressedAt[index] = performance.now();
+        flow.click("SINGLE");
+      }, index * spacing),
+    );
+  });
+
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([finished, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  clearTimeout(timer);
+  timers.forEach(clearTimeout);
+
+  for (const { flow } of buttons) flow.stop();
+  await Promise.all(buttons.map(({ connector }) => connector.drain(2_000)));
+
+  const byOutcome: Record<string, number> = {};
+  const latencies: number[] = [];
+  let last = start;
+  const okIds = new Set<string>();
+  outcomes.forEach((outcome, index) => {
+    const name = outcome?.outcome ?? "missing";
+    byOutcome[name] = (byOutcome[name] ?? 0) + 1;
+    if (outcome?.outcome === "ok") {
+      latencies.push(doneAt[index]! - pressedAt[index]!);
+      okIds.add(outcome.orderId!);
+    }
+    if (doneAt[index] !== undefined) last = Math.max(last, doneAt[index]!);
+  });
+  const firstPress = Math.min(...pressedAt.filter((t) => t !== undefined));
+  const wallMs = last - firstPress;
+
+  return {
+    buttons: count,
+    outcomes: byOutcome,
+    wallMs: Math.round(wallMs),
+    ordersPerSec: Math.round(((byOutcome.ok ?? 0) / wallMs) * 1000 * 10) / 10,
+    pressToAckMs: percentiles(latencies),
+    retried: outcomes.filter((o) => o && o.attempts > 1).length,
+    connections: buttons.reduce((sum, { connector }) => sum + connector.connectionCount, 0),
+    peakConnections: peak,
+    buttonWarnings: warnings,
+    sampleWarnings,
+    okOrderIds: [...okIds],
+  };
+}
+
+/** Reads the restaurant's database (after it stopped) and checks it against the fleet and the outcomes. */
+export function checkOrders(dbPath: string, fleet: Fleet, okOrderIds: readonly string[]): OrderCheck {
+  const db = new OrderDb({ path: dbPath });
+  try {
+    const rows = db.all();
+    const names = new Set(fleet.members.map((m) => m.name));
+    const perThing = new Map<string, number>();
+    for (const row of rows) perThing.set(row.thing, (perThing.get(row.thing) ?? 0) + 1);
+    const ids = rows.map((r) => r.orderId);
+    const accepted = new Set(rows.filter((r) => r.status === "accepted").map((r) => r.orderId));
+    return {
+      rows: rows.length,
+      acceptedRows: accepted.size,
+      duplicateOrderIds: ids.length - new Set(ids).size,
+      thingsWithExactlyOneRow: fleet.members.filter((m) => perThing.get(m.name) === 1).length,
+      strangerRows: rows.filter((r) => !names.has(r.thing)).length,
+      okOutcomesInDb: okOrderIds.filter((id) => accepted.has(id)).length,
+    };
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,109 @@
+// The two brokers the product runs against, behind one small interface so a suite can run the same
+// cases on both: the embedded broker (aedes on node:tls, in this process) and a real mosquitto (child
+// process, config written by host-test/mosquitto). Both on 127.0.0.1, ephemeral port, same PKI.
+import { startBroker, type BrokerEvent, type RunningBroker } from "../../broker/broker";
+import { mosquittoUnavailableReason, startMosquitto, type RunningMosquitto } from "../../mosquitto/mosquitto";
+import type { SecurityPki } from "./security-pki";
+
+export type BrokerKind = "embedded" | "mosquitto";
+
+export interface TestBroker {
+  readonly kind: BrokerKind;
+  readonly host: string;
+  readonly port: number;
+  readonly url: string;
+  /** Embedded broker: its structured events (since the first start). */
+  readonly events: BrokerEvent[];
+  /** Embedded broker: the running instance (undefined while stopped). */
+  readonly embedded: RunningBroker | undefined;
+  /** mosquitto: the running process. */
+  readonly mosquitto: RunningMosquitto | undefined;
+  /** Stops accepting connections and drops every client (the broker "goes down"). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Why mosquitto cases are skipped here (printed once), or undefined. */
+export const mosquittoSkipReason = mosquittoUnavailableReason();
+if (mosquittoSkipReason) console.warn(`[skip] mosquitto suites: ${mosquittoSkipReason}`);
+
+/** The broker kinds to run suites against: mosquitto only where the binary is installed. */
+export const BROKER_KINDS: BrokerKind[] = mosquittoSkipReason ? ["embedded"] : ["embedded", "mosquitto"];
+
+export async function startTestBroker(
+  kind: BrokerKind,
+  pki: SecurityPki,
+  opts: { port?: number; verbose?: boolean; maxPacketBytes?: number } = {},
+): Promise<TestBroker> {
+  return kind === "embedded" ? startEmbedded(pki, opts) : startMosquittoBroker(pki, opts);
+}
+
+async function startEmbedded(pki: SecurityPki, opts: { port?: number; maxPacketBytes?: number }): Promise<TestBroker> {
+  const events: BrokerEvent[] = [];
+  let port = opts.port ?? 0;
+  let broker: RunningBroker | undefined;
+  const start = async () => {
+    if (broker) return;
+    const trust = pki.trust();
+    broker = await startBroker({
+      host: "127.0.0.1",
+      port,
+      key: pki.broker.key,
+      cert: pki.broker.cert,
+      ca: trust.ca,
+      crl: trust.crl,
+      topicPrefix: "pizza",
+      thingState: (thing) => pki.pki.thingState(thing),
+      ...(opts.maxPacketBytes ? { maxPacketBytes: opts.maxPacketBytes } : {}),
+      log: (event) => events.push(event),
+    });
+    port = broker.port;
+  };
+  await start();
+  const stop = async () => {
+    const running = broker;
+    broker = undefined;
+    await running?.close();
+  };
+  return {
+    kind: "embedded",
+    host: "127.0.0.1",
+    get port() {
+      return port;
+    },
+    get url() {
+      return `mqtts://127.0.0.1:${port}`;
+    },
+    events,
+    get embedded() {
+      return broker;
+    },
+    mosquitto: undefined,
+    stop,
+    start,
+    close: stop,
+  };
+}
+
+async function startMosquittoBroker(pki: SecurityPki, opts: { port?: number; verbose?: boolean; maxPacketBytes?: number }): Promise<TestBroker> {
+  const mosquitto = await startMosquitto({
+    pkiDir: pki.pki.dir,
+    ...(opts.port ? { port: opts.port } : {}),
+    ...(opts.verbose ? { verbose: true } : {}),
+    ...(opts.maxPacketBytes ? { maxPacketBytes: opts.maxPacketBytes } : {}),
+  });
+  return {
+    kind: "mosquitto",
+    host: mosquitto.host,
+    port: mosquitto.port,
+    url: mosquitto.url,
+    events: [],
+    embedded: undefined,
+    mosquitto,
+    stop: () => mosquitto.stop(),
+    start: () => mosquitto.start(),
+    close: () => mosquitto.close(),
+  };
+}
