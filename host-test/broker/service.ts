@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { DEV_RESTAURANT, ensureDevPki } from "../../tools/pki/dev";
 import { Pki } from "../../tools/pki/pki";
 import { productAuthorization } from "../policies/product";
-import { intOption, isLoopbackHost, isMainModule, jsonLines, runService, UsageError, type EventSink } from "../services/runtime";
+import { intOption, isLoopbackHost, isMainModule, runServiceCli, UsageError, type EventSink } from "../services/runtime";
 import { isValidTopicPrefix } from "./authorizer";
 import { DEFAULT_MAX_PACKET_BYTES, startBroker, type RunningBroker } from "./broker";
 import { watchTrust, type TrustReloader } from "./trust-reload";
@@ -241,19 +241,5 @@ function certificateNames(certPem: string): string[] {
 }
 
 if (isMainModule(import.meta.url)) {
-  const sink = jsonLines();
-  let config: BrokerServiceConfig | undefined;
-  try {
-    config = parseBrokerArgs(process.argv.slice(2));
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`broker: ${error.message}\nRun "npm run broker -- --help" for the options.\n`);
-    process.exit(2);
-  }
-  if (!config) {
-    process.stdout.write(`${brokerUsage()}\n`);
-    process.exit(0);
-  }
-  const chosen = config;
-  await runService({ name: "broker", sink, start: () => startBrokerService(chosen, sink) });
+  await runServiceCli({ name: "broker", parse: parseBrokerArgs, usage: brokerUsage, start: startBrokerService });
 }

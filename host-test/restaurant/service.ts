@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { isValidThingName } from "../../modules/core/config";
 import { parseMqttsUrl } from "../device/broker-url";
 import { startKitchen, type KitchenServer } from "../kitchen/server";
-import { intOption, isLoopbackHost, isMainModule, jsonLines, jsonLog, runService, UsageError, type EventSink } from "../services/runtime";
+import { intOption, isLoopbackHost, isMainModule, jsonLines, jsonLog, runServiceCli, UsageError, type EventSink } from "../services/runtime";
 import { autoAccept, type DecidePolicy } from "./decisions";
 import { DEFAULT_MENU, startRestaurant, type Restaurant, type RestaurantEvent, type StoredOrder } from "./restaurant";
 
@@ -265,19 +265,5 @@ function commonName(certPem: string): string | undefined {
 }
 
 if (isMainModule(import.meta.url)) {
-  const sink = jsonLines();
-  let config: RestaurantServiceConfig | undefined;
-  try {
-    config = parseRestaurantArgs(process.argv.slice(2));
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`restaurant: ${error.message}\nRun "npm run restaurant -- --help" for the options.\n`);
-    process.exit(2);
-  }
-  if (!config) {
-    process.stdout.write(`${restaurantUsage()}\n`);
-    process.exit(0);
-  }
-  const chosen = config;
-  await runService({ name: "restaurant", sink, start: () => startRestaurantService(chosen, sink) });
+  await runServiceCli({ name: "restaurant", parse: parseRestaurantArgs, usage: restaurantUsage, start: startRestaurantService });
 }

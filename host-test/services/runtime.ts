@@ -37,6 +37,33 @@ export function isMainModule(moduleUrl: string): boolean {
 }
 
 /**
+ * The command-line entry of a service: parses its flags (undefined = --help), prints usage errors with exit
+ * code 2 and the help with exit code 0, then runs the service as runService does, JSON lines on stdout.
+ */
+export async function runServiceCli<Config>(opts: {
+  name: string;
+  parse(argv: string[]): Config | undefined;
+  usage(): string;
+  start(config: Config, sink: EventSink): Promise<{ close(): Promise<void> }>;
+}): Promise<void> {
+  const sink = jsonLines();
+  let config: Config | undefined;
+  try {
+    config = opts.parse(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${opts.name}: ${error.message}\nRun "npm run ${opts.name} -- --help" for the options.\n`);
+    process.exit(2);
+  }
+  if (config === undefined) {
+    process.stdout.write(`${opts.usage()}\n`);
+    process.exit(0);
+  }
+  const chosen = config;
+  await runService({ name: opts.name, sink, start: () => opts.start(chosen, sink) });
+}
+
+/**
  * Runs `start`, then waits for SIGINT/SIGTERM and runs the close it returned; exits 0 after a clean
  * close, 1 if starting or closing failed. Another signal a second or more later exits at once (1).
  */
