@@ -1,7 +1,8 @@
 // The registry: one JSON file in the PKI dir listing CAs, things and every certificate issued or
-// recorded, with states. Read fresh from disk on every query so a long-running broker sees
-// `thing deactivate` from another process at once.
-import { existsSync, readFileSync } from "node:fs";
+// recorded, with states. Read fresh from disk on every query (thing and certificate states: re-read when
+// registryStamp shows the file changed) so a long-running broker sees `thing deactivate` from another
+// process at once.
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fail } from "./errors";
 import { writePublic } from "./files";
@@ -78,6 +79,19 @@ export function readRegistry(dir: string): RegistryData {
     fail(`registry ${path} has an unknown format`);
   }
   return data;
+}
+
+/**
+ * Identifies one version of the registry file without reading it: every write replaces the file (temp file
+ * + rename: a new inode), so device, inode, size and times change. undefined when there is no registry yet.
+ */
+export function registryStamp(dir: string): { key: string; mtimeMs: number } | undefined {
+  try {
+    const st = statSync(join(dir, REGISTRY_FILE), { bigint: true });
+    return { key: `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`, mtimeMs: Number(st.mtimeMs) };
+  } catch {
+    return undefined;
+  }
 }
 
 export function writeRegistry(dir: string, data: RegistryData): void {

@@ -1,6 +1,6 @@
 // PKI library: CA and certificate profiles, the three ways to a device identity, registry states,
 // CRLs, verify(), file permissions. Cross-checked with the openssl binary where it is installed.
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { x509 } from "../../../../tools/pki/crypto";
@@ -394,6 +394,27 @@ describe("verify", () => {
       const fp = openssl(["x509", "-in", t.certPath, "-noout", "-fingerprint", "-sha256"]).out;
       expect(fp).toContain(v.chain[0]!.fingerprint256);
     }
+  });
+});
+
+describe("registry states asked on every CONNECT (cached by the registry file's stamp)", () => {
+  it("a long-lived Pki sees a state change written by another process, however old the file looks", async () => {
+    const d = dir("stamp");
+    const broker = await Pki.open(d); // the broker's instance
+    await broker.initCa({ keyType: "ec" });
+    await broker.createThing("stamp-me", { keyType: "ec" });
+    const registry = join(d, "registry.json");
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(registry, old, old); // past the 1 s "just written" window: the cached path is taken
+    expect(broker.thingState("stamp-me")).toBe("ACTIVE");
+    expect(broker.thingState("stamp-me")).toBe("ACTIVE");
+
+    const cli = await Pki.open(d); // `npm run pki -- thing deactivate` in another process
+    await cli.setThingState("stamp-me", "INACTIVE");
+    utimesSync(registry, old, old); // even with the old mtime, the new file (inode, size) is noticed
+    expect(broker.thingState("stamp-me")).toBe("INACTIVE");
+    const fp = cli.listThings().find((t) => t.name === "stamp-me")!.fingerprint256!;
+    expect(broker.certificateState(fp)).toBe("INACTIVE");
   });
 });
 

@@ -1,0 +1,280 @@
+// Firmware: the real firmware (main.ts + core + device adapters compiled by the Moddable SDK for its
+// headless x-cli-lin target: XS, the SDK's own TLS 1.2 stack, its classic MQTT client) clicking cold
+// (on-demand mode) against the embedded broker and the restaurant, then against mosquitto (which, unlike the
+// embedded broker, resumes TLS sessions: the SDK's client caches one session per server name). Needs
+// $MODDABLE with built host tools; otherwise the section is { skipped: reason }.
+//
+// Reading the figures: on x-cli-lin the SDK's Linux socket module (modules/network/socket/lin) is not
+// event-driven: a 20 ms GLib timer select()s the sockets, reports "writable" after a send before it looks for
+// input again, and reads at most 1 KB per tick. Every request/response therefore waits ~40 ms on this target
+// (an ESP32's lwIP sockets call back at once), which the split makes visible.
+//
+// Measured per click:
+// - press → ack by the firmware's own clock (the core's outcome event, pressToAckMs: flow.click → ack,
+//   the same span as the virtual button's; the click classifier's double-click window comes before it);
+// - connect → ready as the firmware's flow sees it (TCP + TLS + CONNACK + SUBACK: connectMs);
+// - the TLS handshake and MQTT exchanges from the wire, through a record-reading relay (tls-relay.ts);
+// - XS memory (chunk and slot bytes in use, high-water mark during the click) when the firmware answers
+//   the `mem` stdin command with an `@mem {...}` line (see MEM_PROTOCOL).
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { buildFirmwareHost } from "../../tools/firmware/host-build";
+import { REPO_ROOT, findSdk } from "../../tools/firmware/sdk";
+import { FirmwareProcess, type FlowEventLine } from "../test/firmware/fixtures";
+import { mosquittoUnavailableReason, startMosquitto } from "../mosquitto/mosquitto";
+import { startRestaurant } from "../restaurant/restaurant";
+import type { Stack, Workspace } from "./stack";
+import { round, summarize, type Summary } from "./stats";
+import { startTlsRelay, wireSteps } from "./tls-relay";
+
+/** What the bench needs from the firmware to report XS memory; absent today (see the bench README text). */
+export const MEM_PROTOCOL =
+  'stdin "mem" → stdout "@mem {"chunksUsed":N,"chunksPeak":N,"slotsUsed":N,"slotsPeak":N}" (bytes; ' +
+  "XS the->currentChunksSize, the->peakChunksSize, the->currentHeapCount × sizeof(txSlot), " +
+  "the->peakHeapCount × sizeof(txSlot); peaks since the previous `mem`, which resets them to the current values)";
+
+export const FIRMWARE_THING = "bench-firmware";
+
+export interface FirmwareMemory {
+  /** High-water mark during a click (peak after the click, peaks reset just before it). */
+  chunksPeakBytes: Summary;
+  slotsPeakBytes: Summary;
+  /** In use when idle after a click. */
+  chunksIdleBytes: Summary;
+  slotsIdleBytes: Summary;
+}
+
+/** Cold clicks of the firmware against one broker. */
+export interface FirmwareRun {
+  clicks: number;
+  /** flow.click → ack, the firmware's clock (ms resolution). */
+  pressToAck: Summary;
+  /** connect → ready (TCP + TLS + CONNACK + SUBACK), the firmware's clock. */
+  connectToReady: Summary;
+  /** ClientHello → end of the handshake as the firmware sees it, on the wire. */
+  tlsHandshake: Summary;
+  /** Connections whose TLS session was resumed (abbreviated handshake: no certificates, no RSA signature). */
+  resumedHandshakes: number;
+  /**
+   * Where a click's time goes, step by step, from the firmware's stdout lines (ms resolution) and the
+   * relay's view of the wire. Steps sum to about press→ack. See FIRMWARE_STEPS.
+   */
+  split: Record<FirmwareStep, Summary>;
+  memory: FirmwareMemory | { skipped: string };
+}
+
+export type FirmwareResult =
+  | { skipped: string }
+  | (FirmwareRun & {
+      build: { ms: number; binaryBytes: number };
+      /** The same clicks against mosquitto, which (unlike the embedded broker) resumes TLS sessions by ID. */
+      mosquitto: FirmwareRun | { skipped: string };
+    });
+
+export const FIRMWARE_STEPS = [
+  "clickToConnect", // c: flow.click → connection opened (seq and pending written to Preference)
+  "connectToAccept", // c: socket opened → TCP accepted by the relay
+  "acceptToClientHello", // c: builds the ClientHello
+  "serverFirstFlight", // s: ServerHello … ServerHelloDone (broker's key exchange signature)
+  "clientSecondFlight", // c: chain check, ECDHE, Certificate + ClientKeyExchange + RSA CertificateVerify
+  "serverFinish", // s: client certificate check, Finished
+  "handshakeToConnect", // c: Finished check → MQTT CONNECT
+  "connack", // s
+  "connackToSubscribe", // c
+  "suback", // s
+  "subackToPublish", // c
+  "publishToAck", // s: broker → restaurant (SQLite commit) → broker
+  "ackToOutcome", // c: ack decoded, store updated, LED pattern → outcome event
+] as const;
+export type FirmwareStep = (typeof FIRMWARE_STEPS)[number];
+
+export function firmwareSkipReason(): string | undefined {
+  const sdk = findSdk();
+  return sdk.ok ? undefined : sdk.reason;
+}
+
+export async function benchFirmware(
+  ws: Workspace,
+  stack: Stack,
+  options: { clicks: number; progress: (line: string) => void },
+): Promise<FirmwareResult> {
+  const sdk = findSdk();
+  if (!sdk.ok) return { skipped: sdk.reason };
+
+  // The firmware's identity: RSA-2048 (the SDK's TLS cannot use EC device keys), exported as DER.
+  const pki = ws.dev.pki;
+  if (!pki.thingFiles(FIRMWARE_THING)) await pki.createThing(FIRMWARE_THING, { keyType: "rsa" });
+  const certsDir = path.join(ws.dir, "firmware-certs");
+  await pki.exportModdable(FIRMWARE_THING, { outDir: certsDir });
+  options.progress("firmware: building the x-cli-lin binary (the first build compiles XS: minutes; later ones: seconds)");
+  const build = await buildFirmwareHost({ sdk: sdk.sdk, certsDir, outDir: path.join(REPO_ROOT, "build", "firmware-bench") });
+
+  const embedded = await firmwareClicks(build.binaryPath, { host: stack.host, port: stack.port }, path.join(ws.dir, "firmware-run-embedded"), {
+    ...options,
+    label: "embedded broker",
+  });
+  let mosquitto: FirmwareRun | { skipped: string };
+  const skip = mosquittoUnavailableReason();
+  if (skip) mosquitto = { skipped: skip };
+  else {
+    const broker = await startMosquitto({ pkiDir: pki.dir, quiet: true });
+    ws.track(broker.dir);
+    try {
+      const restaurant = await startRestaurant({
+        brokerUrl: broker.url,
+        ca: ws.pem.ca,
+        cert: ws.pem.restaurantCert,
+        key: ws.pem.restaurantKey,
+        dbPath: path.join(ws.stateDir, "firmware-mosquitto.sqlite"),
+        reconnectPeriodMs: 0,
+      });
+      try {
+        mosquitto = await firmwareClicks(build.binaryPath, { host: broker.host, port: broker.port }, path.join(ws.dir, "firmware-run-mosquitto"), {
+          ...options,
+          label: "mosquitto",
+        });
+      } finally {
+        await restaurant.close();
+      }
+    } finally {
+      await broker.close();
+    }
+  }
+  return { ...embedded, build: { ms: round(build.buildMs), binaryBytes: build.binaryBytes }, mosquitto };
+}
+
+/** Starts the firmware (a fresh Preference store in runDir) behind a relay to `target` and clicks it cold. */
+async function firmwareClicks(
+  binary: string,
+  target: { host: string; port: number },
+  runDir: string,
+  options: { clicks: number; label: string; progress: (line: string) => void },
+): Promise<FirmwareRun> {
+  const relay = await startTlsRelay(target);
+  mkdirSync(runDir);
+  const startedEpoch = Date.now(); // FirmwareProcess stamps lines in ms since its construction
+  const fw = new FirmwareProcess({
+    binary,
+    cwd: runDir,
+    args: ["mqtt.host=127.0.0.1", `mqtt.port=${relay.port}`, "connection=on-demand"],
+  });
+  try {
+    await fw.waitForLine((t) => t === `@ready ${FIRMWARE_THING}`, "the firmware to be ready", { timeoutMs: 30_000 });
+    const mem = await probeMem(fw);
+    const pressToAck: number[] = [];
+    const connect: number[] = [];
+    const chunksPeak: number[] = [];
+    const slotsPeak: number[] = [];
+    const chunksIdle: number[] = [];
+    const slotsIdle: number[] = [];
+    const split = Object.fromEntries(FIRMWARE_STEPS.map((step) => [step, [] as number[]])) as Record<FirmwareStep, number[]>;
+    const lineAt = (index: number) => startedEpoch + fw.lines[index]!.at;
+
+    for (let i = 0; i < options.clicks; i++) {
+      if (mem) await readMem(fw); // resets the peaks
+      const from = fw.lines.length;
+      const tracesBefore = relay.traces.length;
+      fw.send("single");
+      const at = await fw.waitForLine((t) => isEvent(t, (e) => e.type === "outcome"), `the outcome of click ${i + 1}`, { from });
+      const outcome = parseEvent(fw.lines[at]!.text);
+      if (outcome.outcome !== "ok") throw new Error(`firmware click ${i + 1} ended ${String(outcome.outcome)}:\n${fw.transcript()}`);
+      pressToAck.push(Number(outcome.pressToAckMs));
+      const ready = fw.lines.slice(from, at).map((l) => l.text).find((t) => isEvent(t, (e) => e.type === "connection" && e.phase === "ready"));
+      if (ready) connect.push(Number(parseEvent(ready).connectMs));
+      await fw.waitForLine((t) => isEvent(t, (e) => e.type === "state" && e.state === "idle"), "idle", { from: at });
+      // On-demand: the firmware closes after the ack; wait until the relay saw it go, so clicks stay cold.
+      await waitUntil(() => relay.traces.length > tracesBefore && relay.traces.at(-1)!.closedAt !== undefined, 5_000);
+      if (mem) {
+        const m = await readMem(fw);
+        chunksPeak.push(m.chunksPeak);
+        slotsPeak.push(m.slotsPeak);
+        chunksIdle.push(m.chunksUsed);
+        slotsIdle.push(m.slotsUsed);
+      }
+      const trace = relay.traces[tracesBefore];
+      const clickLine = findLine(fw, from, at, (t) => t.startsWith("@click "));
+      const connectingLine = findLine(fw, from, at, (t) => isEvent(t, (e) => e.type === "connection" && e.phase === "connecting"));
+      if (trace && clickLine !== undefined && connectingLine !== undefined) {
+        const w = wireSteps(trace);
+        const add = (step: FirmwareStep, ms: number | undefined) => {
+          if (ms !== undefined && Number.isFinite(ms)) split[step].push(ms);
+        };
+        add("clickToConnect", lineAt(connectingLine) - lineAt(clickLine));
+        add("connectToAccept", trace.acceptedAt - lineAt(connectingLine));
+        for (const step of FIRMWARE_STEPS) if (step in w) add(step, w[step as keyof typeof w] as number | undefined);
+        const ackAt = trace.serverApp[2];
+        if (ackAt !== undefined) add("ackToOutcome", lineAt(at) - ackAt);
+      }
+      if ((i + 1) % 5 === 0) options.progress(`firmware (${options.label}): ${i + 1}/${options.clicks} clicks`);
+    }
+
+    const wire = relay.traces.map(wireSteps);
+    return {
+      clicks: options.clicks,
+      pressToAck: summarize(pressToAck),
+      connectToReady: summarize(connect),
+      tlsHandshake: summarize(wire.map((w) => w.tlsHandshake).filter((x): x is number => x !== undefined)),
+      resumedHandshakes: wire.filter((w) => w.resumed).length,
+      split: Object.fromEntries(FIRMWARE_STEPS.map((step) => [step, summarize(split[step])])) as Record<FirmwareStep, Summary>,
+      memory: mem
+        ? {
+            chunksPeakBytes: summarize(chunksPeak),
+            slotsPeakBytes: summarize(slotsPeak),
+            chunksIdleBytes: summarize(chunksIdle),
+            slotsIdleBytes: summarize(slotsIdle),
+          }
+        : { skipped: `the firmware does not report XS memory; needed: ${MEM_PROTOCOL}` },
+    };
+  } finally {
+    await fw.stop();
+    await relay.close();
+  }
+}
+
+interface MemLine {
+  chunksUsed: number;
+  chunksPeak: number;
+  slotsUsed: number;
+  slotsPeak: number;
+}
+
+/** Does this firmware answer `mem`? (An unknown command is answered with an @error line.) */
+async function probeMem(fw: FirmwareProcess): Promise<boolean> {
+  const from = fw.lines.length;
+  fw.send("mem");
+  const at = await fw.waitForLine((t) => t.startsWith("@mem ") || (t.startsWith("@error") && t.includes("mem")), "an answer to mem", {
+    from,
+    timeoutMs: 5_000,
+  });
+  return fw.lines[at]!.text.startsWith("@mem ");
+}
+
+async function readMem(fw: FirmwareProcess): Promise<MemLine> {
+  const from = fw.lines.length;
+  fw.send("mem");
+  const at = await fw.waitForLine((t) => t.startsWith("@mem "), "@mem", { from, timeoutMs: 5_000 });
+  return JSON.parse(fw.lines[at]!.text.slice(5)) as MemLine;
+}
+
+function findLine(fw: FirmwareProcess, from: number, to: number, match: (text: string) => boolean): number | undefined {
+  for (let i = from; i <= to && i < fw.lines.length; i++) if (match(fw.lines[i]!.text)) return i;
+  return undefined;
+}
+
+function parseEvent(text: string): FlowEventLine {
+  return JSON.parse(text.slice("@event ".length)) as FlowEventLine;
+}
+
+function isEvent(text: string, match: (event: FlowEventLine) => boolean): boolean {
+  if (!text.startsWith("@event ")) return false;
+  try {
+    return match(parseEvent(text));
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(predicate: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!predicate() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+}

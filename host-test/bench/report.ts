@@ -1,0 +1,173 @@
+// The bench's JSON document: its shape, the targets it is judged by, and the human table (--table).
+import type { ColdResult } from "./cold";
+import { FIRMWARE_STEPS, type FirmwareResult, type FirmwareRun } from "./firmware";
+import type { LoadResult, LoadRun } from "./load-bench";
+import type { WarmResult } from "./warm";
+
+export interface Target {
+  name: string;
+  value: number | null;
+  limit: number;
+  met: boolean | null;
+  note?: string;
+}
+
+export interface BenchReport {
+  bench: "pizza-button";
+  version: 1;
+  startedAt: string;
+  durationMs: number;
+  quick: boolean;
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    node: string;
+    platform: string;
+    loadavgStart: number[];
+    loadavgEnd: number[];
+    mosquitto: string | null;
+  };
+  settings: {
+    /** The PKI (temp dir, removed at the end). */
+    workDir: string;
+    /** Button stores and restaurant databases (temp dir, removed at the end). */
+    stateDir: string;
+    /** One durable write (write + fsync + rename + fsync dir) in stateDir and in os.tmpdir(), ms. */
+    fsyncMs: { stateDir: number; tmpdir: number };
+    deviceKey: string;
+    tls: string;
+    topicPrefix: string;
+  };
+  warm?: WarmResult | { skipped: string };
+  cold?: ColdResult | { skipped: string };
+  load?: LoadResult | { skipped: string };
+  firmware?: FirmwareResult;
+  targets: Target[];
+}
+
+function isRun<T extends object>(x: T | { skipped: string } | undefined): x is T {
+  return x !== undefined && !("skipped" in x);
+}
+
+export function evaluateTargets(report: BenchReport): Target[] {
+  const targets: Target[] = [];
+  const warm = report.warm;
+  targets.push(
+    isRun(warm)
+      ? { name: "warm press→ack ratio p50 (ours/baseline) ≤ 1.10", value: warm.ratio.p50, limit: 1.1, met: warm.ratio.p50 <= 1.1 }
+      : { name: "warm press→ack ratio p50 (ours/baseline) ≤ 1.10", value: null, limit: 1.1, met: null, note: "not run" },
+  );
+  const cold = report.cold;
+  targets.push(
+    isRun(cold)
+      ? { name: "cold press→ack ratio p50 (ours/baseline) ≤ 1.15", value: cold.ratio.p50, limit: 1.15, met: cold.ratio.p50 <= 1.15 }
+      : { name: "cold press→ack ratio p50 (ours/baseline) ≤ 1.15", value: null, limit: 1.15, met: null, note: "not run" },
+  );
+  const load = report.load;
+  const runs: Array<[string, LoadRun | { skipped: string } | undefined]> = [];
+  if (isRun(load)) {
+    for (const kind of ["embedded", "mosquitto"] as const) runs.push([kind, load[kind]]);
+    const steady = load.steady;
+    for (const kind of ["embedded", "mosquitto"] as const) runs.push([`${kind} steady`, isRun(steady) ? steady[kind] : steady]);
+  } else {
+    for (const kind of ["embedded", "mosquitto", "embedded steady", "mosquitto steady"]) runs.push([kind, load]);
+  }
+  for (const [label, run] of runs) {
+    const window = isRun(run) ? ` (${run.buttons} presses in ${run.spreadMs / 1000} s)` : "";
+    const name = `load ${label}${window}: 0 lost, 0 duplicates, press→ack p99 ≤ 1000 ms`;
+    if (isRun(run)) {
+      const clean = run.lost === 0 && run.duplicates === 0;
+      targets.push({
+        name,
+        value: run.pressToAck.p99,
+        limit: 1000,
+        met: clean && run.pressToAck.p99 <= 1000,
+        note: `lost ${run.lost}, duplicates ${run.duplicates}`,
+      });
+    } else targets.push({ name, value: null, limit: 1000, met: null, note: run?.skipped ?? "not run" });
+  }
+  const fw = report.firmware;
+  const fwName = "firmware (x-cli-lin) cold press→ack p50 ≤ 300 ms";
+  targets.push(
+    isRun(fw)
+      ? { name: fwName, value: fw.pressToAck.p50, limit: 300, met: fw.pressToAck.p50 <= 300 }
+      : { name: fwName, value: null, limit: 300, met: null, note: fw?.skipped ?? "not run" },
+  );
+  return targets;
+}
+
+
+const fmt = (x: number | null | undefined, digits = 2) => (x === null || x === undefined || !Number.isFinite(x) ? "—" : x.toFixed(digits));
+
+/** A short human table of one run (what the README's Performance section shows). */
+export function formatTable(report: BenchReport): string {
+  const rows: string[][] = [["measure", "ours p50", "p90", "p99", "baseline p50", "p90", "p99", "ratio p50", "p90", "p99"]];
+  const warm = report.warm;
+  if (isRun(warm)) {
+    rows.push([
+      `warm press→ack (ms, n=${warm.n})`,
+      fmt(warm.ours.p50, 3), fmt(warm.ours.p90, 3), fmt(warm.ours.p99, 3),
+      fmt(warm.baseline.p50, 3), fmt(warm.baseline.p90, 3), fmt(warm.baseline.p99, 3),
+      fmt(warm.ratio.p50), fmt(warm.ratio.p90), fmt(warm.ratio.p99),
+    ]);
+  }
+  const cold = report.cold;
+  if (isRun(cold)) {
+    rows.push([
+      `cold press→ack (ms, n=${cold.n})`,
+      fmt(cold.ours.p50), fmt(cold.ours.p90), fmt(cold.ours.p99),
+      fmt(cold.baseline.p50), fmt(cold.baseline.p90), fmt(cold.baseline.p99),
+      fmt(cold.ratio.p50), fmt(cold.ratio.p90), fmt(cold.ratio.p99),
+    ]);
+    for (const step of ["tcp", "tls", "connack", "suback", "publishToAck"] as const) {
+      rows.push([`  cold ${step}`, fmt(cold.split.ours[step].p50), fmt(cold.split.ours[step].p90), fmt(cold.split.ours[step].p99), fmt(cold.split.baseline[step].p50), fmt(cold.split.baseline[step].p90), fmt(cold.split.baseline[step].p99), "", "", ""]);
+    }
+  }
+  const lines = [table(rows)];
+
+  const load = report.load;
+  if (isRun(load)) {
+    const loadRows: string[][] = [["load (1 press per button)", "buttons", "window s", "wall ms", "orders/s", "p50 ms", "p99 ms", "lost", "dup", "failed", "retried", "CPU ms/order btn/brk/rst", "busy (others)"]];
+    const row = (label: string, run: LoadRun | { skipped: string }) => {
+      if (!isRun(run)) return loadRows.push([label, `skipped: ${run.skipped}`]);
+      const cpu = run.cpu ? `${fmt(run.cpu.buttonsMsPerOrder, 1)}/${fmt(run.cpu.brokerMsPerOrder, 1)}/${fmt(run.cpu.restaurantMsPerOrder, 1)}` : "—";
+      return loadRows.push([label, String(run.buttons), fmt(run.spreadMs / 1000, 0), fmt(run.wallMs, 0), fmt(run.ordersPerSec, 0), fmt(run.pressToAck.p50, 1), fmt(run.pressToAck.p99, 1), String(run.lost), String(run.duplicates), String(run.failed), String(run.retried), cpu, run.cpu ? `${Math.round(run.cpu.machineBusy * 100)}% (${Math.round(run.cpu.othersBusy * 100)}%)` : "—"]);
+    };
+    row("embedded (rush)", load.embedded);
+    row("mosquitto (rush)", load.mosquitto);
+    if (isRun(load.steady)) {
+      row("embedded (steady)", load.steady.embedded);
+      row("mosquitto (steady)", load.steady.mosquitto);
+    }
+    lines.push(table(loadRows));
+  }
+
+  const fw = report.firmware;
+  if (isRun(fw)) {
+    const describe = (label: string, run: FirmwareRun) => {
+      const mem = "skipped" in run.memory ? "XS memory: not reported by the firmware" : `XS peak during a click: chunks ${fmt(run.memory.chunksPeakBytes.p50, 0)} B, slots ${fmt(run.memory.slotsPeakBytes.p50, 0)} B`;
+      return (
+        `firmware x-cli-lin → ${label} (${run.clicks} cold clicks): press→ack p50 ${fmt(run.pressToAck.p50, 0)} ms (p90 ${fmt(run.pressToAck.p90, 0)}), ` +
+        `connect→ready p50 ${fmt(run.connectToReady.p50, 0)} ms, TLS handshake (wire) p50 ${fmt(run.tlsHandshake.p50, 1)} ms, ` +
+        `${run.resumedHandshakes} resumed; ${mem}`
+      );
+    };
+    const fwLines = [describe("embedded broker", fw)];
+    if (isRun(fw.mosquitto)) fwLines.push(describe("mosquitto", fw.mosquitto));
+    else fwLines.push(`firmware → mosquitto: skipped (${fw.mosquitto.skipped})`);
+    fwLines.push(`  split p50 (ms), embedded broker: ${FIRMWARE_STEPS.map((step) => `${step} ${fmt(fw.split[step].p50, 1)}`).join(", ")}`);
+    lines.push(fwLines.join("\n"));
+  } else if (fw) lines.push(`firmware: skipped (${fw.skipped})`);
+
+  lines.push(
+    ["targets:", ...report.targets.map((t) => `  ${t.met === null ? "n/a " : t.met ? "MET " : "MISS"}  ${t.name}: ${t.value ?? "—"}${t.note ? ` (${t.note})` : ""}`)].join("\n"),
+  );
+  lines.push(`machine: ${report.machine.cpus} × ${report.machine.cpuModel}, load average ${report.machine.loadavgStart.join(" ")} → ${report.machine.loadavgEnd.join(" ")}, node ${report.machine.node}, mosquitto ${report.machine.mosquitto ?? "absent"}; run ${(report.durationMs / 1000).toFixed(0)} s`);
+  return lines.join("\n\n");
+}
+
+function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ").trimEnd()).join("\n");
+}

@@ -1,0 +1,130 @@
+// `npm run bench -- --quick` as a child process, the way a user runs it: one JSON document on stdout, every
+// section present with the documented shape, and the load runs clean (every button's order accepted
+// exactly once: 0 lost, 0 duplicates). No timing is asserted: speed goals are what the bench reports.
+// $MODDABLE is removed for the main run (the firmware section then says why it skipped); a second case
+// runs the firmware section alone where the SDK is installed.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { findSdk } from "../../../tools/firmware/sdk";
+import { mosquittoUnavailableReason } from "../../mosquitto/mosquitto";
+
+const ROOT = path.resolve(import.meta.dirname, "../../..");
+const TSX = path.join(ROOT, "node_modules/.bin/tsx");
+
+/** Runs the bench; a run that outlives `timeoutMs` is ended (SIGTERM to its PID; tsx passes it on). */
+function bench(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(TSX, ["host-test/bench/bench.ts", ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGTERM");
+      reject(new Error(`bench ${args.join(" ")} still running after ${timeoutMs} ms; stopped. stderr:\n${stderr}`));
+    }, timeoutMs);
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A latency summary: positive, finite, ordered percentiles. */
+function expectSummary(summary: any, n?: number): void {
+  expect(summary).toEqual(expect.objectContaining({ p50: expect.any(Number), p90: expect.any(Number), p99: expect.any(Number) }));
+  if (n !== undefined) expect(summary.n).toBe(n);
+  for (const key of ["p50", "p90", "p99"]) expect(Number.isFinite(summary[key]) && summary[key] >= 0).toBe(true);
+  expect(summary.p50).toBeLessThanOrEqual(summary.p90);
+  expect(summary.p90).toBeLessThanOrEqual(summary.p99);
+}
+
+function expectRatio(ratio: any): void {
+  for (const key of ["p50", "p90", "p99"]) expect(Number.isFinite(ratio[key]) && ratio[key] > 0).toBe(true);
+}
+
+function expectCleanLoad(run: any, buttons: number): void {
+  expect(run.buttons).toBe(buttons);
+  expect(run.lost).toBe(0);
+  expect(run.duplicates).toBe(0);
+  expect(run.failed).toBe(0);
+  expect(run.accepted).toBe(buttons);
+  expect(run.restaurant.refused).toBe(0);
+  expect(run.wallMs).toBeGreaterThan(0);
+  expect(run.ordersPerSec).toBeGreaterThan(0);
+  expect(run.pressToAck.p50).toBeLessThanOrEqual(run.pressToAck.p99);
+}
+
+describe("npm run bench -- --quick", () => {
+  it("prints one JSON document with warm, cold, load and firmware sections; the load runs lose and double nothing", async () => {
+    const env = { ...process.env };
+    delete env.MODDABLE; // the firmware section is covered below; here it must say why it skipped
+    const run = await bench(["--quick", "--table"], env, 170_000);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout); // the whole stdout is one document
+    expect(run.stderr).toContain("[bench"); // progress and the table go to stderr
+    expect(run.stderr).toContain("targets:");
+
+    expect(report).toMatchObject({ bench: "pizza-button", version: 1, quick: true });
+    expect(report.machine.cpus).toBeGreaterThan(0);
+    expect(report.machine.loadavgStart).toHaveLength(3);
+
+    // Warm: ours and the baseline, same N, ratio per percentile, and where ours spends its time.
+    expectSummary(report.warm.ours, report.warm.n);
+    expectSummary(report.warm.baseline, report.warm.n);
+    expectRatio(report.warm.ratio);
+    for (const part of ["publishToAck", "store", "rest"]) expect(report.warm.oursSplit[part].n).toBe(report.warm.n);
+
+    // Cold: the same, plus the per-step split on both sides, over TLS 1.2.
+    expectSummary(report.cold.ours, report.cold.n);
+    expectSummary(report.cold.baseline, report.cold.n);
+    expectRatio(report.cold.ratio);
+    for (const step of ["tcp", "tls", "connack", "suback", "publishToAck"]) {
+      expectSummary(report.cold.split.ours[step], report.cold.n);
+      expectSummary(report.cold.split.baseline[step], report.cold.n);
+    }
+    expect(report.cold.tls.protocol).toBe("TLSv1.2");
+
+    // Load: every button's one order accepted exactly once, on each broker.
+    const buttons = report.load.buttons;
+    expect(buttons).toBeGreaterThan(0);
+    expectCleanLoad(report.load.embedded, buttons);
+    if (mosquittoUnavailableReason()) expect(report.load.mosquitto.skipped).toEqual(expect.any(String));
+    else expectCleanLoad(report.load.mosquitto, buttons);
+
+    expect(report.firmware.skipped).toMatch(/MODDABLE/);
+
+    // Targets: one entry per goal, judged (true/false) where measured, null where not run.
+    expect(report.targets).toHaveLength(7);
+    for (const target of report.targets) {
+      expect(target).toEqual(expect.objectContaining({ name: expect.any(String), limit: expect.any(Number) }));
+      expect([true, false, null]).toContain(target.met);
+    }
+    expect(report.targets.filter((t: any) => t.met !== null)).toHaveLength(mosquittoUnavailableReason() ? 3 : 4);
+
+    // Loopback only, temp dirs gone.
+    expect(fs.existsSync(report.settings.workDir)).toBe(false);
+    expect(fs.existsSync(report.settings.stateDir)).toBe(false);
+  }, 180_000);
+
+  const sdk = findSdk();
+  it.skipIf(!sdk.ok)("--only firmware: the real firmware (x-cli-lin) clicks cold against the embedded broker and mosquitto", async () => {
+    const run = await bench(["--quick", "--only", "firmware"], process.env, 19 * 60_000);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    const fw = report.firmware;
+    expectSummary(fw.pressToAck, fw.clicks);
+    expectSummary(fw.connectToReady, fw.clicks);
+    expectSummary(fw.tlsHandshake);
+    expect(fw.build.binaryBytes).toBeGreaterThan(0);
+    for (const step of ["acceptToClientHello", "clientSecondFlight", "connack", "publishToAck", "ackToOutcome"]) expectSummary(fw.split[step], fw.clicks);
+    // XS memory: measured when the firmware reports it, otherwise a reason naming the line it would need.
+    if ("skipped" in fw.memory) expect(fw.memory.skipped).toContain("@mem");
+    else expectSummary(fw.memory.chunksPeakBytes, fw.clicks);
+    if (!("skipped" in fw.mosquitto)) expectSummary(fw.mosquitto.pressToAck, fw.mosquitto.clicks);
+    expect(report.warm.skipped).toEqual(expect.any(String));
+  }, 20 * 60_000);
+});
