@@ -27,7 +27,7 @@ import type { Stack, Workspace } from "./stack";
 import { round, summarize, type Summary } from "./stats";
 import { startTlsRelay, wireSteps } from "./tls-relay";
 
-/** What the bench needs from the firmware to report XS memory; absent today (see the bench README text). */
+/** The firmware host's XS memory report (modules/device/linux-host/board.ts "mem"); named in the skip reason of an older build. */
 export const MEM_PROTOCOL =
   'stdin "mem" → stdout "@mem {"chunksUsed":N,"chunksPeak":N,"slotsUsed":N,"slotsPeak":N}" (bytes; ' +
   "XS the->currentChunksSize, the->peakChunksSize, the->currentHeapCount × sizeof(txSlot), " +

@@ -159,6 +159,34 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
     expect(restaurant.order(orderId(firstSeq + 3))).toMatchObject({ item: "funghi", status: "accepted" });
     expect(brokerEvents.filter((e) => e.event === "connect" && e.clientId === THING).length).toBe(connects); // no new connection
     console.log(`press→ack on a live link (persistent): ${String(outcome.pressToAckMs)} ms`);
+    await fw.stop(); // the flash is the next test's
+  });
+
+  it("mem: XS memory in bytes, with the high-water mark of a click, reset by each mem", async () => {
+    const fw = await startFirmware(broker.port, [], join(dir, "device-flash"));
+    const before = await readMem(fw); // resets the peaks
+    const { outcome, index } = await fw.nextOutcome(fw.send("single"));
+    expect(outcome, fw.transcript()).toMatchObject({ outcome: "ok", orderId: orderId(firstSeq + 4) });
+    await fw.waitForLine((t) => t.includes('"state":"idle"'), "idle after the order", { from: index });
+    const click = await readMem(fw);
+    const idle = await readMem(fw); // only the previous mem's own allocations since the reset
+    console.log(`XS memory: before ${JSON.stringify(before)}, click ${JSON.stringify(click)}, idle ${JSON.stringify(idle)}`);
+
+    for (const m of [before, click, idle]) {
+      expect(m.chunksUsed).toBeLessThanOrEqual(m.chunksPeak);
+      expect(m.slotsUsed).toBeLessThanOrEqual(m.slotsPeak);
+      // Slots are reported in bytes: count × sizeof(txSlot) (16 on 32-bit, 32 on 64-bit hosts).
+      expect(m.slotsUsed % 16).toBe(0);
+      expect(m.slotsPeak % 16).toBe(0);
+    }
+    // The TLS handshake and the MQTT exchange need memory beyond the idle firmware's...
+    expect(click.chunksPeak).toBeGreaterThan(before.chunksUsed);
+    expect(click.slotsPeak).toBeGreaterThan(before.slotsUsed);
+    // ...and each mem resets the peaks to what is in use: since the previous mem only that mem's answer
+    // (and an idle timer or two) allocated, so the peak is bounded by its in-use figure plus a little,
+    // whatever the garbage collector did; without the reset it would still be the click's.
+    expect(idle.chunksPeak).toBeLessThanOrEqual(click.chunksUsed + 2048);
+    expect(idle.slotsPeak).toBeLessThanOrEqual(click.slotsUsed + 128 * 32);
   });
 
   it("AWS IoT style port 443: the firmware offers ALPN x-amzn-mqtt-ca when mqtt.alpn is set", async () => {
@@ -251,6 +279,22 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
     expect(restaurant.orders().length).toBe(before);
   });
 });
+
+interface MemLine {
+  chunksUsed: number;
+  chunksPeak: number;
+  slotsUsed: number;
+  slotsPeak: number;
+}
+
+/** Sends `mem` and parses the firmware's `@mem {...}` answer (integers, bytes). */
+async function readMem(fw: FirmwareProcess): Promise<MemLine> {
+  const at = await fw.waitForLine((t) => t.startsWith("@mem "), "@mem", { from: fw.send("mem") });
+  const m = JSON.parse(fw.lines[at]!.text.slice("@mem ".length)) as MemLine;
+  for (const value of Object.values(m)) expect(Number.isInteger(value) && value > 0, fw.lines[at]!.text).toBe(true);
+  expect(Object.keys(m).sort()).toEqual(["chunksPeak", "chunksUsed", "slotsPeak", "slotsUsed"]);
+  return m;
+}
 
 function rssKb(pid: number | undefined): string {
   try {

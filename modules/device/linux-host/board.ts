@@ -3,13 +3,15 @@
 //
 // stdin:  press | release            raw edges, now
 //         single | double | long     a whole gesture, timed for the configured classifier
+//         mem                        XS memory (bytes) → @mem {"chunksUsed","chunksPeak","slotsUsed","slotsPeak"};
+//                                    peaks since the previous mem, which resets them
 //         quit
 // stdout: @led on|off · @pattern <name|off> · @event <json> · @click <type> · @ready <thing> ·
-//         @halt <why> · @error <text>      (other lines are the firmware's own trace output)
+//         @mem <json> · @halt <why> · @error <text>      (other lines are the firmware's own trace output)
 // argv:   key=value ...              settings that override mc/config (e.g. mqtt.port=8884)
 
 /// <reference path="./hostio.d.ts" />
-import { args, exit, onLine, write } from "hostio";
+import { args, exit, mem, onLine, write } from "hostio";
 import Timer from "timer";
 import type { Board } from "device/board-types";
 import type { RawConfig } from "device/settings";
@@ -44,6 +46,8 @@ export const board: Board = {
           return gesture(onEdge, [[true, 0], [false, TAP_MS], [true, TAP_MS + gap], [false, 2 * TAP_MS + gap]]);
         case "long":
           return gesture(onEdge, [[true, 0], [false, longPressMs + TAP_MS]]);
+        case "mem":
+          return report("mem", JSON.stringify(mem()));
         case "quit":
           return exit(0);
         case "":

@@ -33,6 +33,23 @@ void xs_hostio_exit(xsMachine *the)
 	pizzaHostQuit(xsToInteger(xsArg(0)));
 }
 
+/*
+ * XS memory in bytes: chunks and slots in use, and their high-water marks since the previous call, which
+ * resets them to the current values (so a caller brackets a span of work with two calls).
+ */
+void xs_hostio_mem(xsMachine *the)
+{
+	txSize chunksUsed = the->currentChunksSize, chunksPeak = the->peakChunksSize;
+	txSize slotsUsed = the->currentHeapCount * (txSize)sizeof(txSlot), slotsPeak = the->peakHeapCount * (txSize)sizeof(txSlot);
+	the->peakChunksSize = the->currentChunksSize;
+	the->peakHeapCount = the->currentHeapCount;
+	xsResult = xsNewObject();
+	xsSet(xsResult, xsID("chunksUsed"), xsInteger(chunksUsed));
+	xsSet(xsResult, xsID("chunksPeak"), xsInteger(chunksPeak));
+	xsSet(xsResult, xsID("slotsUsed"), xsInteger(slotsUsed));
+	xsSet(xsResult, xsID("slotsPeak"), xsInteger(slotsPeak));
+}
+
 static gboolean onStdin(GIOChannel *channel, GIOCondition condition, gpointer data)
 {
 	gchar *line = NULL;

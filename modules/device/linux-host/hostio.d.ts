@@ -8,4 +8,9 @@ declare module "hostio" {
   export function args(): string[];
   /** Leaves the main loop; the process exits with this status. */
   export function exit(status: number): void;
+  /**
+   * XS memory in bytes: chunks and slots in use, and their peaks since the previous call (which resets
+   * the peaks to the current values).
+   */
+  export function mem(): { chunksUsed: number; chunksPeak: number; slotsUsed: number; slotsPeak: number };
 }
