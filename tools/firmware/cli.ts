@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
 
   if (command === "esp32-check") {
     const result = await esp32Check({ sdk: found.sdk, outDir: values.out, log });
-    console.log(`esp32 compile check passed: ${result.modules} modules, ${result.archiveBytes} bytes (${result.archivePath}), ${(result.buildMs / 1000).toFixed(1)} s`);
+    console.log(`esp32 compile check passed: ${result.modules === 0 ? "up to date" : `${result.modules} modules compiled`}, archive ${result.archiveBytes} bytes (${result.archivePath}), ${(result.buildMs / 1000).toFixed(1)} s`);
     return 0;
   }
 
