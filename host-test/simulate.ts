@@ -184,6 +184,7 @@ async function main(): Promise<number> {
     broker: sim.brokerUrl,
     embedded: sim.broker !== undefined,
     restaurant: sim.restaurant !== undefined,
+    kitchen: sim.kitchenUrl,
     thing: sim.thingName,
     mode: config.button.connectionMode,
     stateDir: config.stateDir,
@@ -191,6 +192,7 @@ async function main(): Promise<number> {
   });
   out.line(`pizza button simulator: broker ${where}, thing ${sim.thingName}, ${config.button.connectionMode}` +
     `${sim.restaurant ? "" : ", no restaurant"}${sim.pkiCreated ? ` (new dev PKI in ${config.pkiDir})` : ""}`);
+  if (sim.kitchenUrl) out.line(`kitchen page (orders as the restaurant sees them): ${sim.kitchenUrl}`);
 
   return script ? runScript(sim, config, timings, out) : runInteractive(sim, out, tty);
 }

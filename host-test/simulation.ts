@@ -15,6 +15,7 @@ import { VirtualDevice } from "./device/virtual-device";
 import type { SimulateConfig } from "./config";
 import { DEFAULT_MENU, startRestaurant, type DecidePolicy, type Restaurant, type RestaurantEvent } from "./restaurant/restaurant";
 import { DEV_DEVICE, ensureDevPki, type DevPki } from "../tools/pki/dev";
+import { startKitchen, type KitchenServer } from "./kitchen/server";
 import { POLICY_TOPIC_PREFIX, productAuthorization } from "./policies/product";
 
 export interface SimulationHooks {
@@ -37,6 +38,8 @@ export interface Simulation {
   readonly restaurant: Restaurant | undefined;
   readonly broker: RunningBroker | undefined;
   readonly brokerUrl: string;
+  /** The kitchen page watching the in-process restaurant (auto-accept), when there is one. */
+  readonly kitchenUrl: string | undefined;
   readonly thingName: string;
   readonly pkiCreated: boolean;
   close(): Promise<void>;
@@ -116,8 +119,13 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
     };
 
     let restaurant: Restaurant | undefined;
+    let kitchen: KitchenServer | undefined;
     if (config.restaurant) {
       const log = hooks.log("restaurant");
+      const onRestaurantEvent = (event: RestaurantEvent) => {
+        if (event.type === "received" || event.type === "decided") kitchen?.orderChanged(event.order);
+        hooks.onRestaurantEvent?.(event);
+      };
       const starting = startRestaurant({
         brokerUrl,
         ...(config.servername ? { servername: config.servername } : {}),
@@ -131,7 +139,7 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
         etaMin: config.etaMin,
         ...(hooks.decide ? { decide: hooks.decide } : {}),
         log,
-        ...(hooks.onRestaurantEvent ? { onEvent: hooks.onRestaurantEvent } : {}),
+        onEvent: onRestaurantEvent,
       });
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
@@ -150,6 +158,11 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
       }
       const started = restaurant;
       closers.push(() => started.close());
+      // The kitchen page of `npm run restaurant`, on a free loopback port: here it watches the orders the
+      // restaurant decides by itself (auto-accept), so the demo shows the restaurant's side too.
+      const page = await startKitchen({ backend: started, port: 0, defaultEtaMin: config.etaMin, autoAccept: !hooks.decide, log });
+      kitchen = page;
+      closers.push(() => page.close());
     }
 
     const buttonConfig: ButtonConfig = { ...config.button, thingName };
@@ -178,6 +191,7 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
       restaurant,
       broker,
       brokerUrl,
+      kitchenUrl: kitchen?.url,
       thingName,
       pkiCreated,
       close: closeAll,
