@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { x509 } from "../../../../tools/pki/crypto";
 import { createCsr, Pki } from "../../../../tools/pki/pki";
-import { hasOpenssl, openssl, read, tempDir } from "./helpers";
+import { hasOpenssl, openssl, PEM_KEY_HEADER, read, tempDir } from "./helpers";
 
 const cleanups: (() => void)[] = [];
 afterAll(() => cleanups.forEach((c) => c()));
@@ -111,10 +111,10 @@ describe("import aws", () => {
   });
 
   it("stores the AWS files in the thing layout: PKCS#8 key 0600, the AWS CA as the broker CA", async () => {
-    expect(aws.key).toMatch(/^-----BEGIN RSA PRIVATE KEY-----/);
+    expect(aws.key).toMatch(PEM_KEY_HEADER.pkcs1Rsa);
     const files = await pki.importAws({ name: "kitchen-button", certPem: aws.cert, keyPem: aws.key, caPem: aws.ca });
     expect(read(files.certPath)).toBe(new x509.X509Certificate(aws.cert).toString("pem") + "\n");
-    expect(read(files.keyPath)).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    expect(read(files.keyPath)).toMatch(PEM_KEY_HEADER.pkcs8);
     expect(mode(files.keyPath)).toBe(0o600);
     expect(read(files.caPath).trim()).toBe(new x509.X509Certificate(aws.ca).toString("pem"));
     expect(pki.listThings().find((t) => t.name === "kitchen-button")).toMatchObject({ state: "ACTIVE", issuedBy: "aws-import" });

