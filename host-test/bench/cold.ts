@@ -4,9 +4,9 @@
 import { defaultConfig } from "../../modules/core/config";
 import type { ConnectionEvent } from "../device/mqtt-connector";
 import { VirtualDevice } from "../device/virtual-device";
-import { coldOrder, type BaselineTarget } from "./baseline";
+import { coldOrder } from "./baseline";
 import { quietLog, timeStore } from "./device-probe";
-import { assertNewOrders, BENCH_THING, benchOrders, benchStorePath, TOPIC_PREFIX, type Stack, type Workspace } from "./stack";
+import { assertNewOrders, BENCH_THING, benchCredentials, benchOrders, benchStorePath, benchTarget, type Stack, type Workspace } from "./stack";
 import { ratio, summarize, type Ratio, type Summary } from "./stats";
 
 export interface ColdSplit {
@@ -38,15 +38,7 @@ export async function benchCold(
   stack: Stack,
   options: { n: number; blockSize: number; warmup: number; progress: (line: string) => void },
 ): Promise<ColdResult> {
-  const target: BaselineTarget = {
-    host: stack.host,
-    port: stack.port,
-    thing: BENCH_THING,
-    topicPrefix: TOPIC_PREFIX,
-    ca: ws.pem.ca,
-    cert: ws.pem.deviceCert,
-    key: ws.pem.deviceKey,
-  };
+  const target = benchTarget(ws, stack);
   let baselineSeq = 2_100_000_000;
   let tlsInfo = { protocol: "unknown", cipher: "unknown" };
 
@@ -55,7 +47,7 @@ export async function benchCold(
   const device = new VirtualDevice({
     config: { ...defaultConfig, thingName: BENCH_THING, connectionMode: "on-demand" },
     broker: { host: stack.host, port: stack.port },
-    credentials: { ca: ws.pem.ca, cert: ws.pem.deviceCert, key: ws.pem.deviceKey },
+    credentials: benchCredentials(ws),
     storePath: benchStorePath(ws),
     log: quietLog,
     onConnectionEvent: (event: ConnectionEvent) => {

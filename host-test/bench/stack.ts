@@ -7,6 +7,7 @@ import path from "node:path";
 import { startBroker, type RunningBroker } from "../broker/broker";
 import { startRestaurant, type Restaurant } from "../restaurant/restaurant";
 import { ensureDevPki, type DevPki } from "../../tools/pki/dev";
+import type { BaselineTarget } from "./baseline";
 
 export const TOPIC_PREFIX = "pizza";
 /** The bench's own button: RSA-2048 like the firmware's device certificate. */
@@ -184,4 +185,14 @@ export function fsyncCostMs(dir: string, rounds = 30): number {
   } finally {
     rmSync(probeDir, { recursive: true, force: true });
   }
+}
+
+/** The bench button's TLS identity, as the virtual device takes it. */
+export function benchCredentials(ws: Workspace): { ca: string; cert: string; key: string } {
+  return { ca: ws.pem.ca, cert: ws.pem.deviceCert, key: ws.pem.deviceKey };
+}
+
+/** The baseline client's target: the same broker, thing, topics and certificate as the bench button. */
+export function benchTarget(ws: Workspace, stack: Stack): BaselineTarget {
+  return { host: stack.host, port: stack.port, thing: BENCH_THING, topicPrefix: TOPIC_PREFIX, ...benchCredentials(ws) };
 }

@@ -6,8 +6,8 @@
 import { defaultConfig } from "../../modules/core/config";
 import type { ConnectionEvent } from "../device/mqtt-connector";
 import { VirtualDevice } from "../device/virtual-device";
-import { BaselineSession, type BaselineTarget } from "./baseline";
-import { assertNewOrders, BENCH_THING, benchOrders, benchStorePath, TOPIC_PREFIX, type Stack, type Workspace } from "./stack";
+import { BaselineSession } from "./baseline";
+import { assertNewOrders, BENCH_THING, benchCredentials, benchOrders, benchStorePath, benchTarget, type Stack, type Workspace } from "./stack";
 import { ratio, summarize, type Ratio, type Summary } from "./stats";
 import { quietLog, timeStore } from "./device-probe";
 
@@ -29,15 +29,7 @@ export async function benchWarm(
   stack: Stack,
   options: { n: number; blockSize: number; warmup: number; progress: (line: string) => void },
 ): Promise<WarmResult> {
-  const target: BaselineTarget = {
-    host: stack.host,
-    port: stack.port,
-    thing: BENCH_THING,
-    topicPrefix: TOPIC_PREFIX,
-    ca: ws.pem.ca,
-    cert: ws.pem.deviceCert,
-    key: ws.pem.deviceKey,
-  };
+  const target = benchTarget(ws, stack);
   const storePath = benchStorePath(ws);
   const ordersBefore = benchOrders(stack);
   let sent = 0; // every click, ours and the baseline's, warm-ups included
@@ -56,7 +48,7 @@ export async function benchWarm(
     const device = new VirtualDevice({
       config: { ...defaultConfig, thingName: BENCH_THING, connectionMode: "persistent" },
       broker: { host: stack.host, port: stack.port },
-      credentials: { ca: ws.pem.ca, cert: ws.pem.deviceCert, key: ws.pem.deviceKey },
+      credentials: benchCredentials(ws),
       storePath,
       log: quietLog,
       onEvent: (event) => {
