@@ -1,26 +1,12 @@
 // `npm run simulate` script mode as a child process, the way CI and users run it: a fresh state dir and
 // PKI dir (created on first run), real TLS on loopback, and the summary line checked.
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runSimulate as simulate } from "./support/simulate-process";
 import { OrderDb } from "../restaurant/order-db";
 import { removeDir, tempDir } from "./integration/fixtures";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
-const TSX = path.join(ROOT, "node_modules/.bin/tsx");
-
-function simulate(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(TSX, ["host-test/simulate.ts", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function readOrderIds(dbPath: string): string[] {
   const db = new OrderDb({ path: dbPath });

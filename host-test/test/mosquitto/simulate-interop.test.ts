@@ -2,30 +2,16 @@
 // simulate` runs as a child process, the way a user points it at an external broker (--broker, --ca,
 // --cert, --key, plus the restaurant's certificate), with a dev PKI (RSA-2048 device key, like the
 // firmware) and the mosquitto config host-test/mosquitto writes from it.
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runSimulate as simulate } from "../support/simulate-process";
 import { OrderDb } from "../../restaurant/order-db";
 import { startMosquitto, type RunningMosquitto } from "../../mosquitto/mosquitto";
 import { ensureDevPki, type DevPki } from "../../../tools/pki/dev";
 import { mosquittoSkipReason } from "../support/test-brokers";
 
-const ROOT = path.resolve(import.meta.dirname, "../../..");
-const TSX = path.join(ROOT, "node_modules/.bin/tsx");
-
-function simulate(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(TSX, ["host-test/simulate.ts", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe.skipIf(mosquittoSkipReason !== undefined)("simulate against mosquitto", () => {
   let dir: string;
