@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { defaultConfig, isValidThingName, type ButtonConfig, type ClickType, type ConnectionMode } from "../modules/core/config";
-import { parseMqttsUrl } from "./device/broker-url";
+import { parseMqttsUrl } from "../services/net/broker-url";
 
 export interface SimulateConfig {
   /** External broker (mqtts://host:port); undefined = start the embedded broker. */

@@ -7,16 +7,16 @@ import path from "node:path";
 import type { ButtonConfig } from "../modules/core/config";
 import type { FlowEvent } from "../modules/core/flow";
 import type { Log } from "../modules/core/ports";
-import { startBroker, type BrokerEvent, type RunningBroker } from "./broker/broker";
-import { parseMqttsUrl } from "./device/broker-url";
+import { startBroker, type BrokerEvent, type RunningBroker } from "../services/broker/broker";
+import { parseMqttsUrl } from "../services/net/broker-url";
 import type { ConnectionEvent } from "./device/mqtt-connector";
 import type { LedOutputMode } from "./device/terminal-led";
 import { VirtualDevice } from "./device/virtual-device";
 import type { SimulateConfig } from "./config";
-import { DEFAULT_MENU, startRestaurant, type DecidePolicy, type Restaurant, type RestaurantEvent } from "./restaurant/restaurant";
+import { DEFAULT_MENU, startRestaurant, type DecidePolicy, type Restaurant, type RestaurantEvent } from "../services/restaurant/restaurant";
 import { DEV_DEVICE, ensureDevPki, type DevPki } from "../tools/pki/dev";
-import { startKitchen, type KitchenServer } from "./kitchen/server";
-import { POLICY_TOPIC_PREFIX, productAuthorization } from "./policies/product";
+import { startKitchen, type KitchenServer } from "../services/restaurant/kitchen/server";
+import { POLICY_TOPIC_PREFIX, productAuthorization } from "../services/broker/product-authorization";
 
 export interface SimulationHooks {
   /** A Log per component ("button", "restaurant", "broker"). */
@@ -76,7 +76,7 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
     if (dev) {
       const pki = dev.pki;
       const trust = pki.trustMaterial();
-      // The same authorization as `npm run broker`: the product's AWS IoT policies (host-test/policies),
+      // The same authorization as `npm run broker`: the product's AWS IoT policies (services/policies),
       // or the built-in per-thing rules when a custom topic prefix makes those policies not apply.
       const simulateLog = hooks.log("simulate");
       const rules = config.button.topicPrefix === POLICY_TOPIC_PREFIX ? "policy" : "builtin";

@@ -4,8 +4,8 @@
 import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startBroker, type RunningBroker } from "../broker/broker";
-import { startRestaurant, type Restaurant } from "../restaurant/restaurant";
+import { startBroker, type RunningBroker } from "../../services/broker/broker";
+import { startRestaurant, type Restaurant } from "../../services/restaurant/restaurant";
 import { ensureDevPki, type DevPki } from "../../tools/pki/dev";
 import type { BaselineTarget } from "./baseline";
 

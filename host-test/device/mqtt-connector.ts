@@ -11,8 +11,8 @@ import type {
   MqttConnection,
   MqttConnector as MqttConnectorPort,
 } from "../../modules/core/ports";
-import { classifyClose, type ConnectionStage } from "./close-kind";
-import { openTlsStream, type PemInput } from "./tls-stream";
+import { classifyClose, type ConnectionStage } from "../../services/net/close-kind";
+import { openTlsStream, type PemInput } from "../../services/net/tls-stream";
 
 /** One step of one connection, for timing displays. `ms` is the duration of that step alone. */
 export type ConnectionStep =

@@ -11,7 +11,7 @@ import { FileStore } from "./file-store";
 import { MqttConnector, type ConnectionEvent } from "./mqtt-connector";
 import { TerminalLed, type LedOutputMode } from "./terminal-led";
 import { nodeTimers } from "./timers";
-import type { PemInput } from "./tls-stream";
+import type { PemInput } from "../../services/net/tls-stream";
 import { VirtualButton } from "./virtual-button";
 
 export type OutcomeEvent = Extract<FlowEvent, { type: "outcome" }>;

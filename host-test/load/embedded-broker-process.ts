@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { startBroker } from "../broker/broker";
+import { startBroker } from "../../services/broker/broker";
 import { Pki } from "../../tools/pki/pki";
 
 async function main(argv: string[]): Promise<void> {

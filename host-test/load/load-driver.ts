@@ -13,7 +13,7 @@ import type { Log, Store } from "../../modules/core/ports";
 import { systemClock } from "../device/clock";
 import { MqttConnector } from "../device/mqtt-connector";
 import { nodeTimers } from "../device/timers";
-import { OrderDb } from "../restaurant/order-db";
+import { OrderDb } from "../../services/restaurant/order-db";
 import type { Fleet } from "./fleet";
 
 export interface LoadOptions {

@@ -1,4 +1,4 @@
-// The restaurant as its own process for load runs: `npm run restaurant` (host-test/restaurant/service.ts)
+// The restaurant as its own process for load runs: `npm run restaurant` (services/restaurant/service.ts)
 // with --auto-accept, so its SQLite commits (synchronous=FULL: an fsync each) do not stall the event loop
 // that drives 1,000 buttons, and the buttons' TLS work does not delay the restaurant. Counts its
 // "received" and "ack-published" events from its JSON-lines output; read the database after stop().
@@ -33,7 +33,7 @@ export async function startRestaurantProcess(options: {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const root = path.resolve(here, "../..");
   const args = [
-    path.join(root, "host-test/restaurant/service.ts"),
+    path.join(root, "services/restaurant/service.ts"),
     "--broker", options.brokerUrl,
     "--ca", options.caPath,
     "--cert", options.certPath,

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSimulate as simulate } from "./support/simulate-process";
-import { OrderDb } from "../restaurant/order-db";
+import { OrderDb } from "../../services/restaurant/order-db";
 import { removeDir, tempDir } from "./integration/fixtures";
 
 

@@ -2,7 +2,7 @@
 // core (onReady, messages, and above all how it classifies a close: "auth" stops the retry loop).
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningBroker } from "../../broker/broker";
+import type { RunningBroker } from "../../../services/broker/broker";
 import type { CloseKind } from "../../../modules/core/ports";
 import { MqttConnector, type ConnectionEvent, type MqttConnectorOptions } from "../../device/mqtt-connector";
 import type { DevPki } from "../../../tools/pki/dev";

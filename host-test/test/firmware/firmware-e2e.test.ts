@@ -11,14 +11,14 @@ import type { AddressInfo } from "node:net";
 import tls from "node:tls";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startBroker, type BrokerEvent, type RunningBroker } from "../../broker/broker";
-import { startRestaurant, type Restaurant } from "../../restaurant/restaurant";
+import { startBroker, type BrokerEvent, type RunningBroker } from "../../../services/broker/broker";
+import { startRestaurant, type Restaurant } from "../../../services/restaurant/restaurant";
 import { ensureDevPki, type DevPki } from "../../../tools/pki/dev";
 import { Pki } from "../../../tools/pki/pki";
 import { buildFirmwareHost, type HostBuild } from "../../../tools/firmware/host-build";
 import { REPO_ROOT, findSdk } from "../../../tools/firmware/sdk";
 import { removeDir, tempDir, waitFor } from "../integration/fixtures";
-import { FirmwareProcess } from "./fixtures";
+import { FirmwareProcess } from "../../../tools/firmware/process";
 
 const sdk = findSdk();
 if (!sdk.ok) console.log(`firmware e2e skipped: ${sdk.reason}`);

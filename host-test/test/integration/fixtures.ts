@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
-import { startBroker, type BrokerEvent, type RunningBroker } from "../../broker/broker";
+import { startBroker, type BrokerEvent, type RunningBroker } from "../../../services/broker/broker";
 import { ensureDevPki, type DevPki } from "../../../tools/pki/dev";
 import type { ThingFiles } from "../../../tools/pki/pki";
 

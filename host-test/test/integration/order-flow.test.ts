@@ -3,12 +3,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { RunningBroker } from "../../broker/broker";
+import type { RunningBroker } from "../../../services/broker/broker";
 import { defaultConfig, type ButtonConfig } from "../../../modules/core/config";
 import type { FlowEvent } from "../../../modules/core/flow";
 import { memoryLog } from "../../device/log";
 import { VirtualDevice } from "../../device/virtual-device";
-import { startRestaurant, type Restaurant } from "../../restaurant/restaurant";
+import { startRestaurant, type Restaurant } from "../../../services/restaurant/restaurant";
 import type { DevPki } from "../../../tools/pki/dev";
 import {
   collectMessages,
@@ -21,7 +21,7 @@ import {
   waitFor,
   type Credentials,
 } from "./fixtures";
-import type { BrokerEvent } from "../../broker/broker";
+import type { BrokerEvent } from "../../../services/broker/broker";
 
 const THING = "pizza-button-01";
 

@@ -6,7 +6,7 @@
 // Short timings (ack timeout 1.5 s, backoff 200 ms → 1 s) keep each case a few seconds.
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { RestaurantEvent } from "../../restaurant/restaurant";
+import type { RestaurantEvent } from "../../../services/restaurant/restaurant";
 import { makeButton, type TestButton } from "../support/button";
 import { startKitchen, type Kitchen } from "../support/kitchen";
 import { sleep, waitFor } from "../support/mqtt-probe";

@@ -1,7 +1,7 @@
-// The restaurant service (host-test/restaurant, SQLite) for the reliability suites, with its events and
+// The restaurant service (services/restaurant, SQLite) for the reliability suites, with its events and
 // log lines kept for assertions. Reconnects quickly (250 ms) so broker restarts stay short.
 import { memoryLog } from "../../device/log";
-import { startRestaurant, type Restaurant, type RestaurantEvent, type RestaurantOptions } from "../../restaurant/restaurant";
+import { startRestaurant, type Restaurant, type RestaurantEvent, type RestaurantOptions } from "../../../services/restaurant/restaurant";
 import type { Credentials } from "./security-pki";
 
 export interface Kitchen {

@@ -1,7 +1,7 @@
 // The two brokers the product runs against, behind one small interface so a suite can run the same
 // cases on both: the embedded broker (aedes on node:tls, in this process) and a real mosquitto (child
 // process, config written by host-test/mosquitto). Both on 127.0.0.1, ephemeral port, same PKI.
-import { startBroker, type BrokerEvent, type RunningBroker } from "../../broker/broker";
+import { startBroker, type BrokerEvent, type RunningBroker } from "../../../services/broker/broker";
 import { mosquittoUnavailableReason, startMosquitto, type RunningMosquitto } from "../../mosquitto/mosquitto";
 import type { SecurityPki } from "./security-pki";
 

@@ -6,7 +6,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import mqtt, { type IClientOptions } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startBroker, type BrokerEvent, type RunningBroker } from "../../../broker/broker";
+import { startBroker, type BrokerEvent, type RunningBroker } from "../../../../services/broker/broker";
 import { createCsr, Pki } from "../../../../tools/pki/pki";
 import { hasOpenssl, openssl, read, startTlsServer, tempDir, tryClient } from "./helpers";
 

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../../../../tools/policy/cli";
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
-const devicePolicy = join(root, "host-test/policies/device.json");
+const devicePolicy = join(root, "services/policies/device.json");
 const tmp = mkdtempSync(join(tmpdir(), "policy-cli-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

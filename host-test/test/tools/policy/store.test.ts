@@ -8,7 +8,7 @@ import { Pki } from "../../../../tools/pki/pki";
 import { policyStoreCommand } from "../../../../tools/policy/store-cli";
 import { PolicyStoreError, hexOf, openPolicyStore, registryAttachment } from "../../../../tools/policy/store";
 
-const policies = fileURLToPath(new URL("../../../policies/", import.meta.url));
+const policies = fileURLToPath(new URL("../../../../services/policies/", import.meta.url));
 const devicePolicy = join(policies, "device.json");
 const restaurantPolicy = join(policies, "restaurant.json");
 

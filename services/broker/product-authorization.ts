@@ -5,13 +5,13 @@
 import { fileURLToPath } from "node:url";
 import { DEV_RESTAURANT } from "../../tools/pki/dev";
 import type { Pki } from "../../tools/pki/pki";
-import { policyAuthorizerForPki, type PolicyDecisionEvent } from "../../tools/policy/authorizer";
+import { policyAuthorizerForPki, type PolicyDecisionEvent } from "./policy-authorizer";
 import { openPolicyStore } from "../../tools/policy/store";
-import { type Authorizer, thingTopicAuthorizer } from "../broker/authorizer";
+import { type Authorizer, thingTopicAuthorizer } from "./authorizer";
 
 export const POLICY_FILES = {
-  device: fileURLToPath(new URL("./device.json", import.meta.url)),
-  restaurant: fileURLToPath(new URL("./restaurant.json", import.meta.url)),
+  device: fileURLToPath(new URL("../policies/device.json", import.meta.url)),
+  restaurant: fileURLToPath(new URL("../policies/restaurant.json", import.meta.url)),
 };
 
 /** The topic prefix the product policies name. */

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { OrderDb, type NewOrderRow } from "../../restaurant/order-db";
-import { removeDir, tempDir } from "../integration/fixtures";
+import { OrderDb, type NewOrderRow } from "../../../../services/restaurant/order-db";
+import { removeDir, tempDir } from "../../integration/fixtures";
 
 const dir = tempDir("orderdb");
 afterAll(() => removeDir(dir));

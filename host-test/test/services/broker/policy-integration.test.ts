@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RunningBroker, startBroker } from "../../../broker/broker";
+import { type RunningBroker, startBroker } from "../../../../services/broker/broker";
 import { type PolicyStore, openPolicyStore } from "../../../../tools/policy/store";
-import { policyAuthorizerForPki } from "../../../../tools/policy/authorizer";
+import { policyAuthorizerForPki } from "../../../../services/broker/policy-authorizer";
 import {
   LogCollector,
   type TestPki,
@@ -18,9 +18,9 @@ import {
   createTestPki,
   nextMessage,
   tryConnect,
-} from "../../broker/fixtures";
+} from "./fixtures";
 
-const policyDir = fileURLToPath(new URL("../../../policies/", import.meta.url));
+const policyDir = fileURLToPath(new URL("../../../../services/policies/", import.meta.url));
 const devicePolicy = join(policyDir, "device.json");
 const restaurantPolicy = join(policyDir, "restaurant.json");
 

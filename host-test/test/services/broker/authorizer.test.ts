@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type ClientIdentity, isValidTopicPrefix, thingTopicAuthorizer } from "../../broker/authorizer";
+import { type ClientIdentity, isValidTopicPrefix, thingTopicAuthorizer } from "../../../../services/broker/authorizer";
 
 const identity = (cn: string, clientId = cn): ClientIdentity => ({
   clientId,

@@ -15,9 +15,9 @@ import type { ClickType } from "../../modules/core/config";
 import { acksTopic, isValidThingName } from "../../modules/core/config";
 import { decodeOrder, encodeAck, type OrderMessage } from "../../modules/core/messages";
 import type { Log } from "../../modules/core/ports";
-import { parseMqttsUrl } from "../device/broker-url";
-import { classifyClose, type ConnectionStage } from "../device/close-kind";
-import { openTlsStream, type PemInput } from "../device/tls-stream";
+import { parseMqttsUrl } from "../net/broker-url";
+import { classifyClose, type ConnectionStage } from "../net/close-kind";
+import { openTlsStream, type PemInput } from "../net/tls-stream";
 import {
   ackFor,
   autoAccept,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { classifyClose, type CloseEvidence } from "../../device/close-kind";
+import { classifyClose, type CloseEvidence } from "../../../../services/net/close-kind";
 
 const err = (code: unknown, message = "x") => ({ code, message });
 

@@ -5,10 +5,10 @@ import http from "node:http";
 import path from "node:path";
 import type { MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RunningBroker } from "../../broker/broker";
-import { startKitchen, type KitchenServer } from "../../kitchen/server";
-import { startRestaurant, type Restaurant } from "../../restaurant/restaurant";
-import { holdForKitchen } from "../../restaurant/service";
+import type { RunningBroker } from "../../../../../services/broker/broker";
+import { startKitchen, type KitchenServer } from "../../../../../services/restaurant/kitchen/server";
+import { startRestaurant, type Restaurant } from "../../../../../services/restaurant/restaurant";
+import { holdForKitchen } from "../../../../../services/restaurant/service";
 import {
   collectMessages,
   connectRaw,
@@ -18,7 +18,7 @@ import {
   startTestBroker,
   tempDir,
   waitFor,
-} from "../integration/fixtures";
+} from "../../../integration/fixtures";
 
 const THING = "pizza-button-01";
 

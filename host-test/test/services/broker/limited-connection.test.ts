@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MqttFrameScanner } from "../../broker/limited-connection";
+import { MqttFrameScanner } from "../../../../services/broker/limited-connection";
 
 /** MQTT variable byte integer (the fixed header's remaining length). */
 function varint(n: number): number[] {

@@ -19,11 +19,11 @@ import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { encodeAck } from "../../modules/core/messages";
-import type { Log } from "../../modules/core/ports";
-import { ackFor, type Decision } from "../restaurant/decisions";
-import type { StoredOrder } from "../restaurant/order-db";
-import { isLoopbackHost } from "../services/runtime";
+import { encodeAck } from "../../../modules/core/messages";
+import type { Log } from "../../../modules/core/ports";
+import { ackFor, type Decision } from "../decisions";
+import type { StoredOrder } from "../order-db";
+import { isLoopbackHost } from "../../runtime";
 
 /** What the kitchen needs from the restaurant (Restaurant implements it). */
 export interface KitchenBackend {

@@ -3,11 +3,11 @@
 import path from "node:path";
 import type { MqttClient } from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { RunningBroker } from "../../broker/broker";
-import { memoryLog } from "../../device/log";
-import { OrderDb } from "../../restaurant/order-db";
-import { startRestaurant, type Restaurant, type RestaurantEvent, type RestaurantOptions } from "../../restaurant/restaurant";
-import type { DevPki } from "../../../tools/pki/dev";
+import type { RunningBroker } from "../../../../services/broker/broker";
+import { memoryLog } from "../../../device/log";
+import { OrderDb } from "../../../../services/restaurant/order-db";
+import { startRestaurant, type Restaurant, type RestaurantEvent, type RestaurantOptions } from "../../../../services/restaurant/restaurant";
+import type { DevPki } from "../../../../tools/pki/dev";
 import {
   collectMessages,
   connectRaw,
@@ -18,7 +18,7 @@ import {
   tempDir,
   waitFor,
   type Credentials,
-} from "../integration/fixtures";
+} from "../../integration/fixtures";
 
 const THING = "pizza-button-01";
 const ORDERS = `pizza/orders/${THING}`;

@@ -3,9 +3,9 @@
 
 import type { IClientOptions, MqttClient } from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Authorizer } from "../../broker/authorizer";
-import { thingTopicAuthorizer } from "../../broker/authorizer";
-import { type RunningBroker, startBroker } from "../../broker/broker";
+import type { Authorizer } from "../../../../services/broker/authorizer";
+import { thingTopicAuthorizer } from "../../../../services/broker/authorizer";
+import { type RunningBroker, startBroker } from "../../../../services/broker/broker";
 import { clientOptions, closed, connect, createTestPki, LogCollector, nextMessage, type TestPki, type ThingTls, tryConnect } from "./fixtures";
 
 let ca: TestPki;

@@ -8,9 +8,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { isValidThingName } from "../../modules/core/config";
-import { parseMqttsUrl } from "../device/broker-url";
-import { startKitchen, type KitchenServer } from "../kitchen/server";
-import { intOption, isLoopbackHost, isMainModule, jsonLines, jsonLog, runServiceCli, UsageError, type EventSink } from "../services/runtime";
+import { parseMqttsUrl } from "../net/broker-url";
+import { startKitchen, type KitchenServer } from "./kitchen/server";
+import { intOption, isLoopbackHost, isMainModule, jsonLines, jsonLog, runServiceCli, UsageError, type EventSink } from "../runtime";
 import { autoAccept, type DecidePolicy } from "./decisions";
 import { DEFAULT_MENU, startRestaurant, type Restaurant, type RestaurantEvent, type StoredOrder } from "./restaurant";
 

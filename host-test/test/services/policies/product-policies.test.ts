@@ -1,10 +1,10 @@
-// The policies this product ships (host-test/policies/), decided for the flows in DESIGN.md.
+// The policies this product ships (services/policies/), decided for the flows in DESIGN.md.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { type ConnectionContext, evaluate, parsePolicy } from "../../../../tools/policy/evaluate";
 
-const dir = fileURLToPath(new URL("../../../policies/", import.meta.url));
+const dir = fileURLToPath(new URL("../../../../services/policies/", import.meta.url));
 const load = (file: string) => parsePolicy(readFileSync(dir + file, "utf8"), file);
 const device = { name: "device.json", policy: load("device.json") };
 const restaurant = { name: "restaurant.json", policy: load("restaurant.json") };
@@ -43,7 +43,7 @@ const restaurantRows: Row[] = [
   ["receive acks", attached("restaurant"), "iot:Receive", "pizza/acks/pizza-button-01", false],
 ];
 
-describe("host-test/policies", () => {
+describe("services/policies", () => {
   it("parse without warnings", () => {
     expect(device.policy.warnings).toEqual([]);
     expect(restaurant.policy.warnings).toEqual([]);

@@ -5,11 +5,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exposureWarnings, parseBrokerArgs } from "../../broker/service";
-import { UsageError } from "../../services/runtime";
-import { connectRaw, removeDir, tempDir } from "../integration/fixtures";
-import { tryConnect } from "../support/mqtt-probe";
-import { pkiTool, startBrokerProcess, startService, stopAll, thingCredentials, type BrokerProcess } from "./processes";
+import { exposureWarnings, parseBrokerArgs } from "../../../../services/broker/service";
+import { UsageError } from "../../../../services/runtime";
+import { connectRaw, removeDir, tempDir } from "../../integration/fixtures";
+import { tryConnect } from "../../support/mqtt-probe";
+import { pkiTool, startBrokerProcess, startService, stopAll, thingCredentials, type BrokerProcess } from "../processes";
 
 let dir: string;
 let pkiDir: string;

@@ -4,10 +4,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseRestaurantArgs } from "../../restaurant/service";
-import { removeDir, tempDir } from "../integration/fixtures";
-import type { TestButton } from "../support/button";
-import { buttonFor, postDecision, startRestaurantProcess, startService, stopAll, type BrokerProcess, startBrokerProcess } from "./processes";
+import { parseRestaurantArgs } from "../../../../services/restaurant/service";
+import { removeDir, tempDir } from "../../integration/fixtures";
+import type { TestButton } from "../../support/button";
+import { buttonFor, postDecision, startRestaurantProcess, startService, stopAll, type BrokerProcess, startBrokerProcess } from "../processes";
 
 const THING = "pizza-button-01";
 

@@ -3,9 +3,9 @@
 // connection's thing. Policies are loaded once per connection (at CONNECT), so a change to the store
 // applies to the next connection without restarting the broker. Fails closed: a policy that cannot be
 // loaded or parsed denies everything for that connection, naming the policy.
-import type { Authorizer, ClientIdentity, Decision } from "../../host-test/broker/authorizer";
-import { type ConnectionContext, type Decision as PolicyDecision, type NamedPolicy, evaluate, parsePolicy } from "./evaluate";
-import { hexOf, openPolicyStore, registryAttachment } from "./store";
+import type { Authorizer, ClientIdentity, Decision } from "./authorizer";
+import { type ConnectionContext, type Decision as PolicyDecision, type NamedPolicy, evaluate, parsePolicy } from "../../tools/policy/evaluate";
+import { hexOf, openPolicyStore, registryAttachment } from "../../tools/policy/store";
 
 export interface PolicyDecisionEvent {
   action: string;

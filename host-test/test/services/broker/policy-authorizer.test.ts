@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import type { ClientIdentity } from "../../../broker/authorizer";
-import { type PolicyDecisionEvent, policyAuthorizer } from "../../../../tools/policy/authorizer";
+import type { ClientIdentity } from "../../../../services/broker/authorizer";
+import { type PolicyDecisionEvent, policyAuthorizer } from "../../../../services/broker/policy-authorizer";
 
-const policyDir = fileURLToPath(new URL("../../../policies/", import.meta.url));
+const policyDir = fileURLToPath(new URL("../../../../services/policies/", import.meta.url));
 const device = { name: "device", document: readFileSync(policyDir + "device.json", "utf8") };
 const FP = "AB:CD:EF:01";
 

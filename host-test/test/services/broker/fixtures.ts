@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import { Pki } from "../../../tools/pki/pki";
-import type { BrokerEvent } from "../../broker/broker";
+import { Pki } from "../../../../tools/pki/pki";
+import type { BrokerEvent } from "../../../../services/broker/broker";
 
 export interface TestPki {
   dir: string;

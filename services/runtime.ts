@@ -3,7 +3,7 @@
 // command-line errors on stderr with exit code 2, and a clean exit 0 on SIGINT/SIGTERM.
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Log } from "../../modules/core/ports";
+import type { Log } from "../modules/core/ports";
 
 export type LogLevel = "info" | "warn" | "error";
 

@@ -8,9 +8,9 @@ import os from "node:os";
 import path from "node:path";
 import { chromium, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeDir, tempDir } from "../integration/fixtures";
-import type { TestButton } from "../support/button";
-import { buttonFor, startBrokerProcess, startRestaurantProcess, stopAll, type BrokerProcess, type RestaurantProcess } from "../services/processes";
+import { removeDir, tempDir } from "../../../integration/fixtures";
+import type { TestButton } from "../../../support/button";
+import { buttonFor, startBrokerProcess, startRestaurantProcess, stopAll, type BrokerProcess, type RestaurantProcess } from "../../processes";
 
 const CHROMIUM = "/usr/bin/chromium";
 const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
