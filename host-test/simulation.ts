@@ -29,7 +29,7 @@ export interface SimulationHooks {
   ledMode: LedOutputMode;
   write?(text: string): void;
   status?(): string;
-  /** Restaurant decision policy (auto-accept by default; the kitchen page of issue 8 plugs in here). */
+  /** Restaurant decision policy (auto-accept by default; the kitchen page plugs in here). */
   decide?: DecidePolicy;
 }
 

@@ -1,6 +1,6 @@
 // The baseline of the bench: the least a client can do to get an order acknowledged, written directly on
 // mqtt.js with none of the product's code (no core, no store, no connector). Tuned the same way as ours
-// (DESIGN.md, "Nagle"): TCP_NODELAY on its socket, TLS 1.2 only, the same client certificate and CA,
+// (Nagle off: see docs/ARCHITECTURE.md, "Latency"): TCP_NODELAY on its socket, TLS 1.2 only, the same client certificate and CA,
 // QoS 1 publish and QoS 1 subscription like the virtual button. The restaurant and broker are shared.
 import net from "node:net";
 import tls from "node:tls";
@@ -25,7 +25,7 @@ export interface ColdSteps {
   publishToAckMs: number;
 }
 
-/** The order JSON a button sends (DESIGN.md), built by hand: the baseline does not use our codec. */
+/** The order JSON a button sends (docs/ARCHITECTURE.md, "Message contract"), built by hand: the baseline does not use our codec. */
 function orderPayload(thing: string, seq: number): string {
   return JSON.stringify({
     serialNumber: thing,

@@ -1,6 +1,6 @@
 // Load: N buttons (a fleet of EC client certificates issued by the bench's CA), one press each, spread evenly
 // over a window, against the embedded broker and then mosquitto. Built on the load driver of the reliability
-// suite (host-test/load, issue 6): the buttons run in this process (core flow + mqtt.js connector, in-memory
+// suite (host-test/load): the buttons run in this process (core flow + mqtt.js connector, in-memory
 // stores), the broker (embedded broker process, or mosquitto) and the restaurant (`npm run restaurant
 // --auto-accept`) each in a process of their own. Afterwards the restaurant's database is audited: every
 // button exactly one accepted order, none lost, none doubled.

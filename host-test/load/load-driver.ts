@@ -2,7 +2,7 @@
 // a window, against one broker and whatever restaurant listens there (see restaurant-process.ts). Each
 // button is the core's OrderFlow on the harness's mqtt.js connector and Node timers — the same code as
 // `simulate` — with an in-memory store (a JSON file per button would measure 3,000 fsyncs of emulated
-// flash, not the system) and a LED nobody looks at. Reusable by benchmarks (issue 7).
+// flash, not the system) and a LED nobody looks at. Reused by the benchmarks.
 //
 // Measures wall time (first press → last outcome), orders/s, press→ack percentiles (performance.now(),
 // click to the flow's outcome), connections and their peak concurrency. checkOrders() then checks the

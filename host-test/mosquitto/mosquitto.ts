@@ -1,7 +1,7 @@
 // A real mosquitto (2.0.x) for tests: writes a config and an ACL from the PKI's files, starts the binary as
 // a child process on a free loopback port, waits until it listens, and stops it by its PID.
 //
-// The config mirrors the embedded broker's rules as far as mosquitto can (DESIGN.md "Identity and topics"):
+// The config mirrors the embedded broker's rules as far as mosquitto can (docs/ARCHITECTURE.md, "Identity and topics"):
 //   listener <port> 127.0.0.1        loopback only
 //   require_certificate true         mutual TLS: no client certificate, no connection
 //   use_identity_as_username true    the certificate CN is the username the ACL sees (%u)
@@ -11,7 +11,7 @@
 //   tls_version tlsv1.2              in mosquitto 2.x this is the MINIMUM (1.6 and older: the only version);
 //                                    TLS 1.3 clients still get 1.3, TLS 1.0/1.1 are refused
 //   crlfile                          revoked certificates are refused in the handshake
-//   set_tcp_nodelay true             Nagle off (DESIGN.md latency table)
+//   set_tcp_nodelay true             Nagle off (docs/ARCHITECTURE.md, "Latency")
 //   allow_anonymous false, acl_file  devices: write <p>/orders/%u, read <p>/acks/%u;
 //                                    restaurant: read <p>/orders/+, write <p>/acks/+
 //   max_packet_size                  the embedded broker's 64 KiB limit: bigger packets disconnect

@@ -1,4 +1,4 @@
-// Button configuration with the defaults from DESIGN.md. Both hosts build one from their own sources
+// Button configuration with the product's defaults (docs/ARCHITECTURE.md). Both hosts build one from their own sources
 // (firmware: mc/config; harness: CLI flags / JSON file) and pass it to the core.
 
 export type ClickType = "SINGLE" | "DOUBLE" | "LONG";

@@ -1,4 +1,4 @@
-// The order flow: ONE state machine from a click to the LED outcome (DESIGN.md "Device flow").
+// The order flow: ONE state machine from a click to the LED outcome (docs/ARCHITECTURE.md, "The flow").
 //
 //   idle ──click──▶ (message pending? resend it : create it, advance+persist seq, persist as pending)
 //        ──▶ connecting ──▶ awaiting-ack ──▶ ok | rejected | cancelled | cancel-refused | failed | auth-error ──▶ idle

@@ -1,5 +1,5 @@
 // LED patterns: one table, played by both hosts through the Led port. Steps alternate ON and OFF
-// durations in milliseconds, starting with ON. DESIGN.md "LED patterns" is the source of this table.
+// durations in milliseconds, starting with ON. docs/ARCHITECTURE.md, "LED patterns", documents this table.
 
 import type { Led, TimerHandle, Timers } from "./ports";
 

@@ -89,7 +89,7 @@ export class SecureMqttConnector implements MqttConnector {
     // One class per connection, so the hooks write to this attempt's evidence only.
     class ObservedSecureSocket extends SecureSocket {
       constructor(dictionary: { host: string; port: number; secure?: object }) {
-        // noDelay: the ESP32 (lwIP) socket disables Nagle with it (≈40 ms per hop otherwise, see DESIGN.md);
+        // noDelay: the ESP32 (lwIP) socket disables Nagle with it (≈40 ms per hop otherwise: Nagle meets delayed ACKs);
         // the Linux socket ignores it.
         super({ ...dictionary, noDelay: true });
       }

@@ -1,6 +1,6 @@
 // Broker authorization hook: the broker asks an Authorizer before every connect, publish, subscribe and
 // delivery. The built-in rules below are the product's per-thing topic rules; the policy engine
-// (tools/policy, issue 5) implements the same interface with AWS IoT policy documents.
+// (services/broker/policy-authorizer.ts over tools/policy) implements the same interface with AWS IoT policy documents.
 // Authorizers are synchronous because aedes' delivery hook (authorizeForward) is.
 
 import { acksTopic, isValidThingName, ordersTopic } from "../../modules/core/config";
@@ -39,7 +39,7 @@ const deny = (reason: string): Decision => ({ allow: false, reason });
 const NO_RULE = "no matching rule";
 
 /**
- * The product's rules (DESIGN.md "Identity and topics"), all exact matches:
+ * The product's rules (docs/ARCHITECTURE.md, "Identity and topics"), all exact matches:
  * - a device may publish only `<p>/orders/<cn>` and subscribe to / receive only `<p>/acks/<cn>`;
  * - the restaurant may subscribe only `<p>/orders/+`, receive `<p>/orders/<thing>` and publish `<p>/acks/<thing>`;
  * - everybody must connect with client id = certificate CN, and the CN must be a valid thing name

@@ -359,7 +359,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   });
 
   server.on("connection", (socket: Socket) => {
-    // Nagle + delayed ACK costs ~40 ms per hop (DESIGN.md); set before the handshake so it is fast too.
+    // Nagle + delayed ACK costs ~40 ms per hop (docs/ARCHITECTURE.md, "Latency"); set before the handshake so it is fast too.
     socket.setNoDelay(true);
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));

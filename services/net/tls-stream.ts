@@ -1,6 +1,6 @@
 // The TLS client socket both harness MQTT clients (virtual button, restaurant) hand to mqtt.js.
 // We build it ourselves instead of letting mqtt.js do it for two reasons:
-//  - Nagle's algorithm must be off on the TCP socket (DESIGN.md: Nagle meeting delayed ACKs costs ~40 ms
+//  - Nagle's algorithm must be off on the TCP socket (Nagle meeting delayed ACKs costs ~40 ms
 //    per hop), and mqtt.js has no option for that;
 //  - the TCP connect and the TLS handshake are separate steps here, so each can be timed and reported.
 import net from "node:net";

@@ -13,7 +13,7 @@ export type Decision =
 /**
  * Decides a request that passed the house rules (item on the menu; cancel of an accepted, uncancelled
  * order of the same thing). Returning undefined holds the request for a person to decide later through
- * Restaurant.settle (the kitchen page of issue 8); the button keeps waiting and resending meanwhile.
+ * Restaurant.settle (the kitchen page); the button keeps waiting and resending meanwhile.
  */
 export type DecidePolicy = (request: StoredOrder) => Decision | undefined;
 

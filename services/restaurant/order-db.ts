@@ -24,7 +24,7 @@ export interface StoredOrder {
   cancels: string | null;
   batteryVoltage: string | null;
   receivedAt: number;
-  /** null while the order awaits a decision (staff, issue 8). */
+  /** null while the order awaits a decision (staff). */
   status: AckStatus | null;
   etaMin: number | null;
   reason: string | null;

@@ -23,7 +23,7 @@ function expand(steps: number[], t0 = 0): { at: number; on: boolean }[] {
   return out;
 }
 
-describe("LED pattern table (DESIGN.md)", () => {
+describe("LED pattern table (docs/ARCHITECTURE.md)", () => {
   it.each<[LedPatternName, number[], boolean]>([
     ["working", [100, 900], true],
     ["ok", [2000], false],

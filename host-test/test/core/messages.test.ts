@@ -37,7 +37,7 @@ const cancel: OrderMessage = {
 const ack: AckMessage = { v: 1, orderId: "pizza-button-01-42", status: "accepted", etaMin: 25 };
 
 describe("encodeOrder", () => {
-  it("produces the DESIGN.md wire format, AWS IoT Button fields first", () => {
+  it("produces the documented wire format, AWS IoT Button fields first", () => {
     expect(utf8Decode(encodeOrder(order))).toBe(
       '{"serialNumber":"pizza-button-01","clickType":"SINGLE","batteryVoltage":"3012mV",' +
         '"v":1,"orderId":"pizza-button-01-42","seq":42,"action":"order","item":"margherita"}',
@@ -79,7 +79,7 @@ describe("decodeOrder", () => {
     expect(decodeOrder(encodeOrder(cancel))).toEqual({ ok: true, value: cancel });
   });
 
-  it("decodes the example from DESIGN.md verbatim", () => {
+  it("decodes the documented example verbatim", () => {
     const text =
       '{"serialNumber":"pizza-button-01","clickType":"SINGLE","batteryVoltage":"3012mV",\n' +
       ' "v":1,"orderId":"pizza-button-01-42","seq":42,"action":"order","item":"margherita"}';
@@ -170,7 +170,7 @@ describe("decodeOrder", () => {
 });
 
 describe("encodeAck / decodeAck", () => {
-  it("encodes the DESIGN.md ack", () => {
+  it("encodes the documented ack", () => {
     expect(utf8Decode(encodeAck(ack))).toBe('{"v":1,"orderId":"pizza-button-01-42","status":"accepted","etaMin":25}');
   });
 

@@ -1,4 +1,4 @@
-// The policies this product ships (services/policies/), decided for the flows in DESIGN.md.
+// The policies this product ships (services/policies/), decided for the product's flows (docs/ARCHITECTURE.md).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
