@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { defaultConfig, type ButtonConfig, type ClickType } from "../../../modules/core/config";
-import { OrderFlow, STORE_KEYS, type FlowEvent } from "../../../modules/core/flow";
-import { LedPlayer } from "../../../modules/core/led";
+import { createButton } from "../../../modules/core/button";
+import { OrderFlow, type FlowEvent } from "../../../modules/core/flow";
+import { STORE_KEYS } from "../../../modules/core/record";
 import { decodeOrder, encodeAck, utf8Encode, type AckMessage, type OrderMessage } from "../../../modules/core/index";
 import { FakeConnection, FakeConnector, FakeTimers, MemoryLog, MemoryStore, RecordingLed } from "./fakes";
 
@@ -77,7 +78,6 @@ function setup(
   const log = new MemoryLog();
   const led = new RecordingLed(timers);
   const patterns: string[] = [];
-  const player = new LedPlayer({ led, timers, onPattern: (n) => patterns.push(n) });
   const connector = new FakeConnector();
   const restaurant = new FakeRestaurant(timers, connector);
   const events: (FlowEvent & { at: number })[] = [];
@@ -87,18 +87,21 @@ function setup(
     connectionMode: options.mode ?? "on-demand",
     ...options.config,
   };
-  const flow = new OrderFlow({
+  const button = createButton(
     config,
-    timers,
-    clock: timers,
-    led: player,
-    store,
-    connector,
-    log,
-    random: options.random ?? (() => 0.5),
-    batteryVoltage: options.batteryVoltage ?? (() => "3012mV"),
-    onEvent: (e) => events.push({ ...e, at: timers.now() }),
-  });
+    {
+      timers,
+      clock: timers,
+      led,
+      store,
+      connector,
+      log,
+      random: options.random ?? (() => 0.5),
+      batteryVoltage: options.batteryVoltage ?? (() => "3012mV"),
+    },
+    { onEvent: (e) => events.push({ ...e, at: timers.now() }), onPattern: (n) => patterns.push(n) },
+  );
+  const { flow, led: player } = button;
   const outcomes = () => events.filter((e): e is Outcome & { at: number } => e.type === "outcome");
   const lastOutcome = () => outcomes()[outcomes().length - 1];
   const states = () => events.filter((e) => e.type === "state").map((e) => (e as { state: string }).state);
@@ -549,7 +552,6 @@ describe("OrderFlow: busy, stray messages, auth", () => {
       config: { ...defaultConfig, thingName: THING },
       timers,
       clock: timers,
-      led: new RecordingLed(timers), // a bare Led: the flow makes its own player
       store: new MemoryStore(),
       connector,
       log: new MemoryLog(),
@@ -877,7 +879,6 @@ describe("OrderFlow robustness", () => {
       config: { ...defaultConfig, thingName: THING },
       timers,
       clock: timers,
-      led: new RecordingLed(timers),
       store,
       connector,
       log,
