@@ -81,6 +81,8 @@ export function setup(
   const log = new MemoryLog();
   const led = new RecordingLed(timers);
   const patterns: string[] = [];
+  /** Events and LED patterns in the order the observers saw them, e.g. "state connecting", "pattern ok". */
+  const trace: string[] = [];
   const connector = new FakeConnector();
   const restaurant = new FakeRestaurant(timers, connector);
   const events: (FlowEvent & { at: number })[] = [];
@@ -102,7 +104,16 @@ export function setup(
       random: options.random ?? (() => 0.5),
       batteryVoltage: options.batteryVoltage ?? (() => "3012mV"),
     },
-    { onEvent: (e) => events.push({ ...e, at: timers.now() }), onPattern: (n) => patterns.push(n) },
+    {
+      onEvent: (e) => {
+        events.push({ ...e, at: timers.now() });
+        trace.push(`${e.type} ${e.type === "state" ? e.state : e.type === "outcome" ? e.outcome : ""}`.trim());
+      },
+      onPattern: (n) => {
+        patterns.push(n);
+        trace.push(`pattern ${n}`);
+      },
+    },
   );
   const { flow, led: player } = button;
   const outcomes = () => events.filter((e): e is Outcome & { at: number } => e.type === "outcome");
@@ -119,5 +130,5 @@ export function setup(
     timers.advance(runMs);
     return lastOutcome();
   };
-  return { timers, store, log, led, player, patterns, connector, restaurant, events, flow, config, outcomes, lastOutcome, states, retries, pending, click };
+  return { timers, store, log, led, player, patterns, trace, button, connector, restaurant, events, flow, config, outcomes, lastOutcome, states, retries, pending, click };
 }

@@ -2,7 +2,9 @@
 // reconnect with backoff, refusal), and the link's timers.
 import { describe, expect, it } from "vitest";
 import { encodeAck } from "../../../modules/core/index";
-import { FakeConnection, MemoryStore } from "./fakes";
+import { Backoff } from "../../../modules/core/backoff";
+import { Link, type LinkEvent } from "../../../modules/core/link";
+import { FakeConnection, FakeConnector, FakeTimers, MemoryLog, MemoryStore } from "./fakes";
 import { ACKS, T0, nth, setup } from "./flow-harness";
 
 describe("Link: persistent mode", () => {
@@ -162,5 +164,78 @@ describe("Link: persistent mode", () => {
     expect(t.lastOutcome()).toMatchObject({ outcome: "ok", trigger: "boot" });
     expect(t.connector.connections).toHaveLength(1);
     expect(t.connector.last!.open).toBe(true);
+  });
+});
+
+describe("Link on its own", () => {
+  function setupLink(mode: "on-demand" | "persistent") {
+    const timers = new FakeTimers(T0);
+    const connector = new FakeConnector();
+    const log = new MemoryLog();
+    const events: LinkEvent[] = [];
+    const closes: string[] = [];
+    const link = new Link({
+      mode,
+      connector,
+      subscribe: ACKS,
+      timers,
+      clock: timers,
+      log,
+      connectTimeoutMs: 10_000,
+      backoff: new Backoff({ baseMs: 1_000, capMs: 30_000, random: () => 0.5 }),
+      stableAfterMs: 30_000,
+      emit: (e) => events.push(e),
+      handlers: { onReady: () => {}, onMessage: () => {}, onClose: (kind) => closes.push(kind) },
+    });
+    return { timers, connector, log, events, closes, link };
+  }
+
+  it("an idle link that never connects: connect timeout, then backoff delays from Backoff; one link timer at a time", () => {
+    const { timers, connector, link } = setupLink("persistent"); // the fake broker never answers
+    link.start();
+    for (let i = 0; i < 8; i++) {
+      expect(timers.pendingCount).toBe(1);
+      timers.advance(timers.requested.at(-1)!); // to the running timer's deadline
+    }
+    // connect timeout (10 s) alternates with the reconnect wait: 500, 1000, 2000, 4000 (full jitter at 0.5)
+    expect(timers.requested.slice(0, 8)).toEqual([10_000, 500, 10_000, 1_000, 10_000, 2_000, 10_000, 4_000]);
+    expect(connector.connections.length).toBe(5);
+    expect(connector.connections.slice(0, -1).every((c) => c.closedByCore)).toBe(true);
+  });
+
+  it("while a message holds the link, its closes go to the flow and the link sets no timer of its own", () => {
+    const { timers, connector, closes, link } = setupLink("persistent");
+    link.take();
+    link.connect();
+    connector.last!.drop("network", "reset");
+    expect(closes).toEqual(["network"]);
+    expect(timers.pendingCount).toBe(0);
+  });
+
+  it("on-demand: release() closes the connection and idle() keeps nothing up", () => {
+    const { timers, connector, link } = setupLink("on-demand");
+    link.start();
+    expect(connector.connections).toHaveLength(0);
+    link.take();
+    link.connect();
+    connector.last!.ready();
+    expect(link.ready).toBe(true);
+    link.release(false);
+    link.idle();
+    expect(connector.last!.closedByCore).toBe(true);
+    expect(timers.pendingCount).toBe(0);
+  });
+
+  it("a refused idle link stays down (no timer) until a message takes it and connects", () => {
+    const { timers, connector, log, events, link } = setupLink("persistent");
+    link.start();
+    connector.last!.drop("auth", "certificate rejected");
+    expect(events.at(-1)).toEqual({ type: "connection", phase: "closed", kind: "auth", detail: "certificate rejected" });
+    expect(log.has(/link not authorized/)).toBe(true);
+    timers.advance(600_000);
+    expect(connector.connections).toHaveLength(1);
+    link.take();
+    link.connect();
+    expect(connector.connections).toHaveLength(2);
   });
 });

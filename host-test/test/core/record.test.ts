@@ -1,6 +1,8 @@
 // The message record through the flow: seq seeding and recovery, unreadable or failing stores.
 import { describe, expect, it } from "vitest";
-import { MemoryStore } from "./fakes";
+import type { OrderMessage } from "../../../modules/core/messages";
+import { MessageRecord, STORE_KEYS } from "../../../modules/core/record";
+import { FakeClock, MemoryLog, MemoryStore } from "./fakes";
 import { SEQ0, T0, THING, nth, setup } from "./flow-harness";
 
 describe("MessageRecord: seq seeded from the wall clock (no orderId reuse after a flash erase)", () => {
@@ -99,4 +101,77 @@ describe("MessageRecord through the flow: unreadable or failing store", () => {
     expect(t.log.has(/NVS full/)).toBe(true);
   });
 
+});
+
+describe("MessageRecord on its own", () => {
+  const order = (seq: number): OrderMessage => ({
+    v: 1,
+    serialNumber: THING,
+    clickType: "SINGLE",
+    orderId: `${THING}-${seq}`,
+    seq,
+    action: "order",
+    item: "margherita",
+  });
+  const setupRecord = (now = T0) => {
+    const clock = new FakeClock(now);
+    const store = new MemoryStore();
+    const log = new MemoryLog();
+    const record = new MessageRecord({ store, clock, log, pendingExpiryMs: 60_000 });
+    return { clock, store, log, record };
+  };
+
+  it("create() persists the advanced seq, then the message as pending, before it returns", () => {
+    const { store, record } = setupRecord();
+    const first = record.create(order);
+    expect(first.seq).toBe(SEQ0);
+    expect(store.writes.map(([key]) => key)).toEqual([STORE_KEYS.seq, STORE_KEYS.pending]);
+    expect(store.data.get(STORE_KEYS.seq)).toBe(String(SEQ0));
+    expect(record.pending()).toEqual({ message: first, createdAt: T0 });
+    expect(record.create(order).seq).toBe(SEQ0 + 1);
+  });
+
+  it("create() with the wall clock unset throws and writes nothing", () => {
+    const { store, record } = setupRecord(1_000);
+    expect(() => record.create(order)).toThrow(/wall clock not set/);
+    expect(store.writes).toEqual([]);
+  });
+
+  it("create() of a message the codec refuses throws before the seq is persisted", () => {
+    const { store, record } = setupRecord();
+    expect(() => record.create((seq) => ({ ...order(seq), item: "x".repeat(600) }))).toThrow();
+    expect(store.writes).toEqual([]);
+  });
+
+  it("settle(): an accepted order is no longer pending and becomes what LONG cancels; its cancel clears that", () => {
+    const { record } = setupRecord();
+    const placed = record.create(order);
+    record.settle(placed, { v: 1, orderId: placed.orderId, status: "accepted" });
+    expect(record.pending()).toBeUndefined();
+    expect(record.lastAccepted()).toBe(placed.orderId);
+    const cancel = record.create((seq) => ({
+      v: 1,
+      serialNumber: THING,
+      clickType: "LONG",
+      orderId: `${THING}-${seq}`,
+      seq,
+      action: "cancel",
+      cancels: placed.orderId,
+    }));
+    record.settle(cancel, { v: 1, orderId: cancel.orderId, status: "cancelled" });
+    expect(record.pending()).toBeUndefined();
+    expect(record.lastAccepted()).toBeUndefined();
+  });
+
+  it("live() drops a pending message older than the expiry; pending() still reads an old one", () => {
+    const { clock, record, log } = setupRecord();
+    record.create(order);
+    clock.time = T0 + 60_000;
+    expect(record.live()?.message.seq).toBe(SEQ0);
+    clock.time = T0 + 60_001;
+    expect(record.pending()?.message.seq).toBe(SEQ0);
+    expect(record.live()).toBeUndefined();
+    expect(record.pending()).toBeUndefined();
+    expect(log.has(/expired/)).toBe(true);
+  });
 });
