@@ -146,10 +146,10 @@ export class Link {
   // ---------------------------------------------------------------------------------- a connection
 
   private open(purpose: "message" | "link"): void {
-    const { connector, subscribe, clock, emit } = this.options;
+    const { connector, subscribe, clock } = this.options;
     const current: Connection = { id: ++this.connections, connection: undefined, ready: false, openedAt: clock.now(), readyAt: undefined };
     this.current = current;
-    emit({ type: "connection", phase: "connecting", purpose });
+    this.options.emit({ type: "connection", phase: "connecting", purpose });
     // Each handler first checks that its connection is still the current one: a late callback from an
     // old connection must never touch the flow. A ready reported from inside connect() is applied once
     // connect() has returned the connection object (publishing needs it).
