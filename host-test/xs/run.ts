@@ -12,17 +12,35 @@ type WorkerMessage =
   | { type: "crash"; message: string; stack?: string };
 
 const DEFAULT_TARGETS = ["host-test/test/core"];
+/** The whole run's limit: the core's tests take 10–25 s; a test stuck in a loop must not hang CI. */
+const DEFAULT_TIMEOUT_S = 300;
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const indent = (text: string) => text.replace(/^/gm, "     ");
 
+function parseArgs(argv: string[]): { timeoutS: number; targets: string[] } {
+  const targets: string[] = [];
+  let timeoutS = DEFAULT_TIMEOUT_S;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] !== "--timeout-s") {
+      targets.push(argv[i]);
+      continue;
+    }
+    timeoutS = Number(argv[++i]);
+    if (!(timeoutS > 0)) throw new Error(`--timeout-s needs a number of seconds > 0, got ${argv[i] ?? "nothing"}`);
+  }
+  return { timeoutS, targets };
+}
+
 async function main(argv: string[]): Promise<number> {
   if (argv.includes("--help")) {
-    console.log("usage: npm run test:xs [-- <test file or folder>…]   (default: host-test/test/core)");
+    console.log(`usage: npm run test:xs [-- [--timeout-s N] <test file or folder>…]
+  default: host-test/test/core; the run is stopped after N seconds (default ${DEFAULT_TIMEOUT_S})`);
     return 0;
   }
+  const { timeoutS, targets } = parseArgs(argv);
   const started = Date.now();
-  const files = findTestFiles(argv.length ? argv : DEFAULT_TARGETS);
+  const files = findTestFiles(targets.length ? targets : DEFAULT_TARGETS);
   const version = xsWorkerVersion();
   console.log(`XS tests: ${plural(files.length, "file")} on ${version}`);
   const script = await bundleTests(files);
@@ -42,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
     else crash = `${message.message}${message.stack ? `\n${message.stack}` : ""}`;
   };
   try {
-    await runInXs(script, { onMessage });
+    await runInXs(script, { onMessage, timeoutMs: timeoutS * 1000 });
   } catch (error) {
     crash = `the XS worker failed: ${error instanceof Error ? error.message : String(error)}`;
   }

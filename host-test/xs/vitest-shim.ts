@@ -88,9 +88,10 @@ for (const name of ["soft", "poll"]) {
 }
 (globalThis as any)[GLOBAL_EXPECT] = expect;
 
-function resetExpectState(): void {
-  setState({ assertionCalls: 0, isExpectingAssertions: false, expectedAssertionsNumber: null }, expect);
+function resetExpectState(currentTestName = ""): void {
+  setState({ assertionCalls: 0, isExpectingAssertions: false, expectedAssertionsNumber: null, currentTestName }, expect);
 }
+resetExpectState(); // expect() may be called while a file loads, outside any test
 
 function checkExpectedAssertions(): void {
   const { assertionCalls, isExpectingAssertions, expectedAssertionsNumber } = getState(expect);
@@ -189,19 +190,26 @@ export function formatTitle(template: string, row: unknown, index: number): stri
 
 type Adder = (mode: Mode, name: unknown, a?: unknown, b?: unknown) => void;
 
-function eachOf(add: Adder, mode: Mode) {
-  return (rows: readonly unknown[]) => (name: unknown, a?: unknown, b?: unknown) => {
-    const body = bodyOf(a, b);
-    rows.forEach((row, i) => {
-      const title = formatTitle(nameOf(name), row, i);
-      const args = Array.isArray(row) ? row : [row];
-      add(mode, title, body && (() => body(...args)));
-    });
+/** `.each` spreads an array row into the test's arguments; `.for` passes each row as one argument. */
+function eachOf(add: Adder, mode: Mode, spread: boolean) {
+  return (rows: readonly unknown[]) => {
+    if (!Array.isArray(rows) || "raw" in rows) throw new Error("the XS test shim takes .each/.for rows as an array, not a template table");
+    return (name: unknown, a?: unknown, b?: unknown) => {
+      const body = bodyOf(a, b);
+      rows.forEach((row, i) => {
+        const args = spread && Array.isArray(row) ? row : [row];
+        add(mode, formatTitle(nameOf(name), row, i), body && (() => body(...args)));
+      });
+    };
   };
 }
 
 function api(add: Adder) {
-  const make = (mode: Mode) => Object.assign((name: unknown, a?: unknown, b?: unknown) => add(mode, name, a, b), { each: eachOf(add, mode) });
+  const make = (mode: Mode) =>
+    Object.assign((name: unknown, a?: unknown, b?: unknown) => add(mode, name, a, b), {
+      each: eachOf(add, mode, true),
+      for: eachOf(add, mode, false),
+    });
   const run = make("run");
   return Object.assign(run, {
     skip: make("skip"),
@@ -292,7 +300,7 @@ export async function runCollected(options: { onResult?: (result: TestResult) =>
   async function runTest(t: TestCase, skipped: boolean): Promise<void> {
     const base = { file: fileOf(t), name: fullName(t) };
     if (skipped || t.mode === "skip" || t.mode === "todo" || !t.fn) return report({ ...base, state: "skip" });
-    resetExpectState();
+    resetExpectState(base.name);
     let error: unknown;
     let failed = false;
     try {

@@ -11,6 +11,8 @@ export interface XsRunOptions {
   onMessage: (text: string) => void;
   /** Where the worker's `print()` goes (default: this process's stdout). */
   stdout?: "inherit" | "ignore";
+  /** The worker is stopped, and the run rejected, if the script is still running after this long. */
+  timeoutMs: number;
 }
 
 const decoder = new TextDecoder();
@@ -47,7 +49,8 @@ const PRELUDE = `{
 
 /**
  * Evaluates `script` in a fresh worker and resolves when the worker is idle again (the script's promise jobs
- * included). Rejects with XS's own message if the script throws or the worker dies (out of memory, say).
+ * included). Rejects with XS's own message if the script throws or the worker dies (out of memory, say), or
+ * when `timeoutMs` passes first (a test that never ends: XS runs it with no computation limit).
  * xsnap's Node API needs SES's hardened globals (`@endo/init`), so the first call locks down this process:
  * call it from a process of its own, after anything that changes built-ins.
  */
@@ -68,10 +71,20 @@ export async function runInXs(script: string, options: XsRunOptions): Promise<vo
       return new Uint8Array(0);
     },
   });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`still running after ${options.timeoutMs / 1000} s; the worker was stopped`));
+      void worker.terminate();
+    }, options.timeoutMs);
+  });
   try {
     await worker.evaluate(PRELUDE);
-    await worker.evaluate(script);
+    const evaluation = worker.evaluate(script);
+    evaluation.catch(() => {}); // after a timeout it rejects too; the timeout is the error reported
+    await Promise.race([evaluation, timedOut]);
   } finally {
+    clearTimeout(timer);
     await worker.close().catch(() => worker.terminate());
   }
 }

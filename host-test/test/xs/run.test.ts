@@ -11,7 +11,7 @@ function runOnXs(...files: string[]) {
 }
 
 describe("test:xs runner", () => {
-  it("runs vitest-style tests on XS: hooks, each, mocks, async; names and messages of failures; a closing count", () => {
+  it("runs vitest-style tests on XS: hooks, each/for, mocks, async; names and messages of failures; a closing count", () => {
     const { code, stdout, closing } = runOnXs(`${FIXTURES}/shim-behaviour.fixture.ts`);
     expect(stdout).toMatch(/^XS tests: 1 file on xsnap \d+\.\d+\.\d+ \(XS \d+\.\d+\.\d+\)$/m);
     const file = `${FIXTURES}/shim-behaviour.fixture.ts`;
@@ -20,7 +20,7 @@ describe("test:xs runner", () => {
     expect(stdout).toContain("1 skipped");
     expect(stdout).not.toContain("FAIL " + file + " > hooks");
     expect(stdout).not.toContain("FAIL " + file + " > each");
-    expect(closing).toBe("7 passed, 2 failed");
+    expect(closing).toBe("8 passed, 2 failed");
     expect(code).toBe(1);
   });
 
@@ -28,6 +28,15 @@ describe("test:xs runner", () => {
     const { code, stdout, closing } = runOnXs(`${FIXTURES}/load-error.fixture.ts`, "host-test/test/core/backoff.test.ts");
     expect(stdout).toMatch(/FAIL host-test\/test\/xs\/fixtures\/load-error\.fixture\.ts > \(loading the file\)\n {5}ReferenceError: .*Intl/);
     expect(closing).toMatch(/^[1-9]\d* passed, 1 failed$/);
+    expect(code).toBe(1);
+  });
+
+  // The limit leaves the first test ample time on a busy machine; the second never ends, so it is always hit.
+  it("stops a test that never ends at the time limit and reports it after the last test that finished", () => {
+    const { code, stdout, closing } = runOnXs("--timeout-s", "10", `${FIXTURES}/endless.fixture.ts`);
+    expect(stdout).toContain(`FAIL XS run (after ${FIXTURES}/endless.fixture.ts > finishes)`);
+    expect(stdout).toContain("still running after 10 s; the worker was stopped");
+    expect(closing).toBe("1 passed, 1 failed");
     expect(code).toBe(1);
   });
 
