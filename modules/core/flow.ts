@@ -10,7 +10,7 @@
 //   advanced and persisted, so an orderId is never reused across resets.
 // - With no seq in the store (new device, flash erase, NVS wipe) the counter is seeded from the wall clock
 //   in seconds, not 1: orderIds from before an erase are never reused (the restaurant would answer a
-//   reused one with its OLD ack: green LED, no pizza). With the clock unset (before 2020) no message is
+//   reused one with its OLD ack: green LED, no pizza). With the clock unset (before 2025) no message is
 //   created: outcome "failed", reason logged.
 // - While a message is pending (and younger than pendingExpiryMs, by the Clock), ANY click resends THAT
 //   message with the same orderId (the restaurant answers a repeat with the original ack), except:
@@ -35,6 +35,7 @@
 import { backoffDelay } from "./backoff";
 import type { ButtonConfig, ClickType } from "./config";
 import { acksTopic, isValidThingName, ordersTopic } from "./config";
+import { CLOCK_SET_AFTER_MS, CLOCK_SET_AFTER_YEAR } from "./wall-clock";
 import { LedPlayer, type LedPatternName } from "./led";
 import type { AckMessage, OrderMessage } from "./messages";
 import { decodeAck, decodeOrder, encodeOrder, makeOrderId } from "./messages";
@@ -599,7 +600,7 @@ export class OrderFlow {
     const now = this.clock.now();
     if (!(now >= CLOCK_SET_AFTER_MS)) {
       // 1970 seconds are far below the seqs of earlier orders: every orderId would repeat an old one.
-      throw new Error(`wall clock not set (${now} ms since 1970, before 2020): cannot number a new order`);
+      throw new Error(`wall clock not set (${now} ms since 1970, before ${CLOCK_SET_AFTER_YEAR}): cannot number a new order`);
     }
     const seconds = Math.floor(now / 1000);
     if (raw === undefined) {
@@ -662,9 +663,6 @@ export class OrderFlow {
     this[name] = undefined;
   }
 }
-
-/** Date.UTC(2020, 0, 1). An earlier wall clock was never set (an ESP32 boots in 1970): it cannot seed seq. */
-const CLOCK_SET_AFTER_MS = 1_577_836_800_000;
 
 /** Longer battery strings are dropped, so the size check at construction covers every real message. */
 const MAX_VOLTAGE_CHARS = 16;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { defaultConfig, type ButtonConfig, type ClickType } from "../../../modules/core/config";
+import { CLOCK_SET_AFTER_MS } from "../../../modules/core/wall-clock";
 import { OrderFlow, STORE_KEYS, type FlowEvent } from "../../../modules/core/flow";
 import { LedPlayer } from "../../../modules/core/led";
 import { decodeOrder, encodeAck, utf8Encode, type AckMessage, type OrderMessage } from "../../../modules/core/index";
@@ -8,7 +9,7 @@ import { FakeConnection, FakeConnector, FakeTimers, MemoryLog, MemoryStore, Reco
 const THING = "pizza-button-01";
 const ORDERS = `pizza/orders/${THING}`;
 const ACKS = `pizza/acks/${THING}`;
-const T0 = 1_700_000_000_000; // virtual wall clock at the start of every test
+const T0 = 1_800_000_000_000; // virtual wall clock at the start of every test
 /** A fresh store's first seq: the wall clock in seconds at the first click (every test clicks first at T0). */
 const SEQ0 = Math.floor(T0 / 1000);
 /** The orderId of the n-th message a fresh device makes (n = 1, 2, …). */
@@ -757,7 +758,8 @@ describe("OrderFlow: seq seeded from the wall clock (no orderId reuse after a fl
   it.each([
     ["0 (epoch)", 0],
     ["a day after boot in 1970", 86_400_000],
-    ["one second before 2020", Date.UTC(2020, 0, 1) - 1_000],
+    ["one second before the cutoff (2025)", CLOCK_SET_AFTER_MS - 1_000],
+    ["late 2024 (a wrong clock that still looks plausible)", Date.UTC(2024, 11, 31)],
   ])("clock unset (%s): no order is created, outcome failed, reason logged", (_name, start) => {
     const t = setup({ start });
     const outcome = t.click("SINGLE");
