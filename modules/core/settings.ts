@@ -99,7 +99,8 @@ export function validateSettings(schema: SettingsSchema, raw: RawSettings, optio
     }
     const read = readValue(setting, given);
     if ("problem" in read) {
-      errors.push(`${setting.key} ${read.problem} (got ${describe(given)})`);
+      const got = describe(given);
+      errors.push(`${setting.key} ${read.problem}${read.problem.indexOf(got) >= 0 ? "" : ` (got ${got})`}`);
       bad[setting.key] = true;
     } else {
       values[setting.key] = read.value;
@@ -189,12 +190,24 @@ function describe(value: unknown): string {
   }
 }
 
-/** " (did you mean X?)" for a near miss (same letters ignoring case and separators), else "". */
+/** " (did you mean X?)" for a near miss (same letters ignoring case and separators, or one a prefix of the other), else "". */
 export function suggestion(name: string, known: readonly string[]): string {
   const norm = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, "");
   const target = norm(name);
-  const close = known.find((k) => norm(k) === target) ?? known.find((k) => norm(k).indexOf(target) === 0 && target.length >= 3);
+  const close =
+    known.find((k) => norm(k) === target) ??
+    known.find((k) => norm(k).indexOf(target) === 0 && target.length >= 3) ??
+    known.find((k) => target.indexOf(norm(k)) === 0 && norm(k).length >= 4);
   return close !== undefined ? ` (did you mean ${close}?)` : "";
+}
+
+/** The settings of a schema that `keys` name, in that order: how another schema shares a setting. */
+export function pickSettings(schema: SettingsSchema, keys: readonly string[]): Setting[] {
+  return keys.map((key) => {
+    const setting = schema.settings.find((s) => s.key === key);
+    if (!setting) throw new Error(`no setting ${key}`);
+    return setting;
+  });
 }
 
 /** The defaults of a schema, as validated values. */
@@ -214,7 +227,7 @@ const DAY = 24 * HOUR;
 
 const prefixCheck = (prefix: string) => {
   const problem = topicPrefixProblem(prefix);
-  return problem === undefined ? undefined : `"${prefix}" ${problem}`;
+  return problem === undefined ? undefined : `${JSON.stringify(prefix)} ${problem}`;
 };
 
 const greater = (a: string, b: string, why: string): CrossRule => ({
@@ -320,20 +333,33 @@ export function validateButtonSettings(raw: RawSettings, options: ValidateOption
 }
 
 /** Help lines for a schema: one per setting, "--flag VALUE  help (default …)". */
-export function settingsHelp(schema: SettingsSchema, options: { width?: number } = {}): string[] {
+export function settingsHelp(schema: SettingsSchema, options: { width?: number; columns?: number } = {}): string[] {
   const width = options.width ?? 30;
   const lines: string[] = [];
   for (const s of schema.settings) {
-    if (s.type === "switches") {
-      lines.push(`  ${`(file) ${s.key}`.padEnd(width)} ${s.help}`);
-      continue;
-    }
-    const flag = `--${flagOf(s.key)}${valueHint(s)}`;
+    const name = s.type === "switches" ? `${s.key} (file only)` : `--${flagOf(s.key)}${valueHint(s)}`;
     const aliases = s.aliases && s.aliases.length > 0 ? ` (also --${s.aliases.join(", --")})` : "";
-    const shown = defaultText(s);
-    lines.push(`  ${flag.padEnd(width)} ${s.help}${aliases}${shown}`);
+    const text = wrap(`${s.help}${aliases}${defaultText(s)}`, (options.columns ?? 110) - width - 3);
+    // A name wider than its column gets a line of its own.
+    if (name.length > width) lines.push(`  ${name}`);
+    text.forEach((part, i) => lines.push(`  ${(i === 0 && name.length <= width ? name : "").padEnd(width)} ${part}`));
   }
   return lines;
+}
+
+function wrap(text: string, columns: number): string[] {
+  const out: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > columns) {
+      out.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  out.push(line);
+  return out;
 }
 
 function valueHint(s: Setting): string {
@@ -355,7 +381,7 @@ function valueHint(s: Setting): string {
 
 function defaultText(s: Setting): string {
   if (s.default === undefined || s.default === "") return "";
-  if (s.type === "boolean") return s.default ? " (default on; --no-" + flagOf(s.key) + " turns it off)" : "";
+  if (s.type === "boolean") return s.default ? ` (default on; --no-${flagOf(s.key)} turns it off)` : "";
   if (s.type === "switches") return "";
   const d = s.default as SettingValue;
   return ` [${Array.isArray(d) ? d.join(",") : String(d)}]`;
