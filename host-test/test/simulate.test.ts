@@ -79,6 +79,14 @@ describe("npm run simulate (script mode)", () => {
     expect(readOrderIds(path.join(stateDir, "restaurant.sqlite"))).toEqual([...firstRun, ...summary.clicks.map((c: any) => c.orderId)]);
   });
 
+  it("topic prefix acme.pizza: the button, the broker's rules and the restaurant agree on it (the restaurant used to refuse it)", async () => {
+    const run = await simulate(["--clicks", "single", "--json", "--topic-prefix", "acme.pizza", "--state-dir", path.join(dir, "acme-state"), "--pki-dir", pkiDir]);
+    expect(run.code, run.stderr).toBe(0);
+    const objects = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, any>);
+    expect(objects.at(-1)!.summary.clicks.map((c: any) => c.outcome)).toEqual(["ok"]);
+    expect(objects.some((o) => o.source === "restaurant" && o.event === "ack-published")).toBe(true);
+  });
+
   it("exits 1 when an outcome breaks the contract (LONG with nothing to cancel)", async () => {
     const fresh = path.join(dir, "fresh-state");
     const run = await simulate(["--clicks", "long", "--state-dir", fresh, "--pki-dir", pkiDir]);

@@ -123,7 +123,7 @@ describe("restaurant service configuration", () => {
     expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--client-id", "a/b"], dir)).toThrow(/--client-id/);
   });
 
-  it("reads topicPrefix through the button's own setting: acme.pizza accepted (it used to be refused here), $aws refused", () => {
+  it("reads topicPrefix through the button's own setting: acme.pizza accepted, $aws refused, as everywhere", () => {
     expect(parseRestaurantArgs(["--pki-dir", pkiDir, "--topic-prefix", "acme.pizza"], dir)!.topicPrefix).toBe("acme.pizza");
     expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--topic-prefix", "$aws"], dir)).toThrow(/--topic-prefix "\$aws" must not start with \$/);
     expect(restaurantUsage()).toMatch(/--topic-prefix TEXT\s+topic prefix/);
