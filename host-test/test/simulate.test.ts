@@ -79,7 +79,7 @@ describe("npm run simulate (script mode)", () => {
     expect(readOrderIds(path.join(stateDir, "restaurant.sqlite"))).toEqual([...firstRun, ...summary.clicks.map((c: any) => c.orderId)]);
   });
 
-  it("topic prefix acme.pizza: the button, the broker's rules and the restaurant agree on it (the restaurant used to refuse it)", async () => {
+  it("topic prefix acme.pizza (a dot is a plain topic character) works end to end: button, broker rules, restaurant", async () => {
     const run = await simulate(["--clicks", "single", "--json", "--topic-prefix", "acme.pizza", "--state-dir", path.join(dir, "acme-state"), "--pki-dir", pkiDir]);
     expect(run.code, run.stderr).toBe(0);
     const objects = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, any>);
