@@ -1,7 +1,8 @@
-// Firmware settings from the manifest's `config` (read through mc/config). Keys are FLAT dotted names
-// ("mqtt.host"), because that is what `mcconfig … mqtt.host=example.com` writes: the command line sets
-// the key "mqtt.host" literally, it does not reach into a nested object. Command-line values arrive as
-// strings, manifest values as JSON numbers/booleans, so every reader here accepts both.
+// Firmware settings from the manifest's `config` (read through mc/config) and the host's command-line
+// overrides, validated by the core's settings schema (modules/core/settings.ts: the same keys, ranges and
+// rules as the simulator and the services). Keys are FLAT dotted names ("mqtt.host"), because that is what
+// `mcconfig … mqtt.host=example.com` writes; command-line values arrive as strings, manifest values as JSON
+// numbers/booleans, and the schema reads both.
 //
 // Pure TypeScript (no Moddable imports) so Node tests can check it.
 
@@ -52,7 +53,10 @@ export const SETTING_KEYS = BUTTON_SETTING_KEYS;
 export function readSettings(raw: RawConfig): SettingsResult {
   const result = validateButtonSettings(raw, { unknownKeys: "ignore" });
   const errors = result.ok ? [] : result.errors.slice();
-  if (result.ok && result.value.mqtt.host === "") errors.push("mqtt.host is not set (build with mqtt.host=<broker name or address>)");
+  const host = raw["mqtt.host"];
+  if (host === undefined || host === null || (typeof host === "string" && host.trim() === "")) {
+    errors.push("mqtt.host is not set (build with mqtt.host=<broker name or address>)");
+  }
   if (!result.ok || errors.length > 0) return { ok: false, errors };
   const { thingName, core, mqtt, pins, sntp } = result.value;
   return {

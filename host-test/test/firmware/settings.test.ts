@@ -86,6 +86,15 @@ describe("firmware settings (mc/config)", () => {
     expect(result.ok ? "" : result.errors.join("\n")).toMatch(message);
   });
 
+  it("reports every error at once, the missing broker included", () => {
+    const result = readSettings({ ...manifestConfig, doubleClickMs: "2000", topicPrefix: "$aws" });
+    expect(result.ok ? [] : result.errors).toEqual([
+      expect.stringMatching(/^topicPrefix /),
+      expect.stringMatching(/^doubleClickMs /),
+      expect.stringMatching(/^mqtt\.host is not set/),
+    ]);
+  });
+
   it("accepts topicPrefix acme.pizza (a dot is a plain topic character), and keys of the SDK's own in mc/config", () => {
     const s = settingsOf({ ...manifestConfig, "mqtt.host": "h", topicPrefix: "acme.pizza", someSdkKey: 1 });
     expect(s.core.topicPrefix).toBe("acme.pizza");
