@@ -3,7 +3,7 @@
 //   idle ──click──▶ (message pending? resend it : create it, advance+persist seq, persist as pending)
 //        ──▶ connecting ──▶ awaiting-ack ──▶ ok | rejected | cancelled | cancel-refused | failed | auth-error ──▶ idle
 //                 ▲              │ no ack in ackTimeoutMs / network failure
-//                 └─ retry-wait ◀┘ (backoff with full jitter, until giveUpMs → failed, message stays pending)
+//                 └─ retry-wait ◀┘ (jittered backoff, never under backoffBaseMs, until giveUpMs → failed, message stays pending)
 //
 // Rules that keep "one press = at most one pizza, and nothing lost":
 // - Every message (order or cancel) is persisted as pending BEFORE it is first sent, after its seq was

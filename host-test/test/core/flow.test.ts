@@ -263,13 +263,13 @@ describe("OrderFlow: retries, give-up and resends", () => {
     t.timers.advance(1); // ack timeout
     expect(t.flow.state).toBe("retry-wait");
     expect(t.connector.connections[0]!.closedByCore).toBe(true);
-    expect(t.retries()).toEqual([{ type: "retry", at: T0 + 10_020, orderId: nth(1), attempt: 2, delayMs: 500, why: "timeout" }]);
+    expect(t.retries()).toEqual([{ type: "retry", at: T0 + 10_020, orderId: nth(1), attempt: 2, delayMs: 1500, why: "timeout" }]);
     t.timers.advance(60_000);
     expect(t.lastOutcome()).toMatchObject({
       outcome: "ok",
       orderId: nth(1),
       attempts: 2,
-      pressToAckMs: 10_020 + 500 + 25,
+      pressToAckMs: 10_020 + 1500 + 25,
       publishToAckMs: 5,
     });
     expect(t.restaurant.received.map((m) => m.orderId)).toEqual([nth(1), nth(1)]);
@@ -284,7 +284,7 @@ describe("OrderFlow: retries, give-up and resends", () => {
     t.restaurant.connectBehaviour = "refuse";
     t.flow.click("SINGLE");
     t.timers.advance(20);
-    expect(t.retries()).toMatchObject([{ why: "network", delayMs: 500 }]);
+    expect(t.retries()).toMatchObject([{ why: "network", delayMs: 1500 }]);
     t.restaurant.connectBehaviour = "ready";
     t.timers.advance(60_000);
     expect(t.lastOutcome()).toMatchObject({ outcome: "ok", attempts: 2 });
@@ -302,7 +302,7 @@ describe("OrderFlow: retries, give-up and resends", () => {
     expect(t.lastOutcome()).toMatchObject({ outcome: "ok", attempts: 2 });
   });
 
-  it("backoff delays stay within full-jitter bounds; give-up at giveUpMs → failed, order still pending", () => {
+  it("backoff delays stay within the jitter window [base, base·2^(n+1)); give-up at giveUpMs → failed, order still pending", () => {
     let r = 0;
     const randoms = [0.999, 0.0, 0.5, 0.25, 0.75, 0.999, 0.1, 0.9];
     const t = setup({ random: () => randoms[r++ % randoms.length]! });
@@ -317,10 +317,10 @@ describe("OrderFlow: retries, give-up and resends", () => {
     const delays = t.retries().map((e) => e.delayMs);
     expect(delays.length).toBeGreaterThanOrEqual(5);
     delays.forEach((d, i) => {
-      const ceiling = Math.min(30_000, 1000 * 2 ** i);
-      expect(d).toBeGreaterThanOrEqual(0);
+      const ceiling = Math.min(30_000, 1000 * 2 ** (i + 1));
+      expect(d).toBeGreaterThanOrEqual(1000); // never under backoffBaseMs
       expect(d).toBeLessThan(ceiling);
-      expect(d).toBe(Math.floor(randoms[i % randoms.length]! * ceiling));
+      expect(d).toBe(Math.floor(1000 + randoms[i % randoms.length]! * (ceiling - 1000)));
     });
     // Give-up lands either during an attempt or while waiting for the next one.
     expect([delays.length, delays.length + 1]).toContain(outcome!.attempts);
@@ -588,7 +588,7 @@ describe("OrderFlow persistent mode", () => {
     t.connector.last!.drop("network", "broker restarted");
     t.timers.advance(60_000);
     const gaps = t.restaurant.connectTimes.slice(1).map((at, i, all) => at - (i === 0 ? T0 + 100 : all[i - 1]! + 20));
-    expect(gaps).toEqual([500, 1000, 2000, 4000, 8000, 15000, 15000]);
+    expect(gaps).toEqual([1500, 2500, 4500, 8500, 15500, 15500]); // base + half of each window (random 0.5)
     expect(t.connector.connections.length).toBeLessThanOrEqual(9);
     // Broker back: the link comes up at the next attempt and clicks work.
     t.restaurant.connectBehaviour = "ready";
@@ -608,7 +608,7 @@ describe("OrderFlow persistent mode", () => {
     t.flow.start();
     t.timers.advance(40_000);
     const gaps = t.restaurant.connectTimes.slice(1).map((at, i) => at - (t.restaurant.connectTimes[i]! + 21));
-    expect(gaps).toEqual([500, 1000, 2000, 4000, 8000, 15000]);
+    expect(gaps).toEqual([1500, 2500, 4500, 8500, 15500]);
     // Stop flapping: the link stays up for longer than the backoff cap; the next drop starts over.
     flapping = false;
     t.timers.advance(60_000);
@@ -616,7 +616,7 @@ describe("OrderFlow persistent mode", () => {
     const dropAt = t.timers.now();
     t.connector.last!.drop();
     t.timers.advance(10_000);
-    expect(t.restaurant.connectTimes.at(-1)! - dropAt).toBe(500);
+    expect(t.restaurant.connectTimes.at(-1)! - dropAt).toBe(1500);
   });
 
   it("a click while the link is down connects and publishes", () => {
