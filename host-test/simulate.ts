@@ -288,6 +288,7 @@ async function runInteractive(sim: Simulation, out: Output, tty: boolean): Promi
       input: process.stdin,
       onCommand: (command) => {
         if (command === "quit") return void quit(0);
+        if (command === "TAP") return sim.device.tap();
         void sim.device.press(command);
       },
       onUnknownKey: () => out.line("keys: Enter = SINGLE · d = DOUBLE · l = LONG · q = quit"),
