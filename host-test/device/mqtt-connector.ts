@@ -15,14 +15,23 @@ import { classifyClose, type ConnectionStage } from "../../services/net/close-ki
 import { openTlsStream, type PemInput } from "../../services/net/tls-stream";
 
 /**
- * What the firmware's TLS (the Moddable SDK's, as manifest.json configures it) can negotiate: TLS 1.2 only,
- * ECDHE_RSA with AES-128-GCM or AES-128-CBC-SHA256, plain RSA key exchange with AES-CBC, on the P-256
- * curve; no DHE_RSA (the SDK has no client certificateVerify for it) and no ChaCha20. The virtual button
- * offers exactly these, so a broker the simulator accepts is one the board accepts.
+ * What the firmware's TLS (the Moddable SDK's, as manifest.json configures it) offers in its ClientHello:
+ * TLS 1.2 only, ECDHE_RSA with AES-128-GCM or AES-128-CBC-SHA256, ECDHE_ECDSA with AES-128-GCM, plain RSA
+ * key exchange with AES-CBC, on the P-256 curve; no DHE_RSA (the SDK has no client certificateVerify for it)
+ * and no ChaCha20. The virtual button offers exactly these, so a broker the simulator accepts is one the
+ * board accepts.
  */
 export const FIRMWARE_TLS = {
   maxVersion: "TLSv1.2" as tls.SecureVersion,
-  ciphers: ["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-SHA256", "AES128-SHA256", "AES256-SHA256", "AES128-SHA", "AES256-SHA"].join(":"),
+  ciphers: [
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-SHA256",
+    "AES128-SHA256",
+    "AES256-SHA256",
+    "AES128-SHA",
+    "AES256-SHA",
+  ].join(":"),
   ecdhCurve: "P-256",
 };
 

@@ -272,9 +272,11 @@ export const CASES: QualificationCase[] = [
       ctx.check(`at least ${unanswered} unanswered attempts, then connected`, connects.every((n) => n >= unanswered + 1), `${connects.join(" and ")} CONNECT(s)`);
       const all = [...a, ...b];
       ctx.check(`no retry sooner than backoffBaseMs (${settings.backoffBaseMs} ms)`, a.length > 0 && all.every((d) => d >= settings.backoffBaseMs - EARLY_MS), `shortest ${Math.min(...all)} ms`);
-      const lockstep = a.length === b.length && a.every((d, i) => Math.abs(d - b[i]!) <= Math.max(15, 0.03 * d));
+      // Lock-step: most steps equal within timer noise (a loaded machine may stretch one step or two).
+      const together = a.filter((d, i) => b[i] !== undefined && Math.abs(d - b[i]!) <= Math.max(25, 0.05 * d)).length;
+      const lockstep = a.length > 2 && together >= Math.ceil((2 * a.length) / 3);
       const constant = a.length > 2 && a.every((d) => Math.abs(d - a[0]!) <= 0.03 * a[0]!);
-      ctx.check("jittered: the two buttons do not retry in lock-step, nor at fixed intervals", !lockstep && !constant, lockstep ? "the same delays, step by step" : constant ? "all delays equal" : "varied");
+      ctx.check("jittered: the two buttons do not retry in lock-step, nor at fixed intervals", !lockstep && !constant, lockstep ? `the same delays at ${together} of ${a.length} steps` : constant ? "all delays equal" : `the same at ${together} of ${a.length} steps`);
       ctx.check("exponential: later waits go beyond the first window (2 × base)", all.some((d, i) => i % unanswered >= 2 && d > 2 * settings.backoffBaseMs), `${list(a.slice(2))} / ${list(b.slice(2))} ms`, { advisory: true });
       ctx.check("orders acknowledged once connected: LED ok", outcomes.every((o) => o.outcome === "ok"), outcomes.map((o) => o.outcome).join(", "));
       ctx.check("one order row per press", servers.every((s) => s.rows.size === 1), servers.map((s) => `${s.rows.size} row(s)`).join(", "));
