@@ -101,7 +101,7 @@ export const CASES: QualificationCase[] = [
   {
     id: "tls-large-chain",
     group: "TLS",
-    title: "TLS large server chain (RSA-4096 leaf + intermediate, 102 SANs, ~8 KB): completes, or fails cleanly",
+    title: "TLS large server chain (RSA-4096 leaf + intermediate, 120 SANs, ~8 KB): completes, or fails cleanly",
     async run(ctx) {
       const identity = await ctx.pki.server("large-chain");
       ctx.note(`chain sent by the server: ${identity.chainBytes} bytes DER`);
