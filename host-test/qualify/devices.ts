@@ -176,7 +176,7 @@ export function firmwareDevice(build: HostBuild): DeviceUnderTest {
           try {
             const at = await fw.waitForLine((t) => t.startsWith("@mem "), "@mem", { from: fw.send("mem"), timeoutMs: 3_000 });
             const mem = JSON.parse(fw.lines[at]!.text.slice(5)) as { chunksPeak: number; slotsPeak: number };
-            return `XS chunk heap peak ${mem.chunksPeak} of 78848 bytes, slot heap peak ${mem.slotsPeak} bytes`;
+            return `XS memory peak since boot: chunks ${mem.chunksPeak} bytes, slots ${mem.slotsPeak} bytes (the garbage collector runs when a heap is full)`;
           } catch {
             return undefined;
           }
