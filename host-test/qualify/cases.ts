@@ -5,7 +5,7 @@ import { decodeOrder } from "../../modules/core/messages";
 import { DHE_RSA_SUITES, ECDHE_RSA_AES_GCM, parseClientHello, suiteName } from "./client-hello";
 import type { ServerCertKind } from "./case-pki";
 import { catchClientHello, type CaseServer } from "./case-server";
-import { connack, payloadSizeForPacket, publish } from "./mqtt-wire";
+import { connack, payloadSizeForPacket, PINGRESP, publish } from "./mqtt-wire";
 import type { CaseContext, QualificationCase } from "./runner";
 
 /** Timer slack the device may show against its own settings, measured from the server side. */
@@ -17,6 +17,19 @@ function gapsBetween(times: number[]): number[] {
 
 function list(values: number[]): string {
   return values.map((v) => `${Math.round(v)}`).join(", ");
+}
+
+/** The orderId of every order the device published, in order ("?" for a payload without one). */
+function publishedOrderIds(server: CaseServer): string[] {
+  return server.packets("PUBLISH").map(({ packet }) => {
+    if (packet.type !== "PUBLISH") return "?";
+    try {
+      const id = (JSON.parse(packet.payload.toString("utf8")) as { orderId?: unknown }).orderId;
+      return typeof id === "string" ? id : "?";
+    } catch {
+      return "?";
+    }
+  });
 }
 
 /**
@@ -300,7 +313,7 @@ export const CASES: QualificationCase[] = [
       });
       const device = await ctx.startDevice(server, settings);
       const outcome = await ctx.press(device);
-      const orderIds = server.packets("PUBLISH").map((p) => (p.packet.type === "PUBLISH" ? (JSON.parse(p.packet.payload.toString()) as { orderId: string }).orderId : ""));
+      const orderIds = publishedOrderIds(server);
       const delays = reconnectDelays(server);
       ctx.note(`reconnect delays (server dropped → next TCP connection): ${list(delays)} ms; orderIds: ${orderIds.join(", ")}`);
       ctx.check(`reconnected after each of the ${drops} drops`, server.packets("CONNECT").length >= drops + 1, `${server.packets("CONNECT").length} CONNECT(s)`);
@@ -331,7 +344,7 @@ export const CASES: QualificationCase[] = [
       const tookMs = outcome.at - pressedAt;
       const before = server.packets("PUBLISH").length;
       await ctx.sleep(2 * settings.backoffCapMs);
-      const ids = server.packets("PUBLISH").map((p) => (p.packet.type === "PUBLISH" ? (JSON.parse(p.packet.payload.toString()) as { orderId: string }).orderId : ""));
+      const ids = publishedOrderIds(server);
       ctx.check("resent more than once, always the same orderId", before >= 2 && ids.every((id) => id === ids[0]), `${before} PUBLISH(es): ${[...new Set(ids)].join(", ")}`);
       ctx.check("gave up: outcome failed, LED failed", outcome.outcome === "failed" && device.leds().some((l) => l.pattern === "failed"), `outcome ${outcome.outcome}; LED ${device.leds().map((l) => l.pattern).join(" → ")}`);
       ctx.check(
@@ -342,8 +355,7 @@ export const CASES: QualificationCase[] = [
       ctx.check("silent after giving up", server.packets("PUBLISH").length === before, `${server.packets("PUBLISH").length - before} PUBLISH(es) after the outcome`);
       answering = true;
       const again = await ctx.press(device);
-      const last = server.packets("PUBLISH").at(-1)?.packet;
-      const lastId = last?.type === "PUBLISH" ? (JSON.parse(last.payload.toString()) as { orderId: string }).orderId : undefined;
+      const lastId = publishedOrderIds(server).at(-1);
       ctx.check("the next press resends the pending order (same orderId) and gets ok", again.outcome === "ok" && lastId === ids[0] && again.orderId === ids[0], `outcome ${again.outcome}, orderId ${again.orderId ?? "?"} (first ${ids[0] ?? "?"})`);
       ctx.check("two presses, one order row", server.rows.size === 1, `${server.rows.size} row(s)`);
     },
@@ -374,7 +386,7 @@ export const CASES: QualificationCase[] = [
         cert: "good",
         behaviour: {
           onPingreq(session) {
-            if (!silent) session.send(Buffer.from([0xd0, 0x00]), "PINGRESP");
+            if (!silent) session.send(PINGRESP, "PINGRESP");
             else ctx.note(`#${session.record.id} PINGREQ left unanswered (server gone silent)`);
           },
         },
