@@ -78,6 +78,7 @@ export class CaseServer {
   behaviour: Behaviour;
   readonly #server: tls.Server;
   readonly #sockets = new Set<net.Socket>();
+  readonly #sessions = new Map<number, Session>();
   readonly #now: () => number;
   #connects = 0;
   port = 0;
@@ -147,6 +148,11 @@ export class CaseServer {
       .sort((a, b) => a.at - b.at);
   }
 
+  /** Drops every open MQTT connection, as a broker restart would. */
+  dropAll(reason: string): void {
+    for (const session of this.#sessions.values()) session.drop(reason);
+  }
+
   /** The restaurant's ack for an order, as bytes of a PUBLISH on the device's ack topic. */
   ack(orderId: string, status = "accepted"): Buffer {
     return publish(this.acksTopic, Buffer.from(JSON.stringify({ v: 1, orderId, status, etaMin: 20 })));
@@ -177,6 +183,8 @@ export class CaseServer {
         socket.destroy();
       },
     };
+    this.#sessions.set(record.id, session);
+    socket.once("close", () => this.#sessions.delete(record.id));
     socket.on("error", () => undefined);
     socket.on("data", (chunk: Buffer) => {
       let packets: InboundPacket[];

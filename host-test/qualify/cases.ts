@@ -377,7 +377,7 @@ export const CASES: QualificationCase[] = [
   {
     id: "mqtt-keepalive",
     group: "MQTT",
-    title: "Persistent mode keep-alive: PINGREQ within the keep-alive, a silent server detected, reconnect",
+    title: "Persistent mode keep-alive: PINGREQ within the keep-alive, a silent server and a dropped link detected, reconnect",
     async run(ctx) {
       const keepaliveSec = 2;
       const settings = { connectionMode: "persistent" as const, keepaliveSec, backoffBaseMs: 300, backoffCapMs: 1_600 };
@@ -425,6 +425,19 @@ export const CASES: QualificationCase[] = [
       const delay = reconnectDelays(server)[0];
       ctx.check("reconnected with backoff", relinked && delay !== undefined && delay >= settings.backoffBaseMs - EARLY_MS, relinked ? `after ${delay} ms` : "no new link within 10 s");
       if (!relinked) return;
+
+      // The server side hangs up (a broker restart): the device notices at once and comes back after backoff.
+      const dropped = server.connections.filter((c) => c.packets.some((p) => p.packet.type === "SUBSCRIBE")).at(-1)!;
+      server.dropAll("broker restart");
+      const back = await ctx.until(() => server.packets("SUBSCRIBE").length > 2, 10_000);
+      const next = server.connections.find((c) => c.id > dropped.id);
+      const wait = next && dropped.closedAt !== undefined ? next.tcpAt - dropped.closedAt : undefined;
+      ctx.check(
+        "a server-side drop detected: reconnected with backoff",
+        back && wait !== undefined && wait >= settings.backoffBaseMs - EARLY_MS,
+        back ? `reconnected ${wait} ms after the drop` : "no new link within 10 s",
+      );
+      if (!back) return;
       const outcome = await ctx.press(device);
       ctx.check("a press on the new link: LED ok", outcome.outcome === "ok" && outcome.attempts === 1, `outcome ${outcome.outcome}, attempts ${outcome.attempts ?? "?"}`);
       ctx.check("one order row", server.rows.size === 1, `${server.rows.size} row(s)`);
