@@ -116,7 +116,7 @@ export class VirtualDevice {
    * are a DOUBLE for the classifier, as on the board.
    */
   tap(): void {
-    this.#button.tap();
+    this.#gestures.tap();
   }
 
   /** Hands a click type straight to the flow (no classifier): for tests that are not about gestures. */
