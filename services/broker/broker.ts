@@ -13,12 +13,16 @@ import { X509Certificate } from "node:crypto";
 import type { Socket } from "node:net";
 import tls from "node:tls";
 import { type Authorizer, isValidTopicPrefix, thingTopicAuthorizer } from "./authorizer";
-import { connectDecider } from "./connect-decision";
+import { bindingRefusal, connectDecider } from "./connect-decision";
+import { ConnectionLimits } from "./connection-limits";
+import { isOnCrl, revokedSerials } from "./revocation";
 import { AuthorizationRefusal, createHooks } from "./hooks";
 import { type Peer, peerFromSocket } from "./peer";
 import { LimitedConnection, OversizedPacketError } from "./limited-connection";
 
 export type ThingState = "ACTIVE" | "INACTIVE" | "REVOKED";
+import type { CertificateBinding } from "../../tools/pki/pki";
+export type { CertificateBinding };
 
 /** PEM material the broker trusts for client certificates. */
 export interface TrustMaterial {
@@ -30,6 +34,8 @@ export interface TrustMaterial {
 export type BrokerEventName =
   | "listening"
   | "tls-refused"
+  | "connection-refused"
+  | "access-withdrawn"
   | "connect"
   | "refused"
   | "publish"
@@ -75,9 +81,25 @@ export interface BrokerOptions extends TrustMaterial {
    * on the next CONNECT even before the CRL is reloaded with updateTrust().
    */
   certificateState?: (fingerprint256: string) => ThingState | undefined | Promise<ThingState | undefined>;
+  /**
+   * The registry's binding of a client certificate (SHA-256 fingerprint) to its thing. When given, a
+   * certificate is accepted only if it is the one registered for its thing, the thing name comes from the
+   * registry (not the CN), and service rights go only to the certificate recorded as that service. The
+   * services always give it; without it (tests of the broker alone) every certificate from a trusted CA
+   * acts as its CN.
+   */
+  identify?: (fingerprint256: string) => CertificateBinding | undefined | Promise<CertificateBinding | undefined>;
   log?: (event: BrokerEvent) => void;
   /** Largest MQTT packet accepted, in bytes (fixed header included); larger ones disconnect. */
   maxPacketBytes?: number;
+  /** A TLS handshake not finished within this is dropped (and its socket destroyed). */
+  tlsHandshakeTimeoutMs?: number;
+  /** A connection that sends no MQTT CONNECT within this after its handshake is closed. */
+  connectTimeoutMs?: number;
+  /** Open connections (handshakes included) at most; more are closed at once. */
+  maxConnections?: number;
+  /** Open connections from one source address at most. */
+  maxConnectionsPerAddress?: number;
 }
 
 export interface BrokerStats {
@@ -90,6 +112,10 @@ export interface BrokerStats {
   subscribesDenied: number;
   receivesDenied: number;
   oversized: number;
+  /** Connections closed at once for the connection limits. */
+  connectionsRefused: number;
+  /** Open connections closed because their certificate or thing became REVOKED or INACTIVE. */
+  withdrawn: number;
 }
 
 export interface RunningBroker {
@@ -103,12 +129,26 @@ export interface RunningBroker {
   readonly clients: number;
   /** Counters since start (a snapshot). */
   readonly stats: BrokerStats;
-  /** Replace trusted CAs and CRLs; new connections use them, open ones are untouched. Throws on bad PEM. */
+  /**
+   * Replace trusted CAs and CRLs; new connections use them, and open connections whose certificate is on
+   * a new CRL are closed (revalidate). Throws on bad PEM.
+   */
   updateTrust(trust: TrustMaterial): void;
+  /**
+   * Checks every open client again (registry state, CRLs) and disconnects, with an "access-withdrawn"
+   * event, those whose certificate or thing became REVOKED or INACTIVE. Resolves to how many it closed.
+   */
+  revalidate(trigger: string): Promise<number>;
   close(): Promise<void>;
 }
 
 export const DEFAULT_MAX_PACKET_BYTES = 64 * 1024;
+export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** Well below a default 1,024 open-files limit would be too few for a fleet; the broker raises no limit itself. */
+export const DEFAULT_MAX_CONNECTIONS = 4_096;
+/** Buttons behind one NAT share an address; an attacker's single host should not take every slot. */
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256;
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
   const host = options.host ?? "127.0.0.1";
   const topicPrefix = options.topicPrefix ?? "pizza";
@@ -137,19 +177,30 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     subscribesDenied: 0,
     receivesDenied: 0,
     oversized: 0,
+    connectionsRefused: 0,
+    withdrawn: 0,
   };
   const peers = new WeakMap<Client, Peer>();
   const sockets = new Set<Socket>();
 
+  const limits = new ConnectionLimits({
+    total: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    perAddress: options.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  });
+  /** Clients past CONNACK, for revalidation. */
+  const live = new Set<Client>();
+  let revoked = revokedSerials(options.crl ?? []);
+
   const decideConnect = connectDecider({
     authorizer,
+    ...(options.identify ? { identify: options.identify } : {}),
     ...(options.thingState ? { thingState: options.thingState } : {}),
     ...(options.certificateState ? { certificateState: options.certificateState } : {}),
   });
   const hooks = createHooks({ peers, authorizer, stats, emit, decideConnect });
   const aedes = await Aedes.createBroker({
     // A device that half-opens a connection and never sends CONNECT is dropped after this.
-    connectTimeout: 10_000,
+    connectTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     preConnect: hooks.preConnect,
     authenticate: hooks.authenticate,
     authorizePublish: hooks.authorizePublish,
@@ -163,7 +214,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     // LimitedConnection delivers it before the socket goes.
     if (peers.get(client)?.closing) setImmediate(() => client.close());
   });
+  aedes.on("clientReady", (client: Client) => live.add(client));
   aedes.on("clientDisconnect", (client: Client) => {
+    live.delete(client);
     const reason = peers.get(client)?.closeReason;
     emit({ event: "disconnect", ...who(client), ...(reason ? { reason } : {}) });
   });
@@ -193,17 +246,36 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     ...secureContextOptions(options),
     requestCert: true,
     rejectUnauthorized: true,
-    handshakeTimeout: 30_000,
+    handshakeTimeout: options.tlsHandshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
   });
 
+  /** Sockets closed by the connection limits: their TLS error is no refusal of a certificate. */
+  const overLimit = new WeakSet<Socket>();
   server.on("connection", (socket: Socket) => {
+    const address = socket.remoteAddress ?? "unknown";
+    const refusal = limits.admit(address);
+    if (refusal) {
+      stats.connectionsRefused++;
+      overLimit.add(socket);
+      emit({ event: "connection-refused", reason: refusal, remoteAddress: address });
+      socket.destroy();
+      return;
+    }
     // Nagle + delayed ACK costs ~40 ms per hop (docs/ARCHITECTURE.md, "Latency"); set before the handshake so it is fast too.
     socket.setNoDelay(true);
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    socket.once("close", () => {
+      sockets.delete(socket);
+      limits.release(address);
+    });
   });
 
   server.on("tlsClientError", (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+    // node:tls reports a failed or timed-out handshake (ERR_TLS_HANDSHAKE_TIMEOUT) here but may leave the
+    // socket open: a silent client would keep its file descriptor. Always destroy it.
+    socket.destroy();
+    const raw = (socket as tls.TLSSocket & { _parent?: Socket })._parent;
+    if (raw && overLimit.has(raw)) return;
     stats.tlsRefused++;
     // A client certificate that fails verification (unknown CA, revoked, expired) is not an OpenSSL
     // error: node:tls destroys the socket without a TLS alert and reports "socket hang up" here; the
@@ -254,6 +326,46 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
   let closing: Promise<void> | undefined;
 
+  /** Why an open client may no longer act (registry, CRL), or undefined. */
+  async function withdrawal(peer: Peer): Promise<string | undefined> {
+    const identity = peer.identity!;
+    try {
+      if (options.identify) {
+        const refusal = bindingRefusal(await options.identify(identity.fingerprint256));
+        if (refusal) return refusal;
+      }
+      for (const [subject, lookup, key] of [
+        ["thing", options.thingState, identity.thingName],
+        ["certificate", options.certificateState, identity.fingerprint256],
+      ] as const) {
+        const state = lookup ? await lookup(key) : undefined;
+        if (state === "REVOKED" || state === "INACTIVE") return `${subject} is ${state}`;
+      }
+    } catch (err) {
+      // The registry could not be read: keep the connection (it was checked at CONNECT); say so.
+      emit({ event: "broker-error", reason: `revalidation: thing registry unavailable: ${(err as Error).message}` });
+      return undefined;
+    }
+    return isOnCrl(peer.certificateDer, revoked) ? "certificate is on a CRL" : undefined;
+  }
+
+  async function revalidate(trigger: string): Promise<number> {
+    let closed = 0;
+    for (const client of [...live]) {
+      const peer = peers.get(client);
+      if (!peer?.identity || peer.closing) continue;
+      const reason = await withdrawal(peer);
+      if (reason === undefined || peer.closing) continue;
+      peer.closing = true;
+      peer.closeReason = reason;
+      stats.withdrawn++;
+      closed++;
+      emit({ event: "access-withdrawn", ...who(client), reason, trigger, action: "disconnect" });
+      client.close();
+    }
+    return closed;
+  }
+
   return {
     host,
     port,
@@ -272,8 +384,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       // Build it once on the side first: bad PEM (e.g. a CRL) throws here and the old trust stays in force.
       tls.createSecureContext(secureContextOptions(trust));
       server.setSecureContext(secureContextOptions(trust));
+      revoked = revokedSerials(trust.crl ?? []);
       emit({ event: "trust-updated", caCount: trust.ca.length, crlCount: trust.crl?.length ?? 0 });
+      void revalidate("trust updated");
     },
+    revalidate,
     close() {
       closing ??= (async () => {
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));

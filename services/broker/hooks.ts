@@ -17,9 +17,9 @@
 import type { AedesPublishPacket, AuthenticateError, Client, PublishPacket, Subscription } from "aedes";
 import type { Authorizer, ClientIdentity, Decision } from "./authorizer";
 import type { BrokerEvent, BrokerStats } from "./broker";
+import { deny, failClosed, isReservedTopic, retainDecision } from "./decisions";
 import type { Peer } from "./peer";
 
-const RESERVED_PREFIX = "$SYS";
 const NOT_AUTHORIZED = 5;
 
 /** Errors our hooks hand to aedes; already logged, so the clientError listener skips them. */
@@ -47,20 +47,6 @@ interface Verdict {
   decision: Decision;
 }
 
-const deny = (reason: string): Decision => ({ allow: false, reason });
-
-/** An authorizer that throws denies (fail closed). */
-export function failClosed(ask: () => Decision): Decision {
-  try {
-    return ask();
-  } catch (err) {
-    return deny(`authorizer error: ${(err as Error).message}`);
-  }
-}
-
-export function isReservedTopic(topic: string): boolean {
-  return topic === RESERVED_PREFIX || topic.startsWith(`${RESERVED_PREFIX}/`);
-}
 
 export function createHooks(ctx: HookContext) {
   const { peers, stats, emit } = ctx;
@@ -89,9 +75,9 @@ export function createHooks(ctx: HookContext) {
     peer.closeReason = closeReason;
   }
 
-  function preConnect(client: Client, packet: { clientId: string; will?: { topic: string } }, done: (err: Error | null, ok: boolean) => void): void {
+  function preConnect(client: Client, packet: { clientId: string; will?: { topic: string; retain?: boolean } }, done: (err: Error | null, ok: boolean) => void): void {
     const peer = peers.get(client);
-    if (peer) peer.connect = { clientId: packet.clientId, willTopic: packet.will?.topic };
+    if (peer) peer.connect = { clientId: packet.clientId, will: packet.will ? { topic: packet.will.topic, retain: packet.will.retain === true } : undefined };
     done(null, peer !== undefined);
   }
 
@@ -116,7 +102,12 @@ export function createHooks(ctx: HookContext) {
   }
 
   function authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
-    const { peer, who: subject, decision } = guard(client, packet.topic, (id) => ctx.authorizer.publish(id, packet.topic), { whileClosing: false });
+    // A retained message is replayed to every later subscriber, so it needs iot:RetainPublish as well.
+    const ask = (id: ClientIdentity) => {
+      const publish = ctx.authorizer.publish(id, packet.topic);
+      return publish.allow && packet.retain ? retainDecision(ctx.authorizer, id, packet.topic) : publish;
+    };
+    const { peer, who: subject, decision } = guard(client, packet.topic, ask, { whileClosing: false });
     const isWill = client !== null && (client as Client & { will?: unknown }).will === packet;
     const details = { ...subject, topic: packet.topic, bytes: payloadBytes(packet), qos: packet.qos, retain: packet.retain };
     if (decision.allow) {
@@ -136,7 +127,9 @@ export function createHooks(ctx: HookContext) {
     const { peer, who: subject, decision } = guard(client, subscription.topic, (id) => ctx.authorizer.subscribe(id, subscription.topic), {
       whileClosing: false,
     });
-    const restoring = !client.connected; // a persistent session's subscriptions restored at CONNECT
+    // A persistent session's subscriptions are restored before the CONNACK; a client's own SUBSCRIBE is
+    // handled only after it (aedes queues it until then), even while aedes has not yet marked it connected.
+    const restoring = !(client as Client & { connackSent?: boolean }).connackSent;
     const details = { ...subject, topicFilter: subscription.topic, qos: subscription.qos, ...(restoring ? { restored: true } : {}) };
     if (decision.allow) {
       emit({ event: "subscribe", ...details, reason: decision.reason });

@@ -13,7 +13,15 @@ import { Pki } from "../../tools/pki/pki";
 import { productAuthorization } from "./product-authorization";
 import { intOption, isLoopbackHost, isMainModule, runServiceCli, UsageError, type EventSink } from "../runtime";
 import { isValidTopicPrefix } from "./authorizer";
-import { DEFAULT_MAX_PACKET_BYTES, startBroker, type RunningBroker } from "./broker";
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  DEFAULT_MAX_PACKET_BYTES,
+  DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+  startBroker,
+  type RunningBroker,
+} from "./broker";
 import { watchTrust, type TrustReloader } from "./trust-reload";
 
 export interface BrokerServiceConfig {
@@ -28,6 +36,10 @@ export interface BrokerServiceConfig {
   region: string;
   account: string;
   maxPacketBytes: number;
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  connectTimeoutMs: number;
+  tlsHandshakeTimeoutMs: number;
 }
 
 export function brokerUsage(): string {
@@ -49,6 +61,12 @@ export function brokerUsage(): string {
     "  --topic-prefix P         topic prefix of the built-in rules (default pizza)",
     "  --region R, --account A  region/account policy ARNs are matched against (default *)",
     `  --max-packet-bytes N     largest MQTT packet accepted (default ${DEFAULT_MAX_PACKET_BYTES})`,
+    `  --max-connections N      open connections at most, TLS handshakes included (default ${DEFAULT_MAX_CONNECTIONS})`,
+    `  --max-connections-per-address N`,
+    `                           open connections from one source address at most (default ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS})`,
+    `  --connect-timeout-ms N   close a connection that sends no MQTT CONNECT within this (default ${DEFAULT_CONNECT_TIMEOUT_MS})`,
+    `  --tls-handshake-timeout-ms N`,
+    `                           drop a TLS handshake not finished within this (default ${DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS})`,
     "  --help                   this text",
   ].join("\n");
 }
@@ -71,6 +89,10 @@ export function parseBrokerArgs(argv: string[], cwd = process.cwd()): BrokerServ
         region: { type: "string" },
         account: { type: "string" },
         "max-packet-bytes": { type: "string" },
+        "max-connections": { type: "string" },
+        "max-connections-per-address": { type: "string" },
+        "connect-timeout-ms": { type: "string" },
+        "tls-handshake-timeout-ms": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -99,6 +121,16 @@ export function parseBrokerArgs(argv: string[], cwd = process.cwd()): BrokerServ
     region: text("region", "*"),
     account: text("account", "*"),
     maxPacketBytes: intOption("max-packet-bytes", values["max-packet-bytes"] as string | undefined, DEFAULT_MAX_PACKET_BYTES, 64, 16 * 1024 * 1024),
+    maxConnections: intOption("max-connections", values["max-connections"] as string | undefined, DEFAULT_MAX_CONNECTIONS, 1, 1_000_000),
+    maxConnectionsPerAddress: intOption(
+      "max-connections-per-address",
+      values["max-connections-per-address"] as string | undefined,
+      DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+      1,
+      1_000_000,
+    ),
+    connectTimeoutMs: intOption("connect-timeout-ms", values["connect-timeout-ms"] as string | undefined, DEFAULT_CONNECT_TIMEOUT_MS, 100, 600_000),
+    tlsHandshakeTimeoutMs: intOption("tls-handshake-timeout-ms", values["tls-handshake-timeout-ms"] as string | undefined, DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, 100, 600_000),
   };
 }
 
@@ -154,9 +186,13 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
     topicPrefix: config.topicPrefix,
     authorizer,
     maxPacketBytes: config.maxPacketBytes,
-    // Both read the registry fresh from disk: `thing deactivate`/`revoke` refuse the next CONNECT at once.
-    thingState: (thing) => pki.thingState(thing),
-    certificateState: (fp) => pki.certificateState(fp),
+    maxConnections: config.maxConnections,
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+    connectTimeoutMs: config.connectTimeoutMs,
+    tlsHandshakeTimeoutMs: config.tlsHandshakeTimeoutMs,
+    // Read fresh from disk: a certificate is accepted only as the one registered for its thing, and
+    // `thing deactivate`/`revoke` refuse the next CONNECT at once (and close open ones, below).
+    identify: (fp) => pki.certificateBinding(fp),
     log: ({ event, ...fields }) => log(event, fields),
   });
 
@@ -166,7 +202,11 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
       dir: config.pkiDir,
       read: () => pki.trustMaterial(),
       apply: (material) => broker.updateTrust(material),
-      onChange: attachDefaults,
+      onChange: () => {
+        attachDefaults();
+        // A thing deactivated or revoked in the registry loses its open connections too.
+        void broker.revalidate("registry changed");
+      },
       log,
     });
   } catch (error) {

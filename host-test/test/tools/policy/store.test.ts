@@ -21,7 +21,7 @@ beforeAll(async () => {
   pki = await Pki.open(dir);
   await pki.initCa({ keyType: "ec" });
   await pki.createThing("pizza-button-01", { keyType: "ec" });
-  await pki.createThing("restaurant", { keyType: "ec" });
+  await pki.createService("restaurant", { keyType: "ec" });
   buttonFp = pki.listThings().find((t) => t.name === "pizza-button-01")!.fingerprint256!;
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
