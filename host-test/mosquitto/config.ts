@@ -11,13 +11,18 @@
 //                                    TLS 1.3 clients still get 1.3, TLS 1.0/1.1 are refused
 //   crlfile                          revoked certificates are refused in the handshake
 //   set_tcp_nodelay true             Nagle off (docs/ARCHITECTURE.md, "Latency")
-//   allow_anonymous false, acl_file  devices: write <p>/orders/%u, read <p>/acks/%u;
-//                                    restaurant: read <p>/orders/+, write <p>/acks/+
+//   allow_anonymous false, acl_file  from the registry: each ACTIVE device writes <p>/orders/<name> and reads
+//                                    <p>/acks/<name>; the ACTIVE restaurant service reads <p>/orders/+ and
+//                                    writes <p>/acks/+; nobody else has any right
+//   retain_available false           the product never retains (a retained order would be replayed)
+//   max_connections                  a bound on open connections (mosquitto has none per source address)
 //   max_packet_size                  the embedded broker's 64 KiB limit: bigger packets disconnect
 
 import { isValidThingName } from "../../modules/core/config";
 
 export const DEFAULT_MAX_PACKET_BYTES = 64 * 1024;
+/** The embedded broker's default total. */
+export const DEFAULT_MAX_CONNECTIONS = 4_096;
 
 /** PEM files the listener uses. */
 export interface MosquittoTlsFiles {
@@ -30,25 +35,54 @@ export interface MosquittoTlsFiles {
   crlfile?: string;
 }
 
-/** The ACL file: devices use their own topics, the restaurant reads all orders and writes all acks. */
-export function mosquittoAcl(options: { topicPrefix?: string; restaurantName?: string } = {}): string {
+/** A thing as the ACL sees it: its name (= the certificate CN, the username mosquitto knows). */
+export interface AclThing {
+  name: string;
+  state: "ACTIVE" | "INACTIVE" | "REVOKED";
+  /** "service": a reserved service identity (the restaurant). */
+  kind?: "service";
+}
+
+/**
+ * The ACL file. With `things` (from the PKI registry): one block per ACTIVE thing, so INACTIVE, REVOKED
+ * and names the registry does not know get no rights at all (the registry is the deny list mosquitto
+ * can enforce: it cannot put a bring-your-own-CA certificate on a CRL we cannot sign), and the
+ * restaurant's rights only when the registry holds it as an ACTIVE service. Without `things`: pattern
+ * lines for any certificate of a trusted CA (a broker fed bare TLS files, no registry).
+ */
+export function mosquittoAcl(options: { topicPrefix?: string; restaurantName?: string; things?: readonly AclThing[] } = {}): string {
   const prefix = options.topicPrefix ?? "pizza";
   const restaurant = options.restaurantName ?? "restaurant";
   if (!/^[^+#\s$][^+#\s]*$/.test(prefix) || prefix.split("/").some((level) => level === "")) {
     throw new Error(`mosquitto: invalid topicPrefix ${JSON.stringify(prefix)}`);
   }
   if (!isValidThingName(restaurant)) throw new Error(`mosquitto: invalid restaurantName ${JSON.stringify(restaurant)}`);
-  return [
-    "# Written by host-test/mosquitto. %u is the username = the client certificate's CN (use_identity_as_username).",
-    "# pattern lines apply to every client, the restaurant included.",
-    `pattern write ${prefix}/orders/%u`,
-    `pattern read ${prefix}/acks/%u`,
+  const restaurantBlock = [`user ${restaurant}`, `topic read ${prefix}/orders/+`, `topic write ${prefix}/acks/+`, ""];
+  if (!options.things) {
+    return [
+      "# Written by host-test/mosquitto. %u is the username = the client certificate's CN (use_identity_as_username).",
+      "# pattern lines apply to every client, the restaurant included.",
+      `pattern write ${prefix}/orders/%u`,
+      `pattern read ${prefix}/acks/%u`,
+      "",
+      ...restaurantBlock,
+    ].join("\n");
+  }
+  const lines = [
+    "# Written by host-test/mosquitto from the PKI registry. The username is the client certificate's CN",
+    "# (use_identity_as_username); only ACTIVE things have a block, so anyone else may connect but has no rights.",
     "",
-    `user ${restaurant}`,
-    `topic read ${prefix}/orders/+`,
-    `topic write ${prefix}/acks/+`,
-    "",
-  ].join("\n");
+  ];
+  for (const thing of options.things) {
+    if (thing.state !== "ACTIVE" || !isValidThingName(thing.name)) continue;
+    if (thing.kind === "service") {
+      if (thing.name === restaurant) lines.push(...restaurantBlock);
+      continue;
+    }
+    if (thing.name === restaurant) continue; // a device may never hold the restaurant's name
+    lines.push(`user ${thing.name}`, `topic write ${prefix}/orders/${thing.name}`, `topic read ${prefix}/acks/${thing.name}`, "");
+  }
+  return lines.join("\n");
 }
 
 /** The mosquitto.conf text for one TLS listener on 127.0.0.1. Paths must be absolute. */
@@ -57,6 +91,8 @@ export function mosquittoConfig(options: {
   files: Required<Pick<MosquittoTlsFiles, "cafile" | "certfile" | "keyfile">> & { crlfile?: string };
   aclPath: string;
   maxPacketBytes?: number;
+  /** Open connections on the listener at most (mosquitto has no per-address limit). */
+  maxConnections?: number;
   verbose?: boolean;
   quiet?: boolean;
   extraConfig?: string[];
@@ -80,10 +116,15 @@ export function mosquittoConfig(options: {
     `connection_messages ${options.quiet ? "false" : "true"}`,
     "set_tcp_nodelay true",
     `max_packet_size ${maxPacket}`,
+    // The product never retains: a retained order would be replayed to the restaurant at every
+    // reconnect. Global in mosquitto 2.0 (no per-topic switch): a retained PUBLISH disconnects the
+    // client, a CONNECT with a retained will is refused.
+    "retain_available false",
     "allow_anonymous false",
     `acl_file ${options.aclPath}`,
     "",
     `listener ${options.port} 127.0.0.1`,
+    `max_connections ${options.maxConnections ?? DEFAULT_MAX_CONNECTIONS}`,
     "protocol mqtt",
     "tls_version tlsv1.2",
     `cafile ${files.cafile}`,

@@ -14,7 +14,7 @@ import path from "node:path";
 import { accessSync, constants } from "node:fs";
 import { DEFAULT_MAX_PACKET_BYTES, mosquittoAcl, mosquittoConfig, type MosquittoTlsFiles } from "./config";
 import { killMosquitto, LogLines, spawnMosquitto, stopMosquitto, waitListening, type MosquittoProcess } from "./process";
-import { resolveTlsFiles, stageFiles } from "./staging";
+import { registryThings, resolveTlsFiles, stageFiles } from "./staging";
 
 export { DEFAULT_MAX_PACKET_BYTES, mosquittoAcl, mosquittoConfig, type MosquittoTlsFiles } from "./config";
 
@@ -55,6 +55,8 @@ export interface MosquittoOptions {
   /** CN (= username) of the restaurant service. */
   restaurantName?: string;
   maxPacketBytes?: number;
+  /** Open connections at most (mosquitto `max_connections`; it has no per-address limit). */
+  maxConnections?: number;
   /** Log every packet (log_type all): needed to see "Denied PUBLISH" lines; noisy under load. */
   verbose?: boolean;
   /**
@@ -87,6 +89,12 @@ export interface RunningMosquitto {
   mark(): number;
   /** Resolves with the first line (from index `from`) matching; rejects after timeoutMs. */
   waitForLog(pattern: RegExp, from?: number, timeoutMs?: number): Promise<string>;
+  /**
+   * Writes the ACL again from the PKI registry, copies the current CA bundle and CRLs, and sends SIGHUP.
+   * mosquitto then applies the new ACL to every message of every open connection (a thing revoked or
+   * deactivated loses its rights at once, but its connection stays open: mosquitto has no way to end it).
+   */
+  reload(): Promise<void>;
   /** Stops the process (SIGTERM, then SIGKILL) and waits for it to exit. Files are kept for restart. */
   stop(): Promise<void>;
   /** Starts it again on the same port with the same config (after stop()). */
@@ -115,7 +123,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
   if (!binary) throw new Error(mosquittoUnavailableReason());
   const source = await resolveTlsFiles(options);
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
-  const staged = stageFiles(source, mosquittoAcl(options));
+  // With a PKI, the ACL comes from its registry (ACTIVE things only); bare TLS files get pattern rules.
+  const acl = async () => mosquittoAcl({ ...options, ...(options.pkiDir && !options.tls ? { things: await registryThings(options.pkiDir) } : {}) });
+  const staged = stageFiles(source, await acl());
   const { files, aclPath, configPath } = staged;
   const log = new LogLines(options.onLog);
 
@@ -130,6 +140,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
         files,
         aclPath,
         ...(options.maxPacketBytes !== undefined ? { maxPacketBytes: options.maxPacketBytes } : {}),
+        ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
         ...(options.verbose ? { verbose: true } : {}),
         ...(options.quiet ? { quiet: true } : {}),
         ...(options.extraConfig ? { extraConfig: options.extraConfig } : {}),
@@ -198,6 +209,14 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
       const line = await log.waitFor(pattern, from, timeoutMs);
       if (line === undefined) throw new Error(`mosquitto log: no line matching ${pattern} within ${timeoutMs} ms`);
       return line;
+    },
+    async reload() {
+      if (!current?.proc.pid) throw new Error("mosquitto is not running");
+      staged.refresh(await resolveTlsFiles(options), await acl());
+      const from = log.lines.length;
+      process.kill(current.proc.pid, "SIGHUP");
+      const line = await log.waitFor(/Reloading config/, from, 5_000);
+      if (line === undefined) throw new Error("mosquitto did not log a config reload after SIGHUP");
     },
     stop,
     start: async () => {

@@ -6,7 +6,7 @@ import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Pki } from "../../tools/pki/pki";
-import type { MosquittoTlsFiles } from "./config";
+import type { AclThing, MosquittoTlsFiles } from "./config";
 
 export interface StagedFiles {
   dir: string;
@@ -15,7 +15,15 @@ export interface StagedFiles {
   configPath: string;
   /** Writes a file of the directory mosquitto may read (owned by its user when we are root). */
   put(file: string, data: string | Buffer, mode: number): string;
+  /** Copies the trust files and writes the ACL again (for a reload). */
+  refresh(next: MosquittoTlsFiles, acl: string): void;
   remove(): void;
+}
+
+/** The registry's things for the ACL (read fresh: call again after a change). */
+export async function registryThings(pkiDir: string): Promise<AclThing[]> {
+  const pki = await Pki.open(pkiDir);
+  return pki.listThings().map((t) => ({ name: t.name, state: t.state, ...(t.kind ? { kind: t.kind } : {}) }));
 }
 
 /** The listener's files: given as they are, or taken from a PKI directory. */
@@ -53,7 +61,19 @@ export function stageFiles(source: MosquittoTlsFiles, acl: string): StagedFiles 
   };
   const aclPath = put(path.join(dir, "acl"), acl, 0o644);
   if (owner) chownSync(dir, owner.uid, owner.gid);
-  return { dir, files, aclPath, configPath: path.join(dir, "mosquitto.conf"), put, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    files,
+    aclPath,
+    configPath: path.join(dir, "mosquitto.conf"),
+    put,
+    refresh(next: MosquittoTlsFiles, nextAcl: string) {
+      copy(next.cafile, "ca.pem", 0o644);
+      if (next.crlfile) copy(next.crlfile, "crl.pem", 0o644);
+      put(aclPath, nextAcl, 0o644);
+    },
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /** uid/gid of the user mosquitto switches to when started as root, from /etc/passwd. */

@@ -425,6 +425,42 @@ export class Pki {
     this.save(reg);
   }
 
+  /**
+   * Records device certificates that this PKI's issuing CA signed outside createThing (a load-test fleet
+   * issued in memory) with one registry write, so the broker knows them by fingerprint like any other.
+   * Their certificates go to one PEM file (`bundleFile`, relative to the PKI dir); no key is stored.
+   */
+  recordFleet(members: readonly { name: string; certPem: string }[], bundleFile: string): void {
+    const reg = this.registry();
+    this.requireCa(reg);
+    const caId = this.issuingCaId(reg);
+    writePublic(this.path(bundleFile), members.map((m) => m.certPem.trim() + "\n").join(""));
+    const t = now();
+    for (const { name, certPem } of members) {
+      assertDeviceName(name);
+      this.assertCanIssue(reg, name);
+      const cert = parseCertificate(certPem, `certificate of ${name}`);
+      if (commonName(cert.subjectName) !== name) fail(`certificate of ${name}: its CN is "${commonName(cert.subjectName) ?? ""}"`);
+      reg.things[name] = { name, state: "ACTIVE", createdAt: t, updatedAt: t };
+      reg.certificates.push({
+        serial: normalizeSerial(cert.serialNumber),
+        fingerprint256: fingerprint256(cert.rawData),
+        thing: name,
+        kind: "client",
+        subject: cert.subject,
+        issuer: cert.issuer,
+        issuerCaId: caId,
+        issuedBy: "create",
+        keyType: describePublicKey(cert.publicKey.rawData).label,
+        notBefore: cert.notBefore.toISOString(),
+        notAfter: cert.notAfter.toISOString(),
+        state: "ACTIVE",
+        certFile: bundleFile,
+      });
+    }
+    this.save(reg);
+  }
+
   thingFiles(name: string): ThingFiles | undefined {
     if (!isValidThingName(name) || !existsSync(this.path(layout.thingCert(name)))) return undefined;
     const keyPath = this.path(layout.thingKey(name));
