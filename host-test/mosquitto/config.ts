@@ -41,6 +41,8 @@ export interface AclThing {
   state: "ACTIVE" | "INACTIVE" | "REVOKED";
   /** "service": a reserved service identity (the restaurant). */
   kind?: "service";
+  /** Whose CA issued its certificate: this PKI's ("own") or a registered CA's (bring your own, AWS). */
+  issuer?: "own" | "registered";
 }
 
 /**
@@ -85,25 +87,55 @@ export function mosquittoAcl(options: { topicPrefix?: string; restaurantName?: s
   return lines.join("\n");
 }
 
-/** The mosquitto.conf text for one TLS listener on 127.0.0.1. Paths must be absolute. */
+/**
+ * A second listener for the certificates of registered (bring-your-own) CAs: it trusts only those CAs
+ * and has its own ACL naming only the things recorded through them. mosquitto knows a client only by its
+ * CN, so on one shared listener a registered CA could mint the restaurant's or any of our things' CN;
+ * split, our CA's listener refuses their certificates in the handshake and theirs grants our names nothing.
+ */
+export interface RegisteredCaListener {
+  port: number;
+  cafile: string;
+  aclPath: string;
+}
+
+/** The mosquitto.conf text: one TLS listener on 127.0.0.1 (two with registeredCa). Paths must be absolute. */
 export function mosquittoConfig(options: {
   port: number;
   files: Required<Pick<MosquittoTlsFiles, "cafile" | "certfile" | "keyfile">> & { crlfile?: string };
   aclPath: string;
+  registeredCa?: RegisteredCaListener;
   maxPacketBytes?: number;
-  /** Open connections on the listener at most (mosquitto has no per-address limit). */
+  /** Open connections on each listener at most (mosquitto has no per-address limit). */
   maxConnections?: number;
   verbose?: boolean;
   quiet?: boolean;
   extraConfig?: string[];
 }): string {
-  const { files } = options;
+  const { files, registeredCa } = options;
   const maxPacket = options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
-  if (!Number.isInteger(options.port) || options.port <= 0 || options.port > 65535) throw new Error(`mosquitto: bad port ${options.port}`);
+  for (const port of [options.port, ...(registeredCa ? [registeredCa.port] : [])]) {
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`mosquitto: bad port ${port}`);
+  }
   if (!Number.isInteger(maxPacket) || maxPacket < 20) throw new Error("mosquitto: maxPacketBytes must be an integer ≥ 20");
+  const perListener = registeredCa !== undefined;
+  const listener = (port: number, cafile: string, aclPath: string) => [
+    `listener ${port} 127.0.0.1`,
+    `max_connections ${options.maxConnections ?? DEFAULT_MAX_CONNECTIONS}`,
+    "protocol mqtt",
+    "tls_version tlsv1.2",
+    `cafile ${cafile}`,
+    `certfile ${files.certfile}`,
+    `keyfile ${files.keyfile}`,
+    ...(files.crlfile ? [`crlfile ${files.crlfile}`] : []),
+    "require_certificate true",
+    "use_identity_as_username true",
+    "use_username_as_clientid true",
+    ...(perListener ? ["allow_anonymous false", `acl_file ${aclPath}`] : []),
+  ];
   const lines = [
     "# Written by host-test/mosquitto for one test broker. Loopback only, mutual TLS, per-thing ACL.",
-    "per_listener_settings false",
+    `per_listener_settings ${perListener}`,
     "persistence false",
     "log_dest stderr", // unbuffered: stdout to a pipe is block-buffered by libc
     ...(options.verbose
@@ -120,23 +152,12 @@ export function mosquittoConfig(options: {
     // reconnect. Global in mosquitto 2.0 (no per-topic switch): a retained PUBLISH disconnects the
     // client, a CONNECT with a retained will is refused.
     "retain_available false",
-    "allow_anonymous false",
-    `acl_file ${options.aclPath}`,
+    ...(perListener ? [] : ["allow_anonymous false", `acl_file ${options.aclPath}`]),
     "",
-    `listener ${options.port} 127.0.0.1`,
-    `max_connections ${options.maxConnections ?? DEFAULT_MAX_CONNECTIONS}`,
-    "protocol mqtt",
-    "tls_version tlsv1.2",
-    `cafile ${files.cafile}`,
-    `certfile ${files.certfile}`,
-    `keyfile ${files.keyfile}`,
-    ...(files.crlfile ? [`crlfile ${files.crlfile}`] : []),
-    "require_certificate true",
-    "use_identity_as_username true",
-    "use_username_as_clientid true",
+    ...listener(options.port, files.cafile, options.aclPath),
     ...(options.extraConfig ?? []),
     "",
+    ...(registeredCa ? [...listener(registeredCa.port, registeredCa.cafile, registeredCa.aclPath), ""] : []),
   ];
   return lines.join("\n");
 }
-

@@ -14,7 +14,7 @@ import path from "node:path";
 import { accessSync, constants } from "node:fs";
 import { DEFAULT_MAX_PACKET_BYTES, mosquittoAcl, mosquittoConfig, type MosquittoTlsFiles } from "./config";
 import { killMosquitto, LogLines, spawnMosquitto, stopMosquitto, waitListening, type MosquittoProcess } from "./process";
-import { registryThings, resolveTlsFiles, stageFiles } from "./staging";
+import { registrySnapshot, resolveTlsFiles, stageFiles } from "./staging";
 
 export { DEFAULT_MAX_PACKET_BYTES, mosquittoAcl, mosquittoConfig, type MosquittoTlsFiles } from "./config";
 
@@ -75,8 +75,13 @@ export interface MosquittoOptions {
 export interface RunningMosquitto {
   readonly host: string;
   readonly port: number;
-  /** `mqtts://127.0.0.1:<port>` */
+  /** `mqtts://127.0.0.1:<port>`: certificates of the PKI's own CA (all of them when it has no registered CA). */
   readonly url: string;
+  /**
+   * With a PKI that has registered (bring-your-own) CAs: the listener their certificates use (it trusts
+   * only them, and its ACL names only things recorded through them). undefined otherwise.
+   */
+  readonly registeredCaUrl: string | undefined;
   /** PID of the running process (changes on restart); undefined while stopped. */
   readonly pid: number | undefined;
   /** The directory holding the config, the ACL and the copied certificate files. */
@@ -123,22 +128,46 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
   if (!binary) throw new Error(mosquittoUnavailableReason());
   const source = await resolveTlsFiles(options);
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
-  // With a PKI, the ACL comes from its registry (ACTIVE things only); bare TLS files get pattern rules.
-  const acl = async () => mosquittoAcl({ ...options, ...(options.pkiDir && !options.tls ? { things: await registryThings(options.pkiDir) } : {}) });
-  const staged = stageFiles(source, await acl());
+  const staged = stageFiles(source, mosquittoAcl(options));
   const { files, aclPath, configPath } = staged;
+  const registeredAclPath = path.join(staged.dir, "acl-registered");
+  const ownCaPath = path.join(staged.dir, "ca-own.pem");
+  const registeredCaPath = path.join(staged.dir, "ca-registered.pem");
+
+  /**
+   * With a PKI: the ACLs from its registry (ACTIVE things only) and, when it has registered CAs, a
+   * second listener for their certificates (see RegisteredCaListener). Bare TLS files: pattern rules.
+   * Returns whether the registered-CA listener is needed.
+   */
+  const writeRegistryFiles = async (): Promise<boolean> => {
+    if (!options.pkiDir || options.tls) return false;
+    const snapshot = await registrySnapshot(options.pkiDir);
+    const split = snapshot.registeredCas !== "";
+    const own = snapshot.things.filter((t) => !split || t.issuer !== "registered");
+    staged.put(aclPath, mosquittoAcl({ ...options, things: own }), 0o644);
+    if (split) {
+      const theirs = snapshot.things.filter((t) => t.issuer === "registered" && t.kind !== "service");
+      staged.put(registeredAclPath, mosquittoAcl({ ...options, things: theirs }), 0o644);
+      staged.put(ownCaPath, snapshot.ownCas, 0o644);
+      staged.put(registeredCaPath, snapshot.registeredCas, 0o644);
+    }
+    return split;
+  };
+  const split = await writeRegistryFiles();
+  let registeredPort = 0;
   const log = new LogLines(options.onLog);
 
   let port = options.port && options.port > 0 ? options.port : 0;
   let current: MosquittoProcess | undefined;
 
-  const writeConfig = (listenPort: number) =>
+  const writeConfig = (listenPort: number, registeredListenPort: number) =>
     staged.put(
       configPath,
       mosquittoConfig({
         port: listenPort,
-        files,
+        files: split ? { ...files, cafile: ownCaPath } : files,
         aclPath,
+        ...(split ? { registeredCa: { port: registeredListenPort, cafile: registeredCaPath, aclPath: registeredAclPath } } : {}),
         ...(options.maxPacketBytes !== undefined ? { maxPacketBytes: options.maxPacketBytes } : {}),
         ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
         ...(options.verbose ? { verbose: true } : {}),
@@ -152,12 +181,14 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
     const fixedPort = port > 0;
     for (let attempt = 1; ; attempt++) {
       const tryPort = fixedPort ? port : await freePort();
-      writeConfig(tryPort);
+      const tryRegisteredPort = split ? (registeredPort > 0 ? registeredPort : await freePort()) : 0;
+      writeConfig(tryPort, tryRegisteredPort);
       const from = log.lines.length;
       const started = spawnMosquitto(binary, configPath, log);
       const ready = await waitListening(started, log, from, startTimeoutMs);
       if (ready === "listening") {
         port = tryPort;
+        registeredPort = tryRegisteredPort;
         current = started;
         return;
       }
@@ -197,6 +228,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
     get url() {
       return `mqtts://${host}:${port}`;
     },
+    get registeredCaUrl() {
+      return split ? `mqtts://${host}:${registeredPort}` : undefined;
+    },
     get pid() {
       return current?.proc.pid;
     },
@@ -212,7 +246,10 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
     },
     async reload() {
       if (!current?.proc.pid) throw new Error("mosquitto is not running");
-      staged.refresh(await resolveTlsFiles(options), await acl());
+      staged.refresh(await resolveTlsFiles(options));
+      if ((await writeRegistryFiles()) !== split) {
+        throw new Error("the PKI's registered CAs changed: restart mosquitto (its listeners change)");
+      }
       const from = log.lines.length;
       process.kill(current.proc.pid, "SIGHUP");
       const line = await log.waitFor(/Reloading config/, from, 5_000);

@@ -15,15 +15,34 @@ export interface StagedFiles {
   configPath: string;
   /** Writes a file of the directory mosquitto may read (owned by its user when we are root). */
   put(file: string, data: string | Buffer, mode: number): string;
-  /** Copies the trust files and writes the ACL again (for a reload). */
-  refresh(next: MosquittoTlsFiles, acl: string): void;
+  /** Copies the trust files again (for a reload). */
+  refresh(next: MosquittoTlsFiles): void;
   remove(): void;
 }
 
-/** The registry's things for the ACL (read fresh: call again after a change). */
-export async function registryThings(pkiDir: string): Promise<AclThing[]> {
+/** What the generated files need from the registry (read fresh: call again after a change). */
+export interface RegistrySnapshot {
+  things: AclThing[];
+  /** PEM bundles: this PKI's own CAs, and the registered (bring-your-own) CAs ("" when none). */
+  ownCas: string;
+  registeredCas: string;
+}
+
+export async function registrySnapshot(pkiDir: string): Promise<RegistrySnapshot> {
   const pki = await Pki.open(pkiDir);
-  return pki.listThings().map((t) => ({ name: t.name, state: t.state, ...(t.kind ? { kind: t.kind } : {}) }));
+  const things = pki.listThings().map((t): AclThing => ({
+    name: t.name,
+    state: t.state,
+    ...(t.kind ? { kind: t.kind } : {}),
+    issuer: t.issuedBy === "byo-ca" || t.issuedBy === "aws-import" ? "registered" : "own",
+  }));
+  const cas = pki.trustedCas();
+  const bundle = (registered: boolean) =>
+    cas
+      .filter(({ rec }) => (rec.role === "registered") === registered)
+      .map(({ cert }) => cert.toString("pem") + "\n")
+      .join("");
+  return { things, ownCas: bundle(false), registeredCas: bundle(true) };
 }
 
 /** The listener's files: given as they are, or taken from a PKI directory. */
@@ -67,10 +86,9 @@ export function stageFiles(source: MosquittoTlsFiles, acl: string): StagedFiles 
     aclPath,
     configPath: path.join(dir, "mosquitto.conf"),
     put,
-    refresh(next: MosquittoTlsFiles, nextAcl: string) {
+    refresh(next: MosquittoTlsFiles) {
       copy(next.cafile, "ca.pem", 0o644);
       if (next.crlfile) copy(next.crlfile, "crl.pem", 0o644);
-      put(aclPath, nextAcl, 0o644);
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };

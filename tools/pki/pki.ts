@@ -400,6 +400,10 @@ export class Pki {
   ): void {
     const pem = cert.toString("pem") + "\n";
     const serial = normalizeSerial(cert.serialNumber);
+    // A certificate belongs to one thing: the broker finds the thing by the certificate's fingerprint.
+    const fp = fingerprint256(cert.rawData);
+    const holder = reg.certificates.find((c) => c.fingerprint256 === fp && c.state !== "REVOKED");
+    if (holder) fail(`this certificate is already registered to ${holder.thing === BROKER_THING ? "the broker" : `thing ${holder.thing}`}`);
     writePublic(this.path(layout.thingCertHistory(name, serial)), pem);
     writePublic(this.path(layout.thingCert(name)), pem);
     writePublic(this.path(layout.thingChain(name)), this.chainPem(pem, issuerCaId, reg));
