@@ -56,6 +56,10 @@ export interface ForeignCa {
   rootPath: string;
   crlPath: string;
   issue(commonName: string, brokerCa: string): Promise<Credentials>;
+  /** Issues through their own PKI (so they can revoke it); the certificate PEM and its key. */
+  issueRevocable(commonName: string, brokerCa: string): Promise<Credentials>;
+  /** Revokes a certificate issued with issueRevocable: their CRL (crlPath) then lists it. */
+  revoke(commonName: string): Promise<void>;
 }
 
 export async function foreignCa(dir: string): Promise<ForeignCa> {
@@ -66,6 +70,11 @@ export async function foreignCa(dir: string): Promise<ForeignCa> {
     rootPath: path.join(pki.dir, layout.rootCert),
     crlPath: path.join(pki.dir, layout.rootCrl),
     issue: (commonName, brokerCa) => signOutsideRegistry(pki.dir, commonName, brokerCa),
+    async issueRevocable(commonName, brokerCa) {
+      const files = await pki.createThing(commonName, { keyType: "ec" });
+      return { ca: brokerCa, cert: readFileSync(files.certPath, "utf8"), key: readFileSync(files.keyPath, "utf8") };
+    },
+    revoke: (commonName) => pki.setThingState(commonName, "REVOKED"),
   };
 }
 
