@@ -31,6 +31,8 @@ async function main(argv: string[]): Promise<void> {
     ca: trust.ca,
     crl: trust.crl,
     identify: (fingerprint) => pki.certificateBinding(fingerprint),
+    // Every simulated button connects from the loopback address: no per-address bound here.
+    maxConnectionsPerAddress: Number.MAX_SAFE_INTEGER,
   });
   process.stdout.write(`${JSON.stringify({ event: "listening", port: broker.port, pid: process.pid })}\n`);
   let stopping = false;

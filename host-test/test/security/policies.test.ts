@@ -147,22 +147,25 @@ async function tryConnectWithWill(url: string, credentials: Credentials, clientI
 }
 
 /**
- * CONNECT and SUBSCRIBE in one TLS write: the SUBSCRIBE reaches the broker while it is finishing the
- * connect sequence. Resolves with the SUBACK codes seen and whether the broker closed the connection.
+ * CONNECT, then SUBSCRIBE in a TLS record of its own one event-loop turn later, without waiting for the
+ * CONNACK: the SUBSCRIBE reaches the broker while it finishes its connect sequence, and is handled just
+ * after the CONNACK is written (aedes marks the client connected only at the very end). Resolves with
+ * the SUBACK codes seen and whether the broker closed the connection.
  */
-function pipelinedSubscribe(url: string, credentials: Credentials, clientId: string, topic: string): Promise<{ granted: number[]; closed: boolean }> {
+function subscribeDuringConnect(url: string, credentials: Credentials, clientId: string, topic: string): Promise<{ granted: number[]; closed: boolean }> {
   const { hostname, port } = new URL(url.replace(/^mqtts:/, "https:"));
-  const bytes = Buffer.concat([
-    mqttPacket.generate({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, clientId, keepalive: 30 } as mqttPacket.IConnectPacket),
-    mqttPacket.generate({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic, qos: 0 }] } as mqttPacket.ISubscribePacket),
-  ]);
+  const connect = mqttPacket.generate({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, clientId, keepalive: 30 } as mqttPacket.IConnectPacket);
+  const subscribe = mqttPacket.generate({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic, qos: 0 }] } as mqttPacket.ISubscribePacket);
   return new Promise((resolve) => {
     const granted: number[] = [];
     const parser = mqttPacket.parser({ protocolVersion: 4 });
     parser.on("packet", (packet) => {
       if (packet.cmd === "suback") granted.push(...((packet as mqttPacket.ISubackPacket).granted as number[]));
     });
-    const socket = tls.connect({ host: hostname, port: Number(port), ...credentials, minVersion: "TLSv1.2", maxVersion: "TLSv1.2" }, () => socket.write(bytes));
+    const socket = tls.connect({ host: hostname, port: Number(port), ...credentials, minVersion: "TLSv1.2", maxVersion: "TLSv1.2" }, () => {
+      socket.write(connect);
+      setImmediate(() => socket.write(subscribe));
+    });
     socket.on("data", (chunk) => parser.parse(chunk));
     socket.on("error", () => {});
     const timer = setTimeout(() => {
@@ -180,7 +183,7 @@ describe.each(["policy", "builtin"] as const)("a denied SUBSCRIBE right after CO
   it("answers 0x80, disconnects, and is logged as a denied SUBSCRIBE (not a restored subscription)", async () => {
     const broker = await startBrokerServiceOn(pki.pki.dir, { rules });
     try {
-      const result = await pipelinedSubscribe(broker.url, id.a!, A, `pizza/acks/${B}`);
+      const result = await subscribeDuringConnect(broker.url, id.a!, A, `pizza/acks/${B}`);
       expect(result).toEqual({ granted: [0x80], closed: true });
       const denied = await broker.waitFor((e) => e.event === "subscribe-denied" && e.clientId === A, "the denied subscribe");
       expect(denied).toMatchObject({ topicFilter: `pizza/acks/${B}`, action: "disconnect" });
