@@ -1,6 +1,8 @@
 // The embedded MQTT broker: aedes on node:tls with mutual TLS (1.2 minimum), identity from the verified
-// client certificate (CN = thing name = client id), per-identity authorization through an Authorizer,
-// CRL support and trust reload without restart. Every decision is reported as a structured event.
+// client certificate (the thing the registry binds it to by fingerprint = client id), per-identity
+// authorization through an Authorizer, CRL support, trust reload without restart, open connections
+// revalidated when the registry or the CRLs change, and bounds on connections and on how long a silent
+// one may stay. Every decision is reported as a structured event.
 //
 // The aedes hooks and their one guard are in hooks.ts.
 // node:tls fact: a client certificate that fails verification (unknown CA, revoked) ends the handshake

@@ -7,7 +7,9 @@
 // for its thing, by SHA-256 fingerprint, as AWS IoT binds certificates to things: a certificate from a
 // trusted CA that the registry does not know is refused, and the thing name comes from the registry,
 // not from the CN (AWS-issued certificates all carry CN "AWS IoT Certificate"). A reserved service name
-// (the restaurant) is honoured only for the certificate recorded as that service.
+// (the restaurant) is honoured only for the certificate recorded as that service. A resumed TLS session
+// carries the certificate of its first handshake, which is looked up here again at every CONNECT: a
+// revoked identity cannot come back through session resumption.
 import { isServiceName } from "../../tools/pki/reserved";
 import type { Authorizer, ClientIdentity, Decision } from "./authorizer";
 import type { CertificateBinding, ThingState } from "./broker";
