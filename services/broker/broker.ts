@@ -14,16 +14,16 @@ import type { EventEmitter } from "node:events";
 import { X509Certificate } from "node:crypto";
 import type { Socket } from "node:net";
 import tls from "node:tls";
+import type { CertificateBinding } from "../../tools/pki/pki";
 import { type Authorizer, isValidTopicPrefix, thingTopicAuthorizer } from "./authorizer";
-import { bindingRefusal, connectDecider } from "./connect-decision";
+import { connectDecider } from "./connect-decision";
 import { ConnectionLimits } from "./connection-limits";
-import { isOnCrl, revokedSerials } from "./revocation";
+import { revalidator, revokedSerials } from "./revocation";
 import { AuthorizationRefusal, createHooks } from "./hooks";
 import { type Peer, peerFromSocket } from "./peer";
 import { LimitedConnection, OversizedPacketError } from "./limited-connection";
 
 export type ThingState = "ACTIVE" | "INACTIVE" | "REVOKED";
-import type { CertificateBinding } from "../../tools/pki/pki";
 export type { CertificateBinding };
 
 /** PEM material the broker trusts for client certificates. */
@@ -328,45 +328,21 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
   let closing: Promise<void> | undefined;
 
-  /** Why an open client may no longer act (registry, CRL), or undefined. */
-  async function withdrawal(peer: Peer): Promise<string | undefined> {
-    const identity = peer.identity!;
-    try {
-      if (options.identify) {
-        const refusal = bindingRefusal(await options.identify(identity.fingerprint256));
-        if (refusal) return refusal;
-      }
-      for (const [subject, lookup, key] of [
-        ["thing", options.thingState, identity.thingName],
-        ["certificate", options.certificateState, identity.fingerprint256],
-      ] as const) {
-        const state = lookup ? await lookup(key) : undefined;
-        if (state === "REVOKED" || state === "INACTIVE") return `${subject} is ${state}`;
-      }
-    } catch (err) {
-      // The registry could not be read: keep the connection (it was checked at CONNECT); say so.
-      emit({ event: "broker-error", reason: `revalidation: thing registry unavailable: ${(err as Error).message}` });
-      return undefined;
-    }
-    return isOnCrl(peer.certificateDer, revoked) ? "certificate is on a CRL" : undefined;
-  }
-
-  async function revalidate(trigger: string): Promise<number> {
-    let closed = 0;
-    for (const client of [...live]) {
-      const peer = peers.get(client);
-      if (!peer?.identity || peer.closing) continue;
-      const reason = await withdrawal(peer);
-      if (reason === undefined || peer.closing) continue;
+  const revalidate = revalidator({
+    clients: () => [...live].map((client) => ({ client, peer: peers.get(client) })),
+    crls: () => revoked,
+    ...(options.identify ? { identify: options.identify } : {}),
+    ...(options.thingState ? { thingState: options.thingState } : {}),
+    ...(options.certificateState ? { certificateState: options.certificateState } : {}),
+    withdraw(client, peer, reason, trigger) {
       peer.closing = true;
       peer.closeReason = reason;
       stats.withdrawn++;
-      closed++;
       emit({ event: "access-withdrawn", ...who(client), reason, trigger, action: "disconnect" });
       client.close();
-    }
-    return closed;
-  }
+    },
+    onError: (reason) => emit({ event: "broker-error", reason }),
+  });
 
   return {
     host,

@@ -13,7 +13,7 @@
 import { isServiceName } from "../../tools/pki/reserved";
 import type { Authorizer, ClientIdentity, Decision } from "./authorizer";
 import type { CertificateBinding, ThingState } from "./broker";
-import { failClosed, isReservedTopic, retainDecision } from "./decisions";
+import { deny, failClosed, isReservedTopic, retainDecision } from "./decisions";
 import type { Peer } from "./peer";
 
 type Lookup<K, V> = (key: K) => V | undefined | Promise<V | undefined>;
@@ -26,7 +26,6 @@ export interface ConnectDecisionOptions {
   certificateState?: Lookup<string, ThingState>;
 }
 
-const deny = (reason: string): Decision => ({ allow: false, reason });
 const refusedState = (state: ThingState | undefined) => state === "INACTIVE" || state === "REVOKED";
 
 /** Why a registry binding no longer lets its certificate act, or undefined. Also used for open connections. */
