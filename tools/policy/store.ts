@@ -158,6 +158,12 @@ export function openPolicyStore(pkiDir: string): PolicyStore {
 
     attachDefaultOnce(policyFile, thing, opts = {}) {
       const before = readAttachments();
+      if (before.defaulted === undefined && existsSync(attachmentsPath)) {
+        // A store written before defaults were recorded: every thing the registry knows has had its
+        // default; one without any policy now was detached on purpose and stays so (deny, not allow).
+        before.defaulted = Object.keys(readRegistry(pkiDir).things);
+        writeAttachments(before);
+      }
       if (before.defaulted?.includes(thing)) return undefined;
       const result = (before.things[thing] ?? []).length > 0 ? undefined : store.attach(policyFile, thing, opts);
       const after = readAttachments();

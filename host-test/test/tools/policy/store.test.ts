@@ -98,6 +98,25 @@ describe("attachIfNone", () => {
   });
 });
 
+describe("attachDefaultOnce", () => {
+  it("attaches a thing's default once: after a detach, even of its last policy, it stays detached", () => {
+    rmSync(join(dir, "policies/attachments.json"), { force: true }); // a store that starts now
+    const store = openPolicyStore(dir);
+    expect(store.attachDefaultOnce(devicePolicy, "pizza-button-01")).toMatchObject({ name: "device", newlyAttached: true });
+    store.detach("device", "pizza-button-01");
+    expect(store.attachDefaultOnce(devicePolicy, "pizza-button-01")).toBeUndefined();
+    expect(openPolicyStore(dir).attached("pizza-button-01")).toEqual([]);
+  });
+
+  it("a store written before defaults were recorded: things it knows keep their (detached) state", () => {
+    const legacy = join(dir, "policies/attachments.json");
+    writeFileSync(legacy, JSON.stringify({ version: 1, things: {} }));
+    const store = openPolicyStore(dir);
+    expect(store.attachDefaultOnce(devicePolicy, "pizza-button-01")).toBeUndefined();
+    expect(store.attached("pizza-button-01")).toEqual([]);
+  });
+});
+
 describe("registryAttachment", () => {
   it("is true only for the thing's own, unrevoked certificate", async () => {
     const isAttached = registryAttachment(dir);
