@@ -11,7 +11,7 @@
 // certificate revoked, bad certificate, handshake failure, protocol version); node:tls sends none.
 import net from "node:net";
 import path from "node:path";
-import { accessSync, constants } from "node:fs";
+import fs, { accessSync, constants } from "node:fs";
 import { DEFAULT_MAX_PACKET_BYTES, mosquittoAcl, mosquittoConfig, type MosquittoTlsFiles } from "./config";
 import { killMosquitto, LogLines, spawnMosquitto, stopMosquitto, waitListening, type MosquittoProcess } from "./process";
 import { registrySnapshot, resolveTlsFiles, stageFiles } from "./staging";
@@ -57,6 +57,11 @@ export interface MosquittoOptions {
   maxPacketBytes?: number;
   /** Open connections at most (mosquitto `max_connections`; it has no per-address limit). */
   maxConnections?: number;
+  /**
+   * With pkiDir: follow the PKI as the embedded broker does, reloading (regenerated ACL and CRLs, SIGHUP)
+   * when its registry or CRLs change. Default true.
+   */
+  followPki?: boolean;
   /** Log every packet (log_type all): needed to see "Denied PUBLISH" lines; noisy under load. */
   verbose?: boolean;
   /**
@@ -95,7 +100,8 @@ export interface RunningMosquitto {
   /** Resolves with the first line (from index `from`) matching; rejects after timeoutMs. */
   waitForLog(pattern: RegExp, from?: number, timeoutMs?: number): Promise<string>;
   /**
-   * Writes the ACL again from the PKI registry, copies the current CA bundle and CRLs, and sends SIGHUP.
+   * Writes the ACL again from the PKI registry, copies the current CA bundle and CRLs, and sends SIGHUP
+   * (done by itself on every registry or CRL change unless followPki is false).
    * mosquitto then applies the new ACL to every message of every open connection (a thing revoked or
    * deactivated loses its rights at once, but its connection stays open: mosquitto has no way to end it).
    */
@@ -219,8 +225,25 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
     throw error;
   }
 
+  // Follow the PKI: `thing revoke`/`deactivate`, `ca import-crl` rewrite registry.json or crl.pem (temp
+  // file + rename, so the directory is watched, not the files); debounced like the embedded broker's.
+  let reloadTimer: NodeJS.Timeout | undefined;
+  const watcher =
+    options.pkiDir && !options.tls && options.followPki !== false
+      ? fs.watch(options.pkiDir, { persistent: false }, (_type, filename) => {
+          const name = filename?.toString();
+          if (name !== undefined && name !== "registry.json" && name !== "crl.pem") return;
+          clearTimeout(reloadTimer);
+          reloadTimer = setTimeout(() => {
+            if (!current) return;
+            running.reload().catch((error: Error) => log.push(`[launcher] reload after a PKI change failed: ${error.message}`));
+          }, 150);
+        })
+      : undefined;
+  watcher?.on("error", (error) => log.push(`[launcher] PKI watch failed: ${error.message}`));
+
   const host = "127.0.0.1";
-  return {
+  const running: RunningMosquitto = {
     host,
     get port() {
       return port;
@@ -265,8 +288,11 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
       await launch();
     },
     close: async () => {
+      watcher?.close();
+      clearTimeout(reloadTimer);
       await stop();
       staged.remove();
     },
   };
+  return running;
 }

@@ -78,7 +78,7 @@ function setState(state: ThingState, verb: string): Command {
           // We hold no key of their CA, so the certificate goes on no CRL: the registry is the deny list.
           io.out(`not on any CRL: ${issuedBy === "aws-import" ? "AWS IoT" : "its registered CA"} signs that CA's CRL, not this PKI`);
           io.out("the registry is the deny list: the embedded broker refuses it at once and closes its open connections;");
-          io.out("mosquitto (host-test/mosquitto) drops it from the generated ACL when it reloads: it may connect but neither publish nor receive");
+          io.out("mosquitto (host-test/mosquitto) drops it from the generated ACL on its next reload: it may connect but neither publish nor receive");
         } else {
           io.out(`CRLs updated: ${pki.trustMaterial().crlFile}`);
           io.out("a running broker refuses it at once from the registry and closes its open connections; the CRL refuses it in the TLS handshake");
