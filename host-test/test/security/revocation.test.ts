@@ -36,7 +36,7 @@ beforeAll(async () => {
   id.restaurant = await pki.thing("restaurant");
   theirs = await foreignCa(path.join(pki.dir, "their-ca"));
   expect((await pkiCli(pki.pki.dir, "ca", "register", theirs.rootPath, "--crl", theirs.crlPath)).code).toBe(0);
-  for (const name of ["acme-01", "acme-02", "acme-03"]) id[name] = await registerTheirs(name);
+  for (const name of ["acme-01", "acme-02", "acme-03", "acme-04"]) id[name] = await registerTheirs(name);
 }, 60_000);
 
 afterAll(() => pki?.remove());
@@ -59,6 +59,7 @@ describe("embedded broker: open connections end when their identity is withdrawn
   it.each([
     ["thing revoke", "pizza-button-01", "REVOKED"],
     ["thing deactivate", "pizza-button-02", "INACTIVE"],
+    ["thing revoke", "acme-04", "REVOKED"], // a bring-your-own-CA thing: on no CRL, the registry decides
   ])("%s disconnects the thing's open connection at once and logs it", async (command, thing, state) => {
     const client = await persistent(broker.url, thing);
     const closed = closedOf(client);
