@@ -121,6 +121,161 @@ export function orderView(order: StoredOrder): OrderView {
   return view;
 }
 
+// ---------------------------------------------------------------------------------------------- checks
+// Every request passes checkHost; every POST passes checkJsonPost and readJsonBody.
+
+/** DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends Host: evil.example. */
+export function checkHost(req: http.IncomingMessage, listenHost: string): void {
+  if (!isLoopbackHost(listenHost)) return;
+  const hostname = hostnameOf(req.headers.host);
+  if (hostname === undefined || !isLoopbackHost(hostname)) {
+    throw new HttpError(403, `Host ${JSON.stringify(req.headers.host ?? "")} is not this loopback server`);
+  }
+}
+
+/** CSRF: only JSON from this page's own origin. */
+export function checkJsonPost(req: http.IncomingMessage): void {
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/json") throw new HttpError(415, "send the body as Content-Type: application/json");
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== `http://${req.headers.host ?? ""}`) {
+    throw new HttpError(403, `cross-origin request from ${origin} refused`);
+  }
+  const site = req.headers["sec-fetch-site"];
+  if (site !== undefined && site !== "same-origin" && site !== "none") {
+    throw new HttpError(403, `cross-site request (${site}) refused`);
+  }
+}
+
+/** The body as a JSON object, at most MAX_BODY_BYTES (an empty body is {}). */
+export async function readJsonBody(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > MAX_BODY_BYTES) throw new HttpError(413, `body larger than ${MAX_BODY_BYTES} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, `body larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (text.trim() === "") return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "body is not valid JSON");
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "body must be a JSON object");
+  return body as Record<string, unknown>;
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...SECURITY_HEADERS, "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+// ---------------------------------------------------------------------------------------------- routes
+
+/** What every handler may use: the restaurant, the page's settings and the open event streams. */
+interface Kitchen {
+  readonly backend: KitchenBackend;
+  readonly options: KitchenOptions;
+  readonly statics: ReadonlyMap<string, { body: Buffer; type: string }>;
+  readonly streams: Set<http.ServerResponse>;
+  snapshot(): unknown;
+}
+
+interface Exchange {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  url: URL;
+  /** The route pattern's captures. */
+  params: string[];
+}
+
+interface Route {
+  methods: readonly string[];
+  path: string | RegExp;
+  handle(kitchen: Kitchen, exchange: Exchange): void | Promise<void>;
+}
+
+const ROUTES: readonly Route[] = [
+  ...Object.keys(STATIC_FILES).map((path): Route => ({ methods: ["GET", "HEAD"], path, handle: serveStatic })),
+  { methods: ["GET"], path: "/api/orders", handle: (kitchen, { res }) => send(res, 200, kitchen.snapshot()) },
+  { methods: ["GET"], path: "/api/events", handle: openStream },
+  { methods: ["POST"], path: /^\/api\/orders\/([^/]+)\/([a-z-]+)$/, handle: decide },
+];
+
+function serveStatic(kitchen: Kitchen, { req, res, url }: Exchange): void {
+  const page = kitchen.statics.get(url.pathname)!;
+  res.writeHead(200, { ...SECURITY_HEADERS, "Content-Type": page.type, "Content-Length": page.body.length });
+  res.end(req.method === "HEAD" ? undefined : page.body);
+}
+
+function openStream(kitchen: Kitchen, { req, res }: Exchange): void {
+  res.writeHead(200, { ...SECURITY_HEADERS, "Content-Type": "text/event-stream; charset=utf-8", Connection: "keep-alive" });
+  res.write(`retry: 2000\nevent: snapshot\ndata: ${JSON.stringify(kitchen.snapshot())}\n\n`);
+  kitchen.streams.add(res);
+  req.socket.setNoDelay(true);
+  const done = () => kitchen.streams.delete(res);
+  req.on("close", done);
+  res.on("error", done);
+}
+
+async function decide(kitchen: Kitchen, { req, res, params }: Exchange): Promise<void> {
+  let orderId: string;
+  try {
+    orderId = decodeURIComponent(params[0]!);
+  } catch {
+    throw new HttpError(400, "malformed order id");
+  }
+  const name = params[1] as DecisionName;
+  if (!DECISIONS.includes(name)) throw new HttpError(404, `unknown action ${params[1]} (${DECISIONS.join(", ")})`);
+  if (!ORDER_ID.test(orderId)) throw new HttpError(400, "malformed order id");
+  checkJsonPost(req);
+  const body = await readJsonBody(req);
+  const { backend, options } = kitchen;
+  const order = backend.order(orderId);
+  if (!order) throw new HttpError(404, `unknown order ${orderId}`);
+  const decision = decisionFrom(name, body, options.defaultEtaMin);
+  const wants = name === "accept" || name === "reject" ? "order" : "cancel";
+  if (order.action !== wants) {
+    throw new HttpError(409, order.action === "order" ? `${orderId} is an order: accept or reject it` : `${orderId} is a cancel request: grant or refuse it`);
+  }
+  if (order.status !== null) throw new HttpError(409, `${orderId} is already ${order.status}`);
+  // The ack must fit the 512-byte message limit (a long reason in multi-byte characters might not).
+  try {
+    encodeAck(ackFor(orderId, decision, options.defaultEtaMin));
+  } catch (error) {
+    throw new HttpError(400, `the answer does not fit in an ack: ${(error as Error).message}; shorten the reason`);
+  }
+  let stored: StoredOrder;
+  try {
+    stored = backend.settle(orderId, decision);
+  } catch (error) {
+    throw new HttpError(409, (error as Error).message); // lost a race with another decision, or the desk refused
+  }
+  options.log?.info(`kitchen: ${orderId} ${stored.status}${stored.etaMin !== null ? ` (ETA ${stored.etaMin} min)` : ""}${stored.reason ? `: ${stored.reason}` : ""}`);
+  send(res, 200, { order: orderView(stored) });
+}
+
+/** The route for a request; 404 if no path matches, 405 (with Allow) if the path exists for other methods. */
+function findRoute(method: string, pathname: string): { route: Route; params: string[] } {
+  const allowed: string[] = [];
+  for (const route of ROUTES) {
+    const match = typeof route.path === "string" ? (route.path === pathname ? [] : undefined) : route.path.exec(pathname)?.slice(1);
+    if (match === undefined) continue;
+    if (route.methods.includes(method)) return { route, params: match };
+    allowed.push(...route.methods);
+  }
+  if (allowed.length === 0) throw new HttpError(404, `nothing at ${pathname}`);
+  throw new HttpError(405, `use ${allowed.join(" or ")}`, { Allow: allowed.join(", ") });
+}
+
+// ---------------------------------------------------------------------------------------------- server
+
 export async function startKitchen(options: KitchenOptions): Promise<KitchenServer> {
   const host = options.host ?? "127.0.0.1";
   const { backend } = options;
@@ -132,143 +287,30 @@ export async function startKitchen(options: KitchenOptions): Promise<KitchenServ
   for (const [route, { file, type }] of Object.entries(STATIC_FILES)) {
     statics.set(route, { body: fs.readFileSync(`${STATIC_DIR}${file}`), type });
   }
-  const streams = new Set<http.ServerResponse>();
   let broker: BrokerStatus = { connected: true };
-  let port = 0;
   const settings = { defaultEtaMin: options.defaultEtaMin, autoAccept: options.autoAccept === true, maxReasonChars: MAX_REASON_CHARS, maxEtaMin: MAX_ETA_MIN };
-
-  const snapshot = () => ({ orders: backend.orders().map(orderView), broker, settings });
-
-  const send = (res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
-    const text = JSON.stringify(body);
-    res.writeHead(status, { ...SECURITY_HEADERS, "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text), ...headers });
-    res.end(text);
+  const kitchen: Kitchen = {
+    backend,
+    options,
+    statics,
+    streams: new Set(),
+    snapshot: () => ({ orders: backend.orders().map(orderView), broker, settings }),
   };
 
   const broadcast = (event: string, data: unknown) => {
     const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    for (const res of streams) res.write(frame);
+    for (const res of kitchen.streams) res.write(frame);
   };
 
-  /** DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends Host: evil.example. */
-  const checkHost = (req: http.IncomingMessage) => {
-    if (!isLoopbackHost(host)) return;
-    const hostname = hostnameOf(req.headers.host);
-    if (hostname === undefined || !isLoopbackHost(hostname)) {
-      throw new HttpError(403, `Host ${JSON.stringify(req.headers.host ?? "")} is not this loopback server`);
-    }
-  };
-
-  /** CSRF: only JSON from this page's own origin. */
-  const checkSameOrigin = (req: http.IncomingMessage) => {
-    const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-    if (type !== "application/json") throw new HttpError(415, "send the body as Content-Type: application/json");
-    const origin = req.headers.origin;
-    if (origin !== undefined && origin !== `http://${req.headers.host ?? ""}`) {
-      throw new HttpError(403, `cross-origin request from ${origin} refused`);
-    }
-    const site = req.headers["sec-fetch-site"];
-    if (site !== undefined && site !== "same-origin" && site !== "none") {
-      throw new HttpError(403, `cross-site request (${site}) refused`);
-    }
-  };
-
-  const readJson = async (req: http.IncomingMessage): Promise<Record<string, unknown>> => {
-    const declared = Number(req.headers["content-length"] ?? 0);
-    if (declared > MAX_BODY_BYTES) throw new HttpError(413, `body larger than ${MAX_BODY_BYTES} bytes`);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) throw new HttpError(413, `body larger than ${MAX_BODY_BYTES} bytes`);
-      chunks.push(chunk);
-    }
-    const text = Buffer.concat(chunks).toString("utf8");
-    if (text.trim() === "") return {};
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new HttpError(400, "body is not valid JSON");
-    }
-    if (typeof body !== "object" || body === null || Array.isArray(body)) throw new HttpError(400, "body must be a JSON object");
-    return body as Record<string, unknown>;
-  };
-
-  const decide = async (req: http.IncomingMessage, res: http.ServerResponse, orderId: string, name: DecisionName) => {
-    checkSameOrigin(req);
-    const body = await readJson(req);
-    const order = backend.order(orderId);
-    if (!order) throw new HttpError(404, `unknown order ${orderId}`);
-    const decision = decisionFrom(name, body, options.defaultEtaMin);
-    const wants = name === "accept" || name === "reject" ? "order" : "cancel";
-    if (order.action !== wants) {
-      throw new HttpError(409, order.action === "order" ? `${orderId} is an order: accept or reject it` : `${orderId} is a cancel request: grant or refuse it`);
-    }
-    if (order.status !== null) throw new HttpError(409, `${orderId} is already ${order.status}`);
-    // The ack must fit the 512-byte message limit (a long reason in multi-byte characters might not).
-    try {
-      encodeAck(ackFor(orderId, decision, options.defaultEtaMin));
-    } catch (error) {
-      throw new HttpError(400, `the answer does not fit in an ack: ${(error as Error).message}; shorten the reason`);
-    }
-    let stored: StoredOrder;
-    try {
-      stored = backend.settle(orderId, decision);
-    } catch (error) {
-      throw new HttpError(409, (error as Error).message); // lost a race with another decision
-    }
-    options.log?.info(`kitchen: ${orderId} ${stored.status}${stored.etaMin !== null ? ` (ETA ${stored.etaMin} min)` : ""}${stored.reason ? `: ${stored.reason}` : ""}`);
-    send(res, 200, { order: orderView(stored) });
-  };
-
-  const openStream = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    res.writeHead(200, { ...SECURITY_HEADERS, "Content-Type": "text/event-stream; charset=utf-8", Connection: "keep-alive" });
-    res.write(`retry: 2000\nevent: snapshot\ndata: ${JSON.stringify(snapshot())}\n\n`);
-    streams.add(res);
-    req.socket.setNoDelay(true);
-    const done = () => streams.delete(res);
-    req.on("close", done);
-    res.on("error", done);
-  };
-
-  const route = async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    checkHost(req);
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    checkHost(req, host);
     const url = new URL(req.url ?? "/", "http://kitchen.invalid");
-    const method = req.method ?? "GET";
-    const page = statics.get(url.pathname);
-    if (page) {
-      if (method !== "GET" && method !== "HEAD") throw new HttpError(405, "use GET", { Allow: "GET, HEAD" });
-      res.writeHead(200, { ...SECURITY_HEADERS, "Content-Type": page.type, "Content-Length": page.body.length });
-      res.end(method === "HEAD" ? undefined : page.body);
-      return;
-    }
-    if (url.pathname === "/api/orders" || url.pathname === "/api/events") {
-      if (method !== "GET") throw new HttpError(405, "use GET", { Allow: "GET" });
-      if (url.pathname === "/api/orders") send(res, 200, snapshot());
-      else openStream(req, res);
-      return;
-    }
-    const match = /^\/api\/orders\/([^/]+)\/([a-z-]+)$/.exec(url.pathname);
-    if (match) {
-      let orderId: string;
-      try {
-        orderId = decodeURIComponent(match[1]!);
-      } catch {
-        throw new HttpError(400, "malformed order id");
-      }
-      const name = match[2] as DecisionName;
-      if (!DECISIONS.includes(name)) throw new HttpError(404, `unknown action ${match[2]} (${DECISIONS.join(", ")})`);
-      if (!ORDER_ID.test(orderId)) throw new HttpError(400, "malformed order id");
-      if (method !== "POST") throw new HttpError(405, "use POST", { Allow: "POST" });
-      await decide(req, res, orderId, name);
-      return;
-    }
-    throw new HttpError(404, `nothing at ${url.pathname}`);
+    const { route, params } = findRoute(req.method ?? "GET", url.pathname);
+    await route.handle(kitchen, { req, res, url, params });
   };
 
   const server = http.createServer((req, res) => {
-    route(req, res).catch((error: unknown) => {
+    handle(req, res).catch((error: unknown) => {
       const status = error instanceof HttpError ? error.status : 500;
       if (status === 500) options.log?.error(`kitchen: ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
       if (res.headersSent) {
@@ -284,7 +326,7 @@ export async function startKitchen(options: KitchenOptions): Promise<KitchenServ
   server.requestTimeout = 30_000;
 
   const heartbeat = setInterval(() => {
-    for (const res of streams) res.write(": ping\n\n");
+    for (const res of kitchen.streams) res.write(": ping\n\n");
   }, HEARTBEAT_MS);
   heartbeat.unref();
 
@@ -295,7 +337,7 @@ export async function startKitchen(options: KitchenOptions): Promise<KitchenServ
       resolve();
     });
   });
-  port = (server.address() as AddressInfo).port;
+  const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
 
   return {
@@ -316,8 +358,8 @@ export async function startKitchen(options: KitchenOptions): Promise<KitchenServ
     },
     async close() {
       clearInterval(heartbeat);
-      for (const res of streams) res.end();
-      streams.clear();
+      for (const res of kitchen.streams) res.end();
+      kitchen.streams.clear();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
