@@ -7,11 +7,14 @@ import { X509Certificate } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { isValidThingName } from "../../modules/core/config";
+import { defaultConfig, isValidThingName } from "../../modules/core/config";
+import { REGISTRY_FILE } from "../../tools/pki/registry";
+import { Pki } from "../../tools/pki/pki";
 import { parseMqttsUrl } from "../net/broker-url";
 import { startKitchen, type KitchenServer } from "./kitchen/server";
 import { intOption, isLoopbackHost, isMainModule, jsonLines, jsonLog, runServiceCli, UsageError, type EventSink } from "../runtime";
 import { autoAccept, type DecidePolicy } from "./decisions";
+import { DEFAULT_REQUEST_LIMIT, type RequestLimit } from "./order-desk";
 import { DEFAULT_MENU, startRestaurant, type Restaurant, type RestaurantEvent, type StoredOrder } from "./restaurant";
 
 export interface RestaurantServiceConfig {
@@ -29,6 +32,14 @@ export interface RestaurantServiceConfig {
   etaMin: number;
   httpHost: string;
   httpPort: number;
+  /** Host names the kitchen page answers to besides the loopback names and --http-host. */
+  allowedHosts: string[];
+  /** New requests per thing: a burst, then so many per hour. */
+  requestLimit: RequestLimit;
+  /** The buttons' giveUpMs: a waiting order older than this is marked on the page. */
+  buttonGiveUpMs: number;
+  /** PKI directory whose registry tells which things are INACTIVE or REVOKED (none: not checked). */
+  registryDir: string | undefined;
 }
 
 export const DEFAULT_BROKER_URL = "mqtts://127.0.0.1:8883";
@@ -56,13 +67,21 @@ export function restaurantUsage(): string {
     "  --eta N               ETA in minutes for auto-accept and the page's default (default 25)",
     "  --http-host ADDR      kitchen page address (default 127.0.0.1; the page has no login)",
     "  --http-port N         kitchen page port (default 8080; 0 = any free port)",
+    "  --allowed-host NAME   a host name the kitchen page answers to (repeatable), e.g. the computer's",
+    "                        LAN name or address with --http-host 0.0.0.0. Always allowed: localhost,",
+    "                        127.0.0.1, ::1 and the --http-host address; any other Host gets 403",
+    `  --order-burst N       new orders (and cancels) one button may send at once (default ${DEFAULT_REQUEST_LIMIT.burst})`,
+    `  --orders-per-hour N   then this many per hour per button (default ${DEFAULT_REQUEST_LIMIT.perHour}); over the limit`,
+    "                        the button gets \"rejected: too many orders\" at once. Resends never count",
+    `  --give-up-ms N        the buttons' giveUpMs (default ${defaultConfig.giveUpMs}): older waiting orders are marked`,
+    "                        on the page (the button shows failed and resends on its next press)",
     "  --help                this text",
   ].join("\n");
 }
 
 /** argv → config; undefined for --help. Throws UsageError. */
 export function parseRestaurantArgs(argv: string[], cwd = process.cwd()): RestaurantServiceConfig | undefined {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -84,6 +103,10 @@ export function parseRestaurantArgs(argv: string[], cwd = process.cwd()): Restau
         eta: { type: "string" },
         "http-host": { type: "string" },
         "http-port": { type: "string" },
+        "allowed-host": { type: "string", multiple: true },
+        "order-burst": { type: "string" },
+        "orders-per-hour": { type: "string" },
+        "give-up-ms": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -111,7 +134,8 @@ export function parseRestaurantArgs(argv: string[], cwd = process.cwd()): Restau
   } catch (error) {
     throw new UsageError(`--broker: ${(error as Error).message}`);
   }
-  const pkiDir = path.resolve(cwd, text("pki-dir") ?? "certs");
+  const pkiDirGiven = text("pki-dir");
+  const pkiDir = path.resolve(cwd, pkiDirGiven ?? "certs");
   const given = { ca: text("ca"), cert: text("cert"), key: text("key") };
   const anyGiven = Object.values(given).some((v) => v !== undefined);
   if (anyGiven && Object.values(given).some((v) => v === undefined)) {
@@ -134,6 +158,14 @@ export function parseRestaurantArgs(argv: string[], cwd = process.cwd()): Restau
   if (!isValidThingName(clientId)) throw new UsageError(`--client-id ${JSON.stringify(clientId)}: use 1-128 of A-Z a-z 0-9 _ -`);
   const topicPrefix = text("topic-prefix") ?? "pizza";
   if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(topicPrefix)) throw new UsageError("--topic-prefix: topic levels of A-Z a-z 0-9 _ -");
+  const allowedHosts = ((values["allowed-host"] as string[] | undefined) ?? []).map((name) => name.trim().toLowerCase());
+  for (const name of allowedHosts) {
+    if (!/^(\[[0-9a-f:.]+\]|[0-9a-f:.]*:[0-9a-f:.]*|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)$/.test(name)) {
+      throw new UsageError(`--allowed-host ${JSON.stringify(name)}: give a host name or address, without scheme or port`);
+    }
+  }
+  // With the dev PKI (or --pki-dir), its registry says which things were deactivated or revoked since.
+  const registryDir = (!anyGiven || pkiDirGiven !== undefined) && fs.existsSync(path.join(pkiDir, REGISTRY_FILE)) ? pkiDir : undefined;
   return {
     brokerUrl,
     ...files,
@@ -147,6 +179,13 @@ export function parseRestaurantArgs(argv: string[], cwd = process.cwd()): Restau
     etaMin: intOption("eta", text("eta"), 25, 0, 600),
     httpHost: text("http-host") ?? "127.0.0.1",
     httpPort: intOption("http-port", text("http-port"), 8080, 0, 65535),
+    allowedHosts: allowedHosts.map((name) => name.replace(/^\[(.*)\]$/, "$1")),
+    requestLimit: {
+      burst: intOption("order-burst", text("order-burst"), DEFAULT_REQUEST_LIMIT.burst, 1, 1_000_000),
+      perHour: intOption("orders-per-hour", text("orders-per-hour"), DEFAULT_REQUEST_LIMIT.perHour, 1, 1_000_000_000),
+    },
+    buttonGiveUpMs: intOption("give-up-ms", text("give-up-ms"), defaultConfig.giveUpMs, 1_000, 24 * 3_600_000),
+    registryDir,
   };
 }
 
@@ -171,6 +210,7 @@ export async function startRestaurantService(config: RestaurantServiceConfig, si
     sink("restaurant", "warning", { reason: `certificate CN is ${cn} but the client id is ${config.clientId}; the embedded broker requires them to be equal` });
   }
 
+  const registry = config.registryDir !== undefined ? await Pki.open(config.registryDir) : undefined;
   let kitchen: KitchenServer | undefined;
   let waitingSaid = false;
   const onEvent = (event: RestaurantEvent) => {
@@ -213,6 +253,8 @@ export async function startRestaurantService(config: RestaurantServiceConfig, si
     menu: config.menu,
     etaMin: config.etaMin,
     decide: config.autoAccept ? autoAccept : holdForKitchen,
+    requestLimit: config.requestLimit,
+    ...(registry ? { thingState: (thing: string) => registry.thingState(thing) } : {}),
     log,
     onEvent,
   });
@@ -223,14 +265,16 @@ export async function startRestaurantService(config: RestaurantServiceConfig, si
       port: config.httpPort,
       defaultEtaMin: config.etaMin,
       autoAccept: config.autoAccept,
+      allowedHosts: config.allowedHosts,
+      buttonGiveUpMs: config.buttonGiveUpMs,
       log,
     });
   } catch (error) {
     await restaurant.close();
     throw new Error(`kitchen page on ${config.httpHost}:${config.httpPort}: ${(error as Error).message}`);
   }
-  const waiting = restaurant.orders().filter((o) => o.status === null).length;
-  sink("kitchen", "listening", { url: kitchen.url, waiting });
+  const waiting = restaurant.waiting({ offset: 0, limit: 0 }).total;
+  sink("kitchen", "listening", { url: kitchen.url, waiting, allowedHosts: [...kitchen.allowedHosts] });
   const started = kitchen;
   return {
     restaurant,

@@ -2,8 +2,10 @@
 // static page (HTML/CSS/JS from ./static, no CDN: works offline), a live stream of orders as server-sent
 // events, and a JSON API the page calls when staff accept, reject, grant or refuse:
 //
-//   GET  /api/orders                     → { orders: OrderView[], broker, settings }
-//   GET  /api/events                     → text/event-stream: "snapshot" (as above), then "order" and "broker"
+//   GET  /api/orders[?offset=N&limit=M]  → { orders: OrderView[], waiting: { total, offset, limit }, broker, settings }
+//        orders = one page of the waiting list (oldest first, at most MAX_PAGE) + the latest decisions
+//   GET  /api/events                     → text/event-stream: "snapshot" (as above), then "order", "waiting"
+//                                          ({ total }) and "broker"
 //   POST /api/orders/:id/accept          { "etaMin"?: 0..600 }       (default: the service's --eta)
 //   POST /api/orders/:id/reject          { "reason": "1..100 chars" }
 //   POST /api/orders/:id/cancel-grant    { }
@@ -13,22 +15,29 @@
 //
 // There is no login, so the server listens on loopback by default. Against other web pages in the same
 // browser (CSRF) and DNS rebinding: a POST must be application/json (a cross-site form cannot send that
-// without a CORS preflight, which is never granted), its Origin (when sent) must be this server, and the
-// Host header must be a loopback name when the server is bound to loopback.
+// without a CORS preflight, which is never granted), its Origin (when sent) must be this server, and in
+// every mode the Host header must name an allowed host (loopback names, the listen address, and the
+// names given with --allowed-host). Connections that send nothing, or never finish a request, are closed.
 import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { encodeAck } from "../../../modules/core/messages";
 import type { Log } from "../../../modules/core/ports";
+import { defaultConfig } from "../../../modules/core/config";
 import { ackFor, type Decision } from "../decisions";
-import type { StoredOrder } from "../order-db";
-import { isLoopbackHost } from "../../runtime";
+import type { StoredOrder, WaitingPage } from "../order-db";
+import type { ThingState } from "../order-desk";
 
 /** What the kitchen needs from the restaurant (Restaurant implements it). */
 export interface KitchenBackend {
-  orders(): StoredOrder[];
   order(orderId: string): StoredOrder | undefined;
+  /** One page of the waiting list, oldest first, and the total. */
+  waiting(page: { offset: number; limit: number }): WaitingPage;
+  /** The latest decided rows, most recent first. */
+  recentlyDecided(limit: number): StoredOrder[];
+  /** The registry's state of a thing, when there is a registry. */
+  thingState?(thing: string): ThingState | undefined;
   /** Decides a held request and publishes its ack; throws if it cannot (already decided, wrong kind). */
   settle(orderId: string, decision: Decision): StoredOrder;
 }
@@ -43,8 +52,32 @@ export interface KitchenOptions {
   defaultEtaMin: number;
   /** Shown on the page: orders are accepted without staff. */
   autoAccept?: boolean;
+  /**
+   * Host names (or addresses) the page answers to besides the loopback names and the listen address, e.g.
+   * the computer's LAN name when it listens on 0.0.0.0. Any other Host is refused (DNS rebinding).
+   */
+  allowedHosts?: readonly string[];
+  /** The buttons' giveUpMs: the page marks waiting orders older than this (the button shows failed). */
+  buttonGiveUpMs?: number;
+  /** Closes connections that hold the server without finishing a request. */
+  timeouts?: Partial<KitchenTimeouts>;
+  /** Event-stream heartbeat; must be shorter than the idle timeout. */
+  heartbeatMs?: number;
   log?: Log;
 }
+
+export interface KitchenTimeouts {
+  /** No traffic at all on a connection (before a request, between requests). */
+  idleMs: number;
+  /** A request's headers must be complete within this. */
+  headersMs: number;
+  /** A request, body included, must be complete within this. */
+  requestMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: KitchenTimeouts = { idleMs: 30_000, headersMs: 10_000, requestMs: 30_000 };
+/** Always allowed: the page opened on this computer. */
+export const LOOPBACK_HOSTS: readonly string[] = ["localhost", "127.0.0.1", "::1"];
 
 /** An order as the page sees it (the stored ack text stays inside). */
 export interface OrderView {
@@ -63,6 +96,8 @@ export interface OrderView {
   decidedAt: number | null;
   ackedAt: number | null;
   cancelledBy: string | null;
+  /** The thing's registry state when it is not ACTIVE (INACTIVE, REVOKED): the page warns, accepting is refused. */
+  thingState: ThingState | null;
 }
 
 export interface BrokerStatus {
@@ -74,6 +109,8 @@ export interface KitchenServer {
   readonly url: string;
   readonly host: string;
   readonly port: number;
+  /** Host names requests may name (loopback names, the listen address, allowedHosts). */
+  readonly allowedHosts: ReadonlySet<string>;
   /** Pushes a new or changed order to every open page. */
   orderChanged(order: StoredOrder): void;
   /** Pushes the restaurant's broker connection state to every open page. */
@@ -84,7 +121,13 @@ export interface KitchenServer {
 export const MAX_BODY_BYTES = 4096;
 export const MAX_REASON_CHARS = 100;
 export const MAX_ETA_MIN = 600;
+/** Waiting orders in one page (the page shows the oldest page and counts the rest). */
+export const WAITING_PAGE = 50;
+export const MAX_PAGE = 200;
+/** Decided orders the page shows (latest first). */
+export const DECIDED_SHOWN = 50;
 const HEARTBEAT_MS = 15_000;
+const WILDCARD_ADDRESSES = new Set(["0.0.0.0", "::", "0:0:0:0:0:0:0:0"]);
 const ORDER_ID = /^[A-Za-z0-9_-]{1,160}$/;
 const DECISIONS = ["accept", "reject", "cancel-grant", "cancel-refuse"] as const;
 type DecisionName = (typeof DECISIONS)[number];
@@ -116,20 +159,27 @@ class HttpError extends Error {
   }
 }
 
-export function orderView(order: StoredOrder): OrderView {
+export function orderView(order: StoredOrder, thingState?: ThingState): OrderView {
   const { ack: _ack, ...view } = order;
-  return view;
+  return { ...view, thingState: thingState === "INACTIVE" || thingState === "REVOKED" ? thingState : null };
 }
 
 // ---------------------------------------------------------------------------------------------- checks
 // Every request passes checkHost; every POST passes checkJsonPost and readJsonBody.
 
-/** DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends Host: evil.example. */
-export function checkHost(req: http.IncomingMessage, listenHost: string): void {
-  if (!isLoopbackHost(listenHost)) return;
+/** The Host names the page answers to: loopback names, the listen address unless it is a wildcard, and `extra`. */
+export function allowedHostsFor(listenHost: string, extra: readonly string[] = []): Set<string> {
+  const allowed = new Set(LOOPBACK_HOSTS);
+  if (!WILDCARD_ADDRESSES.has(listenHost)) allowed.add(listenHost.toLowerCase());
+  for (const name of extra) allowed.add(name.toLowerCase());
+  return allowed;
+}
+
+/** DNS rebinding: a page on evil.example resolving to this server sends Host: evil.example. */
+export function checkHost(req: http.IncomingMessage, allowed: ReadonlySet<string>): void {
   const hostname = hostnameOf(req.headers.host);
-  if (hostname === undefined || !isLoopbackHost(hostname)) {
-    throw new HttpError(403, `Host ${JSON.stringify(req.headers.host ?? "")} is not this loopback server`);
+  if (hostname === undefined || !allowed.has(hostname)) {
+    throw new HttpError(403, `Host ${JSON.stringify(req.headers.host ?? "")} is not allowed (this page answers to ${[...allowed].join(", ")}; add a name with --allowed-host)`);
   }
 }
 
@@ -184,7 +234,8 @@ interface Kitchen {
   readonly options: KitchenOptions;
   readonly statics: ReadonlyMap<string, { body: Buffer; type: string }>;
   readonly streams: Set<http.ServerResponse>;
-  snapshot(): unknown;
+  snapshot(page?: { offset: number; limit: number }): unknown;
+  view(order: StoredOrder): OrderView;
 }
 
 interface Exchange {
@@ -203,7 +254,7 @@ interface Route {
 
 const ROUTES: readonly Route[] = [
   ...Object.keys(STATIC_FILES).map((path): Route => ({ methods: ["GET", "HEAD"], path, handle: serveStatic })),
-  { methods: ["GET"], path: "/api/orders", handle: (kitchen, { res }) => send(res, 200, kitchen.snapshot()) },
+  { methods: ["GET"], path: "/api/orders", handle: (kitchen, { res, url }) => send(res, 200, kitchen.snapshot(pageOf(url))) },
   { methods: ["GET"], path: "/api/events", handle: openStream },
   { methods: ["POST"], path: /^\/api\/orders\/([^/]+)\/([a-z-]+)$/, handle: decide },
 ];
@@ -258,7 +309,18 @@ async function decide(kitchen: Kitchen, { req, res, params }: Exchange): Promise
     throw new HttpError(409, (error as Error).message); // lost a race with another decision, or the desk refused
   }
   options.log?.info(`kitchen: ${orderId} ${stored.status}${stored.etaMin !== null ? ` (ETA ${stored.etaMin} min)` : ""}${stored.reason ? `: ${stored.reason}` : ""}`);
-  send(res, 200, { order: orderView(stored) });
+  send(res, 200, { order: kitchen.view(stored) });
+}
+
+/** ?offset=N&limit=M of the waiting list: whole numbers, limit at most MAX_PAGE. */
+function pageOf(url: URL): { offset: number; limit: number } {
+  const number = (name: string, fallback: number, max: number) => {
+    const raw = url.searchParams.get(name);
+    if (raw === null) return fallback;
+    if (!/^\d{1,9}$/.test(raw) || Number(raw) > max) throw new HttpError(400, `${name} must be a whole number from 0 to ${max}`);
+    return Number(raw);
+  };
+  return { offset: number("offset", 0, 1e9), limit: number("limit", WAITING_PAGE, MAX_PAGE) };
 }
 
 /** The route for a request; 404 if no path matches, 405 (with Allow) if the path exists for other methods. */
@@ -288,13 +350,35 @@ export async function startKitchen(options: KitchenOptions): Promise<KitchenServ
     statics.set(route, { body: fs.readFileSync(`${STATIC_DIR}${file}`), type });
   }
   let broker: BrokerStatus = { connected: true };
-  const settings = { defaultEtaMin: options.defaultEtaMin, autoAccept: options.autoAccept === true, maxReasonChars: MAX_REASON_CHARS, maxEtaMin: MAX_ETA_MIN };
+  const buttonGiveUpMs = options.buttonGiveUpMs ?? defaultConfig.giveUpMs;
+  const settings = {
+    defaultEtaMin: options.defaultEtaMin,
+    autoAccept: options.autoAccept === true,
+    maxReasonChars: MAX_REASON_CHARS,
+    maxEtaMin: MAX_ETA_MIN,
+    waitingPage: WAITING_PAGE,
+    decidedShown: DECIDED_SHOWN,
+    buttonGiveUpMs,
+  };
+  const view = (order: StoredOrder) => orderView(order, backend.thingState?.(order.thing));
   const kitchen: Kitchen = {
     backend,
     options,
     statics,
     streams: new Set(),
-    snapshot: () => ({ orders: backend.orders().map(orderView), broker, settings }),
+    view,
+    // Bounded whatever the backlog: one page of the waiting list and the latest decisions.
+    snapshot: (page = { offset: 0, limit: WAITING_PAGE }) => {
+      const waiting = backend.waiting(page);
+      const decided = backend.recentlyDecided(DECIDED_SHOWN);
+      return {
+        orders: [...waiting.orders, ...decided].map(view),
+        waiting: { total: waiting.total, offset: waiting.offset, limit: page.limit },
+        broker,
+        settings,
+        serverTime: Date.now(),
+      };
+    },
   };
 
   const broadcast = (event: string, data: unknown) => {
@@ -302,14 +386,28 @@ export async function startKitchen(options: KitchenOptions): Promise<KitchenServ
     for (const res of kitchen.streams) res.write(frame);
   };
 
+  const allowedHosts = allowedHostsFor(host, options.allowedHosts);
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    checkHost(req, host);
+    checkHost(req, allowedHosts);
     const url = new URL(req.url ?? "/", "http://kitchen.invalid");
     const { route, params } = findRoute(req.method ?? "GET", url.pathname);
     await route.handle(kitchen, { req, res, url, params });
   };
 
-  const server = http.createServer((req, res) => {
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
+  for (const [name, value] of Object.entries(timeouts)) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new Error(`kitchen: timeouts.${name} must be a whole number of ms ≥ 1`);
+  }
+  if (!(heartbeatMs < timeouts.idleMs)) throw new Error("kitchen: heartbeatMs must be shorter than timeouts.idleMs (an open page would be cut off)");
+  const server = http.createServer({
+    // Node checks header and request deadlines on this interval; its default (30 s) would let a slow
+    // client hold a connection far past them.
+    connectionsCheckingInterval: Math.max(50, Math.min(timeouts.headersMs, timeouts.requestMs) / 4),
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: Math.max(timeouts.requestMs, timeouts.headersMs),
+    keepAliveTimeout: timeouts.idleMs,
+  }, (req, res) => {
     handle(req, res).catch((error: unknown) => {
       const status = error instanceof HttpError ? error.status : 500;
       if (status === 500) options.log?.error(`kitchen: ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
@@ -322,12 +420,13 @@ export async function startKitchen(options: KitchenOptions): Promise<KitchenServ
       send(res, status, { error: message }, { ...(error instanceof HttpError ? error.headers : {}), ...(status === 413 ? { Connection: "close" } : {}) });
     });
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  // No traffic either way for idleMs (a connection that never sends a request, a stalled body): closed.
+  // An open event stream is never idle: its heartbeat is traffic.
+  server.setTimeout(timeouts.idleMs, (socket) => socket.destroy());
 
   const heartbeat = setInterval(() => {
     for (const res of kitchen.streams) res.write(": ping\n\n");
-  }, HEARTBEAT_MS);
+  }, heartbeatMs);
   heartbeat.unref();
 
   await new Promise<void>((resolve, reject) => {
@@ -344,13 +443,17 @@ export async function startKitchen(options: KitchenOptions): Promise<KitchenServ
     url: `http://${urlHost}:${port}/`,
     host,
     port,
+    allowedHosts,
     orderChanged(order) {
-      broadcast("order", orderView(order));
+      if (kitchen.streams.size === 0) return;
+      broadcast("order", view(order));
       // A granted cancel also changed the order it cancels (cancelledBy): show that too.
       if (order.action === "cancel" && order.status === "cancelled" && order.cancels !== null) {
         const target = backend.order(order.cancels);
-        if (target) broadcast("order", orderView(target));
+        if (target) broadcast("order", view(target));
       }
+      // The page shows one page of the waiting list; the total tells it what is not shown.
+      broadcast("waiting", { total: backend.waiting({ offset: 0, limit: 0 }).total });
     },
     brokerStatus(status) {
       broker = status;
