@@ -109,7 +109,23 @@ describe("restaurant service configuration", () => {
       etaMin: 25,
       httpHost: "127.0.0.1",
       httpPort: 8080,
+      allowedHosts: [],
+      requestLimit: { burst: 3, perHour: 10 },
+      buttonGiveUpMs: 120_000,
+      registryDir: pkiDir,
     });
+  });
+
+  it("--allowed-host (repeatable), the request limit and the buttons' giveUpMs", () => {
+    const config = parseRestaurantArgs(
+      ["--pki-dir", pkiDir, "--allowed-host", "Kitchen.LAN", "--allowed-host", "192.168.1.20", "--allowed-host", "[fe80::1]", "--order-burst", "5", "--orders-per-hour", "30", "--give-up-ms", "60000"],
+      dir,
+    )!;
+    expect(config).toMatchObject({ allowedHosts: ["kitchen.lan", "192.168.1.20", "fe80::1"], requestLimit: { burst: 5, perHour: 30 }, buttonGiveUpMs: 60_000 });
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--allowed-host", "http://kitchen.lan"], dir)).toThrow(/--allowed-host "http:\/\/kitchen.lan": give a host name or address, without scheme or port/);
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--allowed-host", "kitchen.lan:8080"], dir)).toThrow(/--allowed-host/);
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--order-burst", "0"], dir)).toThrow(/--order-burst must be between 1/);
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--orders-per-hour", "lots"], dir)).toThrow(/--orders-per-hour must be a whole number/);
   });
 
   it("refuses inconsistent or malformed flags with a message naming them", () => {
