@@ -25,6 +25,7 @@ import type { Socket } from "node:net";
 import tls from "node:tls";
 import { type Authorizer, type ClientIdentity, type Decision, isValidTopicPrefix, thingTopicAuthorizer } from "./authorizer";
 import { LimitedConnection, OversizedPacketError } from "./limited-connection";
+import { DEFAULT_PUBLISH_LIMIT, PublishLimiter, type PublishLimit } from "./publish-limit";
 
 export type ThingState = "ACTIVE" | "INACTIVE" | "REVOKED";
 
@@ -42,6 +43,7 @@ export type BrokerEventName =
   | "refused"
   | "publish"
   | "publish-denied"
+  | "publish-throttled"
   | "subscribe"
   | "subscribe-denied"
   | "receive-denied"
@@ -86,6 +88,8 @@ export interface BrokerOptions extends TrustMaterial {
   log?: (event: BrokerEvent) => void;
   /** Largest MQTT packet accepted, in bytes (fixed header included); larger ones disconnect. */
   maxPacketBytes?: number;
+  /** Per-connection publish rate; a client over it is slowed down (default DEFAULT_PUBLISH_LIMIT). */
+  publishLimit?: PublishLimit;
 }
 
 export interface BrokerStats {
@@ -169,6 +173,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     oversized: 0,
   };
   const peers = new WeakMap<Client, Peer>();
+  const publishLimiter = new PublishLimiter(options.publishLimit ?? DEFAULT_PUBLISH_LIMIT);
   const sockets = new Set<Socket>();
 
   const who = (client: Client | null) => {
@@ -227,7 +232,10 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       if (decision.allow) {
         stats.publishes++;
         emit({ event: "publish", ...details, ...(isWill ? { will: true } : {}), reason: decision.reason });
-        done(null);
+        const { waitMs, started } = isWill ? { waitMs: 0, started: false } : publishLimiter.delay(client!, identity!.clientId);
+        if (started) emit({ event: "publish-throttled", ...who(client), reason: "over the per-connection publish limit", waitMs });
+        if (waitMs > 0) setTimeout(() => done(null), waitMs);
+        else done(null);
         return;
       }
       stats.publishesDenied++;
