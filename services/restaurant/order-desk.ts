@@ -91,6 +91,8 @@ export class OrderDesk {
   readonly #decide: DecidePolicy;
   readonly #limit: RequestLimit | undefined;
   readonly #buckets = new Map<string, TokenBucket>();
+  /** Things over their limit right now: logged once when they go over, not for every refused request. */
+  readonly #limitedThings = new Set<string>();
   readonly #thingState: ((thing: string) => ThingState | undefined) | undefined;
   readonly #log: Log | undefined;
   readonly #now: () => number;
@@ -216,8 +218,14 @@ export class OrderDesk {
       bucket = new TokenBucket({ burst: this.#limit.burst, perMs: this.#limit.perHour / 3_600_000, now });
       this.#buckets.set(row.thing, bucket);
     }
-    if (bucket.take(now)) return undefined;
-    this.#log?.warn(`${row.orderId} from ${row.thing}: over the limit of ${this.#limit.burst} at once, ${this.#limit.perHour} per hour`);
+    if (bucket.take(now)) {
+      this.#limitedThings.delete(row.thing);
+      return undefined;
+    }
+    if (!this.#limitedThings.has(row.thing)) {
+      this.#limitedThings.add(row.thing);
+      this.#log?.warn(`${row.thing} is over its limit of ${this.#limit.burst} requests at once, ${this.#limit.perHour} per hour: refusing its new requests (first: ${row.orderId})`);
+    }
     return row.action === "order"
       ? { status: "rejected", reason: TOO_MANY_ORDERS }
       : { status: "cancel-refused", reason: TOO_MANY_ORDERS };
@@ -226,7 +234,12 @@ export class OrderDesk {
   /** A full bucket answers like a new one: forgetting it keeps the map as small as the active things. */
   #forgetFullBuckets(now: number): void {
     if (this.#buckets.size < 1_000) return;
-    for (const [thing, bucket] of this.#buckets) if (bucket.isFull(now)) this.#buckets.delete(thing);
+    for (const [thing, bucket] of this.#buckets) {
+      if (bucket.isFull(now)) {
+        this.#buckets.delete(thing);
+        this.#limitedThings.delete(thing);
+      }
+    }
   }
 
   /** Decisions that need no policy: inactive things, items not on the menu, cancels that break the cancel rules. */

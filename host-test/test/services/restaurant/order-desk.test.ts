@@ -76,7 +76,7 @@ describe("OrderDesk", () => {
 
 describe("OrderDesk: per-thing request limit", () => {
   it("past the burst a new order is rejected at once with 'too many orders'; the bucket refills over the hour", () => {
-    const { desk, clock, db } = openDesk({ requestLimit: { burst: 3, perHour: 10 } });
+    const { desk, clock, db, log } = openDesk({ requestLimit: { burst: 3, perHour: 10 } });
     for (let seq = 1; seq <= 3; seq++) expect(desk.receive(TOPIC, order(seq))).toMatchObject({ order: { status: "accepted" } });
     const over = desk.receive(TOPIC, order(4));
     expect(over).toMatchObject({ type: "new", order: { status: "rejected", reason: TOO_MANY_ORDERS } });
@@ -88,7 +88,10 @@ describe("OrderDesk: per-thing request limit", () => {
     expect(desk.receive(TOPIC, order(5))).toMatchObject({ order: { status: "rejected", reason: TOO_MANY_ORDERS } });
     clock.now += 60_000;
     expect(desk.receive(TOPIC, order(6))).toMatchObject({ order: { status: "accepted" } });
-    expect(db.all()).toHaveLength(7); // every request has its row and its answer: a resend gets the same
+    expect(desk.receive(TOPIC, order(7))).toMatchObject({ order: { status: "rejected", reason: TOO_MANY_ORDERS } });
+    expect(db.all()).toHaveLength(8); // every request has its row and its answer: a resend gets the same
+    // One warning per episode over the limit, not one per refused request.
+    expect(log.lines.filter((l) => l.message.includes("over its limit"))).toHaveLength(2);
   });
 
   it("a resend of a known orderId is not counted and gets its original ack, even past the limit", () => {
