@@ -202,6 +202,9 @@ export async function startRestaurantService(config: RestaurantServiceConfig, si
   const log = jsonLog(sink, "restaurant");
   if (!isLoopbackHost(config.httpHost)) {
     sink("kitchen", "warning", { reason: `the kitchen page listens on ${config.httpHost}: it has no login, anyone who can reach it can accept and reject orders` });
+    if (config.allowedHosts.length === 0) {
+      sink("kitchen", "warning", { reason: "no --allowed-host given: only loopback names and the --http-host address are served; add --allowed-host NAME for each name or address staff type in the browser" });
+    }
   }
   const read = (file: string) => fs.readFileSync(file, "utf8");
   const cert = read(config.cert);

@@ -512,7 +512,7 @@ function reasonFrom(raw: unknown): string {
 function hostnameOf(hostHeader: string | undefined): string | undefined {
   if (!hostHeader) return undefined;
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(hostHeader);
-  if (bracketed) return bracketed[1];
+  if (bracketed) return bracketed[1]!.toLowerCase();
   const plain = /^([^:]+)(?::\d+)?$/.exec(hostHeader);
   return plain?.[1]?.toLowerCase();
 }
