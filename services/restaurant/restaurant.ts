@@ -20,6 +20,7 @@ import { openTlsStream, type PemInput } from "../net/tls-stream";
 import type { Decision, DecidePolicy } from "./decisions";
 import { OrderDb, type StoredOrder, type WaitingPage } from "./order-db";
 import { DEFAULT_MENU, OrderDesk, type RequestLimit, type ThingState } from "./order-desk";
+import { cutText, plainText } from "./text";
 
 export type { Decision, DecidePolicy } from "./decisions";
 export type { StoredOrder } from "./order-db";
@@ -311,5 +312,5 @@ class RestaurantService implements Restaurant {
 
 /** Topics are sender-chosen text too: quoted and cut, so a log line stays one readable line. */
 function printable(text: string): string {
-  return JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}...` : text);
+  return JSON.stringify(cutText(plainText(text), { maxGraphemes: 200 }));
 }
