@@ -234,7 +234,8 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         emit({ event: "publish", ...details, ...(isWill ? { will: true } : {}), reason: decision.reason });
         const { waitMs, started } = isWill ? { waitMs: 0, started: false } : publishLimiter.delay(client!, identity!.clientId);
         if (started) emit({ event: "publish-throttled", ...who(client), reason: "over the per-connection publish limit", waitMs });
-        if (waitMs > 0) setTimeout(() => done(null), waitMs);
+        // Held publishes of a client that is gone are dropped unacknowledged (a QoS 1 sender resends them).
+        if (waitMs > 0) setTimeout(() => client!.closed || done(null), waitMs).unref();
         else done(null);
         return;
       }
