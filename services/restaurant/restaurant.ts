@@ -19,7 +19,7 @@ import { classifyClose, type ConnectionStage } from "../net/close-kind";
 import { openTlsStream, type PemInput } from "../net/tls-stream";
 import type { Decision, DecidePolicy } from "./decisions";
 import { OrderDb, type StoredOrder, type WaitingPage } from "./order-db";
-import { DEFAULT_MENU, OrderDesk, type RequestLimit, type ThingState } from "./order-desk";
+import { checkRequestLimit, DEFAULT_MENU, OrderDesk, type RequestLimit, type ThingState } from "./order-desk";
 import { cutText, plainText } from "./text";
 
 export type { Decision, DecidePolicy } from "./decisions";
@@ -110,6 +110,7 @@ class RestaurantService implements Restaurant {
     if (options.etaMin !== undefined && (!Number.isSafeInteger(options.etaMin) || options.etaMin < 0)) {
       throw new Error("startRestaurant: etaMin must be a whole number ≥ 0");
     }
+    if (options.requestLimit) checkRequestLimit(options.requestLimit); // before the database is opened
     this.dbPath = options.dbPath;
     const broker = parseMqttsUrl(options.brokerUrl);
     this.#db = new OrderDb({ path: options.dbPath });
@@ -201,7 +202,7 @@ class RestaurantService implements Restaurant {
       try {
         this.#onMessage(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
       } catch (error) {
-        this.#log("error", `failed to handle a message on ${topic}: ${(error as Error).stack ?? String(error)}`);
+        this.#log("error", `failed to handle a message on ${printable(topic)}: ${(error as Error).stack ?? String(error)}`);
       }
     });
   }
