@@ -14,6 +14,7 @@ import { productAuthorization } from "./product-authorization";
 import { intOption, isLoopbackHost, isMainModule, runServiceCli, UsageError, type EventSink } from "../runtime";
 import { isValidTopicPrefix } from "./authorizer";
 import { DEFAULT_MAX_PACKET_BYTES, startBroker, type RunningBroker } from "./broker";
+import { DEFAULT_PUBLISH_LIMIT, type PublishLimit } from "./publish-limit";
 import { watchTrust, type TrustReloader } from "./trust-reload";
 
 export interface BrokerServiceConfig {
@@ -28,6 +29,8 @@ export interface BrokerServiceConfig {
   region: string;
   account: string;
   maxPacketBytes: number;
+  /** Per-connection publish limit (the restaurant exempt). */
+  publishLimit: PublishLimit;
 }
 
 export function brokerUsage(): string {
@@ -49,6 +52,9 @@ export function brokerUsage(): string {
     "  --topic-prefix P         topic prefix of the built-in rules (default pizza)",
     "  --region R, --account A  region/account policy ARNs are matched against (default *)",
     `  --max-packet-bytes N     largest MQTT packet accepted (default ${DEFAULT_MAX_PACKET_BYTES})`,
+    `  --publish-burst N        publishes one connection may send at once (default ${DEFAULT_PUBLISH_LIMIT.burst}); then`,
+    `  --publish-rate N         this many per second (default ${DEFAULT_PUBLISH_LIMIT.perSecond}). A faster client is slowed down,`,
+    "                           not disconnected; the restaurant is exempt",
     "  --help                   this text",
   ].join("\n");
 }
@@ -71,6 +77,8 @@ export function parseBrokerArgs(argv: string[], cwd = process.cwd()): BrokerServ
         region: { type: "string" },
         account: { type: "string" },
         "max-packet-bytes": { type: "string" },
+        "publish-burst": { type: "string" },
+        "publish-rate": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -99,6 +107,11 @@ export function parseBrokerArgs(argv: string[], cwd = process.cwd()): BrokerServ
     region: text("region", "*"),
     account: text("account", "*"),
     maxPacketBytes: intOption("max-packet-bytes", values["max-packet-bytes"] as string | undefined, DEFAULT_MAX_PACKET_BYTES, 64, 16 * 1024 * 1024),
+    publishLimit: {
+      ...DEFAULT_PUBLISH_LIMIT,
+      burst: intOption("publish-burst", values["publish-burst"] as string | undefined, DEFAULT_PUBLISH_LIMIT.burst, 1, 1_000_000),
+      perSecond: intOption("publish-rate", values["publish-rate"] as string | undefined, DEFAULT_PUBLISH_LIMIT.perSecond, 1, 1_000_000),
+    },
   };
 }
 
@@ -154,6 +167,7 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
     topicPrefix: config.topicPrefix,
     authorizer,
     maxPacketBytes: config.maxPacketBytes,
+    publishLimit: config.publishLimit,
     // Both read the registry fresh from disk: `thing deactivate`/`revoke` refuse the next CONNECT at once.
     thingState: (thing) => pki.thingState(thing),
     certificateState: (fp) => pki.certificateState(fp),
