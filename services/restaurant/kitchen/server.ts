@@ -406,7 +406,8 @@ export async function startKitchen(options: KitchenOptions): Promise<KitchenServ
     connectionsCheckingInterval: Math.max(50, Math.min(timeouts.headersMs, timeouts.requestMs) / 4),
     headersTimeout: timeouts.headersMs,
     requestTimeout: Math.max(timeouts.requestMs, timeouts.headersMs),
-    keepAliveTimeout: timeouts.idleMs,
+    // Between requests on a kept-alive connection: Node's own 5 s, or less.
+    keepAliveTimeout: Math.min(5_000, timeouts.idleMs),
   }, (req, res) => {
     handle(req, res).catch((error: unknown) => {
       const status = error instanceof HttpError ? error.status : 500;
