@@ -11,7 +11,8 @@
 //   POST /api/orders/:id/cancel-grant    { }
 //   POST /api/orders/:id/cancel-refuse   { "reason": "1..100 chars" }
 //     → 200 { order } · 400 bad input · 403 cross-site · 404 unknown order · 409 already decided / wrong kind
-//       · 413 body too large · 415 not JSON. Errors are { "error": "…" }.
+//       / accepting for a thing the registry deactivated or revoked · 413 body too large · 415 not JSON.
+//   Any request whose Host is not allowed → 403. Errors are { "error": "…" }.
 //
 // There is no login, so the server listens on loopback by default. Against other web pages in the same
 // browser (CSRF) and DNS rebinding: a POST must be application/json (a cross-site form cannot send that
