@@ -233,10 +233,36 @@ function send(res: http.ServerResponse, status: number, body: unknown, headers: 
 interface Kitchen {
   readonly backend: KitchenBackend;
   readonly options: KitchenOptions;
+  readonly settings: PageSettings;
   readonly statics: ReadonlyMap<string, { body: Buffer; type: string }>;
   readonly streams: Set<http.ServerResponse>;
-  snapshot(page?: { offset: number; limit: number }): unknown;
+  /** The restaurant's broker connection, as last reported. */
+  broker: BrokerStatus;
   view(order: StoredOrder): OrderView;
+}
+
+/** What the page needs to know besides the orders. */
+interface PageSettings {
+  defaultEtaMin: number;
+  autoAccept: boolean;
+  maxReasonChars: number;
+  maxEtaMin: number;
+  waitingPage: number;
+  decidedShown: number;
+  buttonGiveUpMs: number;
+}
+
+/** Bounded whatever the backlog: one page of the waiting list and the latest decisions. */
+function snapshot(kitchen: Kitchen, page: { offset: number; limit: number } = { offset: 0, limit: WAITING_PAGE }) {
+  const waiting = kitchen.backend.waiting(page);
+  const decided = kitchen.backend.recentlyDecided(DECIDED_SHOWN);
+  return {
+    orders: [...waiting.orders, ...decided].map(kitchen.view),
+    waiting: { total: waiting.total, offset: waiting.offset, limit: page.limit },
+    broker: kitchen.broker,
+    settings: kitchen.settings,
+    serverTime: Date.now(),
+  };
 }
 
 interface Exchange {
@@ -255,7 +281,7 @@ interface Route {
 
 const ROUTES: readonly Route[] = [
   ...Object.keys(STATIC_FILES).map((path): Route => ({ methods: ["GET", "HEAD"], path, handle: serveStatic })),
-  { methods: ["GET"], path: "/api/orders", handle: (kitchen, { res, url }) => send(res, 200, kitchen.snapshot(pageOf(url))) },
+  { methods: ["GET"], path: "/api/orders", handle: (kitchen, { res, url }) => send(res, 200, snapshot(kitchen, pageOf(url))) },
   { methods: ["GET"], path: "/api/events", handle: openStream },
   { methods: ["POST"], path: /^\/api\/orders\/([^/]+)\/([a-z-]+)$/, handle: decide },
 ];
@@ -268,7 +294,7 @@ function serveStatic(kitchen: Kitchen, { req, res, url }: Exchange): void {
 
 function openStream(kitchen: Kitchen, { req, res }: Exchange): void {
   res.writeHead(200, { ...SECURITY_HEADERS, "Content-Type": "text/event-stream; charset=utf-8", Connection: "keep-alive" });
-  res.write(`retry: 2000\nevent: snapshot\ndata: ${JSON.stringify(kitchen.snapshot())}\n\n`);
+  res.write(`retry: 2000\nevent: snapshot\ndata: ${JSON.stringify(snapshot(kitchen))}\n\n`);
   kitchen.streams.add(res);
   req.socket.setNoDelay(true);
   const done = () => kitchen.streams.delete(res);
@@ -340,48 +366,17 @@ function findRoute(method: string, pathname: string): { route: Route; params: st
 // ---------------------------------------------------------------------------------------------- server
 
 export async function startKitchen(options: KitchenOptions): Promise<KitchenServer> {
-  const host = options.host ?? "127.0.0.1";
+  const { host, timeouts, heartbeatMs, settings } = checkOptions(options);
   const { backend } = options;
-  if (!Number.isSafeInteger(options.defaultEtaMin) || options.defaultEtaMin < 0 || options.defaultEtaMin > MAX_ETA_MIN) {
-    throw new Error(`kitchen: defaultEtaMin must be a whole number 0..${MAX_ETA_MIN}`);
-  }
-  // Read once: the page is three small files, and a missing one should fail the start, not a request.
-  const statics = new Map<string, { body: Buffer; type: string }>();
-  for (const [route, { file, type }] of Object.entries(STATIC_FILES)) {
-    statics.set(route, { body: fs.readFileSync(`${STATIC_DIR}${file}`), type });
-  }
-  let broker: BrokerStatus = { connected: true };
-  const buttonGiveUpMs = options.buttonGiveUpMs ?? defaultConfig.giveUpMs;
-  const settings = {
-    defaultEtaMin: options.defaultEtaMin,
-    autoAccept: options.autoAccept === true,
-    maxReasonChars: MAX_REASON_CHARS,
-    maxEtaMin: MAX_ETA_MIN,
-    waitingPage: WAITING_PAGE,
-    decidedShown: DECIDED_SHOWN,
-    buttonGiveUpMs,
-  };
-  const view = (order: StoredOrder) => orderView(order, backend.thingState?.(order.thing));
   const kitchen: Kitchen = {
     backend,
     options,
-    statics,
+    settings,
+    statics: readStatics(),
     streams: new Set(),
-    view,
-    // Bounded whatever the backlog: one page of the waiting list and the latest decisions.
-    snapshot: (page = { offset: 0, limit: WAITING_PAGE }) => {
-      const waiting = backend.waiting(page);
-      const decided = backend.recentlyDecided(DECIDED_SHOWN);
-      return {
-        orders: [...waiting.orders, ...decided].map(view),
-        waiting: { total: waiting.total, offset: waiting.offset, limit: page.limit },
-        broker,
-        settings,
-        serverTime: Date.now(),
-      };
-    },
+    broker: { connected: true },
+    view: (order) => orderView(order, backend.thingState?.(order.thing)),
   };
-
   const broadcast = (event: string, data: unknown) => {
     const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
     for (const res of kitchen.streams) res.write(frame);
@@ -394,33 +389,8 @@ export async function startKitchen(options: KitchenOptions): Promise<KitchenServ
     const { route, params } = findRoute(req.method ?? "GET", url.pathname);
     await route.handle(kitchen, { req, res, url, params });
   };
-
-  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
-  const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
-  for (const [name, value] of Object.entries(timeouts)) {
-    if (!Number.isSafeInteger(value) || value < 1) throw new Error(`kitchen: timeouts.${name} must be a whole number of ms ≥ 1`);
-  }
-  if (!(heartbeatMs < timeouts.idleMs)) throw new Error("kitchen: heartbeatMs must be shorter than timeouts.idleMs (an open page would be cut off)");
-  const server = http.createServer({
-    // Node checks header and request deadlines on this interval; its default (30 s) would let a slow
-    // client hold a connection far past them.
-    connectionsCheckingInterval: Math.max(50, Math.min(timeouts.headersMs, timeouts.requestMs) / 4),
-    headersTimeout: timeouts.headersMs,
-    requestTimeout: Math.max(timeouts.requestMs, timeouts.headersMs),
-    // Between requests on a kept-alive connection: Node's own 5 s, or less.
-    keepAliveTimeout: Math.min(5_000, timeouts.idleMs),
-  }, (req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      const status = error instanceof HttpError ? error.status : 500;
-      if (status === 500) options.log?.error(`kitchen: ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      const message = status === 500 ? "internal error (see the restaurant's log)" : (error as Error).message;
-      // A rejected body is not read to the end: close the connection rather than parse what follows.
-      send(res, status, { error: message }, { ...(error instanceof HttpError ? error.headers : {}), ...(status === 413 ? { Connection: "close" } : {}) });
-    });
+  const server = http.createServer(httpServerOptions(timeouts), (req, res) => {
+    handle(req, res).catch((error: unknown) => answerError(req, res, error, options.log));
   });
   // No traffic either way for idleMs (a connection that never sends a request, a stalled body): closed.
   // An open event stream is never idle: its heartbeat is traffic.
@@ -448,17 +418,17 @@ export async function startKitchen(options: KitchenOptions): Promise<KitchenServ
     allowedHosts,
     orderChanged(order) {
       if (kitchen.streams.size === 0) return;
-      broadcast("order", view(order));
+      broadcast("order", kitchen.view(order));
       // A granted cancel also changed the order it cancels (cancelledBy): show that too.
       if (order.action === "cancel" && order.status === "cancelled" && order.cancels !== null) {
         const target = backend.order(order.cancels);
-        if (target) broadcast("order", view(target));
+        if (target) broadcast("order", kitchen.view(target));
       }
       // The page shows one page of the waiting list; the total tells it what is not shown.
       broadcast("waiting", { total: backend.waiting({ offset: 0, limit: 0 }).total });
     },
     brokerStatus(status) {
-      broker = status;
+      kitchen.broker = status;
       broadcast("broker", status);
     },
     async close() {
@@ -471,6 +441,63 @@ export async function startKitchen(options: KitchenOptions): Promise<KitchenServ
       });
     },
   };
+}
+
+/** Options checked once, with their defaults: a wrong value fails the start, not a request. */
+function checkOptions(options: KitchenOptions) {
+  if (!Number.isSafeInteger(options.defaultEtaMin) || options.defaultEtaMin < 0 || options.defaultEtaMin > MAX_ETA_MIN) {
+    throw new Error(`kitchen: defaultEtaMin must be a whole number 0..${MAX_ETA_MIN}`);
+  }
+  const timeouts: KitchenTimeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  for (const [name, value] of Object.entries(timeouts)) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new Error(`kitchen: timeouts.${name} must be a whole number of ms ≥ 1`);
+  }
+  const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
+  if (!(heartbeatMs < timeouts.idleMs)) throw new Error("kitchen: heartbeatMs must be shorter than timeouts.idleMs (an open page would be cut off)");
+  const settings: PageSettings = {
+    defaultEtaMin: options.defaultEtaMin,
+    autoAccept: options.autoAccept === true,
+    maxReasonChars: MAX_REASON_CHARS,
+    maxEtaMin: MAX_ETA_MIN,
+    waitingPage: WAITING_PAGE,
+    decidedShown: DECIDED_SHOWN,
+    buttonGiveUpMs: options.buttonGiveUpMs ?? defaultConfig.giveUpMs,
+  };
+  return { host: options.host ?? "127.0.0.1", timeouts, heartbeatMs, settings };
+}
+
+/** Read once: the page is three small files, and a missing one should fail the start, not a request. */
+function readStatics(): Map<string, { body: Buffer; type: string }> {
+  const statics = new Map<string, { body: Buffer; type: string }>();
+  for (const [route, { file, type }] of Object.entries(STATIC_FILES)) {
+    statics.set(route, { body: fs.readFileSync(`${STATIC_DIR}${file}`), type });
+  }
+  return statics;
+}
+
+function httpServerOptions(timeouts: KitchenTimeouts): http.ServerOptions {
+  return {
+    // Node checks header and request deadlines on this interval; its default (30 s) would let a slow
+    // client hold a connection far past them.
+    connectionsCheckingInterval: Math.max(50, Math.min(timeouts.headersMs, timeouts.requestMs) / 4),
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: Math.max(timeouts.requestMs, timeouts.headersMs),
+    // Between requests on a kept-alive connection: Node's own 5 s, or less.
+    keepAliveTimeout: Math.min(5_000, timeouts.idleMs),
+  };
+}
+
+/** A handler's error as the JSON answer (500s are logged with their stack, never shown). */
+function answerError(req: http.IncomingMessage, res: http.ServerResponse, error: unknown, log: Log | undefined): void {
+  const status = error instanceof HttpError ? error.status : 500;
+  if (status === 500) log?.error(`kitchen: ${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const message = status === 500 ? "internal error (see the restaurant's log)" : (error as Error).message;
+  // A rejected body is not read to the end: close the connection rather than parse what follows.
+  send(res, status, { error: message }, { ...(error instanceof HttpError ? error.headers : {}), ...(status === 413 ? { Connection: "close" } : {}) });
 }
 
 /** Validates a decision body strictly: unknown fields and wrong types are errors, not ignored. */
