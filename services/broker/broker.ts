@@ -22,6 +22,7 @@ import { revalidator, revokedSerials } from "./revocation";
 import { AuthorizationRefusal, createHooks } from "./hooks";
 import { type Peer, peerFromSocket } from "./peer";
 import { LimitedConnection, OversizedPacketError } from "./limited-connection";
+import { DEFAULT_PUBLISH_LIMIT, PublishLimiter, type PublishLimit } from "./publish-limit";
 
 export type ThingState = "ACTIVE" | "INACTIVE" | "REVOKED";
 export type { CertificateBinding };
@@ -42,6 +43,7 @@ export type BrokerEventName =
   | "refused"
   | "publish"
   | "publish-denied"
+  | "publish-throttled"
   | "subscribe"
   | "subscribe-denied"
   | "receive-denied"
@@ -102,6 +104,8 @@ export interface BrokerOptions extends TrustMaterial {
   maxConnections?: number;
   /** Open connections from one source address at most. */
   maxConnectionsPerAddress?: number;
+  /** Per-connection publish rate; a client over it is slowed down (default DEFAULT_PUBLISH_LIMIT). */
+  publishLimit?: PublishLimit;
 }
 
 export interface BrokerStats {
@@ -183,6 +187,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     withdrawn: 0,
   };
   const peers = new WeakMap<Client, Peer>();
+  const publishLimiter = new PublishLimiter(options.publishLimit ?? DEFAULT_PUBLISH_LIMIT);
   const sockets = new Set<Socket>();
 
   const limits = new ConnectionLimits({
@@ -199,7 +204,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     ...(options.thingState ? { thingState: options.thingState } : {}),
     ...(options.certificateState ? { certificateState: options.certificateState } : {}),
   });
-  const hooks = createHooks({ peers, authorizer, stats, emit, decideConnect });
+  const hooks = createHooks({ peers, authorizer, stats, emit, decideConnect, publishLimiter });
   const aedes = await Aedes.createBroker({
     // A device that half-opens a connection and never sends CONNECT is dropped after this.
     connectTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
