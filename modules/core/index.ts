@@ -7,3 +7,4 @@ export * from "./click";
 export * from "./backoff";
 export * from "./led";
 export * from "./flow";
+export * from "./sleep";
