@@ -82,6 +82,23 @@ export class FirmwareProcess {
     return { outcome, patterns, index };
   }
 
+  /** Resolves with the exit code once the process has ended (e.g. after "@sleep"). */
+  async waitForExit(timeoutMs = 15_000): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`firmware still running after ${timeoutMs} ms:\n${this.transcript()}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   transcript(): string {
     return this.lines.map((l) => `  ${String(l.at).padStart(6)} ${l.text}`).join("\n");
   }

@@ -1,0 +1,33 @@
+/*
+ * Deep sleep on the ESP32, woken by the button (ext0). Natives in deep_sleep.c; API in deep_sleep.d.ts.
+ */
+const wokenByButtonNative = function () @ "xs_deep_sleep_woken_by_button";
+const msSinceWakeNative = function () @ "xs_deep_sleep_ms_since_wake";
+const isWakePin = function (pin) @ "xs_deep_sleep_is_wake_pin";
+const releaseWakePin = function (pin) @ "xs_deep_sleep_release_wake_pin";
+const sleepNative = function (pin, activeLow) @ "xs_deep_sleep_sleep";
+
+const RTC_GPIOS = "0, 2, 4, 12-15, 25-27 or 32-39";
+
+export const supported = true;
+
+export function wokenByButton() {
+	return wokenByButtonNative();
+}
+
+export function msSinceWake() {
+	return msSinceWakeNative();
+}
+
+export function useWakePin(pin) {
+	if (pin === undefined)
+		throw new RangeError(`connection=battery needs button.pin=<GPIO>: the ESP32 wakes on one RTC GPIO (${RTC_GPIOS})`);
+	if (!isWakePin(pin))
+		throw new RangeError(`button.pin=${pin} cannot wake the ESP32 from deep sleep: ext0 needs an RTC GPIO (${RTC_GPIOS})`);
+	if (wokenByButtonNative())
+		releaseWakePin(pin);
+}
+
+export function deepSleep(pin, activeLow) {
+	sleepNative(pin, activeLow);
+}
