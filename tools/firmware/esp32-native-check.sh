@@ -14,6 +14,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 files="modules/device/sleep/esp32/deep_sleep.c"
+bindings="modules/device/sleep/esp32/deep_sleep.js"
 
 if [ -z "${IDF_PATH:-}" ] || [ ! -d "${IDF_PATH}/components" ]; then
 	echo "esp32 native check skipped: IDF_PATH is not set to an ESP-IDF folder with components/ (got '${IDF_PATH:-}')"
@@ -75,4 +76,21 @@ for file in $files; do
 		status=1
 	fi
 done
+# The JS side of each binding (its `@ "xs_…"` host functions), compiled by the SDK's xsc as an app
+# module (-c: host functions allowed, -e): mcrun's mods cannot hold host functions, so npm run build:esp32-check leaves it out.
+xsc="$MODDABLE/build/bin/lin/release/xsc"
+if [ -x "$xsc" ]; then
+	out=$(mktemp -d)
+	for file in $bindings; do
+		if "$xsc" "$root/$file" -c -e -o "$out" -r binding >/dev/null; then
+			echo "esp32 native check: $file compiles with xsc"
+		else
+			echo "esp32 native check FAILED: $file with xsc"
+			status=1
+		fi
+	done
+	rm -rf "$out"
+else
+	echo "esp32 native check: xsc not built in $MODDABLE (build/bin/lin/release): JS bindings not checked"
+fi
 exit $status

@@ -1,11 +1,11 @@
 /*
  * Deep sleep on the ESP32, woken by the button (ext0). Natives in deep_sleep.c; API in deep_sleep.d.ts.
  */
-const wokenByButtonNative = function () @ "xs_deep_sleep_woken_by_button";
-const msSinceWakeNative = function () @ "xs_deep_sleep_ms_since_wake";
-const isWakePin = function (pin) @ "xs_deep_sleep_is_wake_pin";
-const releaseWakePin = function (pin) @ "xs_deep_sleep_release_wake_pin";
-const sleepNative = function (pin, activeLow) @ "xs_deep_sleep_sleep";
+function wokenByButtonNative() @ "xs_deep_sleep_woken_by_button";
+function msSinceWakeNative() @ "xs_deep_sleep_ms_since_wake";
+function isWakePin(pin) @ "xs_deep_sleep_is_wake_pin";
+function releaseWakePin(pin) @ "xs_deep_sleep_release_wake_pin";
+function sleepNative(pin, activeLow) @ "xs_deep_sleep_sleep";
 
 const RTC_GPIOS = "0, 2, 4, 12-15, 25-27 or 32-39";
 
