@@ -12,12 +12,22 @@ import { traceLog as log } from "device/log";
 import { SecureMqttConnector } from "device/mqtt";
 import { mergeConfig, readSettings } from "device/settings";
 import { PreferenceStore } from "device/store";
-import { sdkTimers as timers } from "device/timers";
+import { monotonicMs, sdkTimers as timers } from "device/timers";
+import * as deepSleep from "device/sleep";
+import { SleepGate } from "core/sleep";
 
 function main(): void {
   const settings = readSettings(mergeConfig(config, board.configOverrides()));
   const pins = settings.ok ? settings.value.pins : { button: undefined, buttonActiveLow: true, led: undefined, ledActiveLow: false };
-  const led = new LedPlayer({ led: board.createLed(pins), timers, onPattern: (name) => board.report("pattern", name) });
+  let gate: SleepGate | undefined; // battery mode: decides when to deep-sleep
+  const led = new LedPlayer({
+    led: board.createLed(pins),
+    timers,
+    onPattern: (name) => {
+      board.report("pattern", name);
+      gate?.activity();
+    },
+  });
 
   if (!settings.ok) {
     for (const error of settings.errors) log.error(`config: ${error}`);
@@ -44,6 +54,21 @@ function main(): void {
     log.warn(`thing ${thingName} differs from the certificate CN ${identity.value.commonName}: the broker will refuse it`);
   }
 
+  // Battery mode: the button must be able to wake the board (ext0 on an RTC GPIO); refused at boot if not.
+  const battery = s.core.connectionMode === "battery";
+  if (battery) {
+    try {
+      deepSleep.useWakePin(s.pins.button);
+    } catch (error) {
+      log.error(`config: ${error instanceof Error ? error.message : String(error)}`);
+      board.report("halt", "config");
+      led.play("failed");
+      return;
+    }
+  }
+  // Woken by the button: its press began before this code ran; the classifier starts with it held.
+  const wakePressAt = battery && deepSleep.wokenByButton() ? monotonicMs() - deepSleep.msSinceWake() : undefined;
+
   led.play("working"); // until the clock is known (SNTP on a fresh boot)
   ensureWallClock({
     host: s.sntpHost,
@@ -58,7 +83,10 @@ function main(): void {
         store: new PreferenceStore({ domain: "pizza" }),
         connector: new SecureMqttConnector({ mqtt: s.mqtt, clientId: thingName, identity: identity.value, log }),
         log,
-        onEvent: (event) => board.report("event", JSON.stringify(event)),
+        onEvent: (event) => {
+          board.report("event", JSON.stringify(event));
+          gate?.activity();
+        },
       });
       const classifier = new ClickClassifier({
         timers,
@@ -70,13 +98,36 @@ function main(): void {
           flow.click(type);
         },
       });
-      flow.start();
+      if (wakePressAt !== undefined) {
+        const now = monotonicMs();
+        classifier.wakePress(wakePressAt, now);
+        board.report("wake", `${Math.round(now - wakePressAt)}`); // press → classifier: boot-to-press latency
+      }
+      if (battery) {
+        gate = new SleepGate({
+          timers,
+          busy: { flow: () => flow.state !== "idle", click: () => classifier.busy, led: () => led.current !== undefined },
+          onSleep() {
+            log.info("deep sleep until the button is pressed");
+            flow.stop();
+            deepSleep.deepSleep(s.pins.button, s.pins.buttonActiveLow);
+          },
+        });
+      }
+      // A power-on boot resends a pending order. After a wake the press does it instead (a click while a
+      // message is pending resends that message), so the wake press never becomes a second order.
+      if (wakePressAt === undefined) flow.start();
       board.startButton({
         pins: s.pins,
         doubleClickMs: s.core.doubleClickMs,
         longPressMs: s.core.longPressMs,
-        onEdge: (pressed, atMs) => classifier.edge(pressed, atMs),
+        woken: wakePressAt !== undefined,
+        onEdge: (pressed, atMs) => {
+          gate?.activity();
+          classifier.edge(pressed, atMs);
+        },
       });
+      gate?.start();
       board.report("ready", thingName);
     },
   });

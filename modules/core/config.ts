@@ -2,7 +2,11 @@
 // (firmware: mc/config; harness: CLI flags / JSON file) and pass it to the core.
 
 export type ClickType = "SINGLE" | "DOUBLE" | "LONG";
-export type ConnectionMode = "on-demand" | "persistent";
+/**
+ * on-demand: connect per press, stay awake. persistent: stay connected (mains). battery: connect per press
+ * and deep-sleep between presses, woken by the button (sleep.ts decides when).
+ */
+export type ConnectionMode = "on-demand" | "persistent" | "battery";
 
 export interface ButtonConfig {
   /** Thing name = certificate CN = MQTT client id. */

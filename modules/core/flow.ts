@@ -28,7 +28,8 @@
 //   ack on authCloseThreshold (3) consecutive attempts for the same message, that is treated as
 //   auth-error too. A flaky network does not repeat that exact pattern three times in a row, while a
 //   policy refusal would otherwise loop until giveUpMs for nothing.
-// Connection modes: "on-demand" opens one connection per attempt and closes it after the ack (battery);
+// Connection modes: "on-demand" (and "battery", which adds deep sleep around it: sleep.ts) opens one
+// connection per attempt and closes it after the ack;
 // "persistent" connects at start(), stays connected and reconnects with backoff when the link drops
 // (clicks publish on the live link; retries of a message republish on it).
 
@@ -325,7 +326,7 @@ export class OrderFlow {
       this.log.warn(`${connecting ? "connect" : "ack"} timeout after ${this.config.ackTimeoutMs} ms`);
       // On-demand: start the next attempt on a fresh connection. Persistent: keep a live link and
       // republish on it; a link that never became ready is dropped and rebuilt.
-      if (this.config.connectionMode === "on-demand" || !this.conn?.ready) this.closeConnection();
+      if (this.config.connectionMode !== "persistent" || !this.conn?.ready) this.closeConnection();
       this.job!.peerCloses = 0;
       this.attemptFailed("timeout");
     }, this.config.ackTimeoutMs);
@@ -347,7 +348,7 @@ export class OrderFlow {
   private giveUp(): void {
     this.giveUpTimer = undefined;
     this.log.warn(`no ack for ${this.job!.message.orderId} after ${this.config.giveUpMs} ms: failed, still pending`);
-    if (this.config.connectionMode === "on-demand") this.closeConnection();
+    if (this.config.connectionMode !== "persistent") this.closeConnection();
     this.finish("failed");
   }
 
@@ -528,7 +529,7 @@ export class OrderFlow {
     this.clearJobTimers();
     if (ack) this.settle(job.message, ack);
     // On-demand: the connection lives for one message only. Persistent: keep it (or rebuild it).
-    if (this.config.connectionMode === "on-demand") this.closeConnection();
+    if (this.config.connectionMode !== "persistent") this.closeConnection();
     else if (outcome === "auth-error") {
       this.closeConnection();
       this.linkBlocked = true;

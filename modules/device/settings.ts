@@ -141,14 +141,14 @@ export function readSettings(raw: RawConfig): SettingsResult {
   if (single === "" || double === "") r.errors.push("item.single and item.double must not be empty");
 
   const connection = r.text("connection", d.connectionMode);
-  if (connection !== "on-demand" && connection !== "persistent") {
-    r.errors.push(`connection must be on-demand or persistent (got "${connection}")`);
+  if (connection !== "on-demand" && connection !== "persistent" && connection !== "battery") {
+    r.errors.push(`connection must be on-demand, persistent or battery (got "${connection}")`);
   }
 
   const core: Omit<ButtonConfig, "thingName"> = {
     topicPrefix,
     items: { SINGLE: single, DOUBLE: double },
-    connectionMode: (connection === "persistent" ? "persistent" : "on-demand") as ConnectionMode,
+    connectionMode: (connection === "persistent" || connection === "battery" ? connection : "on-demand") as ConnectionMode,
     debounceMs: r.integer("debounceMs", d.debounceMs, 0, 1_000),
     doubleClickMs: r.integer("doubleClickMs", d.doubleClickMs, 1, 10_000),
     longPressMs: r.integer("longPressMs", d.longPressMs, 1, 60_000),

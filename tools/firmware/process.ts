@@ -16,7 +16,8 @@ export interface FlowEventLine {
 export class FirmwareProcess {
   readonly lines: FirmwareLine[] = [];
   private readonly child: ChildProcessWithoutNullStreams;
-  private readonly started = Date.now();
+  /** Date.now() when the process was started (line times count from it). */
+  readonly startedAt = Date.now();
   private partial = "";
   private readonly exited: Promise<number | null>;
 
@@ -25,7 +26,7 @@ export class FirmwareProcess {
     const take = (chunk: Buffer) => {
       const parts = (this.partial + chunk.toString("utf8")).split("\n");
       this.partial = parts.pop()!;
-      for (const text of parts) this.lines.push({ at: Date.now() - this.started, text });
+      for (const text of parts) this.lines.push({ at: Date.now() - this.startedAt, text });
     };
     this.child.stdout.on("data", take);
     this.child.stderr.on("data", take);

@@ -176,8 +176,8 @@ describe("SleepGate over the core's parts (a battery button's awake period)", ()
     };
     classifier.wakePress(options.wakeAt ?? 0, 200); // the classifier's time base: ms since the wake
     timers.advance(200);
-    flow.start();
-    gate.start();
+    gate.start(); // no flow.start(): after a wake the press resends a pending message, not the boot
+
     return { timers, store, flow, patterns, events, sleeps, press, connector, gate };
   }
 
@@ -233,12 +233,13 @@ describe("SleepGate over the core's parts (a battery button's awake period)", ()
     const pendingId = w.flow.pendingOrderId;
     expect(pendingId).toMatch(/^pizza-button-01-\d+$/);
 
-    // Next wake: the same store (NVS); boot resends the pending order with its orderId, the ack settles it.
+    // Next wake: the same store (NVS); the wake press resends the pending order with its orderId (once).
     const next = wake({ store });
     next.press(false);
     next.timers.advance(30_000);
-    const resend = next.events.find((e) => e.type === "outcome") as { orderId: string; outcome: string; trigger: string; resent: boolean };
-    expect(resend).toMatchObject({ orderId: pendingId, outcome: "ok", trigger: "boot", resent: true });
+    const sent = next.events.filter((e) => e.type === "outcome");
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ orderId: pendingId, outcome: "ok", trigger: "click", resent: true, clickType: "SINGLE" });
     expect(next.store.data.has(STORE_KEYS.pending)).toBe(false);
     expect(next.sleeps).toHaveLength(1);
   });
