@@ -3,8 +3,7 @@
 
 import config from "mc/config";
 import { board } from "board";
-import { ClickClassifier } from "core/click";
-import { OrderFlow } from "core/flow";
+import { createButton } from "core/button";
 import { LedPlayer } from "core/led";
 import { ensureWallClock, wallClock } from "device/clock";
 import { loadIdentity } from "device/identity";
@@ -12,22 +11,16 @@ import { traceLog as log } from "device/log";
 import { SecureMqttConnector } from "device/mqtt";
 import { mergeConfig, readSettings } from "device/settings";
 import { PreferenceStore } from "device/store";
-import { monotonicMs, sdkTimers as timers } from "device/timers";
 import * as deepSleep from "device/sleep";
-import { SleepGate } from "core/sleep";
+import { monotonicMs, sdkTimers as timers } from "device/timers";
 
 function main(): void {
   const settings = readSettings(mergeConfig(config, board.configOverrides()));
   const pins = settings.ok ? settings.value.pins : { button: undefined, buttonActiveLow: true, led: undefined, ledActiveLow: false };
-  let gate: SleepGate | undefined; // battery mode: decides when to deep-sleep
-  const led = new LedPlayer({
-    led: board.createLed(pins),
-    timers,
-    onPattern: (name) => {
-      board.report("pattern", name);
-      gate?.activity();
-    },
-  });
+  const ledPort = board.createLed(pins);
+  const onPattern = (name: string) => board.report("pattern", name);
+  // Boot indications (halt, waiting for the clock); the button's own LED view takes over once it exists.
+  const led = new LedPlayer({ led: ledPort, timers, onPattern });
 
   if (!settings.ok) {
     for (const error of settings.errors) log.error(`config: ${error}`);
@@ -66,7 +59,7 @@ function main(): void {
       return;
     }
   }
-  // Woken by the button: its press began before this code ran; the classifier starts with it held.
+  // Woken by the button: its press began before this code ran (msSinceWake ago, by this boot's clock).
   const wakePressAt = battery && deepSleep.wokenByButton() ? monotonicMs() - deepSleep.msSinceWake() : undefined;
 
   led.play("working"); // until the clock is known (SNTP on a fresh boot)
@@ -75,59 +68,36 @@ function main(): void {
     log,
     onSet() {
       led.off();
-      const flow = new OrderFlow({
-        config: { ...s.core, thingName },
-        timers,
-        clock: wallClock,
-        led,
-        store: new PreferenceStore({ domain: "pizza" }),
-        connector: new SecureMqttConnector({ mqtt: s.mqtt, clientId: thingName, identity: identity.value, log }),
-        log,
-        onEvent: (event) => {
-          board.report("event", JSON.stringify(event));
-          gate?.activity();
-        },
-      });
-      const classifier = new ClickClassifier({
-        timers,
-        debounceMs: s.core.debounceMs,
-        doubleClickMs: s.core.doubleClickMs,
-        longPressMs: s.core.longPressMs,
-        onClick: (type) => {
-          board.report("click", type);
-          flow.click(type);
-        },
-      });
-      if (wakePressAt !== undefined) {
-        const now = monotonicMs();
-        classifier.wakePress(wakePressAt, now);
-        board.report("wake", `${Math.round(now - wakePressAt)}`); // press → classifier: boot-to-press latency
-      }
-      if (battery) {
-        gate = new SleepGate({
+      const button = createButton(
+        { ...s.core, thingName },
+        {
           timers,
-          busy: { flow: () => flow.state !== "idle", click: () => classifier.busy, led: () => led.current !== undefined },
-          onSleep() {
-            log.info("deep sleep until the button is pressed");
-            flow.stop();
-            deepSleep.deepSleep(s.pins.button, s.pins.buttonActiveLow);
-          },
-        });
+          clock: wallClock,
+          led: ledPort,
+          store: new PreferenceStore({ domain: "pizza" }),
+          connector: new SecureMqttConnector({ mqtt: s.mqtt, clientId: thingName, identity: identity.value, log }),
+          log,
+          ...(battery ? { sleep: () => deepSleep.deepSleep(s.pins.button, s.pins.buttonActiveLow) } : {}),
+        },
+        {
+          onEvent: (event) => board.report("event", JSON.stringify(event)),
+          onClick: (type) => board.report("click", type),
+          onPattern,
+        },
+      );
+      if (wakePressAt === undefined) button.start();
+      else {
+        const now = monotonicMs();
+        button.startWoken(wakePressAt, now);
+        board.report("wake", `${Math.round(now - wakePressAt)}`); // press → classifier: the boot-to-press latency
       }
-      // A power-on boot resends a pending order. After a wake the press does it instead (a click while a
-      // message is pending resends that message), so the wake press never becomes a second order.
-      if (wakePressAt === undefined) flow.start();
       board.startButton({
         pins: s.pins,
         doubleClickMs: s.core.doubleClickMs,
         longPressMs: s.core.longPressMs,
         woken: wakePressAt !== undefined,
-        onEdge: (pressed, atMs) => {
-          gate?.activity();
-          classifier.edge(pressed, atMs);
-        },
+        onEdge: button.edge,
       });
-      gate?.start();
       board.report("ready", thingName);
     },
   });
