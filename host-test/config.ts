@@ -68,7 +68,7 @@ const KEYS: Key[] = [
   { key: "topicPrefix", kind: "string", help: "topic prefix (default pizza)" },
   { key: "items.SINGLE", kind: "string", help: "item a SINGLE click orders (flag --item-single)" },
   { key: "items.DOUBLE", kind: "string", help: "item a DOUBLE click orders (flag --item-double)" },
-  { key: "connectionMode", kind: "mode", help: "on-demand | persistent (alias --mode)" },
+  { key: "connectionMode", kind: "mode", help: "on-demand | persistent | battery (alias --mode; battery: deep sleep between presses, a key press wakes it)" },
   { key: "debounceMs", kind: "ms", help: "button debounce" },
   { key: "doubleClickMs", kind: "ms", help: "second press within this makes a DOUBLE" },
   { key: "longPressMs", kind: "ms", help: "held this long makes a LONG" },
@@ -272,7 +272,7 @@ function convert(key: Key, raw: unknown, where: string, base: string): unknown {
       });
     case "mode": {
       const mode = text();
-      if (mode !== "on-demand" && mode !== "persistent") throw new ConfigError(`${where} must be on-demand or persistent`);
+      if (mode !== "on-demand" && mode !== "persistent" && mode !== "battery") throw new ConfigError(`${where} must be on-demand, persistent or battery`);
       return mode;
     }
     case "url": {
