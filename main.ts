@@ -85,20 +85,24 @@ function main(): void {
           onPattern,
         },
       );
-      if (wakePressAt === undefined) button.start();
-      else {
-        const now = monotonicMs();
-        button.startWoken(wakePressAt, now);
-        board.report("wake", `${Math.round(now - wakePressAt)}`); // press → classifier: the boot-to-press latency
-      }
-      board.startButton({
-        pins: s.pins,
-        doubleClickMs: s.core.doubleClickMs,
-        longPressMs: s.core.longPressMs,
-        woken: wakePressAt !== undefined,
-        onEdge: button.edge,
-      });
-      board.report("ready", thingName);
+      // From a fresh stack, not from under main(): a persistent link connects inside start(), and the TLS
+      // client's calls are deep enough to overflow the ESP32-sized XS stack (384 slots) on top of main's frames.
+      timers.set(() => {
+        if (wakePressAt === undefined) button.start();
+        else {
+          const now = monotonicMs();
+          button.startWoken(wakePressAt, now);
+          board.report("wake", `${Math.round(now - wakePressAt)}`); // press → classifier: the boot-to-press latency
+        }
+        board.startButton({
+          pins: s.pins,
+          doubleClickMs: s.core.doubleClickMs,
+          longPressMs: s.core.longPressMs,
+          woken: wakePressAt !== undefined,
+          onEdge: button.edge,
+        });
+        board.report("ready", thingName);
+      }, 0);
     },
   });
 }

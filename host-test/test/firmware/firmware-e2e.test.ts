@@ -20,7 +20,7 @@ import { REPO_ROOT, findSdk } from "../../../tools/firmware/sdk";
 import { removeDir, tempDir, waitFor } from "../integration/fixtures";
 import { FirmwareProcess } from "../../../tools/firmware/process";
 import { BatteryFirmware } from "../../../tools/firmware/battery";
-import { createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
 
 const sdk = findSdk();
 if (!sdk.ok) console.log(`firmware e2e skipped: ${sdk.reason}`);
@@ -275,16 +275,24 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
   });
 
   it("battery: an order the restaurant never answered stays in flash through a sleep and is resent at the next wake", async () => {
-    const deadPort = await freePort();
+    // A broker that accepts TCP and never answers (a dead restaurant network): every attempt times out.
+    const held: Socket[] = [];
+    const silent = createServer((socket) => {
+      held.push(socket.on("error", () => {}));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const silentPort = (silent.address() as AddressInfo).port;
     const device = batteryDevice(join(dir, "battery-flash"));
-    // This wake only: the broker is unreachable, and the flow gives up quickly (later settings win).
-    let { fw } = device.press([`mqtt.port=${deadPort}`, "ackTimeoutMs=300", "backoffBaseMs=50", "backoffCapMs=200", "giveUpMs=1500"]);
+    // This wake only: no answer, and the flow gives up quickly (later settings win).
+    let { fw } = device.press([`mqtt.port=${silentPort}`, "ackTimeoutMs=300", "backoffBaseMs=50", "backoffCapMs=200", "giveUpMs=1500"]);
     await fw.waitForLine((t) => t === `@ready ${THING}`, "ready after the wake");
     const failed = await fw.nextOutcome(fw.send("release"));
     expect(failed.outcome, fw.transcript()).toMatchObject({ outcome: "failed", clickType: "SINGLE" });
     const orderId = String(failed.outcome.orderId);
     expect(restaurant.order(orderId)).toBeUndefined();
     await device.waitForSleep();
+    for (const socket of held) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
 
     ({ fw } = device.press()); // the broker is back in reach
     await fw.waitForLine((t) => t === `@ready ${THING}`, "ready after the wake");
@@ -401,14 +409,6 @@ async function readMem(fw: FirmwareProcess): Promise<MemLine> {
   for (const value of Object.values(m)) expect(Number.isInteger(value) && value > 0, fw.lines[at]!.text).toBe(true);
   expect(Object.keys(m).sort()).toEqual(["chunksPeak", "chunksUsed", "slotsPeak", "slotsUsed"]);
   return m;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function rssKb(pid: number | undefined): string {
