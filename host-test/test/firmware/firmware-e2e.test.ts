@@ -284,7 +284,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
     const silentPort = (silent.address() as AddressInfo).port;
     const device = batteryDevice(join(dir, "battery-flash"));
     // This wake only: no answer, and the flow gives up quickly (later settings win).
-    let { fw } = device.press([`mqtt.port=${silentPort}`, "ackTimeoutMs=300", "backoffBaseMs=50", "backoffCapMs=200", "giveUpMs=1500"]);
+    let { fw } = device.press([`mqtt.port=${silentPort}`, "ackTimeoutMs=1000", "backoffBaseMs=100", "backoffCapMs=200", "giveUpMs=2500"]);
     await fw.waitForLine((t) => t === `@ready ${THING}`, "ready after the wake");
     const failed = await fw.nextOutcome(fw.send("release"));
     expect(failed.outcome, fw.transcript()).toMatchObject({ outcome: "failed", clickType: "SINGLE" });
