@@ -154,7 +154,7 @@ async function main(): Promise<number> {
     sim = await startSimulation(config, {
       log: logFor,
       ledMode: config.json || script ? "silent" : tty ? "tty" : "lines",
-      status: () => [flowState, timings.describe(), last && `last: ${last}`].filter(Boolean).join("  ·  "),
+      status: () => [sim?.device.asleep ? "asleep" : flowState, timings.describe(), last && `last: ${last}`].filter(Boolean).join("  ·  "),
       onFlowEvent,
       onConnectionEvent: (event) => {
         timings.record(event);
@@ -173,6 +173,12 @@ async function main(): Promise<number> {
         }
       },
       onLedPattern: (name) => out.event("led", "pattern", { pattern: name }),
+      onPower: (state) => {
+        out.event("button", state);
+        for (const listener of powerListeners) listener(state);
+        if (!script) out.line(state === "sleep" ? "deep sleep (no connection, no timers): press a key to wake it" : "woken by the press");
+        if (tty) sim?.device.led.redraw();
+      },
     });
   } catch (error) {
     out.error(`cannot start: ${(error as Error).message}`);
@@ -219,6 +225,11 @@ async function runScript(sim: Simulation, config: SimulateConfig, timings: StepT
       : { clickType, orderId: null, outcome: "no-outcome", expected, pressToAckMs: null };
     if (entry.outcome !== expected) passed = false;
     clicks.push(entry);
+    // A battery button sleeps between presses: let it, so each press is a wake (sleep → press → … → sleep).
+    if (config.button.connectionMode === "battery" && result) {
+      entry.slept = await asleep(sim, guardMs);
+      if (!entry.slept) passed = false;
+    }
     if (!out.json) {
       const ms = entry.pressToAckMs !== null ? ` press→ack ${entry.pressToAckMs} ms` : "";
       out.line(`${clickType} → ${String(entry.outcome)}${entry.orderId ? ` ${String(entry.orderId)}` : ""}${ms}${entry.outcome === expected ? "" : ` (expected ${expected})`}`);
@@ -245,6 +256,24 @@ function summaryOf(result: ClickResult, expected: string, steps: Record<string, 
 
 /** Observers of the button's events besides the printer (script-mode waits). */
 const flowListeners = new Set<(event: FlowEvent) => void>();
+const powerListeners = new Set<(state: "sleep" | "wake") => void>();
+
+/** Battery mode: resolves true once the button is in deep sleep (false if it is not within limitMs). */
+function asleep(sim: Simulation, limitMs: number): Promise<boolean> {
+  if (sim.device.asleep) return Promise.resolve(true);
+  return new Promise<boolean>((resolve) => {
+    const done = (slept: boolean) => {
+      clearTimeout(limit);
+      powerListeners.delete(check);
+      resolve(slept);
+    };
+    const limit = setTimeout(() => done(false), limitMs);
+    const check = (state: "sleep" | "wake") => {
+      if (state === "sleep") done(true);
+    };
+    powerListeners.add(check);
+  });
+}
 
 /** Before scripted clicks: let a boot resend finish, and in persistent mode let the link come up. */
 function bootSettled(sim: Simulation, config: SimulateConfig): Promise<void> {

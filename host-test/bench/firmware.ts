@@ -69,7 +69,18 @@ export type FirmwareResult =
       build: { ms: number; binaryBytes: number };
       /** The same clicks against mosquitto, which (unlike the embedded broker) resumes TLS sessions by ID. */
       mosquitto: FirmwareRun | { skipped: string };
+      /** Battery mode: boots woken by a button press, no network involved. */
+      wake: FirmwareWake;
     });
+
+/** Boot-to-press latency of a battery button: the press that wakes it to the classifier holding it. */
+export interface FirmwareWake {
+  wakes: number;
+  /** Press → classifier holds the press, the firmware's own count (its @wake line). */
+  pressToClassifier: Summary;
+  /** Press → the firmware listens to the button (@ready), on the harness's clock (includes the process start). */
+  pressToReady: Summary;
+}
 
 export const FIRMWARE_STEPS = [
   "clickToConnect", // c: flow.click → connection opened (seq and pending written to Preference)
@@ -113,6 +124,7 @@ export async function benchFirmware(
     ...options,
     label: "embedded broker",
   });
+  const wake = await firmwareWakes(build.binaryPath, path.join(ws.dir, "firmware-run-wake"), { wakes: Math.max(5, options.clicks), progress: options.progress });
   let mosquitto: FirmwareRun | { skipped: string };
   const skip = mosquittoUnavailableReason();
   if (skip) mosquitto = { skipped: skip };
@@ -140,7 +152,33 @@ export async function benchFirmware(
       await broker.close();
     }
   }
-  return { ...embedded, build: { ms: round(build.buildMs), binaryBytes: build.binaryBytes }, mosquitto };
+  return { ...embedded, build: { ms: round(build.buildMs), binaryBytes: build.binaryBytes }, mosquitto, wake };
+}
+
+/**
+ * Battery mode: starts the binary as a sleeping button's press would (wake.button=<now>, as
+ * tools/firmware/battery.ts does) and reads how long after the press the classifier held it. The button
+ * stays held and no broker is needed: each run ends as soon as the firmware listens.
+ */
+async function firmwareWakes(binary: string, runDir: string, options: { wakes: number; progress: (line: string) => void }): Promise<FirmwareWake> {
+  mkdirSync(runDir);
+  const toClassifier: number[] = [];
+  const toReady: number[] = [];
+  for (let i = 0; i < options.wakes; i++) {
+    const pressedAt = Date.now();
+    const fw = new FirmwareProcess({ binary, cwd: runDir, args: ["mqtt.host=127.0.0.1", "mqtt.port=1", "connection=battery", `wake.button=${pressedAt}`] });
+    try {
+      const ready = await fw.waitForLine((t) => t === `@ready ${FIRMWARE_THING}`, "the woken firmware to be ready", { timeoutMs: 30_000 });
+      const wake = fw.tagged("wake")[0];
+      if (wake === undefined) throw new Error(`the woken firmware printed no @wake line:\n${fw.transcript()}`);
+      toClassifier.push(Number(wake));
+      toReady.push(fw.startedAt + fw.lines[ready]!.at - pressedAt);
+    } finally {
+      await fw.stop();
+    }
+  }
+  options.progress(`firmware: ${options.wakes} wakes, press → classifier p50 ${summarize(toClassifier).p50} ms`);
+  return { wakes: options.wakes, pressToClassifier: summarize(toClassifier), pressToReady: summarize(toReady) };
 }
 
 /** Starts the firmware (a fresh Preference store in runDir) behind a relay to `target` and clicks it cold. */

@@ -156,6 +156,10 @@ export function formatTable(report: BenchReport): string {
     if (isRun(fw.mosquitto)) fwLines.push(describe("mosquitto", fw.mosquitto));
     else fwLines.push(`firmware → mosquitto: skipped (${fw.mosquitto.skipped})`);
     fwLines.push(`  split p50 (ms), embedded broker: ${FIRMWARE_STEPS.map((step) => `${step} ${fmt(fw.split[step].p50, 1)}`).join(", ")}`);
+    fwLines.push(
+      `firmware battery wake (${fw.wake.wakes} boots woken by a press): press → classifier holds it p50 ${fmt(fw.wake.pressToClassifier.p50, 0)} ms ` +
+        `(p90 ${fmt(fw.wake.pressToClassifier.p90, 0)}), press → listening p50 ${fmt(fw.wake.pressToReady.p50, 0)} ms`,
+    );
     lines.push(fwLines.join("\n"));
   } else if (fw) lines.push(`firmware: skipped (${fw.skipped})`);
 

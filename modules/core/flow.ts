@@ -149,7 +149,8 @@ export class OrderFlow {
     }
     this.record = new MessageRecord({ store: options.store, clock: this.clock, log: this.log, pendingExpiryMs: this.config.pendingExpiryMs });
     this.link = new Link({
-      mode: this.config.connectionMode,
+      // Battery mode is on-demand for the link; the deep sleep around it is the button's (sleep.ts).
+      mode: this.config.connectionMode === "persistent" ? "persistent" : "on-demand",
       connector: options.connector,
       subscribe: this.acksTopic,
       timers: this.timers,
@@ -317,7 +318,7 @@ export class OrderFlow {
     this.log.warn(`${timer === "connectTimer" ? "connect" : "ack"} timeout after ${this.config.ackTimeoutMs} ms`);
     // On-demand: start the next attempt on a fresh connection. Persistent: keep a live link and
     // republish on it; a link that never became ready is dropped and rebuilt.
-    if (this.config.connectionMode === "on-demand" || !this.link.ready) this.link.close();
+    if (this.config.connectionMode !== "persistent" || !this.link.ready) this.link.close();
     this.job!.peerCloses = 0;
     this.attemptFailed("timeout");
   }

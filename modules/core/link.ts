@@ -31,7 +31,8 @@ export interface LinkHandlers {
 }
 
 export interface LinkOptions {
-  mode: ConnectionMode;
+  /** The flow passes "on-demand" for battery mode too (its deep sleep is the button's business). */
+  mode: Exclude<ConnectionMode, "battery">;
   connector: MqttConnector;
   /** The topic every connection subscribes to (the button's acks). */
   subscribe: string;

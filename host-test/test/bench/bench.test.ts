@@ -125,6 +125,10 @@ describe("npm run bench -- --quick", () => {
     if ("skipped" in fw.memory) expect(fw.memory.skipped).toContain("@mem");
     else expectSummary(fw.memory.chunksPeakBytes, fw.clicks);
     if (!("skipped" in fw.mosquitto)) expectSummary(fw.mosquitto.pressToAck, fw.mosquitto.clicks);
+    // Battery mode: boots woken by a press; the classifier holds the press before the firmware listens.
+    expectSummary(fw.wake.pressToClassifier, fw.wake.wakes);
+    expectSummary(fw.wake.pressToReady, fw.wake.wakes);
+    expect(fw.wake.pressToClassifier.p50).toBeLessThanOrEqual(fw.wake.pressToReady.p50);
     expect(report.warm.skipped).toEqual(expect.any(String));
   }, 20 * 60_000);
 });

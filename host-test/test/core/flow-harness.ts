@@ -86,6 +86,8 @@ export function setup(
   const connector = new FakeConnector();
   const restaurant = new FakeRestaurant(timers, connector);
   const events: (FlowEvent & { at: number })[] = [];
+  /** Battery mode: when the button asked the host to deep-sleep (virtual time). */
+  const sleeps: number[] = [];
   const config: ButtonConfig = {
     ...defaultConfig,
     thingName: THING,
@@ -103,6 +105,7 @@ export function setup(
       log,
       random: options.random ?? (() => 0.5),
       batteryVoltage: options.batteryVoltage ?? (() => "3012mV"),
+      ...(options.mode === "battery" ? { sleep: () => sleeps.push(timers.now()) } : {}),
     },
     {
       onEvent: (e) => {
@@ -130,5 +133,5 @@ export function setup(
     timers.advance(runMs);
     return lastOutcome();
   };
-  return { timers, store, log, led, player, patterns, trace, button, connector, restaurant, events, flow, config, outcomes, lastOutcome, states, retries, pending, click };
+  return { timers, store, log, led, player, patterns, trace, button, connector, restaurant, events, flow, config, outcomes, lastOutcome, states, retries, pending, click, sleeps };
 }
