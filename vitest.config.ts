@@ -7,6 +7,7 @@ import { defineConfig } from "vitest/config";
 export const UNIT_TESTS = [
   "host-test/test/core/**/*.test.ts",
   "host-test/test/architecture/**/*.test.ts",
+  "host-test/test/interop/**/*.test.ts",
   "host-test/test/firmware/settings.test.ts",
   "host-test/test/firmware/cert-name.test.ts",
   "host-test/test/firmware/mqtt-watch.test.ts",
