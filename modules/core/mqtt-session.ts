@@ -64,6 +64,7 @@ const SUBACK_FAILURE = 0x80;
 /** MqttConnector over a byte stream: each connect() is one MQTT session on a fresh stream. */
 export function mqttSessionConnector(options: MqttSessionOptions): MqttConnector {
   return {
+    publishesBeforeReady: true, // queued until the stream opens, then sent in the first flight
     connect(request, handlers) {
       return new MqttSession(options, request.subscribe, handlers);
     },
