@@ -22,6 +22,8 @@ export interface TlsClientOptions {
   alpnProtocols?: string[];
   minVersion?: tls.SecureVersion;
   maxVersion?: tls.SecureVersion;
+  /** A TLS session from an earlier connection to the same broker (its 'session' event): offered for resumption. */
+  session?: Buffer;
   /** Milliseconds from the start of the call to the TCP connection being established. */
   onTcpConnect?: (ms: number) => void;
   /** Milliseconds from TCP established to the TLS handshake being complete (broker verified). */
@@ -51,6 +53,7 @@ export function openTlsStream(options: TlsClientOptions): tls.TLSSocket {
     minVersion: options.minVersion ?? "TLSv1.2",
     ...(options.maxVersion ? { maxVersion: options.maxVersion } : {}),
     ...(options.alpnProtocols ? { ALPNProtocols: options.alpnProtocols } : {}),
+    ...(options.session ? { session: options.session } : {}),
     rejectUnauthorized: true,
   });
   socket.once("secureConnect", () => {

@@ -135,7 +135,7 @@ describe("flow over the MQTT session: a cold press is one flight", () => {
     expect(outcome!.pressToAckMs).toBe(6 * HALF_RTT + 2 * HALF_RTT); // + restaurant time 0
     expect(t.broker.flights).toEqual([["connect+subscribe+publish", "disconnect"]]);
     expect(t.traces.filter((e) => e.direction === "out").map((e) => e.packet)).toEqual([
-      `CONNECT + SUBSCRIBE ${ACKS} + PUBLISH`,
+      `CONNECT + SUBSCRIBE ${ACKS} + PUBLISH pizza/orders/${THING}`,
       "DISCONNECT",
     ]);
     expect(t.traces.filter((e) => e.direction === "in").map((e) => e.packet)).toEqual(["CONNACK", "SUBACK", "PUBACK", "PUBLISH"]);

@@ -84,7 +84,7 @@ describe("mqtt session: one flight for CONNECT, SUBSCRIBE and PUBLISH", () => {
     expect(connect).toMatchObject({ cmd: "connect", clientId: "pizza-button-01", keepalive: 60, clean: true, protocolVersion: 4 });
     expect(subscribe).toMatchObject({ cmd: "subscribe", subscriptions: [{ topic: "pizza/acks/pizza-button-01", qos: 1 }] });
     expect(publish).toMatchObject({ cmd: "publish", topic: "pizza/orders/pizza-button-01", qos: 1, retain: false });
-    expect(s.traces[0]).toEqual({ direction: "out", packet: "CONNECT + SUBSCRIBE pizza/acks/pizza-button-01 + PUBLISH" });
+    expect(s.traces[0]).toEqual({ direction: "out", packet: "CONNECT + SUBSCRIBE pizza/acks/pizza-button-01 + PUBLISH pizza/orders/pizza-button-01" });
   });
 
   it("ready after CONNACK and SUBACK; the broker's PUBACK is reported; an ack is delivered and PUBACKed", () => {
