@@ -172,9 +172,9 @@ class MqttSession implements MqttConnection {
         if (this.connackSeen) return this.fail("network", "second CONNACK");
         this.connackSeen = true;
         if (packet.returnCode !== 0) {
-          const reason = CONNACK_REASONS[packet.returnCode] ?? `code ${packet.returnCode}`;
+          const reason = CONNACK_REASONS[packet.returnCode] ?? "unknown code";
           // 3 = server unavailable is the broker's trouble; every other refusal is about who we are.
-          return this.fail(packet.returnCode === 3 ? "network" : "auth", `CONNACK refused: ${reason}`);
+          return this.fail(packet.returnCode === 3 ? "network" : "auth", `CONNACK refused: ${packet.returnCode} (${reason})`);
         }
         if (!(this.options.pipeline ?? true)) {
           const flight = [encodeSubscribe(this.subscribeId, this.ackTopic, 1), ...this.queued.map((q) => q.packet)];
