@@ -25,7 +25,7 @@ import { mosquittoUnavailableReason, startMosquitto } from "../mosquitto/mosquit
 import { startRestaurant } from "../../services/restaurant/restaurant";
 import type { Stack, Workspace } from "./stack";
 import { round, summarize, type Summary } from "./stats";
-import { startTlsRelay, wireSteps } from "./tls-relay";
+import { startTlsRelay, wireAckAt, wireSteps } from "./tls-relay";
 
 /** The firmware host's XS memory report (modules/device/linux-host/board.ts "mem"); named in the skip reason of an older build. */
 export const MEM_PROTOCOL =
@@ -78,12 +78,9 @@ export const FIRMWARE_STEPS = [
   "serverFirstFlight", // s: ServerHello … ServerHelloDone (broker's key exchange signature)
   "clientSecondFlight", // c: chain check, ECDHE, Certificate + ClientKeyExchange + RSA CertificateVerify
   "serverFinish", // s: client certificate check, Finished
-  "handshakeToConnect", // c: Finished check → MQTT CONNECT
+  "handshakeToConnect", // c: Finished check → CONNECT + SUBSCRIBE + PUBLISH (one flight)
   "connack", // s
-  "connackToSubscribe", // c
-  "suback", // s
-  "subackToPublish", // c
-  "publishToAck", // s: broker → restaurant (SQLite commit) → broker
+  "connackToAck", // s: SUBACK, PUBACK, broker → restaurant (SQLite commit) → broker
   "ackToOutcome", // c: ack decoded, store updated, LED pattern → outcome event
 ] as const;
 export type FirmwareStep = (typeof FIRMWARE_STEPS)[number];
@@ -202,7 +199,7 @@ async function firmwareClicks(
         add("clickToConnect", lineAt(connectingLine) - lineAt(clickLine));
         add("connectToAccept", trace.acceptedAt - lineAt(connectingLine));
         for (const step of FIRMWARE_STEPS) if (step in w) add(step, w[step as keyof typeof w] as number | undefined);
-        const ackAt = trace.serverApp[2];
+        const ackAt = wireAckAt(trace);
         if (ackAt !== undefined) add("ackToOutcome", lineAt(at) - ackAt);
       }
       if ((i + 1) % 5 === 0) options.progress(`firmware (${options.label}): ${i + 1}/${options.clicks} clicks`);
