@@ -18,8 +18,8 @@
 //   the `mem` stdin command with an `@mem {...}` line (see MEM_PROTOCOL).
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { buildFirmwareHost } from "../../tools/firmware/host-build";
-import { REPO_ROOT, findSdk } from "../../tools/firmware/sdk";
+import { buildFirmwareHost, type HostBuild } from "../../tools/firmware/host-build";
+import { REPO_ROOT, findSdk, type Sdk } from "../../tools/firmware/sdk";
 import { FirmwareProcess, type FlowEventLine } from "../../tools/firmware/process";
 import { mosquittoUnavailableReason, startMosquitto } from "../mosquitto/mosquitto";
 import { startRestaurant } from "../../services/restaurant/restaurant";
@@ -97,14 +97,8 @@ export async function benchFirmware(
 ): Promise<FirmwareResult> {
   const sdk = findSdk();
   if (!sdk.ok) return { skipped: sdk.reason };
-
-  // The firmware's identity: RSA-2048 (the SDK's TLS cannot use EC device keys), exported as DER.
+  const build = await buildBenchFirmware(ws, sdk.sdk, options.progress);
   const pki = ws.dev.pki;
-  if (!pki.thingFiles(FIRMWARE_THING)) await pki.createThing(FIRMWARE_THING, { keyType: "rsa" });
-  const certsDir = path.join(ws.dir, "firmware-certs");
-  await pki.exportModdable(FIRMWARE_THING, { outDir: certsDir });
-  options.progress("firmware: building the x-cli-lin binary (the first build compiles XS: minutes; later ones: seconds)");
-  const build = await buildFirmwareHost({ sdk: sdk.sdk, certsDir, outDir: path.join(REPO_ROOT, "build", "firmware-bench") });
 
   const embedded = await firmwareClicks(build.binaryPath, { host: stack.host, port: stack.port }, path.join(ws.dir, "firmware-run-embedded"), {
     ...options,
@@ -139,6 +133,23 @@ export async function benchFirmware(
   }
   return { ...embedded, build: { ms: round(build.buildMs), binaryBytes: build.binaryBytes }, mosquitto };
 }
+
+/** The firmware host binary with the bench's firmware identity baked in (built once per workspace). */
+export async function buildBenchFirmware(ws: Workspace, sdk: Sdk, progress: (line: string) => void): Promise<HostBuild> {
+  const cached = builds.get(ws);
+  if (cached) return cached;
+  // The firmware's identity: RSA-2048 (the SDK's TLS cannot use EC device keys), exported as DER.
+  const pki = ws.dev.pki;
+  if (!pki.thingFiles(FIRMWARE_THING)) await pki.createThing(FIRMWARE_THING, { keyType: "rsa" });
+  const certsDir = path.join(ws.dir, "firmware-certs");
+  await pki.exportModdable(FIRMWARE_THING, { outDir: certsDir });
+  progress("firmware: building the x-cli-lin binary (the first build compiles XS: minutes; later ones: seconds)");
+  const build = await buildFirmwareHost({ sdk, certsDir, outDir: path.join(REPO_ROOT, "build", "firmware-bench") });
+  builds.set(ws, build);
+  return build;
+}
+
+const builds = new WeakMap<Workspace, HostBuild>();
 
 /** Starts the firmware (a fresh Preference store in runDir) behind a relay to `target` and clicks it cold. */
 async function firmwareClicks(

@@ -151,9 +151,9 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
   it("the same click puts the same MQTT packets on the wire as the virtual button (one flight out, then the answers)", async () => {
     const fw = await startFirmware(broker.port);
     const from = fw.send("single");
-    const { outcome, index } = await fw.nextOutcome(from);
+    const { outcome } = await fw.nextOutcome(from);
     expect(outcome, fw.transcript()).toMatchObject({ outcome: "ok", attempts: 1 });
-    await fw.waitForLine((t) => t === "@mqtt out DISCONNECT", "the DISCONNECT after the ack", { from: index });
+    await fw.waitForLine((t) => t === "@mqtt out DISCONNECT", "the DISCONNECT after the ack", { from });
     const firmware = firmwarePacketLines(fw.tagged("mqtt"));
     await fw.stop();
 
