@@ -25,6 +25,7 @@ import type { Socket } from "node:net";
 import tls from "node:tls";
 import { type Authorizer, type ClientIdentity, type Decision, isValidTopicPrefix, thingTopicAuthorizer } from "./authorizer";
 import { LimitedConnection, OversizedPacketError } from "./limited-connection";
+import { TlsSessionCache, type TlsSessionCacheOptions } from "./tls-sessions";
 
 export type ThingState = "ACTIVE" | "INACTIVE" | "REVOKED";
 
@@ -86,6 +87,8 @@ export interface BrokerOptions extends TrustMaterial {
   log?: (event: BrokerEvent) => void;
   /** Largest MQTT packet accepted, in bytes (fixed header included); larger ones disconnect. */
   maxPacketBytes?: number;
+  /** TLS session resumption (session IDs and tickets): bounds of the cache (tls-sessions.ts). */
+  tlsSessions?: TlsSessionCacheOptions;
 }
 
 export interface BrokerStats {
@@ -342,7 +345,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   // an "error" event would throw.
   (aedes as EventEmitter).on("error", (err: Error) => emit({ event: "broker-error", reason: err.message }));
 
+  const tlsSessions = new TlsSessionCache(options.tlsSessions);
   const secureContextOptions = (trust: TrustMaterial): tls.SecureContextOptions => ({
+    ...tlsSessions.serverOptions(),
     key: options.key,
     cert: options.cert,
     ca: trust.ca,
@@ -357,6 +362,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     rejectUnauthorized: true,
     handshakeTimeout: 30_000,
   });
+  tlsSessions.attach(server);
 
   server.on("connection", (socket: Socket) => {
     // Nagle + delayed ACK costs ~40 ms per hop (docs/ARCHITECTURE.md, "Latency"); set before the handshake so it is fast too.
@@ -434,10 +440,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       // Build it once on the side first: bad PEM (e.g. a CRL) throws here and the old trust stays in force.
       tls.createSecureContext(secureContextOptions(trust));
       server.setSecureContext(secureContextOptions(trust));
+      tlsSessions.forgetAll(); // no resumption past the new CRL
       emit({ event: "trust-updated", caCount: trust.ca.length, crlCount: trust.crl?.length ?? 0 });
     },
     close() {
       closing ??= (async () => {
+        tlsSessions.detach();
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         await new Promise<void>((resolve) => aedes.close(() => resolve()));
         for (const socket of sockets) socket.destroy();
