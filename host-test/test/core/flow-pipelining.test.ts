@@ -9,6 +9,7 @@ import { OrderFlow, type FlowEvent } from "../../../modules/core/flow";
 import { decodeOrder, encodeAck } from "../../../modules/core/index";
 import { type ByteStreamHandlers, mqttSessionConnector, type PacketTrace } from "../../../modules/core/mqtt-session";
 import { FakeTimers, MemoryLog, MemoryStore } from "./fakes";
+import { recordIn } from "./flow-harness";
 
 const THING = "pizza-button-01";
 const ACKS = `pizza/acks/${THING}`;
@@ -143,21 +144,21 @@ describe("flow over the MQTT session: a cold press is one flight", () => {
     const publish = t.events.find((e) => e.type === "publish")!;
     expect(publish.at).toBe(T0);
     expect(t.states()).toEqual(["connecting", "awaiting-ack", "idle"]);
-    expect(t.store.data.get("pending")).toBeUndefined();
+    expect(recordIn(t.store)?.pending).toBeUndefined();
     expect(t.timers.pendingCount).toBe(0);
   });
 
   it("the order is persisted before the flight that carries it is written", () => {
     const t = setup();
-    const pendingAtFirstWrite: (string | undefined)[] = [];
+    const pendingAtFirstWrite: unknown[] = [];
     const open = t.broker.open.bind(t.broker);
     t.broker.open = (handlers) => {
       const stream = open(handlers);
       const write = stream.write;
-      return { ...stream, write: (bytes: Uint8Array) => (pendingAtFirstWrite.push(t.store.data.get("pending")), write(bytes)) };
+      return { ...stream, write: (bytes: Uint8Array) => (pendingAtFirstWrite.push(recordIn(t.store)?.pending), write(bytes)) };
     };
     t.click();
-    expect(pendingAtFirstWrite[0]).toContain(`"orderId":"${THING}-`);
+    expect(pendingAtFirstWrite[0]).toMatchObject({ message: { orderId: expect.stringMatching(new RegExp(`^${THING}-`)) } });
   });
 
   it("CONNACK refused (not authorized): auth-error at once, no retry, the order stays pending", () => {
@@ -167,7 +168,7 @@ describe("flow over the MQTT session: a cold press is one flight", () => {
     expect(outcome).toMatchObject({ outcome: "auth-error", attempts: 1 });
     expect(t.broker.flights).toHaveLength(1);
     expect(t.broker.orders).toEqual([]); // discarded behind the refused CONNECT
-    expect(t.store.data.get("pending")).toBeDefined();
+    expect(recordIn(t.store)?.pending).toBeDefined();
     expect(t.timers.pendingCount).toBe(0);
   });
 
@@ -187,7 +188,7 @@ describe("flow over the MQTT session: a cold press is one flight", () => {
     const outcome = t.click();
     expect(outcome).toMatchObject({ outcome: "auth-error", attempts: 1 });
     expect(t.broker.flights).toHaveLength(1);
-    expect(t.store.data.get("pending")).toBeDefined();
+    expect(recordIn(t.store)?.pending).toBeDefined();
   });
 
   it("dropped right after CONNACK + SUBACK on 3 attempts in a row (an unauthorized publish) → auth-error", () => {
