@@ -1,7 +1,7 @@
 // Firmware: the real firmware (main.ts + core + device adapters compiled by the Moddable SDK for its
-// headless x-cli-lin target: XS, the SDK's own TLS 1.2 stack, its classic MQTT client) clicking cold
-// (on-demand mode) against the embedded broker and the restaurant, then against mosquitto (which, unlike the
-// embedded broker, resumes TLS sessions: the SDK's client caches one session per server name). Needs
+// headless x-cli-lin target: XS, the SDK's own TLS 1.2 stack under the core's MQTT session) clicking cold
+// (on-demand mode) against the embedded broker and the restaurant, then against mosquitto. Both brokers
+// resume TLS sessions by ID: the SDK's client caches one session per server name. Needs
 // $MODDABLE with built host tools; otherwise the section is { skipped: reason }.
 //
 // Reading the figures: on x-cli-lin the SDK's Linux socket module (modules/network/socket/lin) is not
@@ -67,7 +67,7 @@ export type FirmwareResult =
   | { skipped: string }
   | (FirmwareRun & {
       build: { ms: number; binaryBytes: number };
-      /** The same clicks against mosquitto, which (unlike the embedded broker) resumes TLS sessions by ID. */
+      /** The same clicks against mosquitto. */
       mosquitto: FirmwareRun | { skipped: string };
     });
 
