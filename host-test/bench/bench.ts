@@ -9,7 +9,8 @@
 //   --rtt N (clicks per cell)  --rtt-one-way-ms MS (delay each way; RTT = 2 × MS)
 //   --state-dir DIR (button stores and restaurant databases; default tmpfs)
 //   Profiling: node --cpu-prof --cpu-prof-dir=prof --import tsx host-test/bench/bench.ts --only warm
-//   (this process only: the load section's broker and restaurant run in processes of their own)
+//   (this process only: the load section's broker and restaurant run in processes of their own;
+//   BENCH_BROKER_CPU_PROF=DIR profiles the embedded broker's process of the load section)
 //
 // stdout: ONE JSON document (sections: warm, cold, rtt, load, firmware; targets). stderr: progress.
 // Everything runs on 127.0.0.1 with ephemeral ports; PKI, databases and stores live in temp dirs that are

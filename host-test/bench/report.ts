@@ -89,6 +89,7 @@ export function evaluateTargets(report: BenchReport): Target[] {
       });
     } else targets.push({ name, value: null, limit: 1000, met: null, note: run?.skipped ?? "not run" });
   }
+  targets.push(brokerCpuTarget(load));
   const fw = report.firmware;
   const fwName = "firmware (x-cli-lin) cold press→ack p50 ≤ 300 ms";
   targets.push(
@@ -97,6 +98,24 @@ export function evaluateTargets(report: BenchReport): Target[] {
       : { name: fwName, value: null, limit: 300, met: null, note: fw?.skipped ?? "not run" },
   );
   return targets;
+}
+
+/** The embedded broker's CPU per order against mosquitto's in the same rush (every press a fresh TLS connection). */
+function brokerCpuTarget(load: BenchReport["load"]): Target {
+  const name = "load rush: embedded broker CPU per order ≤ 1.5 × mosquitto's (fresh TLS per order)";
+  const limit = 1.5;
+  if (!isRun(load)) return { name, value: null, limit, met: null, note: load?.skipped ?? "not run" };
+  const embedded = load.embedded;
+  const mosquitto = load.mosquitto;
+  if (!isRun(embedded)) return { name, value: null, limit, met: null, note: `embedded: ${embedded.skipped}` };
+  if (!isRun(mosquitto)) return { name, value: null, limit, met: null, note: `mosquitto: ${mosquitto.skipped}` };
+  if (!embedded.cpu || !mosquitto.cpu) return { name, value: null, limit, met: null, note: "CPU not measured" };
+  const value = round2(embedded.cpu.brokerMsPerOrder / mosquitto.cpu.brokerMsPerOrder);
+  return { name, value, limit, met: value <= limit, note: `${embedded.cpu.brokerMsPerOrder} ms vs ${mosquitto.cpu.brokerMsPerOrder} ms per order` };
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
 }
 
 /** One target per host × broker × handshake: press→ack in RTTs (the TLS session reuse the wire showed in the note). */
