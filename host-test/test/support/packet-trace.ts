@@ -4,6 +4,8 @@
 // Payload sizes are dropped (the orderId and battery text differ between hosts); everything else stays.
 import { defaultConfig } from "../../../modules/core/config";
 import type { PemInput } from "../../../services/net/tls-stream";
+import { STORE_KEY } from "../../../modules/core/record";
+import { FileStore } from "../../device/file-store";
 import { VirtualDevice } from "../../device/virtual-device";
 
 /** "out CONNECT + SUBSCRIBE pizza/acks/t + PUBLISH pizza/orders/t", "in CONNACK rc=0", "in PUBLISH pizza/acks/t qos=1". */
@@ -27,8 +29,11 @@ export async function virtualClickPackets(options: {
   broker: { host: string; port: number };
   credentials: { ca: PemInput; cert: PemInput; key: PemInput };
   storePath: string;
+  /** Continue the order numbers after this seq (another device with the same thing name numbered up to it). */
+  afterSeq?: number;
 }): Promise<{ outcome: string; packets: string[] }> {
   const packets: string[] = [];
+  if (options.afterSeq !== undefined) new FileStore({ path: options.storePath }).write(STORE_KEY, JSON.stringify({ seq: options.afterSeq }));
   const device = new VirtualDevice({
     config: { ...defaultConfig, thingName: options.thingName, connectionMode: "on-demand" },
     broker: options.broker,
