@@ -110,13 +110,13 @@ describe("npm run bench -- --quick", () => {
     expect(report.rtt.firmware.skipped).toMatch(/MODDABLE/);
 
     // Targets: one entry per goal, judged (true/false) where measured, null where not run.
-    expect(report.targets).toHaveLength(16);
+    expect(report.targets).toHaveLength(17);
     for (const target of report.targets) {
       expect(target).toEqual(expect.objectContaining({ name: expect.any(String), limit: expect.any(Number) }));
       expect([true, false, null]).toContain(target.met);
     }
-    // warm, cold, load (embedded, and mosquitto with its CPU comparison when installed), rtt of the virtual button
-    expect(report.targets.filter((t: any) => t.met !== null)).toHaveLength(mosquittoUnavailableReason() ? 3 + 2 : 5 + 4);
+    // warm (ratio, overhead), cold, load (embedded, and mosquitto with its CPU comparison when installed), rtt of the virtual button
+    expect(report.targets.filter((t: any) => t.met !== null)).toHaveLength(mosquittoUnavailableReason() ? 4 + 2 : 6 + 4);
 
     // Loopback only, temp dirs gone.
     expect(fs.existsSync(report.settings.workDir)).toBe(false);
