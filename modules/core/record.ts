@@ -63,6 +63,8 @@ export class MessageRecord {
   private readonly clock: Clock;
   private readonly log: Log;
   private readonly pendingExpiryMs: number;
+  /** The last record read, by its stored text: a press reads it several times; parse and validate it once. */
+  private cache: { raw: string; record: Loaded } | undefined;
 
   constructor(options: MessageRecordOptions) {
     this.store = options.store;
@@ -128,6 +130,7 @@ export class MessageRecord {
   private load(): Loaded {
     const raw = this.store.read(STORE_KEY);
     if (raw === undefined) return this.migrate();
+    if (this.cache?.raw === raw) return this.cache.record;
     let stored: { seq?: unknown; pending?: unknown; lastAccepted?: unknown };
     try {
       const parsed: unknown = JSON.parse(raw);
@@ -148,6 +151,7 @@ export class MessageRecord {
       lastAccepted: typeof stored.lastAccepted === "string" ? stored.lastAccepted : undefined,
     };
     if (stored.pending !== undefined && !pending) this.trySave(record); // drop the unreadable message
+    else this.cache = { raw, record };
     return record;
   }
 
