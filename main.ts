@@ -9,7 +9,7 @@ import { LedPlayer } from "core/led";
 import { ensureWallClock, wallClock } from "device/clock";
 import { loadIdentity } from "device/identity";
 import { traceLog as log } from "device/log";
-import { SecureMqttConnector } from "device/mqtt";
+import { secureMqttConnector } from "device/mqtt";
 import { mergeConfig, readSettings } from "device/settings";
 import { PreferenceStore } from "device/store";
 import * as deepSleep from "device/sleep";
@@ -78,7 +78,13 @@ function main(): void {
           clock: wallClock,
           led: ledPort,
           store: new PreferenceStore({ domain: "pizza" }),
-          connector: new SecureMqttConnector({ mqtt: s.mqtt, clientId: thingName, identity: identity.value, log }),
+          connector: secureMqttConnector({
+            mqtt: s.mqtt,
+            clientId: thingName,
+            identity: identity.value,
+            timers,
+            onTrace: (entry) => board.report("mqtt", `${entry.direction} ${entry.packet}${entry.detail ? ` (${entry.detail})` : ""}`),
+          }),
           log,
           ...(battery ? { sleep: () => deepSleep.deepSleep(s.pins.button, s.pins.buttonActiveLow) } : {}),
         },

@@ -10,7 +10,6 @@ export const UNIT_TESTS = [
   "host-test/test/interop/**/*.test.ts",
   "host-test/test/firmware/settings.test.ts",
   "host-test/test/firmware/cert-name.test.ts",
-  "host-test/test/firmware/mqtt-watch.test.ts",
   "host-test/test/config.test.ts",
   "host-test/test/device/terminal-led.test.ts",
   "host-test/test/device/keyboard-button.test.ts",

@@ -23,37 +23,49 @@ function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
-/** Step timings of the connection(s) used between two outcomes, and publish → ack. */
+/**
+ * Step timings of the connection(s) used between two outcomes. With pipelining the PUBLISH leaves in the
+ * first flight with CONNECT, so publish→ack counts from whichever came last: the PUBLISH or the SUBACK.
+ */
 class StepTimings {
   tcpMs: number | undefined;
   tlsMs: number | undefined;
   tlsProtocol: string | undefined;
+  tlsResumed: boolean | undefined;
   connackMs: number | undefined;
   subackMs: number | undefined;
+  pubackMs: number | undefined;
   publishToAckMs: number | undefined;
   #publishAt: number | undefined;
+  #subackAt: number | undefined;
 
   record(event: ConnectionEvent): void {
     switch (event.step) {
       case "tcp":
         this.tcpMs = round(event.ms);
-        this.tlsMs = this.connackMs = this.subackMs = undefined;
+        this.tlsMs = this.connackMs = this.subackMs = this.pubackMs = undefined;
+        this.#subackAt = undefined;
         break;
       case "tls":
         this.tlsMs = round(event.ms);
         this.tlsProtocol = event.protocol;
+        this.tlsResumed = event.resumed;
         break;
       case "connack":
         this.connackMs = round(event.ms);
         break;
       case "suback":
         this.subackMs = round(event.ms);
+        this.#subackAt = event.at;
         break;
       case "publish":
         this.#publishAt = event.at;
         break;
+      case "puback":
+        this.pubackMs = round(event.ms);
+        break;
       case "message":
-        if (this.#publishAt !== undefined) this.publishToAckMs = round(event.at - this.#publishAt);
+        if (this.#publishAt !== undefined) this.publishToAckMs = round(event.at - Math.max(this.#publishAt, this.#subackAt ?? 0));
         break;
       default:
         break;
@@ -61,20 +73,20 @@ class StepTimings {
   }
 
   /** The timings of this click, and a fresh collector for the next. */
-  take(): Record<string, number | string> {
-    const out: Record<string, number | string> = {};
-    for (const key of ["tcpMs", "tlsMs", "tlsProtocol", "connackMs", "subackMs", "publishToAckMs"] as const) {
+  take(): Record<string, number | string | boolean> {
+    const out: Record<string, number | string | boolean> = {};
+    for (const key of ["tcpMs", "tlsMs", "tlsProtocol", "tlsResumed", "connackMs", "subackMs", "pubackMs", "publishToAckMs"] as const) {
       const value = this[key];
       if (value !== undefined) out[key] = value;
     }
-    this.tcpMs = this.tlsMs = this.tlsProtocol = this.connackMs = this.subackMs = this.publishToAckMs = undefined;
+    this.tcpMs = this.tlsMs = this.tlsProtocol = this.tlsResumed = this.connackMs = this.subackMs = this.pubackMs = this.publishToAckMs = undefined;
     return out;
   }
 
   describe(): string {
     const parts: string[] = [];
     if (this.tcpMs !== undefined) parts.push(`TCP ${this.tcpMs} ms`);
-    if (this.tlsMs !== undefined) parts.push(`TLS ${this.tlsMs} ms`);
+    if (this.tlsMs !== undefined) parts.push(`TLS${this.tlsResumed ? " (resumed)" : ""} ${this.tlsMs} ms`);
     if (this.publishToAckMs !== undefined) parts.push(`publish→ack ${this.publishToAckMs} ms`);
     return parts.join(" · ");
   }
@@ -240,7 +252,7 @@ async function runScript(sim: Simulation, config: SimulateConfig, timings: StepT
   return passed ? 0 : 1;
 }
 
-function summaryOf(result: ClickResult, expected: string, steps: Record<string, number | string>): Record<string, unknown> {
+function summaryOf(result: ClickResult, expected: string, steps: Record<string, number | string | boolean>): Record<string, unknown> {
   return {
     clickType: result.clickType,
     orderId: result.orderId ?? null,

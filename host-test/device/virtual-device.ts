@@ -66,7 +66,6 @@ export class VirtualDevice {
       ...options.credentials,
       clientId: options.config.thingName,
       ...(options.keepaliveSec !== undefined ? { keepaliveSec: options.keepaliveSec } : {}),
-      connectTimeoutMs: options.config.ackTimeoutMs,
       log: options.log,
       ...(options.onConnectionEvent ? { observer: options.onConnectionEvent } : {}),
     });

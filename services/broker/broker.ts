@@ -23,6 +23,7 @@ import { AuthorizationRefusal, createHooks } from "./hooks";
 import { type Peer, peerFromSocket } from "./peer";
 import { LimitedConnection, OversizedPacketError } from "./limited-connection";
 import { DEFAULT_PUBLISH_LIMIT, PublishLimiter, type PublishLimit } from "./publish-limit";
+import { TlsSessionCache, type TlsSessionCacheOptions } from "./tls-sessions";
 
 export type ThingState = "ACTIVE" | "INACTIVE" | "REVOKED";
 export type { CertificateBinding };
@@ -106,6 +107,8 @@ export interface BrokerOptions extends TrustMaterial {
   maxConnectionsPerAddress?: number;
   /** Per-connection publish rate; a client over it is slowed down (default DEFAULT_PUBLISH_LIMIT). */
   publishLimit?: PublishLimit;
+  /** TLS session resumption (session IDs and tickets): bounds of the cache (tls-sessions.ts). */
+  tlsSessions?: TlsSessionCacheOptions;
 }
 
 export interface BrokerStats {
@@ -240,7 +243,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   // an "error" event would throw.
   (aedes as EventEmitter).on("error", (err: Error) => emit({ event: "broker-error", reason: err.message }));
 
+  const tlsSessions = new TlsSessionCache(options.tlsSessions);
   const secureContextOptions = (trust: TrustMaterial): tls.SecureContextOptions => ({
+    ...tlsSessions.serverOptions(),
     key: options.key,
     cert: options.cert,
     ca: trust.ca,
@@ -255,6 +260,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     rejectUnauthorized: true,
     handshakeTimeout: options.tlsHandshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
   });
+  tlsSessions.attach(server);
 
   /** Sockets closed by the connection limits: their TLS error is no refusal of a certificate. */
   const overLimit = new WeakSet<Socket>();
@@ -368,12 +374,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       tls.createSecureContext(secureContextOptions(trust));
       server.setSecureContext(secureContextOptions(trust));
       revoked = revokedSerials(trust.crl ?? []);
+      tlsSessions.forgetAll(); // no resumption past the new CRL
       emit({ event: "trust-updated", caCount: trust.ca.length, crlCount: trust.crl?.length ?? 0 });
       void revalidate("trust updated");
     },
     revalidate,
     close() {
       closing ??= (async () => {
+        tlsSessions.detach();
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         await new Promise<void>((resolve) => aedes.close(() => resolve()));
         for (const socket of sockets) socket.destroy();

@@ -1,5 +1,5 @@
-// The core's MQTT session over a scripted byte stream: what it writes (parsed by mqtt-packet as an
-// independent reader), pipelining, refusals reaching the flow as "auth", keep-alive, and strictness.
+// The core's MQTT session over a scripted byte stream: what it writes (read by the test oracle
+// mqtt-wire.ts, written apart from the codec), pipelining, refusals reaching the flow as "auth", keep-alive, and strictness.
 import { describe, expect, it } from "vitest";
 import { type ByteStream, type ByteStreamHandlers, mqttSessionConnector, type PacketTrace } from "../../../modules/core/mqtt-session";
 import type { CloseKind } from "../../../modules/core/ports";
@@ -81,7 +81,7 @@ describe("mqtt session: one flight for CONNECT, SUBSCRIBE and PUBLISH", () => {
     expect(connect).toMatchObject({ cmd: "connect", clientId: "pizza-button-01", keepalive: 60, clean: true, protocolVersion: 4 });
     expect(subscribe).toMatchObject({ cmd: "subscribe", subscriptions: [{ topic: "pizza/acks/pizza-button-01", qos: 1 }] });
     expect(publish).toMatchObject({ cmd: "publish", topic: "pizza/orders/pizza-button-01", qos: 1, retain: false });
-    expect(s.traces[0]).toEqual({ direction: "out", packet: "CONNECT + SUBSCRIBE pizza/acks/pizza-button-01 + PUBLISH" });
+    expect(s.traces[0]).toEqual({ direction: "out", packet: "CONNECT + SUBSCRIBE pizza/acks/pizza-button-01 + PUBLISH pizza/orders/pizza-button-01" });
   });
 
   it("ready after CONNACK and SUBACK; the broker's PUBACK is reported; an ack is delivered and PUBACKed", () => {

@@ -1,6 +1,6 @@
 // The real firmware on the real Moddable runtime: main.ts + modules/core + modules/device compiled by the
-// SDK (tsc + xsc) for x-cli-lin, its TLS (the SDK's own stack, TLS 1.2, RSA client certificate) and its
-// classic MQTT client, against the embedded broker and the restaurant over loopback. The button is pressed
+// SDK (tsc + xsc) for x-cli-lin, its TLS (the SDK's own stack, TLS 1.2, RSA client certificate) under the
+// core's MQTT session, against the embedded broker and the restaurant over loopback. The button is pressed
 // through the headless host's stdin; the LED is read from its stdout.
 //
 // Needs an installed Moddable SDK ($MODDABLE with its host tools built); skipped with the reason otherwise.
@@ -17,10 +17,11 @@ import { ensureDevPki, type DevPki } from "../../../tools/pki/dev";
 import { Pki } from "../../../tools/pki/pki";
 import { buildFirmwareHost, type HostBuild } from "../../../tools/firmware/host-build";
 import { REPO_ROOT, findSdk } from "../../../tools/firmware/sdk";
-import { removeDir, tempDir, waitFor } from "../integration/fixtures";
+import { credentialsOf, removeDir, tempDir, waitFor } from "../integration/fixtures";
 import { FirmwareProcess } from "../../../tools/firmware/process";
 import { BatteryFirmware } from "../../../tools/firmware/battery";
 import { createServer, type Socket } from "node:net";
+import { comparable, expectedColdClick, firmwarePacketLines, virtualClickPackets } from "../support/packet-trace";
 
 const sdk = findSdk();
 if (!sdk.ok) console.log(`firmware e2e skipped: ${sdk.reason}`);
@@ -302,6 +303,31 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
     expect(restaurant.orders().filter((o) => o.orderId === orderId)).toHaveLength(1);
     await device.waitForSleep();
     expect(fw.events().filter((e) => e.type === "outcome")).toHaveLength(1); // one press, one message
+  });
+
+  it("the same click puts the same MQTT packets on the wire as the virtual button (one flight out, then the answers)", async () => {
+    // The device's own flash: its order numbers go on (a fresh flash would seed seq from the clock and
+    // could repeat an orderId of this device's earlier orders within the same second).
+    const fw = await startFirmware(broker.port, [], join(dir, "device-flash"));
+    const from = fw.send("single");
+    const { outcome } = await fw.nextOutcome(from);
+    const seq = Number(/-(\d+)$/.exec(String(outcome.orderId))?.[1]);
+    expect(outcome, fw.transcript()).toMatchObject({ outcome: "ok", attempts: 1 });
+    await fw.waitForLine((t) => t === "@mqtt out DISCONNECT", "the DISCONNECT after the ack", { from });
+    const firmware = firmwarePacketLines(fw.tagged("mqtt"));
+    await fw.stop();
+
+    const virtual = await virtualClickPackets({
+      thingName: THING,
+      broker: { host: "127.0.0.1", port: broker.port },
+      credentials: credentialsOf(dev.device),
+      storePath: join(dir, "virtual-store.json"),
+      afterSeq: seq, // the same thing name: number after the firmware's order, never the same orderId
+    });
+    expect(virtual.outcome).toBe("ok");
+    console.log(`packets of one cold click, firmware: ${JSON.stringify(firmware)}; virtual button: ${JSON.stringify(virtual.packets)}`);
+    expect(comparable(firmware), fw.transcript()).toEqual(expectedColdClick(THING));
+    expect(comparable(virtual.packets)).toEqual(comparable(firmware));
   });
 
   it("AWS IoT style port 443: the firmware offers ALPN x-amzn-mqtt-ca when mqtt.alpn is set", async () => {
