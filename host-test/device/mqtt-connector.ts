@@ -140,11 +140,11 @@ export class MqttConnector implements MqttConnectorPort {
         emit({ step: "message", topic, bytes: payload.byteLength });
         safely(options.log, "onMessage", () => handlers.onMessage(topic, payload));
       },
-      onClose: (kind, detail) => {
+      onClose: (kind, detail, hungUpAfterPublish) => {
         closeEmitted = true;
         emit({ step: "close", kind, detail, byCore: false });
         options.log?.warn(`mqtt: connection ${id} closed (${kind}): ${detail}`);
-        safely(options.log, "onClose", () => handlers.onClose(kind, detail));
+        safely(options.log, "onClose", () => handlers.onClose(kind, detail, hungUpAfterPublish));
       },
     });
     return {
