@@ -10,6 +10,7 @@ import { createCsr, Pki, type ThingState } from "./pki";
 import { parseCertificate, type KeyType } from "./crypto";
 import type { VerifyResult } from "./verify";
 import { policyStoreCommand } from "../policy/store-cli";
+import { auditPki, auditTable, DEFAULT_AUDIT_WINDOWS } from "./audit";
 
 export interface CliIo {
   out(line: string): void;
@@ -245,6 +246,34 @@ const commands: Record<string, Command> = {
       const pki = await open();
       const bundle = await pki.writeCrls();
       io.out(bundle);
+    },
+  },
+  audit: {
+    usage: "audit [--window-days N] [--json]",
+    summary: "list certificates (things, broker, CAs) and CRLs by time left; flag those inside the window",
+    details:
+      "Exit code 1 when one has already expired (for a cron job), 0 otherwise, flagged or not.\n" +
+      `Default windows: ${DEFAULT_AUDIT_WINDOWS.thing} days for devices and CAs, ${DEFAULT_AUDIT_WINDOWS.broker} for the broker, ${DEFAULT_AUDIT_WINDOWS.crl} for CRLs (nextUpdate).`,
+    options: { "window-days": { type: "string" }, json: { type: "boolean" } },
+    optionHelp: ["--window-days N   one window for everything, in days", "--json            one JSON document: { entries, expiring, expired }"],
+    args: [0, 0],
+    async run({ values, io, open }) {
+      const pki = await open();
+      let windows = {};
+      if (values["window-days"] !== undefined) {
+        const w = Number(values["window-days"]);
+        if (!Number.isInteger(w) || w < 0 || w > 36500) fail(`--window-days must be a whole number of days between 0 and 36500, not "${String(values["window-days"])}"`);
+        windows = { thing: w, broker: w, ca: w, crl: w };
+      }
+      const entries = auditPki(pki.dir, { windows });
+      const expired = entries.filter((e) => e.status === "expired").length;
+      const expiring = entries.filter((e) => e.status === "expiring").length;
+      if (values.json) io.out(JSON.stringify({ entries, expiring, expired }, null, 2));
+      else {
+        for (const line of auditTable(entries)) io.out(line);
+        io.out(`${entries.length} checked: ${expired} expired, ${expiring} inside their window`);
+      }
+      return expired > 0 ? 1 : 0;
     },
   },
   verify: {
