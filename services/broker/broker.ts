@@ -49,6 +49,7 @@ export type BrokerEventName =
   | "disconnect"
   | "client-error"
   | "trust-updated"
+  | "certificate-updated"
   | "broker-error"
   | "closed";
 
@@ -113,6 +114,8 @@ export interface RunningBroker {
   readonly stats: BrokerStats;
   /** Replace trusted CAs and CRLs; new connections use them, open ones are untouched. Throws on bad PEM. */
   updateTrust(trust: TrustMaterial): void;
+  /** Replace the broker's own certificate and key (a renewal); new connections get it. Throws on bad PEM or a mismatched key. */
+  updateCertificate(identity: { key: string | Buffer; cert: string | Buffer }): void;
   close(): Promise<void>;
 }
 
@@ -342,9 +345,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   // an "error" event would throw.
   (aedes as EventEmitter).on("error", (err: Error) => emit({ event: "broker-error", reason: err.message }));
 
+  // What the server presents and trusts now; either can be replaced while it runs.
+  let identity = { key: options.key, cert: options.cert };
+  let currentTrust: TrustMaterial = { ca: options.ca, ...(options.crl ? { crl: options.crl } : {}) };
   const secureContextOptions = (trust: TrustMaterial): tls.SecureContextOptions => ({
-    key: options.key,
-    cert: options.cert,
+    key: identity.key,
+    cert: identity.cert,
     ca: trust.ca,
     ...(trust.crl && trust.crl.length > 0 ? { crl: trust.crl } : {}),
     // setSecureContext() resets anything not given, so the floor is repeated here.
@@ -434,7 +440,20 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       // Build it once on the side first: bad PEM (e.g. a CRL) throws here and the old trust stays in force.
       tls.createSecureContext(secureContextOptions(trust));
       server.setSecureContext(secureContextOptions(trust));
+      currentTrust = trust;
       emit({ event: "trust-updated", caCount: trust.ca.length, crlCount: trust.crl?.length ?? 0 });
+    },
+    updateCertificate(next) {
+      const previous = identity;
+      identity = { key: next.key, cert: next.cert };
+      try {
+        tls.createSecureContext(secureContextOptions(currentTrust)); // a key that does not match the certificate throws here
+      } catch (error) {
+        identity = previous;
+        throw error;
+      }
+      server.setSecureContext(secureContextOptions(currentTrust));
+      emit({ event: "certificate-updated" });
     },
     close() {
       closing ??= (async () => {

@@ -15,6 +15,7 @@ import { isLoopbackHost, isMainModule, runServiceCli, type EventSink } from "../
 import { commandHelp, parseCommandLine, pickSettings } from "../settings-cli";
 import { DEFAULT_MAX_PACKET_BYTES, startBroker, type RunningBroker } from "./broker";
 import { watchTrust, type TrustReloader } from "./trust-reload";
+import { watchCertificateExpiry } from "./cert-expiry";
 
 export interface BrokerServiceConfig {
   host: string;
@@ -132,12 +133,22 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
     log: ({ event, ...fields }) => log(event, fields),
   });
 
+  // The server certificate is reloaded with the trust: `pki broker cert --renew` rewrites it (and the registry).
+  let served = cert;
+  const readServer = () => ({ cert: fs.readFileSync(files.certPath, "utf8"), key: fs.readFileSync(files.keyPath, "utf8") });
   let trust: TrustReloader;
   try {
     trust = watchTrust({
       dir: config.pkiDir,
-      read: () => pki.trustMaterial(),
-      apply: (material) => broker.updateTrust(material),
+      read: () => ({ ...pki.trustMaterial(), server: readServer() }),
+      apply: (material) => {
+        if (material.server && material.server.cert !== served) {
+          broker.updateCertificate(material.server);
+          served = material.server.cert;
+          log("broker-certificate-reloaded", { notAfter: new X509Certificate(served).validTo, fingerprint256: new X509Certificate(served).fingerprint256 });
+        }
+        broker.updateTrust(material);
+      },
       onChange: attachDefaults,
       log,
     });
@@ -146,6 +157,7 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
     throw error;
   }
   trust.check("start"); // anything the PKI tool changed while the broker was starting
+  const expiry = watchCertificateExpiry({ read: () => served, pkiDir: config.pkiDir, log });
   log("ready", {
     url: broker.url,
     host: broker.host,
@@ -160,6 +172,7 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
     broker,
     trust,
     async close() {
+      expiry.close();
       trust.close();
       await broker.close();
     },
