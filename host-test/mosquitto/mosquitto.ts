@@ -35,7 +35,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { BUTTON_SETTINGS, pickSettings, validateSettings } from "../../modules/core/settings";
-import { acksTopic, allAcksFilter, allOrdersFilter, isValidThingName, ordersTopic, RESTAURANT_NAME } from "../../modules/core/topics";
+import { acksTopic, allAcksFilter, allOrdersFilter, allRenewedFilter, allRenewFilter, isValidThingName, ordersTopic, RENEWAL_SERVICE_NAME, renewedTopic, renewTopic, RESTAURANT_NAME } from "../../modules/core/topics";
 import { Pki } from "../../tools/pki/pki";
 
 export const DEFAULT_MAX_PACKET_BYTES = 64 * 1024;
@@ -143,10 +143,17 @@ export function mosquittoAcl(options: { topicPrefix?: string; restaurantName?: s
     "# pattern lines apply to every client, the restaurant included.",
     `pattern write ${ordersTopic(prefix, "%u")}`,
     `pattern read ${acksTopic(prefix, "%u")}`,
+    "# certificate renewal: a device asks for its own certificate only, and reads only its own answer.",
+    `pattern write ${renewTopic(prefix, "%u")}`,
+    `pattern read ${renewedTopic(prefix, "%u")}`,
     "",
     `user ${restaurant}`,
     `topic read ${allOrdersFilter(prefix)}`,
     `topic write ${allAcksFilter(prefix)}`,
+    "",
+    `user ${RENEWAL_SERVICE_NAME}`,
+    `topic read ${allRenewFilter(prefix)}`,
+    `topic write ${allRenewedFilter(prefix)}`,
     "",
   ].join("\n");
 }

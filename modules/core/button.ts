@@ -8,6 +8,7 @@ import { OrderFlow, type FlowEvent } from "./flow";
 import { LedPlayer, type LedPatternName } from "./led";
 import { ledView } from "./led-view";
 import type { Clock, Led, Log, MqttConnector, Store, Timers } from "./ports";
+import type { CertificateRenewal } from "./renewal";
 
 export interface ButtonPorts {
   timers: Timers;
@@ -20,7 +21,12 @@ export interface ButtonPorts {
   random?: () => number;
   /** e.g. "3012mV"; undefined where not measurable. */
   batteryVoltage?: () => string | undefined;
+  /** Certificate renewal (renewal.ts): run after an order's outcome, given up when a click needs the network. */
+  renewal?: Pick<CertificateRenewal, "run" | "abort">;
 }
+
+/** Outcomes after which the broker has just accepted this certificate: the moment to renew it if due. */
+const RENEW_AFTER: readonly string[] = ["ok", "rejected", "cancelled", "cancel-refused"];
 
 /** What a host watches: the flow's events, classified clicks, LED patterns. Observers run after the LED. */
 export interface ButtonObservers {
@@ -58,9 +64,18 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
     onEvent: (event) => {
       showOnLed(event);
       observers.onEvent?.(event);
+      // After the outcome, on a connection of its own once the flow's has closed; a persistent link keeps
+      // the one connection the client id allows, so renewal there waits for an on-demand button.
+      if (ports.renewal && event.type === "outcome" && RENEW_AFTER.indexOf(event.outcome) >= 0 && config.connectionMode === "on-demand") {
+        const renewal = ports.renewal;
+        timers.set(() => {
+          if (flow.state === "idle") renewal.run();
+        }, 0);
+      }
     },
   });
   const click = (type: ClickType) => {
+    ports.renewal?.abort("a click needs the connection"); // an order never waits for a renewal
     observers.onClick?.(type);
     flow.click(type);
   };
@@ -78,6 +93,7 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
     edge: (pressed, atMs) => classifier.edge(pressed, atMs),
     click,
     stop: () => {
+      ports.renewal?.abort("stopping");
       classifier.dispose();
       flow.stop();
     },

@@ -13,3 +13,5 @@ export * from "./link";
 export * from "./flow";
 export * from "./led-view";
 export * from "./button";
+export * from "./der";
+export * from "./renewal";

@@ -3,7 +3,7 @@
 // - A thing: the same public key and subject, from the CA that issued the certificate it holds, asked by the
 //   device itself over MQTT (services/renewal). Only a thing whose current certificate is ACTIVE may renew.
 import { readFileSync } from "node:fs";
-import { parseCertificate, x509, normalizeFingerprint, type KeyType } from "./crypto";
+import { parseCertificate, x509, normalizeFingerprint, normalizeSerial, type KeyType } from "./crypto";
 import { fail } from "./errors";
 import { readRegistry } from "./registry";
 import type { Pki, ServerFiles } from "./pki";
@@ -37,24 +37,28 @@ export type ThingRenewal =
 
 /**
  * A device's renewal request: `thing` is who asked (the broker lets only that thing publish on its renew
- * topic), `fingerprint` the certificate it holds now. Refused unless that certificate is the thing's, ACTIVE,
+ * topic), `held` the certificate it holds now, by serial (what a device reads from its DER) or fingerprint. Refused unless that certificate is the thing's, ACTIVE,
  * unexpired and issued by a CA this PKI owns. A repeated request (the answer was lost) gets the certificate
  * already issued for that key, not another one.
  */
-export async function renewThingCertificate(pki: Pki, thing: string, fingerprint: string, opts: { validDays?: number; now?: number } = {}): Promise<ThingRenewal> {
+export async function renewThingCertificate(
+  pki: Pki,
+  thing: string,
+  held: { serial: string } | { fingerprint: string },
+  opts: { validDays?: number; now?: number } = {},
+): Promise<ThingRenewal> {
   const refuse = (refusal: ThingRenewalRefusal, reason: string): ThingRenewal => ({ ok: false, refusal, reason });
   const reg = readRegistry(pki.dir);
   const record = reg.things[thing];
   if (!record) return refuse("unknown-thing", `no thing ${thing} in the registry`);
   if (record.state !== "ACTIVE") return refuse("thing-not-active", `thing ${thing} is ${record.state}`);
-  let fp: string;
-  try {
-    fp = normalizeFingerprint(fingerprint);
-  } catch {
-    return refuse("unknown-certificate", "the request's fingerprint is not a SHA-256 fingerprint");
-  }
-  const current = reg.certificates.find((c) => c.fingerprint256 === fp && c.kind === "client");
-  if (!current || current.thing !== thing) return refuse("unknown-certificate", `no certificate ${fp} of thing ${thing}`);
+  const current =
+    "serial" in held
+      ? reg.certificates.find((c) => c.kind === "client" && c.thing === thing && c.serial === normalizeSerial(held.serial))
+      : reg.certificates.find((c) => c.kind === "client" && c.thing === thing && c.fingerprint256 === normalizeFingerprint(held.fingerprint));
+  const which = "serial" in held ? `serial ${held.serial}` : `fingerprint ${held.fingerprint}`;
+  if (!current) return refuse("unknown-certificate", `no certificate with ${which} for thing ${thing}`);
+  const fp = current.fingerprint256;
   if (current.state !== "ACTIVE") return refuse("certificate-not-active", `certificate ${fp} is ${current.state}`);
   if (Date.parse(current.notAfter) <= (opts.now ?? Date.now())) return refuse("certificate-expired", `certificate ${fp} expired on ${current.notAfter}`);
   const ca = reg.cas.find((c) => c.id === current.issuerCaId);
