@@ -1,5 +1,5 @@
 // `npm run simulate`: embedded broker + restaurant + one virtual button in one process.
-//   interactive: Enter = SINGLE, d = DOUBLE, l = LONG, q = quit; a live line shows the LED, the flow state
+//   interactive: Enter = a tap (two quick = DOUBLE), s = SINGLE, d = DOUBLE, l = LONG, q = quit; a live line shows the LED, the flow state
 //                and the step timings of the last connection;
 //   script:      --clicks single,double,long [--json] runs the clicks in order, each waiting for its
 //                outcome, ends with a {"summary":…} line and exits 0 only if every outcome is the contract's.
@@ -272,7 +272,7 @@ function bootSettled(sim: Simulation, config: SimulateConfig): Promise<void> {
 }
 
 async function runInteractive(sim: Simulation, out: Output, tty: boolean): Promise<number> {
-  out.line("Enter = SINGLE · d = DOUBLE · l = LONG · q = quit");
+  out.line("Enter = tap (two quick = DOUBLE) · s = SINGLE · d = DOUBLE · l = LONG · q = quit");
   sim.device.start();
   return new Promise<number>((resolve) => {
     let quitting = false;
@@ -288,9 +288,10 @@ async function runInteractive(sim: Simulation, out: Output, tty: boolean): Promi
       input: process.stdin,
       onCommand: (command) => {
         if (command === "quit") return void quit(0);
+        if (command === "TAP") return sim.device.tap();
         void sim.device.press(command);
       },
-      onUnknownKey: () => out.line("keys: Enter = SINGLE · d = DOUBLE · l = LONG · q = quit"),
+      onUnknownKey: () => out.line("keys: Enter = tap (two quick = DOUBLE) · s = SINGLE · d = DOUBLE · l = LONG · q = quit"),
     });
     process.once("SIGINT", () => void quit(130));
     process.once("SIGTERM", () => void quit(143));

@@ -27,10 +27,15 @@ export interface ClientIdentity {
   clientId: string;
   /** Subject CN of the verified client certificate. */
   commonName: string;
-  /** The thing this connection acts as (here: the CN, the AWS IoT rule "thing name = CN"). */
+  /**
+   * The thing this connection acts as: the thing the registry binds the certificate to (by fingerprint),
+   * or the CN when the broker runs without a registry.
+   */
   thingName: string;
   /** SHA-256 fingerprint of the client certificate, "AB:CD:…" as node:tls prints it. */
   fingerprint256: string;
+  /** True when the registry records this certificate as a reserved service identity (the restaurant). */
+  service?: boolean;
 }
 
 /** reason names the rule/statement that decided (or "no matching rule" for an implicit deny). */
@@ -39,6 +44,8 @@ export type Decision = { allow: boolean; reason: string };
 export interface Authorizer {
   connect(id: ClientIdentity): Decision;
   publish(id: ClientIdentity, topic: string): Decision;
+  /** A retained publish (or retained will) needs this too (AWS IoT's iot:RetainPublish). Absent: denied. */
+  retainPublish?(id: ClientIdentity, topic: string): Decision;
   subscribe(id: ClientIdentity, topicFilter: string): Decision;
   /** Delivery of a message on `topic` to this client (AWS IoT's iot:Receive). */
   receive(id: ClientIdentity, topic: string): Decision;
@@ -58,8 +65,8 @@ const NO_RULE = "no matching rule";
  * The product's rules (docs/ARCHITECTURE.md, "Identity and topics"), all exact matches:
  * - a device may publish only `<p>/orders/<cn>` and subscribe to / receive only `<p>/acks/<cn>`;
  * - the restaurant may subscribe only `<p>/orders/+`, receive `<p>/orders/<thing>` and publish `<p>/acks/<thing>`;
- * - a device may also ask to renew its own certificate (publish `<p>/renew/<cn>`, subscribe/receive
- *   `<p>/renewed/<cn>`); the renewal service subscribes `<p>/renew/+` and publishes `<p>/renewed/<thing>`;
+ * - a device may also ask to renew its own certificate (publish `<p>/renew/<thing>`, subscribe/receive
+ *   `<p>/renewed/<thing>`); the renewal service subscribes `<p>/renew/+` and publishes `<p>/renewed/<thing>`;
  * - everybody must connect with client id = certificate CN, and the CN must be a valid thing name
  *   (a CN like "+" or "a/b" would otherwise turn an exact rule into a wildcard).
  */
@@ -73,13 +80,13 @@ export function thingTopicAuthorizer(opts: ThingTopicAuthorizerOptions): Authori
   if (!isValidThingName(restaurant)) {
     throw new Error(`thingTopicAuthorizer: invalid restaurantName ${JSON.stringify(restaurant)}`);
   }
-  const isRestaurant = (id: ClientIdentity) => id.commonName === restaurant;
-  const isRenewal = (id: ClientIdentity) => id.commonName === RENEWAL_SERVICE_NAME;
+  const isRestaurant = (id: ClientIdentity) => id.thingName === restaurant;
+  const isRenewal = (id: ClientIdentity) => id.thingName === RENEWAL_SERVICE_NAME;
 
   return {
     connect(id) {
-      if (!isValidThingName(id.commonName)) return deny("certificate CN is not a valid thing name");
-      if (id.clientId !== id.commonName) return deny("client id must equal certificate CN");
+      if (!isValidThingName(id.thingName)) return deny("certificate CN is not a valid thing name");
+      if (id.clientId !== id.thingName) return deny("client id must equal the thing name");
       return allow(isRestaurant(id) ? "restaurant connects as itself" : "thing connects as itself");
     },
     publish(id, topic) {
@@ -87,24 +94,28 @@ export function thingTopicAuthorizer(opts: ThingTopicAuthorizerOptions): Authori
         return thingOfAcksTopic(prefix, topic) !== undefined ? allow("restaurant publishes acks") : deny(NO_RULE);
       }
       if (isRenewal(id)) return thingOfRenewedTopic(prefix, topic) !== undefined ? allow("renewal service answers a thing") : deny(NO_RULE);
-      if (topic === renewTopic(prefix, id.commonName)) return allow("thing asks to renew its own certificate");
-      return topic === ordersTopic(prefix, id.commonName) ? allow("thing publishes its own orders") : deny(NO_RULE);
+      if (topic === renewTopic(prefix, id.thingName)) return allow("thing asks to renew its own certificate");
+      return topic === ordersTopic(prefix, id.thingName) ? allow("thing publishes its own orders") : deny(NO_RULE);
+    },
+    retainPublish() {
+      // A retained order or ack would be replayed to every new subscriber: the product never retains.
+      return deny("the product never retains messages");
     },
     subscribe(id, topicFilter) {
       if (isRestaurant(id)) {
         return topicFilter === allOrdersFilter(prefix) ? allow("restaurant subscribes to all orders") : deny(NO_RULE);
       }
       if (isRenewal(id)) return topicFilter === allRenewFilter(prefix) ? allow("renewal service subscribes to all renew requests") : deny(NO_RULE);
-      if (topicFilter === renewedTopic(prefix, id.commonName)) return allow("thing subscribes to its own renewal answers");
-      return topicFilter === acksTopic(prefix, id.commonName) ? allow("thing subscribes to its own acks") : deny(NO_RULE);
+      if (topicFilter === renewedTopic(prefix, id.thingName)) return allow("thing subscribes to its own renewal answers");
+      return topicFilter === acksTopic(prefix, id.thingName) ? allow("thing subscribes to its own acks") : deny(NO_RULE);
     },
     receive(id, topic) {
       if (isRestaurant(id)) {
         return thingOfOrdersTopic(prefix, topic) !== undefined ? allow("restaurant receives orders") : deny(NO_RULE);
       }
       if (isRenewal(id)) return thingOfRenewTopic(prefix, topic) !== undefined ? allow("renewal service receives renew requests") : deny(NO_RULE);
-      if (topic === renewedTopic(prefix, id.commonName)) return allow("thing receives its own renewal answer");
-      return topic === acksTopic(prefix, id.commonName) ? allow("thing receives its own acks") : deny(NO_RULE);
+      if (topic === renewedTopic(prefix, id.thingName)) return allow("thing receives its own renewal answer");
+      return topic === acksTopic(prefix, id.thingName) ? allow("thing receives its own acks") : deny(NO_RULE);
     },
   };
 }

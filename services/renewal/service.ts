@@ -76,10 +76,10 @@ export async function startRenewal(config: RenewalServiceConfig, sink: EventSink
   let files = pki.thingFiles(RENEWAL_SERVICE_NAME);
   if (!files?.keyPath || pki.thingState(RENEWAL_SERVICE_NAME) !== "ACTIVE") {
     if (pki.thingState(RENEWAL_SERVICE_NAME) === "INACTIVE") throw new Error(`the renewal service's identity is deactivated in ${config.pkiDir}`);
-    files = await pki.createThing(RENEWAL_SERVICE_NAME, { keyType: "ec" });
+    files = await pki.createService(RENEWAL_SERVICE_NAME, { keyType: "ec" });
     log("identity-created", { thing: RENEWAL_SERVICE_NAME, certificate: files.certPath });
   }
-  const attached = openPolicyStore(config.pkiDir).attachIfNone(POLICY_FILES.renewal, RENEWAL_SERVICE_NAME);
+  const attached = openPolicyStore(config.pkiDir).attachDefaultOnce(POLICY_FILES.renewal, RENEWAL_SERVICE_NAME);
   if (attached) log("policy-attached", { thing: RENEWAL_SERVICE_NAME, policy: attached.name });
   const read = (file: string) => fs.readFileSync(file, "utf8");
   return startRenewalService({
