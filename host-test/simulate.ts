@@ -173,6 +173,7 @@ async function main(): Promise<number> {
         }
       },
       onLedPattern: (name) => out.event("led", "pattern", { pattern: name }),
+      onRenewalEvent: ({ type, step, ...fields }) => out.event("renewal", step, fields),
     });
   } catch (error) {
     out.error(`cannot start: ${(error as Error).message}`);

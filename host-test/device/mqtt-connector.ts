@@ -55,7 +55,8 @@ export interface MqttConnectorOptions {
   servername?: string;
   alpnProtocols?: string[];
   ca: PemInput | PemInput[];
-  cert: PemInput;
+  /** Client certificate (chain); a function is asked at every connect (a renewed certificate is used from then on). */
+  cert: PemInput | (() => PemInput);
   key: PemInput;
   /** The thing name. The broker requires it to equal the certificate CN. */
   clientId: string;
@@ -126,7 +127,7 @@ class TlsMqttConnection implements MqttConnection {
           ...(options.servername ? { servername: options.servername } : {}),
           ...(options.alpnProtocols ? { alpnProtocols: options.alpnProtocols } : {}),
           ca: options.ca,
-          cert: options.cert,
+          cert: typeof options.cert === "function" ? options.cert() : options.cert,
           key: options.key,
           maxVersion: options.tlsMaxVersion ?? FIRMWARE_TLS.maxVersion,
           ciphers: FIRMWARE_TLS.ciphers,

@@ -25,6 +25,8 @@ export interface RenewalServiceOptions {
   topicPrefix: string;
   /** Validity of a renewed certificate. Default: the PKI's device default (730 days). */
   validDays?: number;
+  /** Give up starting when not subscribed by then. Default 15 s. */
+  startTimeoutMs?: number;
   log(event: string, fields: Record<string, unknown>): void;
 }
 
@@ -89,16 +91,28 @@ export async function startRenewalService(options: RenewalServiceOptions): Promi
 
   await new Promise<void>((resolve, reject) => {
     let started = false;
+    const timer = setTimeout(() => {
+      if (started) return;
+      started = true;
+      client.end(true);
+      reject(new Error(`renewal: not connected and subscribed to ${options.brokerUrl} within ${(options.startTimeoutMs ?? 15_000) / 1000} s`));
+    }, options.startTimeoutMs ?? 15_000);
     client.on("connect", () => {
       client.subscribe(allRenewFilter(prefix), { qos: 1 }, (error) => {
         if (error) {
           options.log("subscribe-refused", { filter: allRenewFilter(prefix), reason: error.message });
-          if (!started) reject(new Error(`renewal: subscribe to ${allRenewFilter(prefix)} refused: ${error.message}`));
+          if (!started) {
+            started = true;
+            clearTimeout(timer);
+            client.end(true);
+            reject(new Error(`renewal: subscribe to ${allRenewFilter(prefix)} refused: ${error.message}`));
+          }
           return;
         }
         options.log("ready", { broker: options.brokerUrl, filter: allRenewFilter(prefix) });
         if (!started) {
           started = true;
+          clearTimeout(timer);
           resolve();
         }
       });
