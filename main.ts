@@ -6,6 +6,7 @@ import { board } from "board";
 import { createButton } from "core/button";
 import { isValidThingName } from "core/config";
 import { LedPlayer } from "core/led";
+import { CertificateRenewal } from "core/renewal";
 import { ensureWallClock, wallClock } from "device/clock";
 import { loadIdentity } from "device/identity";
 import { traceLog as log } from "device/log";
@@ -55,15 +56,46 @@ function main(): void {
     log,
     onSet() {
       led.off();
+      const store = new PreferenceStore({ domain: "pizza" });
+      // Renewal (same key) inside the certificate's last 60 days; the connector presents whichever
+      // certificate renewal says is current, so a renewed one is used from the next connection.
+      let renewal: CertificateRenewal | undefined;
+      const connector = new SecureMqttConnector({
+        mqtt: s.mqtt,
+        clientId: thingName,
+        identity: identity.value,
+        certificate: () => {
+          if (!renewal) return identity.value.certificate as unknown as ArrayBuffer;
+          const der = renewal.current();
+          return der.byteOffset === 0 && der.byteLength === der.buffer.byteLength ? (der.buffer as ArrayBuffer) : (der.slice().buffer as ArrayBuffer);
+        },
+        log,
+      });
+      try {
+        renewal = new CertificateRenewal({
+          thingName,
+          topicPrefix: s.core.topicPrefix,
+          provisioned: new Uint8Array(identity.value.certificate as unknown as ArrayBuffer),
+          timers,
+          clock: wallClock,
+          store,
+          connector,
+          log,
+          onEvent: (event) => board.report("renewal", JSON.stringify(event)),
+        });
+      } catch (error) {
+        log.warn(`certificate renewal off: ${String(error)}`); // the button still orders with its certificate
+      }
       const button = createButton(
         { ...s.core, thingName },
         {
           timers,
           clock: wallClock,
           led: ledPort,
-          store: new PreferenceStore({ domain: "pizza" }),
-          connector: new SecureMqttConnector({ mqtt: s.mqtt, clientId: thingName, identity: identity.value, log }),
+          store,
+          connector,
           log,
+          ...(renewal ? { renewal } : {}),
         },
         {
           onEvent: (event) => board.report("event", JSON.stringify(event)),

@@ -25,6 +25,11 @@ export interface SecureMqttConnectorOptions {
   /** MQTT client id: the thing name (= certificate CN). */
   clientId: string;
   identity: DeviceIdentity;
+  /**
+   * The client certificate (DER) to present, asked at every connect: a renewed certificate from the store
+   * (core/renewal) replaces the identity's Resource from the next connection on. Default: the Resource.
+   */
+  certificate?: () => ArrayBuffer;
   log: Log;
 }
 
@@ -145,7 +150,7 @@ export class SecureMqttConnector implements MqttConnector {
     const secure: { [option: string]: unknown } = {
       protocolVersion: TLS_1_2,
       certificate: identity.ca,
-      clientCertificates: [identity.certificate],
+      clientCertificates: [this.options.certificate ? this.options.certificate() : identity.certificate],
       clientKey: identity.privateKey,
       tls_server_name: mqtt.serverName,
     };
