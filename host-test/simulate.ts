@@ -23,37 +23,49 @@ function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
-/** Step timings of the connection(s) used between two outcomes, and publish → ack. */
+/**
+ * Step timings of the connection(s) used between two outcomes. With pipelining the PUBLISH leaves in the
+ * first flight with CONNECT, so publish→ack counts from whichever came last: the PUBLISH or the SUBACK.
+ */
 class StepTimings {
   tcpMs: number | undefined;
   tlsMs: number | undefined;
   tlsProtocol: string | undefined;
+  tlsResumed: boolean | undefined;
   connackMs: number | undefined;
   subackMs: number | undefined;
+  pubackMs: number | undefined;
   publishToAckMs: number | undefined;
   #publishAt: number | undefined;
+  #subackAt: number | undefined;
 
   record(event: ConnectionEvent): void {
     switch (event.step) {
       case "tcp":
         this.tcpMs = round(event.ms);
-        this.tlsMs = this.connackMs = this.subackMs = undefined;
+        this.tlsMs = this.connackMs = this.subackMs = this.pubackMs = undefined;
+        this.#subackAt = undefined;
         break;
       case "tls":
         this.tlsMs = round(event.ms);
         this.tlsProtocol = event.protocol;
+        this.tlsResumed = event.resumed;
         break;
       case "connack":
         this.connackMs = round(event.ms);
         break;
       case "suback":
         this.subackMs = round(event.ms);
+        this.#subackAt = event.at;
         break;
       case "publish":
         this.#publishAt = event.at;
         break;
+      case "puback":
+        this.pubackMs = round(event.ms);
+        break;
       case "message":
-        if (this.#publishAt !== undefined) this.publishToAckMs = round(event.at - this.#publishAt);
+        if (this.#publishAt !== undefined) this.publishToAckMs = round(event.at - Math.max(this.#publishAt, this.#subackAt ?? 0));
         break;
       default:
         break;
@@ -61,20 +73,20 @@ class StepTimings {
   }
 
   /** The timings of this click, and a fresh collector for the next. */
-  take(): Record<string, number | string> {
-    const out: Record<string, number | string> = {};
-    for (const key of ["tcpMs", "tlsMs", "tlsProtocol", "connackMs", "subackMs", "publishToAckMs"] as const) {
+  take(): Record<string, number | string | boolean> {
+    const out: Record<string, number | string | boolean> = {};
+    for (const key of ["tcpMs", "tlsMs", "tlsProtocol", "tlsResumed", "connackMs", "subackMs", "pubackMs", "publishToAckMs"] as const) {
       const value = this[key];
       if (value !== undefined) out[key] = value;
     }
-    this.tcpMs = this.tlsMs = this.tlsProtocol = this.connackMs = this.subackMs = this.publishToAckMs = undefined;
+    this.tcpMs = this.tlsMs = this.tlsProtocol = this.tlsResumed = this.connackMs = this.subackMs = this.pubackMs = this.publishToAckMs = undefined;
     return out;
   }
 
   describe(): string {
     const parts: string[] = [];
     if (this.tcpMs !== undefined) parts.push(`TCP ${this.tcpMs} ms`);
-    if (this.tlsMs !== undefined) parts.push(`TLS ${this.tlsMs} ms`);
+    if (this.tlsMs !== undefined) parts.push(`TLS${this.tlsResumed ? " (resumed)" : ""} ${this.tlsMs} ms`);
     if (this.publishToAckMs !== undefined) parts.push(`publish→ack ${this.publishToAckMs} ms`);
     return parts.join(" · ");
   }
@@ -154,7 +166,7 @@ async function main(): Promise<number> {
     sim = await startSimulation(config, {
       log: logFor,
       ledMode: config.json || script ? "silent" : tty ? "tty" : "lines",
-      status: () => [flowState, timings.describe(), last && `last: ${last}`].filter(Boolean).join("  ·  "),
+      status: () => [sim?.device.asleep ? "asleep" : flowState, timings.describe(), last && `last: ${last}`].filter(Boolean).join("  ·  "),
       onFlowEvent,
       onConnectionEvent: (event) => {
         timings.record(event);
@@ -174,6 +186,12 @@ async function main(): Promise<number> {
       },
       onLedPattern: (name) => out.event("led", "pattern", { pattern: name }),
       onRenewalEvent: ({ type, step, ...fields }) => out.event("renewal", step, fields),
+      onPower: (state) => {
+        out.event("button", state);
+        for (const listener of powerListeners) listener(state);
+        if (!script) out.line(state === "sleep" ? "deep sleep (no connection, no timers): press a key to wake it" : "woken by the press");
+        if (tty) sim?.device.led.redraw();
+      },
     });
   } catch (error) {
     out.error(`cannot start: ${(error as Error).message}`);
@@ -220,6 +238,11 @@ async function runScript(sim: Simulation, config: SimulateConfig, timings: StepT
       : { clickType, orderId: null, outcome: "no-outcome", expected, pressToAckMs: null };
     if (entry.outcome !== expected) passed = false;
     clicks.push(entry);
+    // A battery button sleeps between presses: let it, so each press is a wake (sleep → press → … → sleep).
+    if (config.button.connectionMode === "battery" && result) {
+      entry.slept = await asleep(sim, guardMs);
+      if (!entry.slept) passed = false;
+    }
     if (!out.json) {
       const ms = entry.pressToAckMs !== null ? ` press→ack ${entry.pressToAckMs} ms` : "";
       out.line(`${clickType} → ${String(entry.outcome)}${entry.orderId ? ` ${String(entry.orderId)}` : ""}${ms}${entry.outcome === expected ? "" : ` (expected ${expected})`}`);
@@ -230,7 +253,7 @@ async function runScript(sim: Simulation, config: SimulateConfig, timings: StepT
   return passed ? 0 : 1;
 }
 
-function summaryOf(result: ClickResult, expected: string, steps: Record<string, number | string>): Record<string, unknown> {
+function summaryOf(result: ClickResult, expected: string, steps: Record<string, number | string | boolean>): Record<string, unknown> {
   return {
     clickType: result.clickType,
     orderId: result.orderId ?? null,
@@ -246,6 +269,24 @@ function summaryOf(result: ClickResult, expected: string, steps: Record<string, 
 
 /** Observers of the button's events besides the printer (script-mode waits). */
 const flowListeners = new Set<(event: FlowEvent) => void>();
+const powerListeners = new Set<(state: "sleep" | "wake") => void>();
+
+/** Battery mode: resolves true once the button is in deep sleep (false if it is not within limitMs). */
+function asleep(sim: Simulation, limitMs: number): Promise<boolean> {
+  if (sim.device.asleep) return Promise.resolve(true);
+  return new Promise<boolean>((resolve) => {
+    const done = (slept: boolean) => {
+      clearTimeout(limit);
+      powerListeners.delete(check);
+      resolve(slept);
+    };
+    const limit = setTimeout(() => done(false), limitMs);
+    const check = (state: "sleep" | "wake") => {
+      if (state === "sleep") done(true);
+    };
+    powerListeners.add(check);
+  });
+}
 
 /** Before scripted clicks: let a boot resend finish, and in persistent mode let the link come up. */
 function bootSettled(sim: Simulation, config: SimulateConfig): Promise<void> {

@@ -31,6 +31,8 @@ export interface SimulationHooks {
   onLedPattern?(name: string): void;
   /** The button's certificate renewal steps (asking, renewed, failed). */
   onRenewalEvent?(event: RenewalEvent): void;
+  /** Battery mode: the button went to deep sleep, or a press woke it. */
+  onPower?(state: "sleep" | "wake"): void;
   ledMode: LedOutputMode;
   write?(text: string): void;
   status?(): string;
@@ -205,6 +207,7 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
       ...(hooks.onConnectionEvent ? { onConnectionEvent: hooks.onConnectionEvent } : {}),
       ...(hooks.onLedPattern ? { onLedPattern: hooks.onLedPattern } : {}),
       renewal: { ...(hooks.onRenewalEvent ? { onEvent: hooks.onRenewalEvent } : {}) },
+      ...(hooks.onPower ? { onPower: hooks.onPower } : {}),
     });
     closers.push(() => virtual.stop());
 

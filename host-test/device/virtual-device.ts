@@ -35,6 +35,8 @@ export interface VirtualDeviceOptions {
   onConnectionEvent?: (event: ConnectionEvent) => void;
   /** A pattern of the LED table started, or "off". */
   onLedPattern?: (name: string) => void;
+  /** Battery mode: the button went to deep sleep, or a press woke it. */
+  onPower?: (state: "sleep" | "wake") => void;
   keepaliveSec?: number;
   random?: () => number;
   /**
@@ -46,13 +48,13 @@ export interface VirtualDeviceOptions {
 
 export class VirtualDevice {
   readonly config: ButtonConfig;
-  readonly flow: OrderFlow;
   readonly led: TerminalLed;
-  readonly ledPlayer: LedPlayer;
   readonly store: FileStore;
   readonly connector: MqttConnector;
   readonly renewal: CertificateRenewal | undefined;
-  readonly #button: Button;
+  readonly #options: VirtualDeviceOptions;
+  #button: Button;
+  #asleep = false;
   readonly #gestures: VirtualButton;
   readonly #waiters: Array<(result: ClickResult) => void> = [];
   readonly #clickedAt: number[] = [];
@@ -77,7 +79,6 @@ export class VirtualDevice {
       cert: options.renewal ? () => [derToPem(renewal!.current()), ...certificates.slice(1)].join("\n") + "\n" : options.credentials.cert,
       clientId: options.config.thingName,
       ...(options.keepaliveSec !== undefined ? { keepaliveSec: options.keepaliveSec } : {}),
-      connectTimeoutMs: options.config.ackTimeoutMs,
       log: options.log,
       ...(options.onConnectionEvent ? { observer: options.onConnectionEvent } : {}),
     });
@@ -97,36 +98,27 @@ export class VirtualDevice {
       });
     }
     this.renewal = renewal;
-    this.#button = createButton(
-      options.config,
-      {
-        timers: nodeTimers,
-        clock: systemClock,
-        led: this.led,
-        store: this.store,
-        connector: this.connector,
-        log: options.log,
-        ...(renewal ? { renewal } : {}),
-        ...(options.random ? { random: options.random } : {}),
-      },
-      {
-        onEvent: (event) => {
-          options.onEvent?.(event);
-          if (event.type === "outcome" && event.trigger === "click") this.#settle(event);
-        },
-        onClick: () => this.#clickedAt.push(performance.now()),
-        onPattern: (name) => {
-          this.led.showPattern(name);
-          options.onLedPattern?.(name);
-        },
-      },
-    );
-    this.flow = this.#button.flow;
-    this.ledPlayer = this.#button.led;
-    this.#gestures = new VirtualButton({ sink: this.#button, timing: options.config });
+    this.#options = options;
+    this.#button = this.#createButton();
+    // Battery mode: a press of the sleeping button wakes it (edges go through #edge).
+    this.#gestures = new VirtualButton({ sink: { edge: (pressed, atMs) => this.#edge(pressed, atMs) }, timing: options.config });
   }
 
-  /** Boot: a pending message is resent; in persistent mode the link comes up. */
+  /** The flow of the button now (battery mode: a new one after each wake, like a board's boot). */
+  get flow(): OrderFlow {
+    return this.#button.flow;
+  }
+
+  get ledPlayer(): LedPlayer {
+    return this.#button.led;
+  }
+
+  /** Battery mode: in deep sleep (no connection, no timers; the store kept) until a press. */
+  get asleep(): boolean {
+    return this.#asleep;
+  }
+
+  /** Boot: a pending message is resent; in persistent mode the link comes up; battery: counts to sleep. */
   start(): void {
     this.#button.start();
   }
@@ -151,6 +143,7 @@ export class VirtualDevice {
 
   /** Hands a click type straight to the flow (no classifier): for tests that are not about gestures. */
   click(type: ClickType): Promise<ClickResult> {
+    if (this.#asleep) throw new Error("the button is asleep: press() wakes it");
     const result = this.#nextResult();
     this.#button.click(type);
     return result;
@@ -160,8 +153,60 @@ export class VirtualDevice {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#gestures.dispose();
-    this.#button.stop();
+    if (!this.#asleep) this.#button.stop();
     await this.connector.drain();
+  }
+
+  #createButton(): Button {
+    const options = this.#options;
+    return createButton(
+      options.config,
+      {
+        timers: nodeTimers,
+        clock: systemClock,
+        led: this.led,
+        store: this.store,
+        connector: this.connector,
+        ...(this.renewal ? { renewal: this.renewal } : {}),
+        log: options.log,
+        ...(options.random ? { random: options.random } : {}),
+        // Battery mode: "deep sleep" = the button already stopped itself (connection closed, every timer
+        // cleared); only the store is kept. The next press builds a new button, as a board boots.
+        ...(options.config.connectionMode === "battery"
+          ? {
+              sleep: () => {
+                this.#asleep = true;
+                options.onPower?.("sleep");
+              },
+            }
+          : {}),
+      },
+      {
+        onEvent: (event) => {
+          options.onEvent?.(event);
+          if (event.type === "outcome" && event.trigger === "click") this.#settle(event);
+        },
+        onClick: () => this.#clickedAt.push(performance.now()),
+        onPattern: (name) => {
+          this.led.showPattern(name);
+          options.onLedPattern?.(name);
+        },
+      },
+    );
+  }
+
+  #edge(pressed: boolean, atMs: number): void {
+    if (this.#stopped) return;
+    if (!this.#asleep) {
+      this.#button.edge(pressed, atMs);
+      return;
+    }
+    if (!pressed) return; // asleep, nothing held: a release has nothing to wake
+    // The press wakes it: a new boot whose classifier holds this press (the wake edge).
+    this.#asleep = false;
+    this.#button = this.#createButton();
+    this.#options.onPower?.("wake");
+    this.#button.startWoken(atMs, atMs);
   }
 
   #nextResult(): Promise<ClickResult> {

@@ -12,6 +12,7 @@ export * from "./record";
 export * from "./link";
 export * from "./flow";
 export * from "./led-view";
+export * from "./sleep";
 export * from "./button";
 export * from "./der";
 export * from "./renewal";

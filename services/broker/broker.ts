@@ -22,6 +22,8 @@ import { revalidator, revokedSerials } from "./revocation";
 import { AuthorizationRefusal, createHooks } from "./hooks";
 import { type Peer, peerFromSocket } from "./peer";
 import { LimitedConnection, OversizedPacketError } from "./limited-connection";
+import { DEFAULT_PUBLISH_LIMIT, PublishLimiter, type PublishLimit } from "./publish-limit";
+import { TlsSessionCache, type TlsSessionCacheOptions } from "./tls-sessions";
 
 export type ThingState = "ACTIVE" | "INACTIVE" | "REVOKED";
 export type { CertificateBinding };
@@ -42,6 +44,7 @@ export type BrokerEventName =
   | "refused"
   | "publish"
   | "publish-denied"
+  | "publish-throttled"
   | "subscribe"
   | "subscribe-denied"
   | "receive-denied"
@@ -103,6 +106,10 @@ export interface BrokerOptions extends TrustMaterial {
   maxConnections?: number;
   /** Open connections from one source address at most. */
   maxConnectionsPerAddress?: number;
+  /** Per-connection publish rate; a client over it is slowed down (default DEFAULT_PUBLISH_LIMIT). */
+  publishLimit?: PublishLimit;
+  /** TLS session resumption (session IDs and tickets): bounds of the cache (tls-sessions.ts). */
+  tlsSessions?: TlsSessionCacheOptions;
 }
 
 export interface BrokerStats {
@@ -186,6 +193,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     withdrawn: 0,
   };
   const peers = new WeakMap<Client, Peer>();
+  const publishLimiter = new PublishLimiter(options.publishLimit ?? DEFAULT_PUBLISH_LIMIT);
   const sockets = new Set<Socket>();
 
   const limits = new ConnectionLimits({
@@ -202,7 +210,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     ...(options.thingState ? { thingState: options.thingState } : {}),
     ...(options.certificateState ? { certificateState: options.certificateState } : {}),
   });
-  const hooks = createHooks({ peers, authorizer, stats, emit, decideConnect });
+  const hooks = createHooks({ peers, authorizer, stats, emit, decideConnect, publishLimiter });
   const aedes = await Aedes.createBroker({
     // A device that half-opens a connection and never sends CONNECT is dropped after this.
     connectTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
@@ -238,10 +246,12 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   // an "error" event would throw.
   (aedes as EventEmitter).on("error", (err: Error) => emit({ event: "broker-error", reason: err.message }));
 
+  const tlsSessions = new TlsSessionCache(options.tlsSessions);
   // What the server presents and trusts now; either can be replaced while it runs.
   let identity = { key: options.key, cert: options.cert };
   let currentTrust: TrustMaterial = { ca: options.ca, ...(options.crl ? { crl: options.crl } : {}) };
   const secureContextOptions = (trust: TrustMaterial): tls.SecureContextOptions => ({
+    ...tlsSessions.serverOptions(),
     key: identity.key,
     cert: identity.cert,
     ca: trust.ca,
@@ -256,6 +266,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     rejectUnauthorized: true,
     handshakeTimeout: options.tlsHandshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
   });
+  tlsSessions.attach(server);
 
   /** Sockets closed by the connection limits: their TLS error is no refusal of a certificate. */
   const overLimit = new WeakSet<Socket>();
@@ -370,6 +381,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       server.setSecureContext(secureContextOptions(trust));
       currentTrust = trust;
       revoked = revokedSerials(trust.crl ?? []);
+      tlsSessions.forgetAll(); // no resumption past the new CRL
       emit({ event: "trust-updated", caCount: trust.ca.length, crlCount: trust.crl?.length ?? 0 });
       void revalidate("trust updated");
     },
@@ -383,11 +395,13 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
         throw error;
       }
       server.setSecureContext(secureContextOptions(currentTrust));
+      tlsSessions.forgetAll(); // clients get the new certificate in a full handshake
       emit({ event: "certificate-updated" });
     },
     revalidate,
     close() {
       closing ??= (async () => {
+        tlsSessions.detach();
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         await new Promise<void>((resolve) => aedes.close(() => resolve()));
         for (const socket of sockets) socket.destroy();
