@@ -37,7 +37,8 @@ export interface MqttConnectorOptions {
   servername?: string;
   alpnProtocols?: string[];
   ca: PemInput | PemInput[];
-  cert: PemInput;
+  /** Client certificate (chain); a function is asked at every connect (a renewed certificate is used from then on). */
+  cert: PemInput | (() => PemInput);
   key: PemInput;
   /** The thing name. The broker requires it to equal the certificate CN. */
   clientId: string;
