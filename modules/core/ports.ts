@@ -44,7 +44,10 @@ export interface ConnectionHandlers {
   /** Connected (TLS + MQTT CONNACK accepted) and subscribed to the ack topic: publishing may start. */
   onReady(): void;
   onMessage(topic: string, payload: Uint8Array): void;
-  /** Called at most once, and never after the core itself called close(). */
+  /**
+   * Called at most once, and never after the core itself called close(). May come from inside the
+   * adapter's own callbacks, even inside connect() or publish(): the core handles it once that call returned.
+   */
   onClose(kind: CloseKind, detail: string): void;
 }
 
