@@ -12,8 +12,8 @@
 //
 // A close the transport reports stops the connection being ready at once, but is handled (retry,
 // reconnect, outcome) from a 0 ms timer: the firmware's transport reports it from inside its socket's
-// callback, even inside connect() or publish(), and work started there (a new socket, the flow
-// re-entered mid-publish) runs before that callback has returned.
+// callback, even inside connect() or publish(); work done there runs under the SDK socket's callback
+// (the headless firmware crashed in it) or re-enters the flow mid-publish.
 //
 // Timers, one meaning each: connectTimer = the idle link's connect timeout; reconnectTimer = the backoff
 // wait before the idle link reconnects. At most one of them runs, and neither while a message holds the link.

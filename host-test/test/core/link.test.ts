@@ -252,9 +252,9 @@ describe("Link on its own", () => {
   });
 
   // The firmware's transport (the SDK's MQTT client over SecureSocket) reports a close from inside its
-  // socket's callback; a retry or reconnect run from there opened the next socket before the old one's
-  // callback had returned, and the headless firmware crashed (SIGSEGV in the SDK socket's readable
-  // handler). The link takes every close out of the transport's callback.
+  // socket's callback; with the flow's retry handling run from there, the headless firmware crashed
+  // (SIGSEGV in the SDK socket's readable handler as that callback returned). The link takes every close
+  // out of the transport's callback.
   it("a close reported inside connect() is handled after it returns, from a timer: the link never connects from inside the transport", () => {
     const { timers, connector, events, link } = setupLink("persistent");
     let insideTransport = 0;
