@@ -328,7 +328,7 @@ export const CASES: QualificationCase[] = [
     group: "MQTT",
     title: "No ack: resend with the same orderId until giveUp, then LED failed; the next press resends it",
     async run(ctx) {
-      const settings = { ackTimeoutMs: 800, backoffBaseMs: 200, backoffCapMs: 800, giveUpMs: 5_000 };
+      const settings = { ackTimeoutMs: 1_000, backoffBaseMs: 200, backoffCapMs: 800, giveUpMs: 5_000 };
       let answering = false;
       const server = await ctx.server({
         cert: "good",

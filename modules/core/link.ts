@@ -10,6 +10,11 @@
 // While a message holds the link (take() … release()) the flow drives connecting, timeouts and retries;
 // the link only reports ready / message / close to it.
 //
+// A close the transport reports stops the connection being ready at once, but is handled (retry,
+// reconnect, outcome) from a 0 ms timer: the firmware's transport reports it from inside its socket's
+// callback, even inside connect() or publish(); work done there runs under the SDK socket's callback
+// (the headless firmware crashed in it) or re-enters the flow mid-publish.
+//
 // Timers, one meaning each: connectTimer = the idle link's connect timeout; reconnectTimer = the backoff
 // wait before the idle link reconnects. At most one of them runs, and neither while a message holds the link.
 
@@ -53,6 +58,8 @@ interface Connection {
   id: number;
   connection: MqttConnection | undefined;
   ready: boolean;
+  /** The transport reported the close; the link handles it from a 0 ms timer. */
+  closing: boolean;
   openedAt: number;
   readyAt: number | undefined;
 }
@@ -158,7 +165,7 @@ export class Link {
 
   private open(purpose: "message" | "link"): void {
     const { connector, subscribe, clock } = this.options;
-    const current: Connection = { id: ++this.connections, connection: undefined, ready: false, openedAt: clock.now(), readyAt: undefined };
+    const current: Connection = { id: ++this.connections, connection: undefined, ready: false, closing: false, openedAt: clock.now(), readyAt: undefined };
     this.current = current;
     this.options.emit({ type: "connection", phase: "connecting", purpose });
     // Each handler first checks that its connection is still the current one: a late callback from an
@@ -172,10 +179,19 @@ export class Link {
         else if (this.current === current) this.onReady(current);
       },
       onMessage: (topic: string, payload: Uint8Array) => {
-        if (this.current === current) this.options.handlers.onMessage(topic, payload);
+        if (this.current === current && !current.closing) this.options.handlers.onMessage(topic, payload);
       },
       onClose: (kind: CloseKind, detail: string, hungUpAfterPublish?: boolean) => {
-        if (this.current === current) this.onClose(current, kind, detail, hungUpAfterPublish === true);
+        if (this.current !== current || current.closing) return;
+        // Not ready from now on (nothing publishes on it), but what the close leads to (a retry, a
+        // reconnect, an outcome) runs from a timer: the transport reports a close from inside its
+        // socket's callback, and the SDK socket must not see new work (a new socket, a GC of the old
+        // one) before that callback has returned.
+        current.closing = true;
+        current.ready = false;
+        this.options.timers.set(() => {
+          if (this.current === current) this.onClose(current, kind, detail, hungUpAfterPublish === true);
+        }, 0);
       },
     };
     try {

@@ -45,9 +45,11 @@ export interface ConnectionHandlers {
   onReady(): void;
   onMessage(topic: string, payload: Uint8Array): void;
   /**
-   * Called at most once, and never after the core itself called close(). hungUpAfterPublish: the broker
-   * closed the connection after a PUBLISH of ours went out on it (a pipelined one included), before any
-   * answer: what AWS IoT does to a publish or subscribe its policy denies, and what a restarting broker does.
+   * Called at most once, and never after the core itself called close(). May come from inside the
+   * adapter's own callbacks, even inside connect() or publish(): the core handles it once that call returned.
+   * hungUpAfterPublish: the broker closed the connection after a PUBLISH of ours went out on it (a pipelined
+   * one included), before any answer: what AWS IoT does to a publish or subscribe its policy denies, and
+   * what a restarting broker does.
    */
   onClose(kind: CloseKind, detail: string, hungUpAfterPublish?: boolean): void;
 }

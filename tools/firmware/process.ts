@@ -65,7 +65,7 @@ export class FirmwareProcess {
       const index = this.lines.findIndex((l, i) => i >= (options.from ?? 0) && match(l.text));
       if (index >= 0) return index;
       if (this.child.exitCode !== null || this.child.signalCode !== null) {
-        throw new Error(`firmware exited before ${what}:\n${this.transcript()}`);
+        throw new Error(`firmware exited (${this.exitStatus()}) before ${what}:\n${this.transcript()}`);
       }
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${this.transcript()}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -98,6 +98,12 @@ export class FirmwareProcess {
 
   get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** "code 1" / "signal SIGSEGV": how the process ended (a crash and a clean exit read differently). */
+  exitStatus(): string {
+    if (this.child.signalCode !== null) return `signal ${this.child.signalCode}`;
+    return this.child.exitCode === null ? "running" : `code ${this.child.exitCode}`;
   }
 
   transcript(): string {

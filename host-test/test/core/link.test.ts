@@ -167,6 +167,30 @@ describe("Link: persistent mode", () => {
   });
 });
 
+describe("Link: closes reported inside the transport's own calls", () => {
+  it("the flow's retries never connect from inside a transport callback; a peer that closes under every publish ends in auth-error", () => {
+    const t = setup();
+    let insideTransport = 0;
+    let connectsInsideTransport = 0;
+    const connect = t.connector.connect.bind(t.connector);
+    t.connector.connect = (request, handlers) => {
+      if (insideTransport > 0) connectsInsideTransport++;
+      return connect(request, handlers);
+    };
+    t.connector.onPublish = (c) => {
+      insideTransport++;
+      c.drop("network", "peer closed"); // synchronously, inside the core's publish
+      insideTransport--;
+    };
+    t.flow.click("SINGLE");
+    t.timers.advance(60_000);
+    expect(connectsInsideTransport).toBe(0);
+    expect(t.connector.connections).toHaveLength(3);
+    expect(t.lastOutcome()).toMatchObject({ outcome: "auth-error", attempts: 3 });
+    expect(t.events.filter((e) => e.type === "retry").map((e) => (e as { why: string }).why)).toEqual(["network", "network"]);
+  });
+});
+
 describe("Link on its own", () => {
   function setupLink(mode: "on-demand" | "persistent") {
     const timers = new FakeTimers(T0);
@@ -208,6 +232,7 @@ describe("Link on its own", () => {
     link.take();
     link.connect();
     connector.last!.drop("network", "reset");
+    timers.advance(0); // the close is handled from a 0 ms timer, out of the transport's callback
     expect(closes).toEqual(["network"]);
     expect(timers.pendingCount).toBe(0);
   });
@@ -226,10 +251,54 @@ describe("Link on its own", () => {
     expect(timers.pendingCount).toBe(0);
   });
 
+  // The firmware's transport (the SDK's MQTT client over SecureSocket) reports a close from inside its
+  // socket's callback; with the flow's retry handling run from there, the headless firmware crashed
+  // (SIGSEGV in the SDK socket's readable handler as that callback returned). The link takes every close
+  // out of the transport's callback.
+  it("a close reported inside connect() is handled after it returns, from a timer: the link never connects from inside the transport", () => {
+    const { timers, connector, events, link } = setupLink("persistent");
+    let insideTransport = 0;
+    let connectsInsideTransport = 0;
+    const connect = connector.connect.bind(connector);
+    connector.connect = (request, handlers) => {
+      if (insideTransport > 0) connectsInsideTransport++;
+      return connect(request, handlers);
+    };
+    connector.onConnect = (c) => {
+      insideTransport++;
+      c.drop("network", "ECONNREFUSED"); // refused at once, before connect() returns
+      insideTransport--;
+    };
+    link.start();
+    expect(connector.connections).toHaveLength(1);
+    expect(events.map((e) => e.phase)).toEqual(["connecting"]); // nothing handled yet
+    expect(link.ready).toBe(false);
+    timers.advance(0);
+    expect(events.map((e) => e.phase)).toEqual(["connecting", "closed"]);
+    timers.advance(60_000); // the backoff reconnects, each refused the same way
+    expect(connector.connections.length).toBeGreaterThan(3);
+    expect(connectsInsideTransport).toBe(0);
+    expect(connector.connections.every((c) => c.ended)).toBe(true);
+  });
+
+  it("a close reported from inside a publish is handled after the caller's turn, and the link stops being ready at once", () => {
+    const { timers, connector, closes, link } = setupLink("on-demand");
+    connector.onPublish = (c) => c.drop("network", "peer closed"); // the connection dies under the publish
+    link.take();
+    link.connect();
+    connector.last!.ready();
+    link.publish("pizza/orders/x", new Uint8Array([1]));
+    expect(closes).toEqual([]); // not from inside the transport's call
+    expect(link.ready).toBe(false); // nothing publishes on it any more
+    timers.advance(0);
+    expect(closes).toEqual(["network"]);
+  });
+
   it("a refused idle link stays down (no timer) until a message takes it and connects", () => {
     const { timers, connector, log, events, link } = setupLink("persistent");
     link.start();
     connector.last!.drop("auth", "certificate rejected");
+    timers.advance(0);
     expect(events.at(-1)).toEqual({ type: "connection", phase: "closed", kind: "auth", detail: "certificate rejected" });
     expect(log.has(/link not authorized/)).toBe(true);
     timers.advance(600_000);
