@@ -15,30 +15,7 @@ import {
   PacketReader,
 } from "../../../modules/core/mqtt-packets";
 import { utf8Encode } from "../../../modules/core/utf8";
-import { brokerPacket, clientPackets } from "./mqtt-wire";
-
-function readAll(bytes: Uint8Array, splits: number[] = []): { packets: InboundPacket[]; error?: string } {
-  const reader = new PacketReader();
-  const packets: InboundPacket[] = [];
-  let at = 0;
-  for (const cut of [...splits.filter((s) => s > 0 && s < bytes.length).sort((a, b) => a - b), bytes.length]) {
-    const r = reader.push(bytes.subarray(at, cut));
-    packets.push(...r.packets);
-    if (r.error) return { packets, error: r.error };
-    at = cut;
-  }
-  return { packets };
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+import { brokerPacket, clientPackets, concat, readAll } from "./mqtt-wire";
 
 describe("encoders", () => {
   it("CONNECT, SUBSCRIBE (flags 0010), PUBLISH QoS 0/1 with flags, PUBACK, PINGREQ, DISCONNECT", () => {

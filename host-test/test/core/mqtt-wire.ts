@@ -2,6 +2,8 @@
 // pure ECMAScript, so the core's MQTT tests run on XS too: it reads what a client sends and writes what a
 // broker sends, with mqtt-packet's field names (the Node-only interop tests compare with mqtt-packet itself).
 
+import { type InboundPacket, PacketReader } from "../../../modules/core/mqtt-packets";
+
 export type WirePacket =
   | { cmd: "connect"; protocolId: string; protocolVersion: number; clean: boolean; keepalive: number; clientId: string }
   | { cmd: "subscribe"; messageId: number; subscriptions: { topic: string; qos: number }[] }
@@ -116,4 +118,29 @@ export function brokerPacket(p: BrokerPacket): Uint8Array {
     case "pingresp":
       return new Uint8Array([0xd0, 0]);
   }
+}
+
+/** Reads a broker's byte stream with the core's PacketReader, cut at `splits` (any order). */
+export function readAll(bytes: Uint8Array, splits: number[] = []): { packets: InboundPacket[]; error?: string } {
+  const reader = new PacketReader();
+  const packets: InboundPacket[] = [];
+  let at = 0;
+  for (const cut of [...splits.filter((s) => s > 0 && s < bytes.length).sort((a, b) => a - b), bytes.length]) {
+    const r = reader.push(bytes.subarray(at, cut));
+    packets.push(...r.packets);
+    if (r.error) return { packets, error: r.error };
+    at = cut;
+  }
+  return { packets };
+}
+
+/** The bytes of several packets in a row. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
