@@ -8,7 +8,9 @@ import type { ClickType } from "../modules/core/config";
 import type { FlowEvent, FlowState } from "../modules/core/flow";
 import type { Log } from "../modules/core/ports";
 import { ConfigError, parseSimulateArgs, usage, type SimulateConfig } from "./config";
+import { isLiveTerminal, takeColorFlag, useColor } from "../tools/cli/terminal";
 import { KeyboardButton } from "./device/keyboard-button";
+import type { LiveField, LiveStatus } from "./device/live-line";
 import type { ConnectionEvent } from "./device/mqtt-connector";
 import type { ClickResult } from "./device/virtual-device";
 import { startSimulation, type Simulation } from "./simulation";
@@ -71,12 +73,20 @@ class StepTimings {
     return out;
   }
 
-  describe(): string {
-    const parts: string[] = [];
-    if (this.tcpMs !== undefined) parts.push(`TCP ${this.tcpMs} ms`);
-    if (this.tlsMs !== undefined) parts.push(`TLS ${this.tlsMs} ms`);
-    if (this.publishToAckMs !== undefined) parts.push(`publish→ack ${this.publishToAckMs} ms`);
-    return parts.join(" · ");
+  /** The live line's timings field: in full, and a short form for narrow terminals. */
+  field(): LiveField {
+    const long: string[] = [];
+    const short: string[] = [];
+    if (this.tcpMs !== undefined) long.push(`TCP ${this.tcpMs} ms`);
+    if (this.tlsMs !== undefined) {
+      long.push(`TLS ${this.tlsMs} ms`);
+      short.push(`TLS ${Math.round(this.tlsMs)}`);
+    }
+    if (this.publishToAckMs !== undefined) {
+      long.push(`publish→ack ${this.publishToAckMs} ms`);
+      short.push(`pub→ack ${Math.round(this.publishToAckMs)}`);
+    }
+    return { long: long.join(" "), short: short.length ? `${short.join(" ")} ms` : "" };
   }
 }
 
@@ -91,8 +101,9 @@ interface Output {
 
 async function main(): Promise<number> {
   let config: SimulateConfig | undefined;
+  const colorChoice = takeColorFlag(process.argv.slice(2));
   try {
-    config = parseSimulateArgs(process.argv.slice(2));
+    config = parseSimulateArgs(colorChoice.argv);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`simulate: ${error.message}\nRun "npm run simulate -- --help" for the options.\n`);
@@ -104,10 +115,12 @@ async function main(): Promise<number> {
   }
 
   const script = config.clicks !== undefined;
-  const tty = !script && !config.json && Boolean(process.stdout.isTTY);
+  const tty = !script && !config.json && isLiveTerminal(process.stdout);
+  const color = useColor(process.stdout, colorChoice.flag);
   const timings = new StepTimings();
   let flowState: FlowState = "idle";
   let last = "";
+  let lastShort = "";
   let sim: Simulation | undefined;
 
   const out: Output = {
@@ -144,6 +157,7 @@ async function main(): Promise<number> {
     if (event.type === "outcome" && !script) {
       const ms = event.pressToAckMs !== undefined ? ` in ${event.pressToAckMs} ms` : "";
       last = `${event.clickType} → ${event.outcome}${event.orderId ? ` (${event.orderId})` : ""}${ms}`;
+      lastShort = `${event.clickType} ${event.outcome}${event.pressToAckMs !== undefined ? ` ${Math.round(event.pressToAckMs)} ms` : ""}`;
       out.line(last);
     }
     for (const listener of flowListeners) listener(event);
@@ -154,7 +168,14 @@ async function main(): Promise<number> {
     sim = await startSimulation(config, {
       log: logFor,
       ledMode: config.json || script ? "silent" : tty ? "tty" : "lines",
-      status: () => [flowState, timings.describe(), last && `last: ${last}`].filter(Boolean).join("  ·  "),
+      // Most important first: on a narrow terminal the timings shorten first, then go (live-line.ts).
+      status: (): LiveStatus => [
+        flowState,
+        ...(last ? [{ long: `last: ${last}`, short: `last: ${lastShort}` }] : []),
+        timings.field(),
+      ],
+      columns: () => process.stdout.columns,
+      color,
       onFlowEvent,
       onConnectionEvent: (event) => {
         timings.record(event);
@@ -194,7 +215,7 @@ async function main(): Promise<number> {
     `${sim.restaurant ? "" : ", no restaurant"}${sim.pkiCreated ? ` (new dev PKI in ${config.pkiDir})` : ""}`);
   if (sim.kitchenUrl) out.line(`kitchen page (orders as the restaurant sees them): ${sim.kitchenUrl}`);
 
-  return script ? runScript(sim, config, timings, out) : runInteractive(sim, out, tty);
+  return script ? runScript(sim, config, timings, out) : runInteractive(sim, config, out, tty);
 }
 
 async function runScript(sim: Simulation, config: SimulateConfig, timings: StepTimings, out: Output): Promise<number> {
@@ -271,15 +292,25 @@ function bootSettled(sim: Simulation, config: SimulateConfig): Promise<void> {
   });
 }
 
-async function runInteractive(sim: Simulation, out: Output, tty: boolean): Promise<number> {
+async function runInteractive(sim: Simulation, config: SimulateConfig, out: Output, tty: boolean): Promise<number> {
   out.line("Enter = SINGLE · d = DOUBLE · l = LONG · q = quit");
+  const boot = bootSettled(sim, config);
   sim.device.start();
+  // Keys typed on a terminal act at once, as on the board (a press during an order blips "busy"). Keys
+  // from a pipe or file are a script: each press waits for the previous one's outcome, and the end of the
+  // input (or q) quits only after every queued press has been played.
+  const queued = !process.stdin.isTTY;
+  let queue: Promise<unknown> = boot;
+  const redraw = () => sim.device.led.redraw();
+  if (tty) process.stdout.on("resize", redraw);
   return new Promise<number>((resolve) => {
     let quitting = false;
-    const quit = async (code: number) => {
+    const quit = async (code: number, afterQueue: boolean) => {
       if (quitting) return;
       quitting = true;
       keyboard.close();
+      if (afterQueue) await queue;
+      process.stdout.off("resize", redraw);
       await sim.close();
       if (tty) sim.device.led.finish();
       resolve(code);
@@ -287,13 +318,16 @@ async function runInteractive(sim: Simulation, out: Output, tty: boolean): Promi
     const keyboard = new KeyboardButton({
       input: process.stdin,
       onCommand: (command) => {
-        if (command === "quit") return void quit(0);
-        void sim.device.press(command);
+        if (command === "quit") return void quit(0, queued);
+        if (!queued) return void sim.device.press(command);
+        queue = queue.then(() => sim.device.press(command));
       },
-      onUnknownKey: () => out.line("keys: Enter = SINGLE · d = DOUBLE · l = LONG · q = quit"),
+      onUnknownKey: (key) => {
+        if (!queued || key.trim()) out.line("keys: Enter = SINGLE · d = DOUBLE · l = LONG · q = quit");
+      },
     });
-    process.once("SIGINT", () => void quit(130));
-    process.once("SIGTERM", () => void quit(143));
+    process.once("SIGINT", () => void quit(130, false));
+    process.once("SIGTERM", () => void quit(143, false));
   });
 }
 

@@ -10,6 +10,7 @@ import type { Log } from "../modules/core/ports";
 import { startBroker, type BrokerEvent, type RunningBroker } from "../services/broker/broker";
 import { parseMqttsUrl } from "../services/net/broker-url";
 import type { ConnectionEvent } from "./device/mqtt-connector";
+import type { LiveStatus } from "./device/live-line";
 import type { LedOutputMode } from "./device/terminal-led";
 import { VirtualDevice } from "./device/virtual-device";
 import type { SimulateConfig } from "./config";
@@ -28,7 +29,11 @@ export interface SimulationHooks {
   onLedPattern?(name: string): void;
   ledMode: LedOutputMode;
   write?(text: string): void;
-  status?(): string;
+  status?(): LiveStatus | string;
+  /** The terminal's width now, for the live line. */
+  columns?(): number | undefined;
+  /** ANSI colours on the live line. */
+  color?: boolean;
   /** Restaurant decision policy (auto-accept by default; the kitchen page plugs in here). */
   decide?: DecidePolicy;
 }
@@ -179,6 +184,8 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
       ledMode: hooks.ledMode,
       ...(hooks.write ? { write: hooks.write } : {}),
       ...(hooks.status ? { status: hooks.status } : {}),
+      ...(hooks.columns ? { columns: hooks.columns } : {}),
+      ...(hooks.color !== undefined ? { color: hooks.color } : {}),
       log: hooks.log("button"),
       ...(hooks.onFlowEvent ? { onEvent: hooks.onFlowEvent } : {}),
       ...(hooks.onConnectionEvent ? { onConnectionEvent: hooks.onConnectionEvent } : {}),

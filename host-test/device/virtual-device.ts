@@ -9,6 +9,7 @@ import type { Log } from "../../modules/core/ports";
 import { systemClock } from "./clock";
 import { FileStore } from "./file-store";
 import { MqttConnector, type ConnectionEvent } from "./mqtt-connector";
+import type { LiveStatus } from "./live-line";
 import { TerminalLed, type LedOutputMode } from "./terminal-led";
 import { nodeTimers } from "./timers";
 import type { PemInput } from "../../services/net/tls-stream";
@@ -27,8 +28,12 @@ export interface VirtualDeviceOptions {
   storePath: string;
   ledMode?: LedOutputMode;
   write?: (text: string) => void;
-  /** Extra text for the LED's live line (tty mode). */
-  status?: () => string;
+  /** Fields for the LED's live line (tty mode), most important first. */
+  status?: () => LiveStatus | string;
+  /** The terminal's width now, for the live line (tty mode). */
+  columns?: () => number | undefined;
+  /** ANSI colours on the live line (tty mode). */
+  color?: boolean;
   log: Log;
   onEvent?: (event: FlowEvent) => void;
   onConnectionEvent?: (event: ConnectionEvent) => void;
@@ -58,6 +63,8 @@ export class VirtualDevice {
       mode: options.ledMode ?? "silent",
       ...(options.write ? { write: options.write } : {}),
       ...(options.status ? { status: options.status } : {}),
+      ...(options.columns ? { columns: options.columns } : {}),
+      ...(options.color !== undefined ? { color: options.color } : {}),
     });
     this.ledPlayer = new LedPlayer({
       led: this.led,
