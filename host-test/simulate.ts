@@ -25,7 +25,11 @@ function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
 
-/** Step timings of the connection(s) used between two outcomes, and publish → ack. */
+/**
+ * Step timings of the connection(s) used between two outcomes, and publish → ack. pressToAckMs and
+ * publishToAckMs come from the outcome event itself (VirtualDevice: one definition, one clock), so the
+ * events, the readable lines, the live line and the summary always show the same figures.
+ */
 class StepTimings {
   tcpMs: number | undefined;
   tlsMs: number | undefined;
@@ -33,7 +37,6 @@ class StepTimings {
   connackMs: number | undefined;
   subackMs: number | undefined;
   publishToAckMs: number | undefined;
-  #publishAt: number | undefined;
 
   record(event: ConnectionEvent): void {
     switch (event.step) {
@@ -51,21 +54,19 @@ class StepTimings {
       case "suback":
         this.subackMs = round(event.ms);
         break;
-      case "publish":
-        this.#publishAt = event.at;
-        break;
-      case "message":
-        if (this.#publishAt !== undefined) this.publishToAckMs = round(event.at - this.#publishAt);
-        break;
       default:
         break;
     }
   }
 
+  outcome(event: FlowEvent): void {
+    if (event.type === "outcome") this.publishToAckMs = event.publishToAckMs;
+  }
+
   /** The timings of this click, and a fresh collector for the next. */
   take(): Record<string, number | string> {
     const out: Record<string, number | string> = {};
-    for (const key of ["tcpMs", "tlsMs", "tlsProtocol", "connackMs", "subackMs", "publishToAckMs"] as const) {
+    for (const key of ["tcpMs", "tlsMs", "tlsProtocol", "connackMs", "subackMs"] as const) {
       const value = this[key];
       if (value !== undefined) out[key] = value;
     }
@@ -152,6 +153,7 @@ async function main(): Promise<number> {
 
   const onFlowEvent = (event: FlowEvent) => {
     if (event.type === "state") flowState = event.state;
+    timings.outcome(event);
     const { type, ...fields } = event;
     out.event("button", type, fields);
     if (event.type === "outcome" && !script) {
@@ -256,8 +258,9 @@ function summaryOf(result: ClickResult, expected: string, steps: Record<string, 
     orderId: result.orderId ?? null,
     outcome: result.outcome,
     expected,
-    // Click (classified) → outcome, measured with the monotonic clock; null when no ack ended it.
-    pressToAckMs: result.ack ? round(result.clickToOutcomeMs) : null,
+    // The outcome event's own figures (see VirtualDevice's roundMs); null when no ack ended the click.
+    pressToAckMs: result.pressToAckMs ?? null,
+    publishToAckMs: result.publishToAckMs ?? null,
     attempts: result.attempts,
     resent: result.resent,
     ...steps,

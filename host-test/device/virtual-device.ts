@@ -20,6 +20,19 @@ export type OutcomeEvent = Extract<FlowEvent, { type: "outcome" }>;
 /** An outcome plus the harness's own sub-millisecond measurement from the click to it. */
 export type ClickResult = OutcomeEvent & { clickToOutcomeMs: number };
 
+/**
+ * The harness's timings of an outcome, one definition for every output of the host (events, summaries,
+ * the live line), all on one clock: performance.now(), monotonic, sub-millisecond, rounded to 0.01 ms.
+ *   pressToAckMs    the click (the classifier's decision; the boot, for a resend at start) → the outcome
+ *                   (ack decoded, store updated, LED switched to the answer);
+ *   publishToAckMs  the order's last publish handed to the socket → the ack read from it.
+ * They replace the core's own figures in a VirtualDevice's outcome events: the core can only count
+ * whole milliseconds of the wall clock (its Clock port), and starts after the store writes.
+ */
+export function roundMs(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
 export interface VirtualDeviceOptions {
   config: ButtonConfig;
   broker: { host: string; port: number; servername?: string; alpnProtocols?: string[] };
@@ -54,6 +67,9 @@ export class VirtualDevice {
   readonly #button: VirtualButton;
   readonly #waiters: Array<(result: ClickResult) => void> = [];
   readonly #clickedAt: number[] = [];
+  #bootAt = 0;
+  #lastPublishAt: number | undefined;
+  #lastMessageAt: number | undefined;
   #stopped = false;
 
   constructor(options: VirtualDeviceOptions) {
@@ -81,7 +97,11 @@ export class VirtualDevice {
       ...(options.keepaliveSec !== undefined ? { keepaliveSec: options.keepaliveSec } : {}),
       connectTimeoutMs: options.config.ackTimeoutMs,
       log: options.log,
-      ...(options.onConnectionEvent ? { observer: options.onConnectionEvent } : {}),
+      observer: (event) => {
+        if (event.step === "publish") this.#lastPublishAt = event.at;
+        else if (event.step === "message") this.#lastMessageAt = event.at;
+        options.onConnectionEvent?.(event);
+      },
     });
     this.flow = new OrderFlow({
       config: options.config,
@@ -93,8 +113,12 @@ export class VirtualDevice {
       log: options.log,
       ...(options.random ? { random: options.random } : {}),
       onEvent: (event) => {
-        options.onEvent?.(event);
-        if (event.type === "outcome" && event.trigger === "click") this.#settle(event);
+        if (event.type !== "outcome") return options.onEvent?.(event);
+        const now = performance.now();
+        const startedAt = event.trigger === "boot" ? this.#bootAt : (this.#clickedAt.shift() ?? now);
+        const timed = this.#timed(event, startedAt, now);
+        options.onEvent?.(timed);
+        if (event.trigger === "click") this.#waiters.shift()?.({ ...timed, clickToOutcomeMs: now - startedAt });
       },
     });
     this.#classifier = new ClickClassifier({
@@ -109,6 +133,7 @@ export class VirtualDevice {
 
   /** Boot: a pending message is resent; in persistent mode the link comes up. */
   start(): void {
+    this.#bootAt = performance.now();
     this.flow.start();
   }
 
@@ -147,9 +172,14 @@ export class VirtualDevice {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
-  #settle(event: OutcomeEvent): void {
-    const clickedAt = this.#clickedAt.shift() ?? performance.now();
-    const result = { ...event, clickToOutcomeMs: performance.now() - clickedAt };
-    this.#waiters.shift()?.(result);
+  /** The outcome with the harness's pressToAckMs and publishToAckMs (see roundMs), when an ack ended it. */
+  #timed(event: OutcomeEvent, startedAt: number, now: number): OutcomeEvent {
+    const { pressToAckMs: _press, publishToAckMs: _publish, ...rest } = event;
+    if (!event.ack) return rest;
+    const publishToAck =
+      this.#lastPublishAt !== undefined && this.#lastMessageAt !== undefined && this.#lastMessageAt >= this.#lastPublishAt
+        ? { publishToAckMs: roundMs(this.#lastMessageAt - this.#lastPublishAt) }
+        : {};
+    return { ...rest, pressToAckMs: roundMs(now - startedAt), ...publishToAck };
   }
 }

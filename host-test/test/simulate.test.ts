@@ -47,6 +47,13 @@ describe("npm run simulate (script mode)", () => {
       expect(typeof click.pressToAckMs).toBe("number");
       expect(click.tlsProtocol).toBe("TLSv1.2");
     }
+    // One definition, one clock: each click's outcome event carries the very figures of the summary.
+    for (const click of summary.clicks) {
+      const event = objects.find((o) => o.source === "button" && o.event === "outcome" && o.orderId === click.orderId)!;
+      expect(event).toMatchObject({ trigger: "click", pressToAckMs: click.pressToAckMs, publishToAckMs: click.publishToAckMs });
+      expect(click.publishToAckMs).toBeGreaterThan(0);
+      expect(click.publishToAckMs).toBeLessThan(click.pressToAckMs);
+    }
     // The events show the LED and the restaurant's side too.
     expect(objects.some((o) => o.source === "led" && o.pattern === "ok")).toBe(true);
     expect(objects.some((o) => o.source === "restaurant" && o.event === "ack-published")).toBe(true);
