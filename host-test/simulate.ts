@@ -12,7 +12,7 @@ import { isLiveTerminal, takeColorFlag, useColor } from "../tools/cli/terminal";
 import { KeyboardButton } from "./device/keyboard-button";
 import type { LiveField, LiveStatus } from "./device/live-line";
 import type { ConnectionEvent } from "./device/mqtt-connector";
-import type { ClickResult } from "./device/virtual-device";
+import type { OutcomeEvent } from "./device/virtual-device";
 import { startSimulation, type Simulation } from "./simulation";
 
 /** What the contract says each click must end in. */
@@ -122,6 +122,9 @@ async function main(): Promise<number> {
   let flowState: FlowState = "idle";
   let last = "";
   let lastShort = "";
+  /** True while the device boots (a message sent then is a resend), and the orderId it resent. */
+  let booting = false;
+  let bootResend: string | undefined;
   let sim: Simulation | undefined;
 
   const out: Output = {
@@ -154,9 +157,19 @@ async function main(): Promise<number> {
   const onFlowEvent = (event: FlowEvent) => {
     if (event.type === "state") flowState = event.state;
     timings.outcome(event);
+    // A message sent while booting is an order an earlier run left pending: say so in every mode, it is a
+    // pizza the user did not order in this run (the restaurant dedupes it by orderId if it already has it).
+    if (booting && event.type === "state" && event.orderId !== undefined && !bootResend) {
+      bootResend = event.orderId;
+      out.event("button", "boot-resend", { orderId: event.orderId });
+      out.line(`resending order ${event.orderId}, left pending (never acknowledged) by an earlier run`);
+    }
     const { type, ...fields } = event;
     out.event("button", type, fields);
-    if (event.type === "outcome" && !script) {
+    if (event.type === "outcome" && event.trigger === "boot" && !out.json) {
+      const ms = event.pressToAckMs !== undefined ? ` in ${event.pressToAckMs} ms` : "";
+      out.line(`resent at boot: ${event.clickType} → ${event.outcome} (${event.orderId})${ms}`);
+    } else if (event.type === "outcome" && !script) {
       const ms = event.pressToAckMs !== undefined ? ` in ${event.pressToAckMs} ms` : "";
       last = `${event.clickType} → ${event.outcome}${event.orderId ? ` (${event.orderId})` : ""}${ms}`;
       lastShort = `${event.clickType} ${event.outcome}${event.pressToAckMs !== undefined ? ` ${Math.round(event.pressToAckMs)} ms` : ""}`;
@@ -217,17 +230,32 @@ async function main(): Promise<number> {
     `${sim.restaurant ? "" : ", no restaurant"}${sim.pkiCreated ? ` (new dev PKI in ${config.pkiDir})` : ""}`);
   if (sim.kitchenUrl) out.line(`kitchen page (orders as the restaurant sees them): ${sim.kitchenUrl}`);
 
-  return script ? runScript(sim, config, timings, out) : runInteractive(sim, config, out, tty);
+  const boot = (): Promise<OutcomeEvent | undefined> => {
+    booting = true;
+    try {
+      sim!.device.start();
+    } finally {
+      booting = false;
+    }
+    // Both a resend's outcome and the persistent link's readiness come later, never inside start().
+    return bootSettled(config!, bootResend !== undefined);
+  };
+  return script ? runScript(sim, config, timings, out, boot) : runInteractive(sim, config, out, tty, boot);
 }
 
-async function runScript(sim: Simulation, config: SimulateConfig, timings: StepTimings, out: Output): Promise<number> {
+async function runScript(
+  sim: Simulation,
+  config: SimulateConfig,
+  timings: StepTimings,
+  out: Output,
+  boot: () => Promise<OutcomeEvent | undefined>,
+): Promise<number> {
   const device = sim.device;
   const interrupted = () => void sim.close().then(() => process.exit(130));
   process.once("SIGINT", interrupted);
   process.once("SIGTERM", interrupted);
-  const boot = bootSettled(sim, config);
-  device.start();
-  await boot;
+  const bootOutcome = await boot();
+  const resentAtBoot = bootOutcome ? [summaryOf(bootOutcome, "ok", timings.take())] : [];
   timings.take();
 
   // A click's outcome always comes (the flow gives up after giveUpMs); this guard only catches a bug.
@@ -248,11 +276,11 @@ async function runScript(sim: Simulation, config: SimulateConfig, timings: StepT
     }
   }
   await sim.close();
-  process.stdout.write(`${JSON.stringify({ summary: { clicks, passed, mode: config.button.connectionMode, broker: sim.broker ? "embedded" : sim.brokerUrl } })}\n`);
+  process.stdout.write(`${JSON.stringify({ summary: { clicks, resentAtBoot, passed, mode: config.button.connectionMode, broker: sim.broker ? "embedded" : sim.brokerUrl } })}\n`);
   return passed ? 0 : 1;
 }
 
-function summaryOf(result: ClickResult, expected: string, steps: Record<string, number | string>): Record<string, unknown> {
+function summaryOf(result: OutcomeEvent, expected: string, steps: Record<string, number | string>): Record<string, unknown> {
   return {
     clickType: result.clickType,
     orderId: result.orderId ?? null,
@@ -270,22 +298,25 @@ function summaryOf(result: ClickResult, expected: string, steps: Record<string, 
 /** Observers of the button's events besides the printer (script-mode waits). */
 const flowListeners = new Set<(event: FlowEvent) => void>();
 
-/** Before scripted clicks: let a boot resend finish, and in persistent mode let the link come up. */
-function bootSettled(sim: Simulation, config: SimulateConfig): Promise<void> {
-  const pending = sim.device.flow.pendingOrderId;
+/**
+ * Before scripted clicks: let a boot resend finish (resolves with its outcome), and in persistent mode let
+ * the link come up.
+ */
+function bootSettled(config: SimulateConfig, pending: boolean): Promise<OutcomeEvent | undefined> {
   const persistent = config.button.connectionMode === "persistent";
-  if (!pending && !persistent) return Promise.resolve();
-  return new Promise<void>((resolve) => {
+  if (!pending && !persistent) return Promise.resolve(undefined);
+  return new Promise<OutcomeEvent | undefined>((resolve) => {
+    let outcome: OutcomeEvent | undefined;
     const done = () => {
       clearTimeout(limit);
       flowListeners.delete(check);
-      resolve();
+      resolve(outcome);
     };
     const limit = setTimeout(done, config.button.giveUpMs + 5_000);
     const check = (event: FlowEvent) => {
       if (
         pending
-          ? event.type === "outcome" && event.trigger === "boot"
+          ? event.type === "outcome" && event.trigger === "boot" && Boolean((outcome = event))
           : event.type === "connection" && (event.phase === "ready" || (event.phase === "closed" && event.kind === "auth"))
       ) {
         done();
@@ -295,10 +326,15 @@ function bootSettled(sim: Simulation, config: SimulateConfig): Promise<void> {
   });
 }
 
-async function runInteractive(sim: Simulation, config: SimulateConfig, out: Output, tty: boolean): Promise<number> {
+async function runInteractive(
+  sim: Simulation,
+  config: SimulateConfig,
+  out: Output,
+  tty: boolean,
+  start: () => Promise<OutcomeEvent | undefined>,
+): Promise<number> {
   out.line("Enter = SINGLE · d = DOUBLE · l = LONG · q = quit");
-  const boot = bootSettled(sim, config);
-  sim.device.start();
+  const boot = start();
   // Keys typed on a terminal act at once, as on the board (a press during an order blips "busy"). Keys
   // from a pipe or file are a script: each press waits for the previous one's outcome, and the end of the
   // input (or q) quits only after every queued press has been played.

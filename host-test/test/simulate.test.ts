@@ -92,6 +92,45 @@ describe("npm run simulate (script mode)", () => {
     expect(summary).toMatchObject({ passed: false, clicks: [{ clickType: "LONG", outcome: "nothing-to-cancel", expected: "cancelled" }] });
   });
 
+  it("an order left pending by a failed run is resent at boot: said in text and JSON, listed in the summary", async () => {
+    const state = path.join(dir, "resend-state");
+    const failFast = ["--ack-timeout-ms", "300", "--give-up-ms", "1200", "--backoff-base-ms", "100"];
+    const leavePending = async () => {
+      // No restaurant: nobody acks, the flow gives up and the order stays pending in the button's store.
+      const failed = await simulate(["--clicks", "single", "--no-restaurant", ...failFast, "--state-dir", state, "--pki-dir", pkiDir]);
+      expect(failed.code).toBe(1);
+      const click = JSON.parse(failed.stdout.trim().split("\n").at(-1)!).summary.clicks[0];
+      expect(click.outcome).toBe("failed");
+      return click.orderId as string;
+    };
+
+    // Readable output (script mode without --json).
+    let pending = await leavePending();
+    const text = await simulate(["--clicks", "single", "--state-dir", state, "--pki-dir", pkiDir]);
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain(`resending order ${pending}, left pending (never acknowledged) by an earlier run`);
+    expect(text.stdout).toMatch(new RegExp(`resent at boot: SINGLE → ok \\(${pending}\\) in [\\d.]+ ms`));
+    let summary = JSON.parse(text.stdout.trim().split("\n").at(-1)!).summary;
+    expect(summary.resentAtBoot).toMatchObject([{ clickType: "SINGLE", orderId: pending, outcome: "ok", resent: true }]);
+    expect(summary.clicks).toHaveLength(1);
+    expect(summary.clicks[0].orderId).not.toBe(pending);
+
+    // JSON output.
+    pending = await leavePending();
+    const json = await simulate(["--clicks", "single", "--json", "--state-dir", state, "--pki-dir", pkiDir]);
+    expect(json.code, json.stderr).toBe(0);
+    const objects = json.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, any>);
+    expect(objects).toContainEqual(expect.objectContaining({ source: "button", event: "boot-resend", orderId: pending }));
+    expect(objects).toContainEqual(expect.objectContaining({ source: "button", event: "outcome", trigger: "boot", orderId: pending, outcome: "ok" }));
+    summary = objects.at(-1)!.summary;
+    expect(summary.resentAtBoot.map((r: any) => r.orderId)).toEqual([pending]);
+
+    // A run with nothing pending lists none.
+    const clean = await simulate(["--clicks", "single", "--state-dir", state, "--pki-dir", pkiDir]);
+    expect(JSON.parse(clean.stdout.trim().split("\n").at(-1)!).summary.resentAtBoot).toEqual([]);
+    expect(clean.stdout).not.toContain("resending order");
+  });
+
   it("refuses a bad flag with a clear message and exit 2", async () => {
     const run = await simulate(["--clicks", "single,triple"]);
     expect(run.code).toBe(2);
