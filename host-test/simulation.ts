@@ -138,7 +138,7 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
         ca: deviceCa,
         cert: read(config.restaurantCert ?? dev!.restaurant.chainPath),
         key: read(config.restaurantKey ?? dev!.restaurant.keyPath),
-        dbPath: path.join(config.stateDir, "restaurant.sqlite"),
+        dbPath: restaurantDbPath(config.stateDir, hooks.log("simulate")),
         topicPrefix: config.button.topicPrefix,
         menu: config.menu ?? [...new Set([...DEFAULT_MENU, config.button.items.SINGLE, config.button.items.DOUBLE])],
         etaMin: config.etaMin,
@@ -207,6 +207,23 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
     await closeAll();
     throw error;
   }
+}
+
+/** The database name `npm run restaurant` uses too (.data/restaurant.db by default). */
+export const RESTAURANT_DB = "restaurant.db";
+
+/**
+ * The restaurant's database in the state directory. A database from before both commands used the
+ * same name (restaurant.sqlite) is renamed, so its orders and their acks are kept.
+ */
+function restaurantDbPath(stateDir: string, log: Log): string {
+  const dbPath = path.join(stateDir, RESTAURANT_DB);
+  const old = path.join(stateDir, "restaurant.sqlite");
+  if (!fs.existsSync(dbPath) && fs.existsSync(old)) {
+    for (const suffix of ["", "-wal", "-shm"]) if (fs.existsSync(old + suffix)) fs.renameSync(old + suffix, dbPath + suffix);
+    log.info(`renamed ${old} to ${dbPath} (the name npm run restaurant uses)`);
+  }
+  return dbPath;
 }
 
 /** The CN of a PEM certificate (the thing name, by the AWS IoT rule), if it has one. */

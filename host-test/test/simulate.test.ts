@@ -60,7 +60,7 @@ describe("npm run simulate (script mode)", () => {
 
     // First run created the dev PKI; the orders are in the state dir's database.
     expect(fs.existsSync(path.join(pkiDir, "registry.json"))).toBe(true);
-    const db = new OrderDb({ path: path.join(stateDir, "restaurant.sqlite") });
+    const db = new OrderDb({ path: path.join(stateDir, "restaurant.db") });
     try {
       expect(db.all().map((o) => o.orderId)).toEqual(summary.clicks.map((c: any) => c.orderId));
     } finally {
@@ -72,8 +72,10 @@ describe("npm run simulate (script mode)", () => {
     const configFile = path.join(dir, "sim.json");
     fs.writeFileSync(configFile, JSON.stringify({ connectionMode: "persistent", stateDir: "state", pkiDir: "pki", ackTimeoutMs: 1500 }));
     const seqOf = (orderId: string) => Number(/-(\d+)$/.exec(orderId)![1]);
-    const firstRun = readOrderIds(path.join(stateDir, "restaurant.sqlite"));
+    const firstRun = readOrderIds(path.join(stateDir, "restaurant.db"));
     expect(firstRun).toHaveLength(3);
+    // A state dir from before simulate and `npm run restaurant` shared the name restaurant.db: kept, renamed.
+    fs.renameSync(path.join(stateDir, "restaurant.db"), path.join(stateDir, "restaurant.sqlite"));
     const run = await simulate(["--config", configFile, "--clicks", "single,long"]);
     expect(run.code, run.stderr).toBe(0);
     const summary = JSON.parse(run.stdout.trim().split("\n").at(-1)!).summary;
@@ -81,7 +83,8 @@ describe("npm run simulate (script mode)", () => {
     expect(summary.clicks.map((c: any) => c.outcome)).toEqual(["ok", "cancelled"]);
     // seq continues from the first run's stored seq: the next one up, never an orderId used before.
     expect(seqOf(summary.clicks[0].orderId)).toBe(Math.max(...firstRun.map(seqOf)) + 1);
-    expect(readOrderIds(path.join(stateDir, "restaurant.sqlite"))).toEqual([...firstRun, ...summary.clicks.map((c: any) => c.orderId)]);
+    expect(readOrderIds(path.join(stateDir, "restaurant.db"))).toEqual([...firstRun, ...summary.clicks.map((c: any) => c.orderId)]);
+    expect(fs.existsSync(path.join(stateDir, "restaurant.sqlite"))).toBe(false);
   });
 
   it("exits 1 when an outcome breaks the contract (LONG with nothing to cancel)", async () => {
