@@ -122,6 +122,17 @@ async function main(): Promise<number> {
   let flowState: FlowState = "idle";
   let last = "";
   let lastShort = "";
+  /**
+   * The embedded broker's last refusal of this button, with its reason (the button itself only sees "not
+   * authorized"), so an auth-error outcome can say why; cleared at each outcome.
+   */
+  let brokerRefusal: string | undefined;
+  const takeRefusal = (event: FlowEvent): string | undefined => {
+    if (event.type !== "outcome") return undefined;
+    const reason = event.outcome === "auth-error" ? brokerRefusal : undefined;
+    brokerRefusal = undefined;
+    return reason;
+  };
   /** True while the device boots (a message sent then is a resend), and the orderId it resent. */
   let booting = false;
   let bootResend: string | undefined;
@@ -165,7 +176,10 @@ async function main(): Promise<number> {
       out.line(`resending order ${event.orderId}, left pending (never acknowledged) by an earlier run`);
     }
     const { type, ...fields } = event;
-    out.event("button", type, fields);
+    const because = takeRefusal(event);
+    if (because !== undefined && event.type === "outcome" && event.orderId) outcomeReasons.set(event.orderId, because);
+    out.event("button", type, because === undefined ? fields : { ...fields, brokerReason: because });
+    if (because !== undefined && !out.json) out.line(`the broker refused the button: ${because}`);
     if (event.type === "outcome" && event.trigger === "boot" && !out.json) {
       const ms = event.pressToAckMs !== undefined ? ` in ${event.pressToAckMs} ms` : "";
       out.line(`resent at boot: ${event.clickType} → ${event.outcome} (${event.orderId})${ms}`);
@@ -204,7 +218,10 @@ async function main(): Promise<number> {
       onBrokerEvent: (event) => {
         const { event: name, ...fields } = event;
         out.event("broker", name, fields);
-        if (!config!.json && (name === "tls-refused" || name === "refused" || name.endsWith("-denied"))) {
+        const refusal = name === "tls-refused" || name === "refused" || name.endsWith("-denied");
+        const ours = (event.clientId ?? event.cn) === undefined || [event.clientId, event.cn].includes(sim?.thingName ?? config!.button.thingName);
+        if (refusal && ours) brokerRefusal = `${name}: ${event.reason ?? "no reason given"}`;
+        if (!config!.json && refusal) {
           logFor("broker").warn(`${name}: ${event.reason ?? ""} ${event.clientId ?? ""}`.trim());
         }
       },
@@ -280,12 +297,17 @@ async function runScript(
   return passed ? 0 : 1;
 }
 
+/** The broker's reason for an auth-error outcome (by orderId), where the embedded broker told it. */
+const outcomeReasons = new Map<string, string>();
+
 function summaryOf(result: OutcomeEvent, expected: string, steps: Record<string, number | string>): Record<string, unknown> {
+  const brokerReason = result.orderId !== undefined ? outcomeReasons.get(result.orderId) : undefined;
   return {
     clickType: result.clickType,
     orderId: result.orderId ?? null,
     outcome: result.outcome,
     expected,
+    ...(brokerReason !== undefined ? { brokerReason } : {}),
     // The outcome event's own figures (see VirtualDevice's roundMs); null when no ack ended the click.
     pressToAckMs: result.pressToAckMs ?? null,
     publishToAckMs: result.publishToAckMs ?? null,

@@ -72,7 +72,9 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
     let pkiCreated = false;
     if (embedded) {
       pkiCreated = !fs.existsSync(path.join(config.pkiDir, "registry.json"));
-      dev = await ensureDevPki(config.pkiDir, { deviceName: thingName });
+      // A device identity is made only for the built-in button: a certificate given with --cert is the
+      // device's own (e.g. from a registered CA), and a dev thing of the same name would shadow it.
+      dev = await ensureDevPki(config.pkiDir, config.cert ? {} : { deviceName: thingName });
       if (pkiCreated) hooks.log("simulate").info(`created a local dev PKI in ${config.pkiDir}`);
     }
 

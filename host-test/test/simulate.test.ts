@@ -1,11 +1,14 @@
 // `npm run simulate` script mode as a child process, the way CI and users run it: a fresh state dir and
 // PKI dir (created on first run), real TLS on loopback, and the summary line checked.
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSimulate as simulate } from "./support/simulate-process";
 import { OrderDb } from "../../services/restaurant/order-db";
 import { removeDir, tempDir } from "./integration/fixtures";
+import { ensureDevPki } from "../../tools/pki/dev";
+import { Pki } from "../../tools/pki/pki";
 
 
 function readOrderIds(dbPath: string): string[] {
@@ -138,5 +141,35 @@ describe("npm run simulate (script mode)", () => {
     const run = await simulate(["--clicks", "single,triple"]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('unknown click "triple"');
+  });
+});
+
+describe("npm run simulate with a device certificate from a registered CA (bring your own CA)", () => {
+  const TSX = path.resolve(import.meta.dirname, "../../node_modules/.bin/tsx");
+  const pkiCli = (...argv: string[]) =>
+    spawnSync(TSX, ["tools/pki/cli.ts", ...argv], { cwd: path.resolve(import.meta.dirname, "../.."), encoding: "utf8" });
+
+  it("without thing register: auth-error with the broker's reason, which says what to do; with it: ok", async () => {
+    const theirs = await Pki.open(path.join(dir, "their-ca"));
+    await theirs.initCa();
+    const device = await theirs.createThing("byo-button-01");
+    const ourPki = path.join(dir, "byo-pki");
+    await ensureDevPki(ourPki);
+    const register = pkiCli("--pki-dir", ourPki, "ca", "register", path.join(theirs.dir, "ca/root.cert.pem"), "--crl", path.join(theirs.dir, "ca/root.crl.pem"));
+    expect(register.status, register.stderr).toBe(0);
+
+    const args = ["--clicks", "single", "--cert", device.chainPath, "--key", device.keyPath, "--state-dir", path.join(dir, "byo-state"), "--pki-dir", ourPki];
+    const refused = await simulate(args);
+    expect(refused.code).toBe(1);
+    const click = JSON.parse(refused.stdout.trim().split("\n").at(-1)!).summary.clicks[0];
+    expect(click).toMatchObject({ clickType: "SINGLE", outcome: "auth-error" });
+    expect(click.brokerReason).toMatch(/^refused: iot:Connect .* no policy is attached; thing byo-button-01 is not registered: .*npm run pki -- thing register byo-button-01 --cert/);
+    expect(refused.stdout).toContain(`the broker refused the button: ${click.brokerReason}`);
+
+    const recorded = pkiCli("--pki-dir", ourPki, "thing", "register", "byo-button-01", "--cert", device.certPath);
+    expect(recorded.status, recorded.stderr).toBe(0);
+    const accepted = await simulate(args);
+    expect(accepted.code, accepted.stderr).toBe(0);
+    expect(JSON.parse(accepted.stdout.trim().split("\n").at(-1)!).summary.clicks[0]).toMatchObject({ outcome: "ok" });
   });
 });
