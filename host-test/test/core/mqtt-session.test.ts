@@ -1,0 +1,202 @@
+// The core's MQTT session over a scripted byte stream: what it writes (parsed by mqtt-packet as an
+// independent reader), pipelining, refusals reaching the flow as "auth", keep-alive, and strictness.
+import mqttPacket from "mqtt-packet";
+import { describe, expect, it } from "vitest";
+import { type ByteStream, type ByteStreamHandlers, mqttSessionConnector, type PacketTrace } from "../../../modules/core/mqtt-session";
+import type { CloseKind } from "../../../modules/core/ports";
+import { FakeTimers } from "./fakes";
+
+/** A byte stream the test drives: records every write as one flight, lets the test play the broker. */
+class ScriptedStream implements ByteStream {
+  readonly flights: Uint8Array[] = [];
+  closed = false;
+  handlers!: ByteStreamHandlers;
+
+  write(bytes: Uint8Array): void {
+    if (this.closed) throw new Error("write after close");
+    this.flights.push(bytes);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Every packet written so far, parsed by mqtt-packet. */
+  packets(): mqttPacket.Packet[] {
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    const out: mqttPacket.Packet[] = [];
+    parser.on("packet", (p) => out.push(p));
+    for (const f of this.flights) parser.parse(Buffer.from(f));
+    return out;
+  }
+
+  /** The broker sends these packets. */
+  reply(...packets: object[]): void {
+    for (const p of packets) this.handlers.onData(new Uint8Array(mqttPacket.generate(p as mqttPacket.Packet, { protocolVersion: 4 })));
+  }
+}
+
+function setup(options: { keepAliveMs?: number; pipeline?: boolean } = {}) {
+  const timers = new FakeTimers();
+  const stream = new ScriptedStream();
+  const events: string[] = [];
+  const traces: PacketTrace[] = [];
+  const published: string[] = [];
+  const connector = mqttSessionConnector({
+    transport: {
+      open(handlers) {
+        stream.handlers = handlers;
+        return stream;
+      },
+    },
+    clientId: "pizza-button-01",
+    timers,
+    keepAliveMs: options.keepAliveMs ?? 0,
+    pipeline: options.pipeline,
+    onPublished: (topic) => published.push(topic),
+    onTrace: (t) => traces.push(t),
+  });
+  const closes: [CloseKind, string][] = [];
+  const messages: [string, string][] = [];
+  const connection = connector.connect(
+    { subscribe: "pizza/acks/pizza-button-01" },
+    {
+      onReady: () => events.push("ready"),
+      onMessage: (topic, payload) => messages.push([topic, new TextDecoder().decode(payload)]),
+      onClose: (kind, detail) => closes.push([kind, detail]),
+    },
+  );
+  return { timers, stream, events, traces, published, connection, closes, messages };
+}
+
+const ORDER = new TextEncoder().encode('{"v":1,"orderId":"pizza-button-01-1"}');
+const connack = (returnCode = 0) => ({ cmd: "connack", returnCode, sessionPresent: false });
+const suback = (granted: number, messageId = 1) => ({ cmd: "suback", messageId, granted: [granted] });
+
+describe("mqtt session: one flight for CONNECT, SUBSCRIBE and PUBLISH", () => {
+  it("a publish asked for before the stream opens leaves with CONNECT and SUBSCRIBE in one write", () => {
+    const s = setup({ keepAliveMs: 60_000 });
+    s.connection.publish("pizza/orders/pizza-button-01", ORDER);
+    expect(s.stream.flights).toHaveLength(0);
+    s.stream.handlers.onOpen();
+    expect(s.stream.flights).toHaveLength(1);
+    const [connect, subscribe, publish] = s.stream.packets();
+    expect(connect).toMatchObject({ cmd: "connect", clientId: "pizza-button-01", keepalive: 60, clean: true, protocolVersion: 4 });
+    expect(subscribe).toMatchObject({ cmd: "subscribe", subscriptions: [{ topic: "pizza/acks/pizza-button-01", qos: 1 }] });
+    expect(publish).toMatchObject({ cmd: "publish", topic: "pizza/orders/pizza-button-01", qos: 1, retain: false });
+    expect(s.traces[0]).toEqual({ direction: "out", packet: "CONNECT + SUBSCRIBE pizza/acks/pizza-button-01 + PUBLISH" });
+  });
+
+  it("ready after CONNACK and SUBACK; the broker's PUBACK is reported; an ack is delivered and PUBACKed", () => {
+    const s = setup();
+    s.connection.publish("pizza/orders/pizza-button-01", ORDER);
+    s.stream.handlers.onOpen();
+    s.stream.reply(connack(), suback(1));
+    expect(s.events).toEqual(["ready"]);
+    const publishId = (s.stream.packets()[2] as mqttPacket.IPublishPacket).messageId;
+    s.stream.reply({ cmd: "puback", messageId: publishId });
+    expect(s.published).toEqual(["pizza/orders/pizza-button-01"]);
+    s.stream.reply({ cmd: "publish", topic: "pizza/acks/pizza-button-01", payload: Buffer.from("ack"), qos: 1, messageId: 77, retain: false, dup: false });
+    expect(s.messages).toEqual([["pizza/acks/pizza-button-01", "ack"]]);
+    expect(s.stream.packets().at(-1)).toMatchObject({ cmd: "puback", messageId: 77 });
+  });
+
+  it("a publish after the stream opened goes out at once, before CONNACK (pipelined)", () => {
+    const s = setup();
+    s.stream.handlers.onOpen();
+    s.connection.publish("pizza/orders/pizza-button-01", ORDER);
+    expect(s.stream.packets().map((p) => p.cmd)).toEqual(["connect", "subscribe", "publish"]);
+  });
+
+  it("without pipelining: SUBSCRIBE and the queued PUBLISH wait for CONNACK", () => {
+    const s = setup({ pipeline: false });
+    s.connection.publish("pizza/orders/pizza-button-01", ORDER);
+    s.stream.handlers.onOpen();
+    expect(s.stream.packets().map((p) => p.cmd)).toEqual(["connect"]);
+    s.stream.reply(connack());
+    expect(s.stream.packets().map((p) => p.cmd)).toEqual(["connect", "subscribe", "publish"]);
+  });
+
+  it("close() sends DISCONNECT, closes the stream and reports nothing", () => {
+    const s = setup();
+    s.stream.handlers.onOpen();
+    s.stream.reply(connack(), suback(1));
+    s.connection.close();
+    expect(s.stream.packets().at(-1)).toMatchObject({ cmd: "disconnect" });
+    expect(s.stream.closed).toBe(true);
+    s.stream.handlers.onClose("network", "late");
+    expect(s.closes).toEqual([]);
+  });
+});
+
+describe("mqtt session: refusals reach the flow", () => {
+  for (const [code, kind] of [[5, "auth"], [4, "auth"], [2, "auth"], [1, "auth"], [3, "network"]] as const) {
+    it(`CONNACK return code ${code} → ${kind}, stream closed, no ready`, () => {
+      const s = setup();
+      s.stream.handlers.onOpen();
+      s.stream.reply(connack(code));
+      expect(s.closes).toHaveLength(1);
+      expect(s.closes[0]![0]).toBe(kind);
+      expect(s.closes[0]![1]).toMatch(/CONNACK refused/);
+      expect(s.stream.closed).toBe(true);
+      expect(s.events).toEqual([]);
+    });
+  }
+
+  it("SUBACK 0x80 → auth", () => {
+    const s = setup();
+    s.stream.handlers.onOpen();
+    s.stream.reply(connack(), suback(0x80));
+    expect(s.closes).toEqual([["auth", "SUBSCRIBE pizza/acks/pizza-button-01 refused by the broker"]]);
+  });
+
+  it("TLS refused by the transport → auth, passed through once", () => {
+    const s = setup();
+    s.stream.handlers.onClose("auth", "certificate unknown");
+    s.stream.handlers.onClose("network", "again");
+    expect(s.closes).toEqual([["auth", "certificate unknown"]]);
+  });
+
+  it("garbage from the broker → network, with the decoder's reason", () => {
+    const s = setup();
+    s.stream.handlers.onOpen();
+    s.stream.handlers.onData(new Uint8Array([0x20, 2, 0, 42]));
+    expect(s.closes).toEqual([["network", "protocol error from broker: CONNACK return code 42 is not defined"]]);
+  });
+
+  it("out-of-order packets are protocol errors: SUBACK or PUBLISH before CONNACK, a second CONNACK", () => {
+    for (const script of [[suback(1)], [{ cmd: "publish", topic: "a", payload: Buffer.alloc(0), qos: 0, retain: false, dup: false }], [connack(), connack()]]) {
+      const s = setup();
+      s.stream.handlers.onOpen();
+      s.stream.reply(...script);
+      expect(s.closes).toHaveLength(1);
+      expect(s.closes[0]![0]).toBe("network");
+    }
+  });
+});
+
+describe("mqtt session: keep-alive", () => {
+  it("pings after keepAlive of silence; a PINGRESP keeps the session; none ends it as network", () => {
+    const s = setup({ keepAliveMs: 10_000 });
+    s.stream.handlers.onOpen();
+    s.stream.reply(connack(), suback(1));
+    s.timers.advance(10_000);
+    expect(s.stream.packets().at(-1)).toMatchObject({ cmd: "pingreq" });
+    s.stream.reply({ cmd: "pingresp" });
+    s.timers.advance(10_000);
+    expect(s.stream.packets().filter((p) => p.cmd === "pingreq")).toHaveLength(2);
+    expect(s.closes).toEqual([]);
+    s.timers.advance(10_000); // third ping sent, no answer to the second … pong timer of the second ran out
+    expect(s.closes).toEqual([["network", "no PINGRESP: the broker or the network is gone"]]);
+    expect(s.stream.closed).toBe(true);
+  });
+
+  it("keep-alive 0 sends no PINGREQ", () => {
+    const s = setup({ keepAliveMs: 0 });
+    s.stream.handlers.onOpen();
+    s.stream.reply(connack(), suback(1));
+    s.timers.advance(600_000);
+    expect(s.stream.packets().map((p) => p.cmd)).toEqual(["connect", "subscribe"]);
+    expect(s.timers.pendingCount).toBe(0);
+  });
+});
