@@ -17,9 +17,9 @@ export class TmuxTerminal {
     this.#tmux(["new-session", "-d", "-s", "t", "-x", String(options.columns), "-y", String(options.rows), "-c", options.cwd, ...env, `${options.command}; echo "[exit $?]"; sleep 600`]);
   }
 
-  /** The screen as text, one string per row (trailing blanks trimmed by tmux). */
+  /** The screen as text, one string per line (trailing blanks trimmed by tmux). */
   screen(): string[] {
-    return this.#tmux(["capture-pane", "-p", "-t", "t"]).split("\n");
+    return this.#tmux(["capture-pane", "-p", "-J", "-t", "t"]).split("\n"); // -J: a wrapped line is one row
   }
 
   keys(...keys: string[]): void {
