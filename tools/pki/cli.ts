@@ -12,6 +12,7 @@ import { createCsr, Pki, type ThingState } from "./pki";
 import { parseCertificate, type KeyType } from "./crypto";
 import type { VerifyResult } from "./verify";
 import { policyStoreCommand } from "../policy/store-cli";
+import { setupDevice, shortPath } from "./device-setup";
 
 export interface CliIo {
   out(line: string): void;
@@ -234,6 +235,40 @@ const commands: Record<string, Command> = {
       const file = required(values, "cert");
       await pki.registerThingCertificate(args[0]!, readUserText(file, "certificate file"), file);
       io.out(`registered ${args[0]} (ACTIVE, issued by a registered CA)`);
+    },
+  },
+  "thing setup": {
+    usage: "thing setup <name> --out <dir> [--mqtt-host <address>] [--key <private-key.pem>] [--json]",
+    summary: "one step for a real button: create (or reuse) the identity, attach the device policy, export for Moddable",
+    details:
+      "Creates an RSA identity if <name> has none, attaches services/policies/device.json if it has no policy,\n" +
+      "writes device.der, private-key.der (0600) and ca.der to <dir>, and prints the mcconfig line to flash it.",
+    options: { out: { type: "string" }, "mqtt-host": { type: "string" }, key: { type: "string" }, json: { type: "boolean" } },
+    optionHelp: [
+      "--out <dir>            where the firmware's three files go (the firmware's default: certs/device)",
+      "--mqtt-host <address>  the broker's address, for the printed mcconfig line",
+      "--key <file>           the private key, for a thing issued from a CSR",
+      "--json                 what was done, as JSON",
+    ],
+    args: [1, 1],
+    async run({ args, values, io, open }) {
+      const out = required(values, "out");
+      const setup = await setupDevice({
+        pki: await open(),
+        name: args[0]!,
+        outDir: out,
+        ...(typeof values.key === "string" ? { keyPath: values.key } : {}),
+        ...(typeof values["mqtt-host"] === "string" ? { mqttHost: values["mqtt-host"] } : {}),
+      });
+      if (values.json) {
+        io.out(JSON.stringify(setup, null, 2));
+        return;
+      }
+      io.out(`${setup.created ? "created" : "reusing"} ${setup.name} (${shortPath(setup.thing.certPath)})`);
+      io.out(`policies:  ${setup.policies.join(", ")}${setup.policyAttached ? " (attached now)" : ""}`);
+      io.out(`firmware:  ${shortPath(setup.exported.certPath)}, ${shortPath(setup.exported.keyPath)} (0600, never commit it), ${shortPath(setup.exported.caPath)}`);
+      io.out("flash it:");
+      io.out(`  ${setup.mcconfig}`);
     },
   },
   "thing list": {
