@@ -3,8 +3,7 @@
 
 import config from "mc/config";
 import { board } from "board";
-import { ClickClassifier } from "core/click";
-import { OrderFlow } from "core/flow";
+import { createButton } from "core/button";
 import { LedPlayer } from "core/led";
 import { ensureWallClock, wallClock } from "device/clock";
 import { loadIdentity } from "device/identity";
@@ -17,7 +16,10 @@ import { sdkTimers as timers } from "device/timers";
 function main(): void {
   const settings = readSettings(mergeConfig(config, board.configOverrides()));
   const pins = settings.ok ? settings.value.pins : { button: undefined, buttonActiveLow: true, led: undefined, ledActiveLow: false };
-  const led = new LedPlayer({ led: board.createLed(pins), timers, onPattern: (name) => board.report("pattern", name) });
+  const ledPort = board.createLed(pins);
+  const onPattern = (name: string) => board.report("pattern", name);
+  // Boot indications (halt, waiting for the clock); the button's own LED view takes over once it exists.
+  const led = new LedPlayer({ led: ledPort, timers, onPattern });
 
   if (!settings.ok) {
     for (const error of settings.errors) log.error(`config: ${error}`);
@@ -50,32 +52,28 @@ function main(): void {
     log,
     onSet() {
       led.off();
-      const flow = new OrderFlow({
-        config: { ...s.core, thingName },
-        timers,
-        clock: wallClock,
-        led,
-        store: new PreferenceStore({ domain: "pizza" }),
-        connector: new SecureMqttConnector({ mqtt: s.mqtt, clientId: thingName, identity: identity.value, log }),
-        log,
-        onEvent: (event) => board.report("event", JSON.stringify(event)),
-      });
-      const classifier = new ClickClassifier({
-        timers,
-        debounceMs: s.core.debounceMs,
-        doubleClickMs: s.core.doubleClickMs,
-        longPressMs: s.core.longPressMs,
-        onClick: (type) => {
-          board.report("click", type);
-          flow.click(type);
+      const button = createButton(
+        { ...s.core, thingName },
+        {
+          timers,
+          clock: wallClock,
+          led: ledPort,
+          store: new PreferenceStore({ domain: "pizza" }),
+          connector: new SecureMqttConnector({ mqtt: s.mqtt, clientId: thingName, identity: identity.value, log }),
+          log,
         },
-      });
-      flow.start();
+        {
+          onEvent: (event) => board.report("event", JSON.stringify(event)),
+          onClick: (type) => board.report("click", type),
+          onPattern,
+        },
+      );
+      button.start();
       board.startButton({
         pins: s.pins,
         doubleClickMs: s.core.doubleClickMs,
         longPressMs: s.core.longPressMs,
-        onEdge: (pressed, atMs) => classifier.edge(pressed, atMs),
+        onEdge: button.edge,
       });
       board.report("ready", thingName);
     },

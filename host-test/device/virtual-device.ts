@@ -1,10 +1,10 @@
-// A virtual button: the core (click classifier, order flow, LED player) wired to the Node adapters, the
-// way main.ts wires the same core to the board's. Used by `npm run simulate`, the integration tests and
-// (later) the load tests; one instance = one button with its own certificate, store and LED.
+// A virtual button: the core's button (createButton: click classifier, order flow, LED view) on the Node
+// adapters, as main.ts builds the same button on the board's. Used by `npm run simulate` and the
+// integration tests; one instance = one button with its own certificate, store and LED.
+import { createButton, type Button } from "../../modules/core/button";
 import type { ButtonConfig, ClickType } from "../../modules/core/config";
-import { ClickClassifier } from "../../modules/core/click";
-import { OrderFlow, type FlowEvent } from "../../modules/core/flow";
-import { LedPlayer } from "../../modules/core/led";
+import type { FlowEvent, OrderFlow, OutcomeEvent } from "../../modules/core/flow";
+import type { LedPlayer } from "../../modules/core/led";
 import type { Log } from "../../modules/core/ports";
 import { systemClock } from "./clock";
 import { FileStore } from "./file-store";
@@ -15,7 +15,7 @@ import { nodeTimers } from "./timers";
 import type { PemInput } from "../../services/net/tls-stream";
 import { VirtualButton } from "./virtual-button";
 
-export type OutcomeEvent = Extract<FlowEvent, { type: "outcome" }>;
+export type { OutcomeEvent };
 
 /** An outcome plus the harness's own sub-millisecond measurement from the click to it. */
 export type ClickResult = OutcomeEvent & { clickToOutcomeMs: number };
@@ -63,8 +63,8 @@ export class VirtualDevice {
   readonly ledPlayer: LedPlayer;
   readonly store: FileStore;
   readonly connector: MqttConnector;
-  readonly #classifier: ClickClassifier;
-  readonly #button: VirtualButton;
+  readonly #button: Button;
+  readonly #gestures: VirtualButton;
   readonly #waiters: Array<(result: ClickResult) => void> = [];
   readonly #clickedAt: number[] = [];
   #bootAt = 0;
@@ -82,14 +82,6 @@ export class VirtualDevice {
       ...(options.columns ? { columns: options.columns } : {}),
       ...(options.color !== undefined ? { color: options.color } : {}),
     });
-    this.ledPlayer = new LedPlayer({
-      led: this.led,
-      timers: nodeTimers,
-      onPattern: (name) => {
-        this.led.showPattern(name);
-        options.onLedPattern?.(name);
-      },
-    });
     this.connector = new MqttConnector({
       ...options.broker,
       ...options.credentials,
@@ -103,38 +95,42 @@ export class VirtualDevice {
         options.onConnectionEvent?.(event);
       },
     });
-    this.flow = new OrderFlow({
-      config: options.config,
-      timers: nodeTimers,
-      clock: systemClock,
-      led: this.ledPlayer,
-      store: this.store,
-      connector: this.connector,
-      log: options.log,
-      ...(options.random ? { random: options.random } : {}),
-      onEvent: (event) => {
-        if (event.type !== "outcome") return options.onEvent?.(event);
-        const now = performance.now();
-        const startedAt = event.trigger === "boot" ? this.#bootAt : (this.#clickedAt.shift() ?? now);
-        const timed = this.#timed(event, startedAt, now);
-        options.onEvent?.(timed);
-        if (event.trigger === "click") this.#waiters.shift()?.({ ...timed, clickToOutcomeMs: now - startedAt });
+    this.#button = createButton(
+      options.config,
+      {
+        timers: nodeTimers,
+        clock: systemClock,
+        led: this.led,
+        store: this.store,
+        connector: this.connector,
+        log: options.log,
+        ...(options.random ? { random: options.random } : {}),
       },
-    });
-    this.#classifier = new ClickClassifier({
-      timers: nodeTimers,
-      debounceMs: options.config.debounceMs,
-      doubleClickMs: options.config.doubleClickMs,
-      longPressMs: options.config.longPressMs,
-      onClick: (type) => this.#click(type),
-    });
-    this.#button = new VirtualButton({ sink: this.#classifier, timing: options.config });
+      {
+        onEvent: (event) => {
+          if (event.type !== "outcome") return options.onEvent?.(event);
+          const now = performance.now();
+          const startedAt = event.trigger === "boot" ? this.#bootAt : (this.#clickedAt.shift() ?? now);
+          const timed = this.#timed(event, startedAt, now);
+          options.onEvent?.(timed);
+          if (event.trigger === "click") this.#waiters.shift()?.({ ...timed, clickToOutcomeMs: now - startedAt });
+        },
+        onClick: () => this.#clickedAt.push(performance.now()),
+        onPattern: (name) => {
+          this.led.showPattern(name);
+          options.onLedPattern?.(name);
+        },
+      },
+    );
+    this.flow = this.#button.flow;
+    this.ledPlayer = this.#button.led;
+    this.#gestures = new VirtualButton({ sink: this.#button, timing: options.config });
   }
 
   /** Boot: a pending message is resent; in persistent mode the link comes up. */
   start(): void {
     this.#bootAt = performance.now();
-    this.flow.start();
+    this.#button.start();
   }
 
   /**
@@ -143,29 +139,23 @@ export class VirtualDevice {
    */
   press(type: ClickType): Promise<ClickResult> {
     const result = this.#nextResult();
-    this.#button.play(type);
+    this.#gestures.play(type);
     return result;
   }
 
   /** Hands a click type straight to the flow (no classifier): for tests that are not about gestures. */
   click(type: ClickType): Promise<ClickResult> {
     const result = this.#nextResult();
-    this.#click(type);
+    this.#button.click(type);
     return result;
   }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#button.dispose();
-    this.#classifier.dispose();
-    this.flow.stop();
+    this.#gestures.dispose();
+    this.#button.stop();
     await this.connector.drain();
-  }
-
-  #click(type: ClickType): void {
-    this.#clickedAt.push(performance.now());
-    this.flow.click(type);
   }
 
   #nextResult(): Promise<ClickResult> {

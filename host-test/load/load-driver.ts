@@ -1,16 +1,18 @@
 // The load driver: N virtual buttons, each with its own certificate, each pressed once, spread evenly over
 // a window, against one broker and whatever restaurant listens there (see restaurant-process.ts). Each
-// button is the core's OrderFlow on the harness's mqtt.js connector and Node timers — the same code as
-// `simulate` — with an in-memory store (a JSON file per button would measure 3,000 fsyncs of emulated
-// flash, not the system) and a LED nobody looks at. Reused by the benchmarks.
+// button is the core's button (createButton) on the harness's mqtt.js connector and Node timers — the same
+// code as `simulate` — with an in-memory store (a JSON file per button would measure 3,000 fsyncs of
+// emulated flash, not the system) and a LED nobody looks at. Reused by the benchmarks.
 //
 // Measures wall time (first press → last outcome), orders/s, press→ack percentiles (performance.now(),
 // click to the flow's outcome), connections and their peak concurrency. checkOrders() then checks the
 // restaurant's database: one accepted row per button, no duplicates, nothing lost.
+import { createButton } from "../../modules/core/button";
 import { defaultConfig, type ButtonConfig } from "../../modules/core/config";
-import { OrderFlow, type FlowEvent } from "../../modules/core/flow";
-import type { Log, Store } from "../../modules/core/ports";
+import type { FlowEvent } from "../../modules/core/flow";
+import type { Log } from "../../modules/core/ports";
 import { systemClock } from "../device/clock";
+import { MemoryStore } from "../device/memory-store";
 import { MqttConnector } from "../device/mqtt-connector";
 import { nodeTimers } from "../device/timers";
 import { OrderDb } from "../../services/restaurant/order-db";
@@ -67,19 +69,6 @@ export interface OrderCheck {
   strangerRows: number;
   /** "ok" outcomes whose order is in the database, accepted. */
   okOutcomesInDb: number;
-}
-
-class MemoryStore implements Store {
-  readonly #values = new Map<string, string>();
-  read(key: string): string | undefined {
-    return this.#values.get(key);
-  }
-  write(key: string, value: string): void {
-    this.#values.set(key, value);
-  }
-  remove(key: string): void {
-    this.#values.delete(key);
-  }
 }
 
 export function percentiles(values: number[]): Percentiles {
@@ -143,33 +132,30 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         }
       },
     });
-    const flow = new OrderFlow({
-      config: { ...config, thingName: member.name },
-      timers: nodeTimers,
-      clock: systemClock,
-      led: { set: () => {} },
-      store: new MemoryStore(),
-      connector,
-      log: logFor(member.name),
-      onEvent: (event) => {
-        if (event.type !== "outcome" || event.trigger !== "click" || outcomes[index]) return;
-        outcomes[index] = event;
-        doneAt[index] = performance.now();
-        if (++settled === count) allSettled();
+    const button = createButton(
+      { ...config, thingName: member.name },
+      { timers: nodeTimers, clock: systemClock, led: { set: () => {} }, store: new MemoryStore(), connector, log: logFor(member.name) },
+      {
+        onEvent: (event) => {
+          if (event.type !== "outcome" || event.trigger !== "click" || outcomes[index]) return;
+          outcomes[index] = event;
+          doneAt[index] = performance.now();
+          if (++settled === count) allSettled();
+        },
       },
-    });
-    flow.start();
-    return { flow, connector };
+    );
+    button.start();
+    return { button, connector };
   });
 
   const spacing = count > 1 ? options.pressWindowMs / (count - 1) : 0;
   const start = performance.now();
   const timers: NodeJS.Timeout[] = [];
-  buttons.forEach(({ flow }, index) => {
+  buttons.forEach(({ button }, index) => {
     timers.push(
       setTimeout(() => {
         pressedAt[index] = performance.now();
-        flow.click("SINGLE");
+        button.click("SINGLE");
       }, index * spacing),
     );
   });
@@ -179,7 +165,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   clearTimeout(timer);
   timers.forEach(clearTimeout);
 
-  for (const { flow } of buttons) flow.stop();
+  for (const { button } of buttons) button.stop();
   await Promise.all(buttons.map(({ connector }) => connector.drain(2_000)));
 
   const byOutcome: Record<string, number> = {};

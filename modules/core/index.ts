@@ -6,4 +6,8 @@ export * from "./messages";
 export * from "./click";
 export * from "./backoff";
 export * from "./led";
+export * from "./record";
+export * from "./link";
 export * from "./flow";
+export * from "./led-view";
+export * from "./button";

@@ -28,12 +28,6 @@ export const LED_PATTERNS: { readonly [K in LedPatternName]: LedPattern } = {
   cancelled: { steps: times(2, [1000, 300]), loop: false },
 };
 
-/** Total length of one play of a pattern (Infinity for looping ones). */
-export function patternDurationMs(name: LedPatternName): number {
-  const p = LED_PATTERNS[name];
-  return p.loop ? Infinity : p.steps.reduce((a, b) => a + b, 0);
-}
-
 /** Gap before a looping pattern resumes after an interrupt, so a blip stays visible as its own flash. */
 export const RESUME_GAP_MS = 200;
 

@@ -7,10 +7,11 @@ import type {
   Log,
   MqttConnection,
   MqttConnector,
-  Store,
   TimerHandle,
   Timers,
 } from "../../../modules/core/ports";
+
+export { MemoryStore } from "../../device/memory-store";
 
 interface Pending {
   id: number;
@@ -81,30 +82,6 @@ export class FakeClock implements Clock {
   constructor(public time = 0) {}
   now(): number {
     return this.time;
-  }
-}
-
-export class MemoryStore implements Store {
-  readonly data = new Map<string, string>();
-  readonly writes: [string, string | undefined][] = [];
-  read(key: string): string | undefined {
-    this.check(key);
-    return this.data.get(key);
-  }
-  write(key: string, value: string): void {
-    this.check(key);
-    if (value.length > 4000) throw new Error(`value for ${key} too long`);
-    this.data.set(key, value);
-    this.writes.push([key, value]);
-  }
-  remove(key: string): void {
-    this.check(key);
-    this.data.delete(key);
-    this.writes.push([key, undefined]);
-  }
-  private check(key: string): void {
-    // The NVS limit the firmware store has: fail loudly here so the core never uses a longer key.
-    if (key.length === 0 || key.length > 15) throw new Error(`store key ${JSON.stringify(key)} violates 1..15 chars`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LED_PATTERNS, LedPlayer, RESUME_GAP_MS, patternDurationMs, type LedPatternName } from "../../../modules/core/led";
+import { LED_PATTERNS, LedPlayer, RESUME_GAP_MS, type LedPatternName } from "../../../modules/core/led";
 import { FakeTimers, RecordingLed } from "./fakes";
 
 function setup() {
@@ -23,36 +23,6 @@ function expand(steps: number[], t0 = 0): { at: number; on: boolean }[] {
   return out;
 }
 
-describe("LED pattern table (docs/ARCHITECTURE.md)", () => {
-  it.each<[LedPatternName, number[], boolean]>([
-    ["working", [100, 900], true],
-    ["ok", [2000], false],
-    ["rejected", [600, 400, 600, 400, 600, 400], false],
-    ["failed", Array.from({ length: 20 }, () => 100), false],
-    [
-      "auth-error",
-      [100, 100, 100, 100, 100, 100, 500, 100, 500, 100, 500, 100, 100, 100, 100, 100, 100, 100, 500, 100, 500, 100, 500, 100],
-      false,
-    ],
-    ["busy", [50], false],
-    ["cancelled", [1000, 300, 1000, 300], false],
-  ])("%s", (name, steps, loop) => {
-    expect(LED_PATTERNS[name]).toEqual({ steps, loop });
-  });
-
-  it.each<[LedPatternName, number]>([
-    ["ok", 2000],
-    ["rejected", 3000],
-    ["failed", 2000],
-    ["auth-error", 4800],
-    ["busy", 50],
-    ["cancelled", 2600],
-    ["working", Infinity],
-  ])("%s lasts %d ms", (name, ms) => {
-    expect(patternDurationMs(name)).toBe(ms);
-  });
-});
-
 describe("LedPlayer", () => {
   it("switches the LED off at construction", () => {
     const timers = new FakeTimers();
@@ -74,7 +44,7 @@ describe("LedPlayer", () => {
       expect(player.current).toBeUndefined();
       expect(observed).toEqual([
         { name, at: 0 },
-        { name: "off", at: patternDurationMs(name) },
+        { name: "off", at: LED_PATTERNS[name].steps.reduce((a, b) => a + b, 0) },
       ]);
       expect(timers.pendingCount).toBe(0);
     },

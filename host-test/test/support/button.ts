@@ -1,4 +1,4 @@
-// A virtual button for the reliability suites: the core (OrderFlow, LED player) on the Node adapters
+// A virtual button for the reliability suites: the core's button (createButton: classifier, flow, LED view) on the Node adapters
 // (mqtt.js connector, JSON-file store, Node timers), exactly as `npm run simulate` wires it, plus what a
 // test needs to watch: every flow event, the LED pattern sequence, the log lines, connection attempts.
 import path from "node:path";

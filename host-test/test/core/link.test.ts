@@ -1,0 +1,241 @@
+// The link through the flow: a persistent connection's lifetime (connect at start, publish on the live link,
+// reconnect with backoff, refusal), and the link's timers.
+import { describe, expect, it } from "vitest";
+import { encodeAck } from "../../../modules/core/index";
+import { Backoff } from "../../../modules/core/backoff";
+import { Link, type LinkEvent } from "../../../modules/core/link";
+import { FakeConnection, FakeConnector, FakeTimers, MemoryLog, MemoryStore } from "./fakes";
+import { ACKS, T0, nth, setup } from "./flow-harness";
+
+describe("Link: persistent mode", () => {
+  it("connects at start, publishes clicks on the live link, stays connected", () => {
+    const t = setup({ mode: "persistent" });
+    t.flow.start();
+    t.timers.advance(100);
+    expect(t.connector.connections).toHaveLength(1);
+    expect(t.events.filter((e) => e.type === "connection").map((e) => (e as { phase: string }).phase)).toEqual([
+      "connecting",
+      "ready",
+    ]);
+    expect(t.click("SINGLE")).toMatchObject({ outcome: "ok", pressToAckMs: 5, attempts: 1 });
+    expect(t.click("DOUBLE")).toMatchObject({ outcome: "ok", pressToAckMs: 5 });
+    expect(t.states()).toEqual(["awaiting-ack", "idle", "awaiting-ack", "idle"]);
+    expect(t.connector.connections).toHaveLength(1);
+    expect(t.connector.last!.open).toBe(true);
+  });
+
+  it("reconnects with growing, jittered backoff while the broker is down; no storm", () => {
+    const t = setup({ mode: "persistent" });
+    t.flow.start();
+    t.timers.advance(100);
+    t.restaurant.connectBehaviour = "refuse";
+    t.connector.last!.drop("network", "broker restarted");
+    t.timers.advance(60_000);
+    const gaps = t.restaurant.connectTimes.slice(1).map((at, i, all) => at - (i === 0 ? T0 + 100 : all[i - 1]! + 20));
+    expect(gaps).toEqual([500, 1000, 2000, 4000, 8000, 15000, 15000]);
+    expect(t.connector.connections.length).toBeLessThanOrEqual(9);
+    // Broker back: the link comes up at the next attempt and clicks work.
+    t.restaurant.connectBehaviour = "ready";
+    t.timers.advance(20_000);
+    expect(t.connector.openConnections).toHaveLength(1);
+    expect(t.click("SINGLE")).toMatchObject({ outcome: "ok" });
+  });
+
+  it("a link that flaps (ready, then dropped at once) keeps backing off; a stable one earns a reset", () => {
+    const t = setup({ mode: "persistent" });
+    let flapping = true;
+    const restaurantConnect = t.connector.onConnect!;
+    t.connector.onConnect = (c: FakeConnection) => {
+      restaurantConnect(c); // ready after 20 ms
+      if (flapping) t.timers.set(() => c.drop("network", "flap"), 21);
+    };
+    t.flow.start();
+    t.timers.advance(40_000);
+    const gaps = t.restaurant.connectTimes.slice(1).map((at, i) => at - (t.restaurant.connectTimes[i]! + 21));
+    expect(gaps).toEqual([500, 1000, 2000, 4000, 8000, 15000]);
+    // Stop flapping: the link stays up for longer than the backoff cap; the next drop starts over.
+    flapping = false;
+    t.timers.advance(60_000);
+    expect(t.connector.openConnections).toHaveLength(1);
+    const dropAt = t.timers.now();
+    t.connector.last!.drop();
+    t.timers.advance(10_000);
+    expect(t.restaurant.connectTimes.at(-1)! - dropAt).toBe(500);
+  });
+
+  it("a click while the link is down connects and publishes", () => {
+    const t = setup({ mode: "persistent" });
+    t.restaurant.connectBehaviour = "refuse";
+    t.flow.start();
+    t.timers.advance(100);
+    t.restaurant.connectBehaviour = "ready";
+    expect(t.click("SINGLE")).toMatchObject({ outcome: "ok", pressToAckMs: 25 });
+    expect(t.connector.last!.open).toBe(true);
+  });
+
+  it("a click while the link is still connecting waits for it and publishes on it", () => {
+    const t = setup({ mode: "persistent" });
+    t.flow.start();
+    t.timers.advance(5);
+    t.flow.click("SINGLE");
+    expect(t.flow.state).toBe("connecting");
+    t.timers.advance(1000);
+    expect(t.lastOutcome()).toMatchObject({ outcome: "ok", attempts: 1, pressToAckMs: 20 });
+    expect(t.connector.connections).toHaveLength(1);
+  });
+
+  it("a slow ack arriving while waiting to retry still completes the message", () => {
+    const t = setup({ mode: "persistent" });
+    t.flow.start();
+    t.timers.advance(100);
+    t.restaurant.ackMs = 10_200;
+    t.flow.click("SINGLE");
+    t.timers.advance(10_100);
+    expect(t.flow.state).toBe("retry-wait");
+    t.timers.advance(200);
+    expect(t.lastOutcome()).toMatchObject({ outcome: "ok", attempts: 1, pressToAckMs: 10_200 });
+    t.timers.advance(60_000);
+    expect(t.connector.last!.published).toHaveLength(1); // the scheduled retry was cancelled
+  });
+
+  it("an ack timeout republishes on the same live link", () => {
+    const t = setup({ mode: "persistent" });
+    t.flow.start();
+    t.timers.advance(100);
+    t.restaurant.publishBehaviour = "silent";
+    t.flow.click("SINGLE");
+    t.timers.advance(10_000);
+    t.restaurant.publishBehaviour = "ack";
+    t.timers.advance(60_000);
+    expect(t.lastOutcome()).toMatchObject({ outcome: "ok", attempts: 2 });
+    expect(t.connector.connections).toHaveLength(1);
+    expect(t.connector.connections[0]!.published).toHaveLength(2);
+  });
+
+  it("the link dropping while awaiting the ack: the message reconnects and resends", () => {
+    const t = setup({ mode: "persistent" });
+    t.flow.start();
+    t.timers.advance(100);
+    t.restaurant.publishBehaviour = "silent";
+    t.flow.click("SINGLE");
+    t.connector.last!.drop("network", "wifi lost");
+    t.restaurant.publishBehaviour = "ack";
+    t.timers.advance(60_000);
+    expect(t.lastOutcome()).toMatchObject({ outcome: "ok", attempts: 2, orderId: nth(1) });
+    expect(t.connector.connections).toHaveLength(2);
+  });
+
+  it("auth failure of the link at start: auth-error LED, no reconnect loop; a click tries again", () => {
+    const t = setup({ mode: "persistent" });
+    t.restaurant.connectBehaviour = "auth";
+    t.flow.start();
+    t.timers.advance(600_000);
+    expect(t.connector.connections).toHaveLength(1);
+    expect(t.patterns).toEqual(["auth-error", "off"]);
+    t.restaurant.connectBehaviour = "ready";
+    expect(t.click("SINGLE")).toMatchObject({ outcome: "ok" });
+    t.connector.last!.drop();
+    t.timers.advance(10_000);
+    expect(t.connector.connections).toHaveLength(3); // reconnecting again once authorized
+  });
+
+  it("a late ack for a message given up on still settles it", () => {
+    const t = setup({ mode: "persistent" });
+    t.flow.start();
+    t.timers.advance(100);
+    t.restaurant.publishBehaviour = "silent";
+    t.click("SINGLE", 130_000);
+    expect(t.lastOutcome()!.outcome).toBe("failed");
+    t.connector.last!.deliver(ACKS, encodeAck({ v: 1, orderId: nth(1), status: "accepted" }));
+    expect(t.events.at(-1)).toMatchObject({ type: "late-ack", orderId: nth(1), status: "accepted" });
+    expect(t.pending()).toBeUndefined();
+    expect(t.store.data.get("lastAccepted")).toBe(nth(1));
+  });
+
+  it("a boot resend in persistent mode keeps the link afterwards", () => {
+    const store = new MemoryStore();
+    const before = setup({ store });
+    before.restaurant.connectBehaviour = "refuse";
+    before.flow.click("SINGLE");
+    before.flow.stop();
+    const t = setup({ store, mode: "persistent" });
+    t.flow.start();
+    t.timers.advance(1000);
+    expect(t.lastOutcome()).toMatchObject({ outcome: "ok", trigger: "boot" });
+    expect(t.connector.connections).toHaveLength(1);
+    expect(t.connector.last!.open).toBe(true);
+  });
+});
+
+describe("Link on its own", () => {
+  function setupLink(mode: "on-demand" | "persistent") {
+    const timers = new FakeTimers(T0);
+    const connector = new FakeConnector();
+    const log = new MemoryLog();
+    const events: LinkEvent[] = [];
+    const closes: string[] = [];
+    const link = new Link({
+      mode,
+      connector,
+      subscribe: ACKS,
+      timers,
+      clock: timers,
+      log,
+      connectTimeoutMs: 10_000,
+      backoff: new Backoff({ baseMs: 1_000, capMs: 30_000, random: () => 0.5 }),
+      stableAfterMs: 30_000,
+      emit: (e) => events.push(e),
+      handlers: { onReady: () => {}, onMessage: () => {}, onClose: (kind) => closes.push(kind) },
+    });
+    return { timers, connector, log, events, closes, link };
+  }
+
+  it("an idle link that never connects: connect timeout, then backoff delays from Backoff; one link timer at a time", () => {
+    const { timers, connector, link } = setupLink("persistent"); // the fake broker never answers
+    link.start();
+    for (let i = 0; i < 8; i++) {
+      expect(timers.pendingCount).toBe(1);
+      timers.advance(timers.requested.at(-1)!); // to the running timer's deadline
+    }
+    // connect timeout (10 s) alternates with the reconnect wait: 500, 1000, 2000, 4000 (full jitter at 0.5)
+    expect(timers.requested.slice(0, 8)).toEqual([10_000, 500, 10_000, 1_000, 10_000, 2_000, 10_000, 4_000]);
+    expect(connector.connections.length).toBe(5);
+    expect(connector.connections.slice(0, -1).every((c) => c.closedByCore)).toBe(true);
+  });
+
+  it("while a message holds the link, its closes go to the flow and the link sets no timer of its own", () => {
+    const { timers, connector, closes, link } = setupLink("persistent");
+    link.take();
+    link.connect();
+    connector.last!.drop("network", "reset");
+    expect(closes).toEqual(["network"]);
+    expect(timers.pendingCount).toBe(0);
+  });
+
+  it("on-demand: release() closes the connection and idle() keeps nothing up", () => {
+    const { timers, connector, link } = setupLink("on-demand");
+    link.start();
+    expect(connector.connections).toHaveLength(0);
+    link.take();
+    link.connect();
+    connector.last!.ready();
+    expect(link.ready).toBe(true);
+    link.release(false);
+    link.idle();
+    expect(connector.last!.closedByCore).toBe(true);
+    expect(timers.pendingCount).toBe(0);
+  });
+
+  it("a refused idle link stays down (no timer) until a message takes it and connects", () => {
+    const { timers, connector, log, events, link } = setupLink("persistent");
+    link.start();
+    connector.last!.drop("auth", "certificate rejected");
+    expect(events.at(-1)).toEqual({ type: "connection", phase: "closed", kind: "auth", detail: "certificate rejected" });
+    expect(log.has(/link not authorized/)).toBe(true);
+    timers.advance(600_000);
+    expect(connector.connections).toHaveLength(1);
+    link.take();
+    link.connect();
+    expect(connector.connections).toHaveLength(2);
+  });
+});
