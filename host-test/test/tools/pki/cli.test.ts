@@ -214,7 +214,7 @@ describe("help and bad input", () => {
       [["thing", "deactivate", "ghost"], /unknown thing ghost/],
       [["import", "aws", "--cert", notCert, "--key", notCert, "--ca", notCert, "--name", "x"], /--cert is not a PEM certificate/],
       [["broker", "cert", "--ip", "localhost"], /not an IP address: localhost/],
-      [["ca", "init"], /a CA already exists/],
+      [["ca", "init"], /a CA already exists in .* \(a root and an intermediate that issues devices; .*\): keep using it, .* To start over, e\.g\. with --intermediate, move .* away first/],
     ];
     const usageErrors: [string[], RegExp][] = [
       [["thing", "create", "ok-name", "--key-type", "dsa"], /--key-type must be rsa or ec, not "dsa"/],
