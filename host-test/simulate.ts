@@ -111,7 +111,8 @@ async function main(): Promise<number> {
     return 2;
   }
   if (!config) {
-    process.stdout.write(`${usage()}\n`);
+    // --no-color / --color are taken out before the settings are parsed (tools/cli/terminal.ts).
+    process.stdout.write(`${usage()}\n  --no-color                     no colours on the live line (also NO_COLOR=1)\n`);
     return 0;
   }
 
