@@ -4,7 +4,9 @@ import { execFileSync, spawnSync } from "node:child_process";
 import crypto from "node:crypto";
 
 export function hasTmux(): boolean {
-  return spawnSync("tmux", ["-V"], { stdio: "ignore" }).status === 0;
+  const found = spawnSync("tmux", ["-V"], { stdio: "ignore" }).status === 0;
+  if (!found) console.warn("terminal tests skipped: tmux not found (apt-get install tmux)");
+  return found;
 }
 
 export class TmuxTerminal {
