@@ -211,15 +211,6 @@ export async function runService(opts: {
   }
 }
 
-/** `--port`-style whole numbers with a range, or a UsageError naming the flag. */
-export function intOption(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw new UsageError(`--${flag} must be a whole number, not ${JSON.stringify(raw)}`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new UsageError(`--${flag} must be between ${min} and ${max}, not ${n}`);
-  return n;
-}
-
 /** Loopback listen addresses: the default for both services, no warning needed. */
 export function isLoopbackHost(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);

@@ -34,7 +34,8 @@ import { accessSync, chmodSync, chownSync, constants, mkdtempSync, readFileSync,
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { isValidThingName } from "../../modules/core/config";
+import { BUTTON_SETTINGS, pickSettings, validateSettings } from "../../modules/core/settings";
+import { acksTopic, allAcksFilter, allOrdersFilter, isValidThingName, ordersTopic, RESTAURANT_NAME } from "../../modules/core/topics";
 import { Pki } from "../../tools/pki/pki";
 
 export const DEFAULT_MAX_PACKET_BYTES = 64 * 1024;
@@ -131,21 +132,21 @@ export interface RunningMosquitto {
 
 /** The ACL file: devices use their own topics, the restaurant reads all orders and writes all acks. */
 export function mosquittoAcl(options: { topicPrefix?: string; restaurantName?: string } = {}): string {
-  const prefix = options.topicPrefix ?? "pizza";
-  const restaurant = options.restaurantName ?? "restaurant";
-  if (!/^[^+#\s$][^+#\s]*$/.test(prefix) || prefix.split("/").some((level) => level === "")) {
-    throw new Error(`mosquitto: invalid topicPrefix ${JSON.stringify(prefix)}`);
-  }
+  // The button's topicPrefix setting, read and checked by the same schema as everywhere else.
+  const read = validateSettings({ settings: pickSettings(BUTTON_SETTINGS, ["topicPrefix"]), rules: [] }, { topicPrefix: options.topicPrefix });
+  if (!read.ok) throw new Error(`mosquitto: invalid ${read.errors.join("; ")}`);
+  const prefix = read.values.topicPrefix as string;
+  const restaurant = options.restaurantName ?? RESTAURANT_NAME;
   if (!isValidThingName(restaurant)) throw new Error(`mosquitto: invalid restaurantName ${JSON.stringify(restaurant)}`);
   return [
     "# Written by host-test/mosquitto. %u is the username = the client certificate's CN (use_identity_as_username).",
     "# pattern lines apply to every client, the restaurant included.",
-    `pattern write ${prefix}/orders/%u`,
-    `pattern read ${prefix}/acks/%u`,
+    `pattern write ${ordersTopic(prefix, "%u")}`,
+    `pattern read ${acksTopic(prefix, "%u")}`,
     "",
     `user ${restaurant}`,
-    `topic read ${prefix}/orders/+`,
-    `topic write ${prefix}/acks/+`,
+    `topic read ${allOrdersFilter(prefix)}`,
+    `topic write ${allAcksFilter(prefix)}`,
     "",
   ].join("\n");
 }

@@ -71,15 +71,17 @@ describe("npm run simulate (script mode)", () => {
     }
   });
 
-  it("a second run reuses PKI and state: new orderIds, persistent mode from a --config file", async () => {
+  it("a second run reuses PKI and state: new orderIds, persistent mode from a --config file of the firmware's manifest config", async () => {
+    // The firmware's own config keys and defaults (mqtt.host "" = the embedded broker), one value changed.
+    const manifest = JSON.parse(fs.readFileSync(new URL("../../manifest.json", import.meta.url), "utf8"));
     const configFile = path.join(dir, "sim.json");
-    fs.writeFileSync(configFile, JSON.stringify({ connectionMode: "persistent", stateDir: "state", pkiDir: "pki", ackTimeoutMs: 1500 }));
+    fs.writeFileSync(configFile, JSON.stringify({ ...manifest.config, connection: "persistent" }));
     const seqOf = (orderId: string) => Number(/-(\d+)$/.exec(orderId)![1]);
     const firstRun = readOrderIds(path.join(stateDir, "restaurant.db"));
     expect(firstRun).toHaveLength(3);
     // A state dir from before simulate and `npm run restaurant` shared the name restaurant.db: kept, renamed.
     fs.renameSync(path.join(stateDir, "restaurant.db"), path.join(stateDir, "restaurant.sqlite"));
-    const run = await simulate(["--config", configFile, "--clicks", "single,long"]);
+    const run = await simulate(["--config", configFile, "--state-dir", stateDir, "--pki-dir", pkiDir, "--clicks", "single,long"]);
     expect(run.code, run.stderr).toBe(0);
     const summary = JSON.parse(run.stdout.trim().split("\n").at(-1)!).summary;
     expect(summary.mode).toBe("persistent");
@@ -88,6 +90,14 @@ describe("npm run simulate (script mode)", () => {
     expect(seqOf(summary.clicks[0].orderId)).toBe(Math.max(...firstRun.map(seqOf)) + 1);
     expect(readOrderIds(path.join(stateDir, "restaurant.db"))).toEqual([...firstRun, ...summary.clicks.map((c: any) => c.orderId)]);
     expect(fs.existsSync(path.join(stateDir, "restaurant.sqlite"))).toBe(false);
+  });
+
+  it("topic prefix acme.pizza (a dot is a plain topic character) works end to end: button, broker rules, restaurant", async () => {
+    const run = await simulate(["--clicks", "single", "--json", "--topic-prefix", "acme.pizza", "--state-dir", path.join(dir, "acme-state"), "--pki-dir", pkiDir]);
+    expect(run.code, run.stderr).toBe(0);
+    const objects = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, any>);
+    expect(objects.at(-1)!.summary.clicks.map((c: any) => c.outcome)).toEqual(["ok"]);
+    expect(objects.some((o) => o.source === "restaurant" && o.event === "ack-published")).toBe(true);
   });
 
   it("exits 1 when an outcome breaks the contract (LONG with nothing to cancel)", async () => {

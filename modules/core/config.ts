@@ -1,6 +1,8 @@
 // Button configuration with the product's defaults (docs/ARCHITECTURE.md). Both hosts build one from their own sources
 // (firmware: mc/config; harness: CLI flags / JSON file) and pass it to the core.
 
+import { BUTTON_SETTINGS, buttonSettingsFrom, defaultsOf } from "./settings";
+
 export type ClickType = "SINGLE" | "DOUBLE" | "LONG";
 export type ConnectionMode = "on-demand" | "persistent";
 
@@ -25,29 +27,8 @@ export interface ButtonConfig {
   pendingExpiryMs: number;
 }
 
-export const defaultConfig: Omit<ButtonConfig, "thingName"> = {
-  topicPrefix: "pizza",
-  items: { SINGLE: "margherita", DOUBLE: "pepperoni" },
-  connectionMode: "on-demand",
-  debounceMs: 30,
-  doubleClickMs: 400,
-  longPressMs: 1500,
-  ackTimeoutMs: 10_000,
-  backoffBaseMs: 1_000,
-  backoffCapMs: 30_000,
-  giveUpMs: 120_000,
-  pendingExpiryMs: 30 * 60_000,
-};
+/** The defaults of the settings schema (modules/core/settings.ts), the one place they are written. */
+export const defaultConfig: Omit<ButtonConfig, "thingName"> = buttonSettingsFrom(defaultsOf(BUTTON_SETTINGS)).core;
 
-export function ordersTopic(prefix: string, thing: string): string {
-  return `${prefix}/orders/${thing}`;
-}
-
-export function acksTopic(prefix: string, thing: string): string {
-  return `${prefix}/acks/${thing}`;
-}
-
-/** AWS IoT thing names: 1–128 of [a-zA-Z0-9:_-]. We also forbid ':' so a name is always a safe topic level. */
-export function isValidThingName(name: string): boolean {
-  return /^[A-Za-z0-9_-]{1,128}$/.test(name);
-}
+// The topic contract lives in ./topics; re-exported for the modules that have always imported it from here.
+export { acksTopic, isValidThingName, ordersTopic } from "./topics";

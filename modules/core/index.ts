@@ -1,6 +1,8 @@
 // Public API of the core. Hosts may import from here or from the individual modules.
 export * from "./ports";
 export * from "./config";
+export * from "./topics";
+export * from "./settings";
 export * from "./utf8";
 export * from "./messages";
 export * from "./click";

@@ -6,7 +6,7 @@
 //   it is first sent (create()): an orderId is never reused across resets, and a reset never loses it.
 // - With no seq in the store (new device, flash erase, NVS wipe) the counter is seeded from the wall clock
 //   in seconds, not 1: orderIds from before an erase are never reused (the restaurant would answer a
-//   reused one with its OLD ack: green LED, no pizza). With the clock unset (before 2020) create() throws.
+//   reused one with its OLD ack: green LED, no pizza). With the clock unset (before 2025, wall-clock.ts) create() throws.
 // - A pending message older than the expiry (by the Clock) is dropped rather than resent; an unreadable
 //   one (flash corruption) is dropped with an error.
 // - An ack ends a message: it is no longer pending (settle()).
@@ -14,6 +14,7 @@
 import type { AckMessage, OrderMessage } from "./messages";
 import { decodeOrder, encodeOrder } from "./messages";
 import type { Clock, Log, Store } from "./ports";
+import { CLOCK_SET_AFTER_MS, CLOCK_SET_AFTER_YEAR } from "./wall-clock";
 
 /** Store keys (NVS: at most 15 characters). */
 export const STORE_KEYS = { seq: "seq", pending: "pending", lastAccepted: "lastAccepted" } as const;
@@ -125,7 +126,7 @@ export class MessageRecord {
     const now = this.clock.now();
     if (!(now >= CLOCK_SET_AFTER_MS)) {
       // 1970 seconds are far below the seqs of earlier orders: every orderId would repeat an old one.
-      throw new Error(`wall clock not set (${now} ms since 1970, before 2020): cannot number a new order`);
+      throw new Error(`wall clock not set (${now} ms since 1970, before ${CLOCK_SET_AFTER_YEAR}): cannot number a new order`);
     }
     const seconds = Math.floor(now / 1000);
     if (raw === undefined) {
@@ -140,8 +141,6 @@ export class MessageRecord {
   }
 }
 
-/** Date.UTC(2020, 0, 1). An earlier wall clock was never set (an ESP32 boots in 1970): it cannot seed seq. */
-const CLOCK_SET_AFTER_MS = 1_577_836_800_000;
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

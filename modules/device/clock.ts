@@ -5,17 +5,16 @@ import SNTP from "sntp";
 import Time from "time";
 import Timer from "timer";
 import type { Clock, Log } from "../core/ports";
+import { isWallClockSet } from "../core/wall-clock";
 
 export const wallClock: Clock = {
   now: () => Date.now(),
 };
 
-/** Any date before this is "unknown": the firmware was built later, so the clock was never set. */
-const KNOWN_DATE_MS = Date.UTC(2025, 0, 1);
 const RETRY_MS = 10_000;
 
 export function clockIsSet(): boolean {
-  return Date.now() >= KNOWN_DATE_MS;
+  return isWallClockSet(Date.now());
 }
 
 /** Calls onSet once the wall clock is plausible, asking `host` by SNTP (retrying) if needed. */

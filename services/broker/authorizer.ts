@@ -3,7 +3,17 @@
 // (services/broker/policy-authorizer.ts over tools/policy) implements the same interface with AWS IoT policy documents.
 // Authorizers are synchronous because aedes' delivery hook (authorizeForward) is.
 
-import { acksTopic, isValidThingName, ordersTopic } from "../../modules/core/config";
+import {
+  acksTopic,
+  allOrdersFilter,
+  isValidThingName,
+  isValidTopicPrefix,
+  ordersTopic,
+  RESTAURANT_NAME,
+  thingOfAcksTopic,
+  thingOfOrdersTopic,
+  topicPrefixProblem,
+} from "../../modules/core/topics";
 
 /** Who is asking. Built by the broker from the verified client certificate and the CONNECT packet. */
 export interface ClientIdentity {
@@ -47,19 +57,15 @@ const NO_RULE = "no matching rule";
  */
 export function thingTopicAuthorizer(opts: ThingTopicAuthorizerOptions): Authorizer {
   const prefix = opts.topicPrefix;
-  const restaurant = opts.restaurantName ?? "restaurant";
-  if (!isValidTopicPrefix(prefix)) {
-    throw new Error(`thingTopicAuthorizer: invalid topicPrefix ${JSON.stringify(prefix)} (no wildcards, no leading $ or /)`);
+  const restaurant = opts.restaurantName ?? RESTAURANT_NAME;
+  const prefixProblem = topicPrefixProblem(prefix);
+  if (prefixProblem !== undefined) {
+    throw new Error(`thingTopicAuthorizer: invalid topicPrefix ${JSON.stringify(prefix)}: ${prefixProblem}`);
   }
   if (!isValidThingName(restaurant)) {
     throw new Error(`thingTopicAuthorizer: invalid restaurantName ${JSON.stringify(restaurant)}`);
   }
-  const ordersLevel = `${prefix}/orders/`;
-  const acksLevel = `${prefix}/acks/`;
   const isRestaurant = (id: ClientIdentity) => id.commonName === restaurant;
-  /** `<level><thing>` with exactly one valid thing-name level after it. */
-  const isThingTopic = (topic: string, level: string) =>
-    topic.startsWith(level) && isValidThingName(topic.slice(level.length));
 
   return {
     connect(id) {
@@ -69,27 +75,24 @@ export function thingTopicAuthorizer(opts: ThingTopicAuthorizerOptions): Authori
     },
     publish(id, topic) {
       if (isRestaurant(id)) {
-        return isThingTopic(topic, acksLevel) ? allow("restaurant publishes acks") : deny(NO_RULE);
+        return thingOfAcksTopic(prefix, topic) !== undefined ? allow("restaurant publishes acks") : deny(NO_RULE);
       }
       return topic === ordersTopic(prefix, id.commonName) ? allow("thing publishes its own orders") : deny(NO_RULE);
     },
     subscribe(id, topicFilter) {
       if (isRestaurant(id)) {
-        return topicFilter === `${ordersLevel}+` ? allow("restaurant subscribes to all orders") : deny(NO_RULE);
+        return topicFilter === allOrdersFilter(prefix) ? allow("restaurant subscribes to all orders") : deny(NO_RULE);
       }
       return topicFilter === acksTopic(prefix, id.commonName) ? allow("thing subscribes to its own acks") : deny(NO_RULE);
     },
     receive(id, topic) {
       if (isRestaurant(id)) {
-        return isThingTopic(topic, ordersLevel) ? allow("restaurant receives orders") : deny(NO_RULE);
+        return thingOfOrdersTopic(prefix, topic) !== undefined ? allow("restaurant receives orders") : deny(NO_RULE);
       }
       return topic === acksTopic(prefix, id.commonName) ? allow("thing receives its own acks") : deny(NO_RULE);
     },
   };
 }
 
-/** One or more plain topic levels: no wildcards, no `$` (reserved for the broker), no empty level. */
-export function isValidTopicPrefix(prefix: string): boolean {
-  if (prefix.length === 0 || prefix.startsWith("$")) return false;
-  return prefix.split("/").every((level) => level.length > 0 && !/[+#\u0000]/.test(level));
-}
+/** The topic contract's prefix rule (modules/core/topics.ts), re-exported for the broker's callers. */
+export { isValidTopicPrefix };

@@ -3,6 +3,7 @@
 // evaluated by the policy authorizer; or the built-in per-thing topic rules. One place, used by
 // `npm run broker` and `npm run simulate`, so both enforce the same thing.
 import { fileURLToPath } from "node:url";
+import { DEFAULT_TOPIC_PREFIX } from "../../modules/core/topics";
 import { DEV_RESTAURANT } from "../../tools/pki/dev";
 import type { Pki } from "../../tools/pki/pki";
 import { policyAuthorizerForPki, type PolicyDecisionEvent } from "./policy-authorizer";
@@ -14,8 +15,8 @@ export const POLICY_FILES = {
   restaurant: fileURLToPath(new URL("../policies/restaurant.json", import.meta.url)),
 };
 
-/** The topic prefix the product policies name. */
-export const POLICY_TOPIC_PREFIX = "pizza";
+/** The topic prefix the product policies name: the contract's default (modules/core/topics.ts). */
+export const POLICY_TOPIC_PREFIX = DEFAULT_TOPIC_PREFIX;
 
 export interface ProductAuthorizationOptions {
   pki: Pki;

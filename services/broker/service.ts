@@ -7,12 +7,12 @@ import { X509Certificate } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { DEV_RESTAURANT, ensureDevPki } from "../../tools/pki/dev";
 import { Pki } from "../../tools/pki/pki";
 import { productAuthorization } from "./product-authorization";
-import { intOption, isLoopbackHost, isMainModule, runServiceCli, UsageError, type EventSink } from "../runtime";
-import { isValidTopicPrefix } from "./authorizer";
+import { BUTTON_SETTINGS, type SettingsSchema } from "../../modules/core/settings";
+import { isLoopbackHost, isMainModule, runServiceCli, type EventSink } from "../runtime";
+import { commandHelp, parseCommandLine, pickSettings } from "../settings-cli";
 import { DEFAULT_MAX_PACKET_BYTES, startBroker, type RunningBroker } from "./broker";
 import { watchTrust, type TrustReloader } from "./trust-reload";
 
@@ -30,75 +30,47 @@ export interface BrokerServiceConfig {
   maxPacketBytes: number;
 }
 
+/** The broker service's settings; topicPrefix is the button's own setting (same key, same rule). */
+export const BROKER_SETTINGS: SettingsSchema = {
+  settings: [
+    { key: "host", type: "text", default: "127.0.0.1", help: "listen address; 0.0.0.0 = every interface, for a real board on your network (the broker certificate must name the address the board uses: npm run pki -- broker cert --host NAME --ip ADDR)" },
+    { key: "port", type: "integer", default: 8883, min: 0, max: 65_535, help: "listen port (0 = any free port, printed in the listening line)" },
+    { key: "pkiDir", type: "path", default: "certs", help: "local PKI; if it holds no CA yet, a development PKI is created there (CA, broker cert for localhost/127.0.0.1, restaurant, pizza-button-01)" },
+    { key: "rules", type: "choice", default: "policy", choices: ["policy", "builtin"], help: "authorization: the AWS IoT policies attached to each thing in the PKI's policy store, or the built-in per-thing topic rules" },
+    { key: "defaultPolicies", type: "boolean", default: true, help: "attach the product policies to things that have none" },
+    ...pickSettings(BUTTON_SETTINGS, ["topicPrefix"]),
+    { key: "region", type: "text", default: "*", help: "region policy ARNs are matched against" },
+    { key: "account", type: "text", default: "*", help: "account policy ARNs are matched against" },
+    { key: "maxPacketBytes", type: "integer", default: DEFAULT_MAX_PACKET_BYTES, min: 64, max: 16 * 1024 * 1024, unit: "bytes", help: "largest MQTT packet accepted" },
+  ],
+  rules: [],
+};
+
 export function brokerUsage(): string {
-  return [
+  return commandHelp(BROKER_SETTINGS, [
     "Usage: npm run broker -- [options]",
     "",
     "Runs the embedded MQTT broker (TLS 1.2+, client certificates required) until SIGINT/SIGTERM.",
     "Logs one JSON object per line on stdout: connects, refusals with their reason, authorization decisions.",
     "",
-    "  --host ADDR              listen address (default 127.0.0.1). 0.0.0.0 = every interface, for a real",
-    "                           board on your network: the broker certificate must name the address the",
-    "                           board uses (npm run pki -- broker cert --host NAME --ip ADDR)",
-    "  --port N                 listen port (default 8883; 0 = any free port, printed in the listening line)",
-    "  --pki-dir DIR            local PKI (default certs). If it holds no CA yet, a development PKI is",
-    "                           created there (CA, broker cert for localhost/127.0.0.1, restaurant, pizza-button-01)",
-    "  --rules policy|builtin   authorization: the AWS IoT policies attached to each thing in the PKI's",
-    "                           policy store (default), or the built-in per-thing topic rules",
-    "  --no-default-policies    don't attach the product policies to things that have none",
-    "  --topic-prefix P         topic prefix of the built-in rules (default pizza)",
-    "  --region R, --account A  region/account policy ARNs are matched against (default *)",
-    `  --max-packet-bytes N     largest MQTT packet accepted (default ${DEFAULT_MAX_PACKET_BYTES})`,
-    "  --help                   this text",
-  ].join("\n");
+  ]);
 }
 
 /** argv (without node and script) → config; undefined for --help. Throws UsageError. */
 export function parseBrokerArgs(argv: string[], cwd = process.cwd()): BrokerServiceConfig | undefined {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        "pki-dir": { type: "string" },
-        rules: { type: "string" },
-        "no-default-policies": { type: "boolean" },
-        "topic-prefix": { type: "string" },
-        region: { type: "string" },
-        account: { type: "string" },
-        "max-packet-bytes": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]!);
-  }
-  if (values.help) return undefined;
-  const text = (flag: string, fallback: string): string => {
-    const v = values[flag];
-    if (v === undefined) return fallback;
-    if (typeof v !== "string" || v.trim() === "") throw new UsageError(`--${flag} needs a value`);
-    return v.trim();
-  };
-  const rules = text("rules", "policy");
-  if (rules !== "policy" && rules !== "builtin") throw new UsageError(`--rules must be policy or builtin, not ${JSON.stringify(rules)}`);
-  const topicPrefix = text("topic-prefix", "pizza");
-  if (!isValidTopicPrefix(topicPrefix)) throw new UsageError(`--topic-prefix ${JSON.stringify(topicPrefix)}: topic levels without wildcards or a leading $`);
-  const host = text("host", "127.0.0.1");
+  const line = parseCommandLine(BROKER_SETTINGS, argv, { cwd });
+  if (line === undefined) return undefined;
+  const v = line.values;
   return {
-    host,
-    port: intOption("port", values.port as string | undefined, 8883, 0, 65535),
-    pkiDir: path.resolve(cwd, text("pki-dir", "certs")),
-    rules,
-    defaultPolicies: values["no-default-policies"] !== true,
-    topicPrefix,
-    region: text("region", "*"),
-    account: text("account", "*"),
-    maxPacketBytes: intOption("max-packet-bytes", values["max-packet-bytes"] as string | undefined, DEFAULT_MAX_PACKET_BYTES, 64, 16 * 1024 * 1024),
+    host: v.host as string,
+    port: v.port as number,
+    pkiDir: v.pkiDir as string,
+    rules: v.rules as BrokerServiceConfig["rules"],
+    defaultPolicies: v.defaultPolicies as boolean,
+    topicPrefix: v.topicPrefix as string,
+    region: v.region as string,
+    account: v.account as string,
+    maxPacketBytes: v.maxPacketBytes as number,
   };
 }
 

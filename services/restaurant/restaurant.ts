@@ -12,7 +12,7 @@
 // order with the same orderId, and a repeat gets the stored ack again: nothing is lost, nothing doubled.
 import { MqttClient } from "mqtt";
 import type { ClickType } from "../../modules/core/config";
-import { acksTopic, isValidThingName } from "../../modules/core/config";
+import { acksTopic, allOrdersFilter, DEFAULT_TOPIC_PREFIX, thingOfOrdersTopic, topicPrefixProblem } from "../../modules/core/topics";
 import { decodeOrder, encodeAck, type OrderMessage } from "../../modules/core/messages";
 import type { Log } from "../../modules/core/ports";
 import { parseMqttsUrl } from "../net/broker-url";
@@ -107,7 +107,9 @@ class RestaurantService implements Restaurant {
 
   constructor(options: RestaurantOptions) {
     this.#options = options;
-    this.#prefix = options.topicPrefix ?? "pizza";
+    this.#prefix = options.topicPrefix ?? DEFAULT_TOPIC_PREFIX;
+    const prefixProblem = topicPrefixProblem(this.#prefix);
+    if (prefixProblem !== undefined) throw new Error(`restaurant: topicPrefix ${JSON.stringify(this.#prefix)} ${prefixProblem}`);
     this.#menu = new Set(options.menu ?? DEFAULT_MENU);
     this.#etaMin = options.etaMin ?? 25;
     if (!Number.isSafeInteger(this.#etaMin) || this.#etaMin < 0) throw new Error("startRestaurant: etaMin must be a whole number ≥ 0");
@@ -157,7 +159,7 @@ class RestaurantService implements Restaurant {
 
     this.#client.on("error", (error: Error) => this.#errors.push(error));
     this.#client.on("connect", () => {
-      const filter = `${this.#prefix}/orders/+`;
+      const filter = allOrdersFilter(this.#prefix);
       this.#stage = "subscribe";
       this.#client.subscribe(filter, { qos: 1 }, (error) => {
         if (this.#closed) return;
@@ -286,10 +288,8 @@ class RestaurantService implements Restaurant {
 
   /** Topic → thing, payload → strictly decoded order, and the identity checks between them. */
   #parse(topic: string, payload: Uint8Array): Incoming {
-    const level = `${this.#prefix}/orders/`;
-    if (!topic.startsWith(level)) return { ok: false, reason: "not an orders topic" };
-    const thing = topic.slice(level.length);
-    if (!isValidThingName(thing)) return { ok: false, reason: "topic does not end in a valid thing name" };
+    const thing = thingOfOrdersTopic(this.#prefix, topic);
+    if (thing === undefined) return { ok: false, reason: "not an orders topic of a valid thing name" };
     const decoded = decodeOrder(payload);
     if (!decoded.ok) return { ok: false, reason: `from ${thing}: ${decoded.reason}` };
     const order = decoded.value;

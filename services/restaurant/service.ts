@@ -6,11 +6,12 @@
 import { X509Certificate } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
-import { isValidThingName } from "../../modules/core/config";
+import { BUTTON_SETTINGS, type SettingsSchema } from "../../modules/core/settings";
+import { isValidThingName, RESTAURANT_NAME } from "../../modules/core/topics";
 import { parseMqttsUrl } from "../net/broker-url";
 import { startKitchen, type KitchenServer } from "./kitchen/server";
-import { intOption, isLoopbackHost, isMainModule, jsonLines, jsonLog, runServiceCli, UsageError, type EventSink } from "../runtime";
+import { isLoopbackHost, isMainModule, jsonLog, runServiceCli, UsageError, type EventSink } from "../runtime";
+import { commandHelp, parseCommandLine, pickSettings } from "../settings-cli";
 import { autoAccept, type DecidePolicy } from "./decisions";
 import { DEFAULT_MENU, startRestaurant, type Restaurant, type RestaurantEvent, type StoredOrder } from "./restaurant";
 
@@ -33,85 +34,55 @@ export interface RestaurantServiceConfig {
 
 export const DEFAULT_BROKER_URL = "mqtts://127.0.0.1:8883";
 
+/** The restaurant service's settings; topicPrefix is the button's own setting (same key, same rule). */
+export const RESTAURANT_SETTINGS: SettingsSchema = {
+  settings: [
+    { key: "broker", type: "text", default: DEFAULT_BROKER_URL, check: brokerUrlProblem, help: "mqtts://host:port (default: npm run broker on this computer)" },
+    { key: "ca", type: "path", help: "CA certificate(s) that verify the broker (PEM)" },
+    { key: "cert", type: "path", help: "the restaurant's certificate (chain) (PEM)" },
+    { key: "key", type: "path", help: "the restaurant's private key (PEM); default for all three: the restaurant identity in --pki-dir" },
+    { key: "pkiDir", type: "path", default: "certs", help: "local PKI the defaults come from (npm run broker creates it)" },
+    { key: "servername", type: "text", help: "broker certificate name, if not the URL's host" },
+    { key: "alpn", type: "list", help: "ALPN protocols (AWS IoT Core on port 443: x-amzn-mqtt-ca)" },
+    { key: "clientId", type: "text", default: RESTAURANT_NAME, check: (id) => (isValidThingName(id) ? undefined : "must be 1-128 of A-Z a-z 0-9 _ -"), help: "MQTT client id (the embedded broker wants the certificate CN)" },
+    ...pickSettings(BUTTON_SETTINGS, ["topicPrefix"]),
+    { key: "db", type: "path", default: ".data/restaurant.db", help: "SQLite database" },
+    { key: "menu", type: "list", default: DEFAULT_MENU, help: "items accepted, comma-separated" },
+    { key: "autoAccept", type: "boolean", default: false, help: "accept every order and grant every cancel at once (default: staff decide)" },
+    { key: "eta", type: "integer", default: 25, min: 0, max: 600, unit: "min", help: "ETA for auto-accept and the page's default" },
+    { key: "httpHost", type: "text", default: "127.0.0.1", help: "kitchen page address (the page has no login)" },
+    { key: "httpPort", type: "integer", default: 8080, min: 0, max: 65_535, help: "kitchen page port (0 = any free port)" },
+  ],
+  rules: [],
+};
+
+function brokerUrlProblem(url: string): string | undefined {
+  try {
+    parseMqttsUrl(url);
+    return undefined;
+  } catch (error) {
+    return `is not a broker URL: ${(error as Error).message}`;
+  }
+}
+
 export function restaurantUsage(): string {
-  return [
+  return commandHelp(RESTAURANT_SETTINGS, [
     "Usage: npm run restaurant -- [options]",
     "",
     "Takes orders from the broker, keeps them in SQLite and serves the kitchen page where staff accept",
     "or reject them (the button's LED answers). Runs until SIGINT/SIGTERM; JSON lines on stdout.",
     "",
-    `  --broker URL          mqtts://host:port (default ${DEFAULT_BROKER_URL}: npm run broker on this computer)`,
-    "  --ca FILE             CA certificate(s) that verify the broker (PEM)",
-    "  --cert FILE           the restaurant's certificate (chain) (PEM)",
-    "  --key FILE            the restaurant's private key (PEM)",
-    "                        default for all three: the restaurant identity in --pki-dir",
-    "  --pki-dir DIR         local PKI the defaults come from (default certs; npm run broker creates it)",
-    "  --servername NAME     broker certificate name, if not the URL's host",
-    "  --alpn LIST           ALPN protocols (AWS IoT Core on port 443: x-amzn-mqtt-ca)",
-    "  --client-id ID        MQTT client id (default restaurant; the embedded broker wants the certificate CN)",
-    "  --topic-prefix P      topic prefix (default pizza)",
-    "  --db FILE             SQLite database (default .data/restaurant.db)",
-    `  --menu LIST           items accepted, comma-separated (default ${DEFAULT_MENU.join(",")})`,
-    "  --auto-accept         accept every order and grant every cancel at once (default: staff decide)",
-    "  --eta N               ETA in minutes for auto-accept and the page's default (default 25)",
-    "  --http-host ADDR      kitchen page address (default 127.0.0.1; the page has no login)",
-    "  --http-port N         kitchen page port (default 8080; 0 = any free port)",
-    "  --help                this text",
-  ].join("\n");
+  ]);
 }
 
 /** argv → config; undefined for --help. Throws UsageError. */
 export function parseRestaurantArgs(argv: string[], cwd = process.cwd()): RestaurantServiceConfig | undefined {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        broker: { type: "string" },
-        ca: { type: "string" },
-        cert: { type: "string" },
-        key: { type: "string" },
-        "pki-dir": { type: "string" },
-        servername: { type: "string" },
-        alpn: { type: "string" },
-        "client-id": { type: "string" },
-        "topic-prefix": { type: "string" },
-        db: { type: "string" },
-        menu: { type: "string" },
-        "auto-accept": { type: "boolean" },
-        eta: { type: "string" },
-        "http-host": { type: "string" },
-        "http-port": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]!);
-  }
-  if (values.help) return undefined;
-  const text = (flag: string): string | undefined => {
-    const v = values[flag];
-    if (v === undefined) return undefined;
-    if (typeof v !== "string" || v.trim() === "") throw new UsageError(`--${flag} needs a value`);
-    return v.trim();
-  };
-  const list = (flag: string): string[] | undefined => {
-    const v = text(flag);
-    if (v === undefined) return undefined;
-    const items = v.split(",").map((s) => s.trim());
-    if (items.some((s) => s === "")) throw new UsageError(`--${flag}: empty entry in ${JSON.stringify(v)}`);
-    return items;
-  };
-
-  const brokerUrl = text("broker") ?? DEFAULT_BROKER_URL;
-  try {
-    parseMqttsUrl(brokerUrl);
-  } catch (error) {
-    throw new UsageError(`--broker: ${(error as Error).message}`);
-  }
-  const pkiDir = path.resolve(cwd, text("pki-dir") ?? "certs");
+  const line = parseCommandLine(RESTAURANT_SETTINGS, argv, { cwd });
+  if (line === undefined) return undefined;
+  const v = line.values;
+  const text = (key: string) => v[key] as string | undefined;
+  const brokerUrl = text("broker")!;
+  const pkiDir = text("pkiDir")!;
   const given = { ca: text("ca"), cert: text("cert"), key: text("key") };
   const anyGiven = Object.values(given).some((v) => v !== undefined);
   if (anyGiven && Object.values(given).some((v) => v === undefined)) {
@@ -119,7 +90,7 @@ export function parseRestaurantArgs(argv: string[], cwd = process.cwd()): Restau
   }
   const identityDir = path.join(pkiDir, "things", "restaurant");
   const files = anyGiven
-    ? { ca: path.resolve(cwd, given.ca!), cert: path.resolve(cwd, given.cert!), key: path.resolve(cwd, given.key!) }
+    ? { ca: given.ca!, cert: given.cert!, key: given.key! }
     : { ca: path.join(identityDir, "ca.pem"), cert: path.join(identityDir, "chain.pem"), key: path.join(identityDir, "key.pem") };
   for (const [flag, file] of Object.entries(files)) {
     if (!fs.existsSync(file)) {
@@ -130,23 +101,19 @@ export function parseRestaurantArgs(argv: string[], cwd = process.cwd()): Restau
       );
     }
   }
-  const clientId = text("client-id") ?? "restaurant";
-  if (!isValidThingName(clientId)) throw new UsageError(`--client-id ${JSON.stringify(clientId)}: use 1-128 of A-Z a-z 0-9 _ -`);
-  const topicPrefix = text("topic-prefix") ?? "pizza";
-  if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(topicPrefix)) throw new UsageError("--topic-prefix: topic levels of A-Z a-z 0-9 _ -");
   return {
     brokerUrl,
     ...files,
     servername: text("servername"),
-    alpn: list("alpn"),
-    clientId,
-    topicPrefix,
-    dbPath: path.resolve(cwd, text("db") ?? ".data/restaurant.db"),
-    menu: list("menu") ?? [...DEFAULT_MENU],
-    autoAccept: values["auto-accept"] === true,
-    etaMin: intOption("eta", text("eta"), 25, 0, 600),
-    httpHost: text("http-host") ?? "127.0.0.1",
-    httpPort: intOption("http-port", text("http-port"), 8080, 0, 65535),
+    alpn: v.alpn as string[] | undefined,
+    clientId: text("clientId")!,
+    topicPrefix: text("topicPrefix")!,
+    dbPath: text("db")!,
+    menu: [...(v.menu as string[])],
+    autoAccept: v.autoAccept as boolean,
+    etaMin: v.eta as number,
+    httpHost: text("httpHost")!,
+    httpPort: v.httpPort as number,
   };
 }
 

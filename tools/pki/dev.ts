@@ -5,9 +5,11 @@
 import { Pki, type ServerFiles, type ThingFiles, type TrustMaterial } from "./pki";
 import { parseCertificate } from "./crypto";
 import { readFileSync } from "node:fs";
+import { RESTAURANT_NAME } from "../../modules/core/topics";
 
 export const DEV_DEVICE = "pizza-button-01";
-export const DEV_RESTAURANT = "restaurant";
+/** The restaurant's identity is the topic contract's reserved name. */
+export const DEV_RESTAURANT = RESTAURANT_NAME;
 export const DEV_BROKER_HOSTS = ["localhost"];
 export const DEV_BROKER_IPS = ["127.0.0.1"];
 

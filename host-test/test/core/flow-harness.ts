@@ -12,7 +12,7 @@ import { FakeConnector, FakeTimers, MemoryLog, MemoryStore, RecordingLed } from 
 export const THING = "pizza-button-01";
 export const ORDERS = `pizza/orders/${THING}`;
 export const ACKS = `pizza/acks/${THING}`;
-export const T0 = 1_700_000_000_000; // virtual wall clock at the start of every test
+export const T0 = 1_800_000_000_000; // virtual wall clock at the start of every test
 /** A fresh store's first seq: the wall clock in seconds at the first click (every test clicks first at T0). */
 export const SEQ0 = Math.floor(T0 / 1000);
 /** The orderId of the n-th message a fresh device makes (n = 1, 2, …). */

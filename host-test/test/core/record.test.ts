@@ -4,6 +4,7 @@ import type { OrderMessage } from "../../../modules/core/messages";
 import { MessageRecord, STORE_KEYS } from "../../../modules/core/record";
 import { FakeClock, MemoryLog, MemoryStore } from "./fakes";
 import { SEQ0, T0, THING, nth, setup } from "./flow-harness";
+import { CLOCK_SET_AFTER_MS } from "../../../modules/core/wall-clock";
 
 describe("MessageRecord: seq seeded from the wall clock (no orderId reuse after a flash erase)", () => {
   const seqOf = (orderId: string | undefined) => Number(/-(\d+)$/.exec(orderId ?? "")![1]);
@@ -39,7 +40,8 @@ describe("MessageRecord: seq seeded from the wall clock (no orderId reuse after 
   it.each([
     ["0 (epoch)", 0],
     ["a day after boot in 1970", 86_400_000],
-    ["one second before 2020", Date.UTC(2020, 0, 1) - 1_000],
+    ["one second before the cutoff (2025)", CLOCK_SET_AFTER_MS - 1_000],
+    ["late 2024 (a wrong clock that still looks plausible)", Date.UTC(2024, 11, 31)],
   ])("clock unset (%s): no order is created, outcome failed, reason logged", (_name, start) => {
     const t = setup({ start });
     const outcome = t.click("SINGLE");

@@ -3,6 +3,12 @@ import fc from "fast-check";
 import { utf8Decode, utf8Encode } from "../../../modules/core/utf8";
 
 const bytes = (...b: number[]) => Uint8Array.from(b);
+/**
+ * The reference for the property tests below is the host's WHATWG TextEncoder/TextDecoder. The XS test worker
+ * has none (its copy of an older Moddable TextDecoder decodes F4 00 80 80 instead of refusing it), so they run
+ * where the host has one: on Node.
+ */
+const withReference = it.runIf(typeof TextEncoder === "function" && typeof TextDecoder === "function");
 
 describe("utf8Encode", () => {
   it.each([
@@ -23,7 +29,7 @@ describe("utf8Encode", () => {
     expect([...utf8Encode("a\ud83d")]).toEqual([0x61, 0xef, 0xbf, 0xbd]);
   });
 
-  it("matches Node's TextEncoder on arbitrary strings", () => {
+  withReference("matches Node's TextEncoder on arbitrary strings", () => {
     const enc = new TextEncoder();
     fc.assert(
       fc.property(fc.string({ unit: "binary", maxLength: 40 }), (s) => {
@@ -69,7 +75,7 @@ describe("utf8Decode", () => {
     );
   });
 
-  it("agrees with a fatal TextDecoder on arbitrary bytes", () => {
+  withReference("agrees with a fatal TextDecoder on arbitrary bytes", () => {
     const dec = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (b) => {
@@ -85,7 +91,7 @@ describe("utf8Decode", () => {
     );
   });
 
-  it("agrees with a fatal TextDecoder on mostly-valid multi-byte input", () => {
+  withReference("agrees with a fatal TextDecoder on mostly-valid multi-byte input", () => {
     const dec = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
     const nearlyValid = fc
       .tuple(fc.string({ unit: "binary", maxLength: 20 }), fc.nat(), fc.integer({ min: 0, max: 255 }))

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { defaultConfig } from "../../../modules/core/config";
+import { BUTTON_SETTINGS, defaultsOf } from "../../../modules/core/settings";
 import { mergeConfig, readSettings, SETTING_KEYS } from "../../../modules/device/settings";
 
 const manifestConfig = JSON.parse(readFileSync(new URL("../../../manifest.json", import.meta.url), "utf8")).config as Record<string, unknown>;
@@ -12,10 +13,9 @@ function settingsOf(raw: Record<string, unknown>) {
 }
 
 describe("firmware settings (mc/config)", () => {
-  it("the manifest's config holds exactly the keys the firmware reads (plus the SDK's tls block)", () => {
-    const keys = Object.keys(manifestConfig).filter((k) => k !== "tls");
-    expect(keys.sort()).toEqual([...SETTING_KEYS].sort());
-    expect(manifestConfig.tls).toEqual({ DHE_RSA: false, ECDHE_RSA: true });
+  it("the manifest's config holds exactly the keys of the core's schema, with the schema's defaults", () => {
+    expect(Object.keys(manifestConfig).sort()).toEqual([...SETTING_KEYS].sort());
+    expect(manifestConfig).toEqual(defaultsOf(BUTTON_SETTINGS));
   });
 
   it("the manifest's defaults are the core's defaults; only mqtt.host must be given", () => {
@@ -69,6 +69,35 @@ describe("firmware settings (mc/config)", () => {
     for (const key of ["mqtt.port", "thing", "topicPrefix", "connection", "button.pin", "led.activeLow", "debounceMs"]) {
       expect(errors.some((e) => e.includes(key)), `an error names ${key}: ${errors.join(" | ")}`).toBe(true);
     }
+  });
+
+  // The divergences the firmware and the harness used to disagree on: the one schema decides for both.
+  const refused: Array<[string, Record<string, unknown>, RegExp]> = [
+    ["doubleClickMs=2000 (every SINGLE would wait 2 s)", { doubleClickMs: "2000" }, /doubleClickMs must be a whole number from 100 to 1000 ms/],
+    ["ackTimeoutMs=50 (shorter than a TLS connect)", { ackTimeoutMs: "50" }, /ackTimeoutMs must be a whole number from 1000 to 600000 ms/],
+    ["giveUpMs below ackTimeoutMs", { ackTimeoutMs: 20_000, giveUpMs: "15000" }, /giveUpMs \(15000\) must be at least ackTimeoutMs \(20000\)/],
+    ["topicPrefix $aws (reserved by AWS IoT)", { topicPrefix: "$aws" }, /topicPrefix "\$aws" must not start with \$/],
+    ["thing=restaurant (the restaurant's identity)", { thing: "restaurant" }, /thing "restaurant" is reserved/],
+    ["an unknown tls switch", { tls: { RSA: true } }, /tls has no switch RSA/],
+  ];
+  it.each(refused)("refuses %s", (_name, raw, message) => {
+    const result = readSettings({ ...manifestConfig, "mqtt.host": "h", ...raw });
+    expect(result.ok).toBe(false);
+    expect(result.ok ? "" : result.errors.join("\n")).toMatch(message);
+  });
+
+  it("reports every error at once, the missing broker included", () => {
+    const result = readSettings({ ...manifestConfig, doubleClickMs: "2000", topicPrefix: "$aws" });
+    expect(result.ok ? [] : result.errors).toEqual([
+      expect.stringMatching(/^topicPrefix /),
+      expect.stringMatching(/^doubleClickMs /),
+      expect.stringMatching(/^mqtt\.host is not set/),
+    ]);
+  });
+
+  it("accepts topicPrefix acme.pizza (a dot is a plain topic character), and keys of the SDK's own in mc/config", () => {
+    const s = settingsOf({ ...manifestConfig, "mqtt.host": "h", topicPrefix: "acme.pizza", someSdkKey: 1 });
+    expect(s.core.topicPrefix).toBe("acme.pizza");
   });
 
   it("later sources override earlier ones (mc/config, then the Linux host's argv)", () => {

@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exposureWarnings, parseBrokerArgs } from "../../../../services/broker/service";
+import { brokerUsage, exposureWarnings, parseBrokerArgs } from "../../../../services/broker/service";
 import { UsageError } from "../../../../services/runtime";
 import { connectRaw, removeDir, tempDir } from "../../integration/fixtures";
 import { tryConnect } from "../../support/mqtt-probe";
@@ -130,7 +130,7 @@ describe("npm run broker", () => {
     const run = startService("broker", ["--rules", "open"]);
     const { code } = await run.exited;
     expect(code).toBe(2);
-    expect(run.stderr()).toBe('broker: --rules must be policy or builtin, not "open"\nRun "npm run broker -- --help" for the options.\n');
+    expect(run.stderr()).toBe('broker: --rules must be one of policy, builtin (got "open")\nRun "npm run broker -- --help" for the options.\n');
   });
 });
 
@@ -146,9 +146,21 @@ describe("broker service configuration", () => {
     });
     expect(parseBrokerArgs(["--help"])).toBeUndefined();
     expect(() => parseBrokerArgs(["--topic-prefix", "a/#"])).toThrow(UsageError);
-    expect(() => parseBrokerArgs(["--port", "70000"])).toThrow(/--port must be between 0 and 65535/);
+    expect(() => parseBrokerArgs(["--port", "70000"])).toThrow(/--port must be a whole number from 0 to 65535/);
     expect(() => parseBrokerArgs(["--port", "88x"])).toThrow(/--port must be a whole number/);
-    expect(() => parseBrokerArgs(["--bogus"])).toThrow(/Unknown option '--bogus'/);
+    expect(() => parseBrokerArgs(["--bogus"])).toThrow(/unknown option --bogus/);
+    expect(parseBrokerArgs(["--no-default-policies", "--pki-dir", "p"], "/somewhere")).toMatchObject({ defaultPolicies: false, pkiDir: "/somewhere/p" });
+  });
+
+  it("reads topicPrefix through the button's own setting: acme.pizza accepted, $aws refused, as everywhere", () => {
+    expect(parseBrokerArgs(["--topic-prefix", "acme.pizza"])!.topicPrefix).toBe("acme.pizza");
+    expect(() => parseBrokerArgs(["--topic-prefix", "$aws"])).toThrow(/--topic-prefix "\$aws" must not start with \$/);
+  });
+
+  it("--help is generated from its settings", () => {
+    for (const flag of ["--host", "--port N", "--pki-dir PATH", "--rules policy|builtin", "--no-default-policies", "--topic-prefix", "--max-packet-bytes N"]) {
+      expect(brokerUsage()).toContain(flag);
+    }
   });
 
   it("warns when listening beyond loopback, and when the broker certificate lacks the address boards dial", () => {

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseRestaurantArgs } from "../../../../services/restaurant/service";
+import { parseRestaurantArgs, restaurantUsage } from "../../../../services/restaurant/service";
 import { removeDir, tempDir } from "../../integration/fixtures";
 import type { TestButton } from "../../support/button";
 import { buttonFor, postDecision, startRestaurantProcess, startService, stopAll, type BrokerProcess, startBrokerProcess } from "../processes";
@@ -116,10 +116,16 @@ describe("restaurant service configuration", () => {
     const cert = path.join(pkiDir, "things", "restaurant", "chain.pem");
     expect(fs.existsSync(cert)).toBe(true);
     expect(() => parseRestaurantArgs(["--cert", cert], dir)).toThrow(/--ca, --cert and --key go together/);
-    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--broker", "mqtt://127.0.0.1:1883"], dir)).toThrow(/--broker: .*must use mqtts:\/\//);
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--broker", "mqtt://127.0.0.1:1883"], dir)).toThrow(/--broker is not a broker URL: .*must use mqtts:\/\//);
     expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--eta=-3"], dir)).toThrow(/--eta must be a whole number/);
-    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--eta", "soon"], dir)).toThrow(/--eta must be a whole number, not "soon"/);
-    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--http-port", "99999"], dir)).toThrow(/--http-port must be between 0 and 65535/);
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--eta", "soon"], dir)).toThrow(/--eta must be a whole number from 0 to 600 min \(got "soon"\)/);
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--http-port", "99999"], dir)).toThrow(/--http-port must be a whole number from 0 to 65535/);
     expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--client-id", "a/b"], dir)).toThrow(/--client-id/);
+  });
+
+  it("reads topicPrefix through the button's own setting: acme.pizza accepted, $aws refused, as everywhere", () => {
+    expect(parseRestaurantArgs(["--pki-dir", pkiDir, "--topic-prefix", "acme.pizza"], dir)!.topicPrefix).toBe("acme.pizza");
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--topic-prefix", "$aws"], dir)).toThrow(/--topic-prefix "\$aws" must not start with \$/);
+    expect(restaurantUsage()).toMatch(/--topic-prefix TEXT\s+topic prefix/);
   });
 });

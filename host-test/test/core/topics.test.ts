@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import {
+  acksTopic,
+  allAcksFilter,
+  allOrdersFilter,
+  buttonThingNameProblem,
+  isValidThingName,
+  isValidTopicPrefix,
+  MAX_TOPIC_PREFIX_BYTES,
+  ordersTopic,
+  RESTAURANT_NAME,
+  thingOfAcksTopic,
+  thingOfOrdersTopic,
+  topicPrefixProblem,
+} from "../../../modules/core/topics";
+
+describe("topic contract", () => {
+  it("builds the orders and acks topics and the restaurant's filters", () => {
+    expect(ordersTopic("pizza", "b-1")).toBe("pizza/orders/b-1");
+    expect(acksTopic("acme/pizza", "b-1")).toBe("acme/pizza/acks/b-1");
+    expect(allOrdersFilter("pizza")).toBe("pizza/orders/+");
+    expect(allAcksFilter("pizza")).toBe("pizza/acks/+");
+  });
+
+  it("the thing of a topic is its last level, only under the prefix's orders/acks and only if it is a valid thing name", () => {
+    expect(thingOfOrdersTopic("pizza", "pizza/orders/b-1")).toBe("b-1");
+    expect(thingOfAcksTopic("pizza", "pizza/acks/b-1")).toBe("b-1");
+    for (const topic of ["pizza/orders/", "pizza/orders/a/b", "pizza/orders/+", "pizza/acks/b-1", "pizzas/orders/b-1", "other/pizza/orders/b-1", "pizza/orders/b 1"]) {
+      expect(thingOfOrdersTopic("pizza", topic), topic).toBeUndefined();
+    }
+    expect(thingOfOrdersTopic("acme.pizza", "acme.pizza/orders/b-1")).toBe("b-1");
+    expect(thingOfOrdersTopic("acme.pizza", "acmeXpizza/orders/b-1")).toBeUndefined(); // "." is no regex wildcard here
+  });
+
+  it.each(["pizza", "acme.pizza", "acme/pizza", "a_b-c/d.e/f", "ünïcode"])("prefix %s is valid", (prefix) => {
+    expect(topicPrefixProblem(prefix)).toBeUndefined();
+    expect(isValidTopicPrefix(prefix)).toBe(true);
+  });
+
+  it.each([
+    ["", /empty/],
+    ["$aws", /must not start with \$/],
+    ["$SYS", /must not start with \$/],
+    ["/pizza", /empty level/],
+    ["pizza/", /empty level/],
+    ["a//b", /empty level/],
+    ["pizza/#", /wildcards/],
+    ["pi+zza", /wildcards/],
+    ["piz za", /whitespace/],
+    ["pizza\n", /whitespace or control/],
+    ["a/b/c/d/e/f/g", /at most 6 levels/],
+    ["p".repeat(MAX_TOPIC_PREFIX_BYTES + 1), /at most 120 bytes/],
+  ])("prefix %j is refused (%s)", (prefix, why) => {
+    expect(topicPrefixProblem(prefix)).toMatch(why);
+  });
+
+  it("the longest valid prefix with the longest thing name still fits AWS IoT's 256-byte, 7-slash topics", () => {
+    const prefix = `${"p".repeat(MAX_TOPIC_PREFIX_BYTES - 10)}/a/b/c/d/e`;
+    expect(isValidTopicPrefix(prefix)).toBe(true);
+    const topic = ordersTopic(prefix, "t".repeat(128));
+    expect(new TextEncoder().encode(topic).length).toBeLessThanOrEqual(256);
+    expect(topic.split("/").length - 1).toBeLessThanOrEqual(7);
+  });
+
+  it("thing names: 1-128 of A-Z a-z 0-9 _ -, the restaurant's name reserved for it", () => {
+    expect(isValidThingName("a".repeat(128))).toBe(true);
+    for (const bad of ["", "a".repeat(129), "a:b", "a/b", "+", "#", "a b"]) expect(isValidThingName(bad), bad).toBe(false);
+    expect(buttonThingNameProblem("pizza-button-01")).toBeUndefined();
+    expect(buttonThingNameProblem(RESTAURANT_NAME)).toMatch(/reserved for the restaurant/);
+    expect(buttonThingNameProblem("a/b")).toMatch(/not a valid thing name/);
+  });
+});

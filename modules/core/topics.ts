@@ -1,0 +1,99 @@
+// The topic contract (docs/ARCHITECTURE.md, "Identity and topics"): which names and topics the button, the
+// broker's rules, the restaurant, the product policies and the mosquitto ACL agree on. Everything that
+// builds, parses or checks a topic or a thing name goes through here, so they cannot disagree.
+//
+//   device     publishes  <prefix>/orders/<thing>    subscribes <prefix>/acks/<thing>
+//   restaurant subscribes <prefix>/orders/+           publishes  <prefix>/acks/<thing>
+//
+// The thing is the last topic level, never a payload field: the broker lets only that thing's certificate
+// publish there, so the topic is the one trustworthy statement of who sent an order.
+
+import { utf8Encode } from "./utf8";
+
+/** CN = client id of the restaurant service. Reserved: no button may use it (it could read every order). */
+export const RESTAURANT_NAME = "restaurant";
+
+/** Identities a button must not take. */
+export const RESERVED_THING_NAMES: readonly string[] = Object.freeze([RESTAURANT_NAME]);
+
+export const DEFAULT_TOPIC_PREFIX = "pizza";
+
+/** AWS IoT Core limits (the production broker): topics of at most 256 bytes and 7 slashes. */
+const MAX_TOPIC_BYTES = 256;
+const MAX_TOPIC_SLASHES = 7;
+const MAX_THING_NAME = 128;
+/** Room left for the prefix once `/orders/<longest thing name>` is appended. */
+export const MAX_TOPIC_PREFIX_BYTES = MAX_TOPIC_BYTES - "/orders/".length - MAX_THING_NAME;
+export const MAX_TOPIC_PREFIX_SLASHES = MAX_TOPIC_SLASHES - 2;
+
+/**
+ * AWS IoT thing names: 1–128 of [a-zA-Z0-9:_-]. ':' is forbidden here as well, so a name is always a safe,
+ * wildcard-free topic level, ACL username and policy variable.
+ */
+export function isValidThingName(name: string): boolean {
+  return /^[A-Za-z0-9_-]{1,128}$/.test(name);
+}
+
+/** Why `name` cannot be a button's thing name, or undefined if it can. */
+export function buttonThingNameProblem(name: string): string | undefined {
+  if (!isValidThingName(name)) return `${JSON.stringify(name)} is not a valid thing name (1-128 of A-Z a-z 0-9 _ -)`;
+  if (RESERVED_THING_NAMES.indexOf(name) >= 0) return `${JSON.stringify(name)} is reserved for the restaurant service`;
+  return undefined;
+}
+
+/**
+ * Why `prefix` cannot be the topic prefix, or undefined if it can. One or more topic levels, each non-empty
+ * and without wildcards (+ #), whitespace or control characters (a level with a space breaks the mosquitto
+ * ACL line, an empty level makes `a//orders` or a leading `/`); not starting with `$`, which brokers reserve
+ * for themselves (`$SYS`, AWS IoT's `$aws/…`). Short enough that every orders topic fits AWS IoT's limits.
+ */
+export function topicPrefixProblem(prefix: string): string | undefined {
+  if (prefix.length === 0) return "must not be empty";
+  if (prefix.charAt(0) === "$") return "must not start with $ (reserved for the broker, e.g. $SYS, $aws)";
+  const levels = prefix.split("/");
+  if (levels.some((level) => level.length === 0)) return "must not have an empty level (no leading, trailing or double /)";
+  if (/[+#]/.test(prefix)) return "must not contain the wildcards + or #";
+  if (/[\s\u0000-\u001f\u007f]/.test(prefix)) return "must not contain whitespace or control characters";
+  if (levels.length - 1 > MAX_TOPIC_PREFIX_SLASHES) return `must have at most ${MAX_TOPIC_PREFIX_SLASHES + 1} levels (AWS IoT allows ${MAX_TOPIC_SLASHES} slashes per topic)`;
+  const bytes = utf8Encode(prefix).length;
+  if (bytes > MAX_TOPIC_PREFIX_BYTES) return `must be at most ${MAX_TOPIC_PREFIX_BYTES} bytes (AWS IoT topics are at most ${MAX_TOPIC_BYTES})`;
+  return undefined;
+}
+
+export function isValidTopicPrefix(prefix: string): boolean {
+  return topicPrefixProblem(prefix) === undefined;
+}
+
+export function ordersTopic(prefix: string, thing: string): string {
+  return `${prefix}/orders/${thing}`;
+}
+
+export function acksTopic(prefix: string, thing: string): string {
+  return `${prefix}/acks/${thing}`;
+}
+
+/** The restaurant's subscription: every thing's orders. */
+export function allOrdersFilter(prefix: string): string {
+  return `${prefix}/orders/+`;
+}
+
+/** The restaurant's publish pattern (mosquitto ACL, AWS policy resources): every thing's acks. */
+export function allAcksFilter(prefix: string): string {
+  return `${prefix}/acks/+`;
+}
+
+/** The thing an orders topic is for, or undefined when `topic` is not `<prefix>/orders/<valid thing>`. */
+export function thingOfOrdersTopic(prefix: string, topic: string): string | undefined {
+  return thingAfter(`${prefix}/orders/`, topic);
+}
+
+/** The thing an acks topic is for, or undefined when `topic` is not `<prefix>/acks/<valid thing>`. */
+export function thingOfAcksTopic(prefix: string, topic: string): string | undefined {
+  return thingAfter(`${prefix}/acks/`, topic);
+}
+
+function thingAfter(level: string, topic: string): string | undefined {
+  if (topic.length <= level.length || topic.slice(0, level.length) !== level) return undefined;
+  const thing = topic.slice(level.length);
+  return isValidThingName(thing) ? thing : undefined;
+}
