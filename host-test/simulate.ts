@@ -112,7 +112,9 @@ async function main(): Promise<number> {
   }
   if (!config) {
     // --no-color / --color are taken out before the settings are parsed (tools/cli/terminal.ts).
-    process.stdout.write(`${usage()}\n  --no-color                     no colours on the live line (also NO_COLOR=1)\n`);
+    const text = usage();
+    const column = /^( +--help +)/m.exec(text)?.[1]!.length ?? 33;
+    process.stdout.write(`${text}\n${"  --no-color".padEnd(column)}no colours on the live line (also NO_COLOR=1)\n`);
     return 0;
   }
 

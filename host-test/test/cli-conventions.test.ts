@@ -61,3 +61,21 @@ describe("the PKI directory is --pki-dir", () => {
     expect(run(script, "--help").stdout).toContain("--pki-dir");
   });
 });
+
+describe("the same names for the same things", () => {
+  it.each([
+    ["simulate", "host-test/simulate.ts"],
+    ["restaurant", "services/restaurant/service.ts"],
+  ])("%s: the ETA is --eta-min; --no-color is documented", (_name, script) => {
+    const help = run(script, "--help").stdout;
+    expect(help).toMatch(/^ +--eta-min N /m);
+    expect(help).not.toMatch(/^ +--eta N/m);
+    expect(help).toMatch(/^ +--no-color /m);
+  });
+
+  it("broker: --json and --no-color are documented", () => {
+    const help = run("services/broker/service.ts", "--help").stdout;
+    expect(help).toMatch(/^ +--json /m);
+    expect(help).toMatch(/^ +--no-color /m);
+  });
+});

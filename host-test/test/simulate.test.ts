@@ -110,7 +110,7 @@ describe("npm run simulate (script mode)", () => {
 
   it("an order left pending by a failed run is resent at boot: said in text and JSON, listed in the summary", async () => {
     const state = path.join(dir, "resend-state");
-    const failFast = ["--ack-timeout-ms", "300", "--give-up-ms", "1200", "--backoff-base-ms", "100"];
+    const failFast = ["--ack-timeout-ms", "1000", "--give-up-ms", "1500", "--backoff-base-ms", "100"];
     const leavePending = async () => {
       // No restaurant: nobody acks, the flow gives up and the order stays pending in the button's store.
       const failed = await simulate(["--clicks", "single", "--no-restaurant", ...failFast, "--state-dir", state, "--pki-dir", pkiDir]);
