@@ -102,7 +102,7 @@ export function usage(): string {
       "Usage: npm run simulate -- [options]",
       "",
       "Starts the embedded broker, the restaurant and one virtual button in this process.",
-      "Interactive: Enter = SINGLE, d = DOUBLE, l = LONG, q = quit.",
+      "Interactive: Enter = a tap of the button (two quick Enters = DOUBLE), s = SINGLE, d = DOUBLE, l = LONG, q = quit.",
       "Script:      --clicks single,double,long [--json]   (exit 0 only if every outcome is as expected)",
       "",
       "Every option is also a key of the --config JSON file. The button's keys are the firmware's (manifest.json",

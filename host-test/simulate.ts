@@ -1,5 +1,5 @@
 // `npm run simulate`: embedded broker + restaurant + one virtual button in one process.
-//   interactive: Enter = SINGLE, d = DOUBLE, l = LONG, q = quit; a live line shows the LED, the flow state
+//   interactive: Enter = a tap (two quick = DOUBLE), s = SINGLE, d = DOUBLE, l = LONG, q = quit; a live line shows the LED, the flow state
 //                and the step timings of the last connection;
 //   script:      --clicks single,double,long [--json] runs the clicks in order, each waiting for its
 //                outcome, ends with a {"summary":…} line and exits 0 only if every outcome is the contract's.
@@ -358,11 +358,12 @@ async function runInteractive(
   tty: boolean,
   start: () => Promise<OutcomeEvent | undefined>,
 ): Promise<number> {
-  out.line("Enter = SINGLE · d = DOUBLE · l = LONG · q = quit");
+  out.line("Enter = tap (two quick = DOUBLE) · s = SINGLE · d = DOUBLE · l = LONG · q = quit");
   const boot = start();
-  // Keys typed on a terminal act at once, as on the board (a press during an order blips "busy"). Keys
-  // from a pipe or file are a script: each press waits for the previous one's outcome, and the end of the
-  // input (or q) quits only after every queued press has been played.
+  // Keys typed on a terminal act at once, as on the board (a press during an order blips "busy"; Enter is a
+  // tap, two quick ones a DOUBLE). Keys from a pipe or file are a script with no timing between them: each
+  // is a whole press (Enter a SINGLE) played after the previous one's outcome, and the end of the input
+  // (or q) quits only after every queued press has been played.
   const queued = !process.stdin.isTTY;
   let queue: Promise<unknown> = boot;
   const redraw = () => sim.device.led.redraw();
@@ -383,11 +384,12 @@ async function runInteractive(
       input: process.stdin,
       onCommand: (command) => {
         if (command === "quit") return void quit(0, queued);
-        if (!queued) return void sim.device.press(command);
-        queue = queue.then(() => sim.device.press(command));
+        if (!queued) return command === "TAP" ? sim.device.tap() : void sim.device.press(command);
+        const press: ClickType = command === "TAP" ? "SINGLE" : command;
+        queue = queue.then(() => sim.device.press(press));
       },
       onUnknownKey: (key) => {
-        if (!queued || key.trim()) out.line("keys: Enter = SINGLE · d = DOUBLE · l = LONG · q = quit");
+        if (!queued || key.trim()) out.line("keys: Enter = tap (two quick = DOUBLE) · s = SINGLE · d = DOUBLE · l = LONG · q = quit");
       },
     });
     process.once("SIGINT", () => void quit(130, false));

@@ -1,9 +1,10 @@
 // The virtual button's keys. A terminal reports key presses, not key releases, so a key cannot be held
-// like a button: each key stands for a whole gesture (Enter = SINGLE, d = DOUBLE, l = LONG), which
-// VirtualButton then plays as raw edges into the core's click classifier, as the board's GPIO would.
+// like a button. Enter (or space) is one tap of the button: two quick Enters are a DOUBLE, because the
+// taps go into the core's click classifier as the board's GPIO edges would. s, d and l stand for a whole
+// gesture (SINGLE, DOUBLE, LONG), which VirtualButton plays as raw edges into the same classifier.
 import type { ClickType } from "../../modules/core/config";
 
-export type KeyCommand = ClickType | "quit";
+export type KeyCommand = "TAP" | ClickType | "quit";
 
 export interface KeyboardButtonOptions {
   input: NodeJS.ReadStream;
@@ -18,6 +19,7 @@ export function commandForKey(key: string): KeyCommand | undefined {
     case "\r":
     case "\n":
     case " ":
+      return "TAP";
     case "s":
       return "SINGLE";
     case "d":

@@ -1,6 +1,6 @@
 // The MqttConnector port over mqtt.js and node:tls: the virtual button's network, as close to the real
-// button's as a PC gets. MQTT 3.1.1, TLS 1.2 (the firmware's SecureSocket speaks 1.2), the device's client
-// certificate, the broker checked against our CA only, client id = thing name, Nagle off.
+// button's as a PC gets. MQTT 3.1.1, TLS 1.2 with the firmware's TLS constraints (FIRMWARE_TLS), the
+// device's client certificate, the broker checked against our CA only, client id = thing name, Nagle off.
 // mqtt.js never reconnects on its own here (reconnectPeriod 0): retries and backoff belong to the core.
 import type tls from "node:tls";
 import { MqttClient } from "mqtt";
@@ -13,6 +13,27 @@ import type {
 } from "../../modules/core/ports";
 import { classifyClose, type ConnectionStage } from "../../services/net/close-kind";
 import { openTlsStream, type PemInput } from "../../services/net/tls-stream";
+
+/**
+ * What the firmware's TLS (the Moddable SDK's, as manifest.json configures it) offers in its ClientHello:
+ * TLS 1.2 only, ECDHE_RSA with AES-128-GCM or AES-128-CBC-SHA256, ECDHE_ECDSA with AES-128-GCM, plain RSA
+ * key exchange with AES-CBC, on the P-256 curve; no DHE_RSA (the SDK has no client certificateVerify for it)
+ * and no ChaCha20. The virtual button offers exactly these, so a broker the simulator accepts is one the
+ * board accepts.
+ */
+export const FIRMWARE_TLS = {
+  maxVersion: "TLSv1.2" as tls.SecureVersion,
+  ciphers: [
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-SHA256",
+    "AES128-SHA256",
+    "AES256-SHA256",
+    "AES128-SHA",
+    "AES256-SHA",
+  ].join(":"),
+  ecdhCurve: "P-256",
+};
 
 /** One step of one connection, for timing displays. `ms` is the duration of that step alone. */
 export type ConnectionStep =
@@ -41,7 +62,7 @@ export interface MqttConnectorOptions {
   keepaliveSec?: number;
   /** Time allowed from the start of a connection to CONNACK (TCP + TLS + MQTT). */
   connectTimeoutMs?: number;
-  /** Defaults to TLSv1.2, like the firmware; raise it only to test the broker. */
+  /** Defaults to TLSv1.2, like the firmware; raise it only to test the broker (the suites stay the firmware's). */
   tlsMaxVersion?: tls.SecureVersion;
   observer?: (event: ConnectionEvent) => void;
   log?: Log;
@@ -107,7 +128,9 @@ class TlsMqttConnection implements MqttConnection {
           ca: options.ca,
           cert: options.cert,
           key: options.key,
-          maxVersion: options.tlsMaxVersion ?? "TLSv1.2",
+          maxVersion: options.tlsMaxVersion ?? FIRMWARE_TLS.maxVersion,
+          ciphers: FIRMWARE_TLS.ciphers,
+          ecdhCurve: FIRMWARE_TLS.ecdhCurve,
           onTcpConnect: (ms) => {
             this.#stage = "tls";
             this.#emit({ step: "tcp", ms });

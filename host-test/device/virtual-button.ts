@@ -37,6 +37,9 @@ export function gestureEdges(type: ClickType, timing: GestureTiming): Array<[boo
   }
 }
 
+/** Release to press of two taps in a row when the second comes while the first is still being played. */
+const TAP_GAP_MS = 60;
+
 export class VirtualButton {
   readonly #sink: EdgeSink;
   readonly #timing: GestureTiming;
@@ -67,6 +70,18 @@ export class VirtualButton {
       this.#queue.push([pressed, index === 0 ? -1 : offset - previous]); // -1: "when quiet"
       previous = offset;
     });
+    if (this.#timer === undefined) this.#next();
+  }
+
+  /**
+   * One tap (press, release 80 ms later), played as soon as the edges before it are out, without waiting
+   * for the classifier's double-click window: a key pressed twice quickly taps twice, and the classifier
+   * makes a DOUBLE of it, as it would of two quick presses of the board's button.
+   */
+  tap(): void {
+    const [[, press], [, release]] = gestureEdges("SINGLE", this.#timing) as [[boolean, number], [boolean, number]];
+    // Right after a pending release, leave a finger's gap (longer than any debounce) before the next press.
+    this.#queue.push([true, this.#queue.length > 0 ? TAP_GAP_MS : press], [false, release - press]);
     if (this.#timer === undefined) this.#next();
   }
 

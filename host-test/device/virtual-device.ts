@@ -143,6 +143,14 @@ export class VirtualDevice {
     return result;
   }
 
+  /**
+   * One tap of the button, with no wait for a result: what a key press is in the simulator. Two quick taps
+   * are a DOUBLE for the classifier, as on the board.
+   */
+  tap(): void {
+    this.#gestures.tap();
+  }
+
   /** Hands a click type straight to the flow (no classifier): for tests that are not about gestures. */
   click(type: ClickType): Promise<ClickResult> {
     const result = this.#nextResult();

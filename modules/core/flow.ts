@@ -3,7 +3,7 @@
 //   idle ──click──▶ (message pending? resend it : create it in the record)
 //        ──▶ connecting ──▶ awaiting-ack ──▶ ok | rejected | cancelled | cancel-refused | failed | auth-error ──▶ idle
 //                 ▲              │ no ack in ackTimeoutMs / network failure
-//                 └─ retry-wait ◀┘ (backoff with full jitter, until giveUpMs → failed, message stays pending)
+//                 └─ retry-wait ◀┘ (jittered backoff, never under backoffBaseMs, until giveUpMs → failed, message stays pending)
 //
 // The flow owns the click → attempt → outcome logic; the MessageRecord (record.ts) keeps seq, the pending
 // message and the last accepted order in the store; the Link (link.ts) owns the connection. The flow

@@ -31,8 +31,21 @@ export interface SecureMqttConnectorOptions {
 /** SecureSocket members the connector observes (present in modules/crypt/securesocket, not in typings). */
 interface SecureSocketInternals {
   handshaking?: boolean;
+  /** The TLS session; `alert` is set when either side ended it with an alert. */
+  ssl?: { alert?: { level: number; description: number } };
   messageHandler(bytesAvailable: number): void;
 }
+
+/** TLS alert descriptions (RFC 5246 7.2) worth naming in a log. */
+const TLS_ALERTS: { [description: number]: string } = {
+  40: "handshake_failure",
+  42: "bad_certificate",
+  45: "certificate_expired",
+  46: "certificate_unknown",
+  48: "unknown_ca",
+  70: "protocol_version",
+  71: "insufficient_security",
+};
 
 const TLS_1_2 = 0x303;
 
@@ -102,7 +115,17 @@ export class SecureMqttConnector implements MqttConnector {
           if (evidence.tlsError === undefined) evidence.tlsError = String(error);
           throw error;
         } finally {
-          if (!(this as unknown as SecureSocketInternals).handshaking) evidence.tlsEstablished = true;
+          const self = this as unknown as SecureSocketInternals;
+          if (!self.handshaking && !evidence.tlsEstablished) {
+            // SecureSocket also leaves the handshaking state when the handshake ends in an alert (e.g. the
+            // broker chose TLS 1.1: protocol_version), and then reports "connected". That is a refusal.
+            const alert = self.ssl?.alert;
+            if (alert && alert.description !== 0) {
+              if (evidence.tlsError === undefined) evidence.tlsError = `TLS alert ${alert.description} (${TLS_ALERTS[alert.description] ?? "fatal"})`;
+            } else {
+              evidence.tlsEstablished = true;
+            }
+          }
         }
       }
     }

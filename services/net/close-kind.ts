@@ -118,6 +118,8 @@ function classifyError(error: { code?: unknown; message?: string }): { kind: Clo
     // TLS 1.2: an alert that arrives while the client writes (mosquitto refusing our certificate) is
     // reported as EPROTO with the alert in the message ("... sslv3 alert certificate expired ...").
     if (code === "EPROTO" && / alert [a-z ]+/.test(message)) return { kind: "auth", detail: `TLS refused: ${/alert [a-z ]+/.exec(message)![0]}` };
+    // Our side refused the version the broker chose (TLS 1.0/1.1): the broker must be reconfigured.
+    if (code === "EPROTO" && message.includes("unsupported protocol")) return { kind: "auth", detail: "TLS refused: the broker offers no TLS 1.2" };
   }
   if (message === "TLS not authorized") return { kind: "auth", detail: "broker certificate rejected" };
   return { kind: "network", detail: code ? `${code}: ${message}` : message };

@@ -22,6 +22,10 @@ export interface TlsClientOptions {
   alpnProtocols?: string[];
   minVersion?: tls.SecureVersion;
   maxVersion?: tls.SecureVersion;
+  /** OpenSSL cipher list to offer (TLS 1.2 suites); default Node's. */
+  ciphers?: string;
+  /** Key-exchange curves to offer, e.g. "P-256"; default Node's. */
+  ecdhCurve?: string;
   /** Milliseconds from the start of the call to the TCP connection being established. */
   onTcpConnect?: (ms: number) => void;
   /** Milliseconds from TCP established to the TLS handshake being complete (broker verified). */
@@ -50,6 +54,8 @@ export function openTlsStream(options: TlsClientOptions): tls.TLSSocket {
     key: options.key,
     minVersion: options.minVersion ?? "TLSv1.2",
     ...(options.maxVersion ? { maxVersion: options.maxVersion } : {}),
+    ...(options.ciphers ? { ciphers: options.ciphers } : {}),
+    ...(options.ecdhCurve ? { ecdhCurve: options.ecdhCurve } : {}),
     ...(options.alpnProtocols ? { ALPNProtocols: options.alpnProtocols } : {}),
     rejectUnauthorized: true,
   });

@@ -25,27 +25,31 @@ describe("backoffCeiling", () => {
 });
 
 describe("backoffDelay", () => {
-  it("scales the ceiling by the random source (full jitter)", () => {
-    expect(backoffDelay(0, { random: () => 0 })).toBe(0);
-    expect(backoffDelay(0, { random: () => 0.5 })).toBe(500);
-    expect(backoffDelay(3, { random: () => 0.25 })).toBe(2000);
-    expect(backoffDelay(10, { random: () => 0.5 })).toBe(15000);
-    expect(backoffDelay(10, { random: () => 0.999999999 })).toBeLessThan(30000);
+  it("is base plus the random share of the window up to base·2^(attempt+1), capped", () => {
+    expect(backoffDelay(0, { random: () => 0 })).toBe(1000);
+    expect(backoffDelay(0, { random: () => 0.5 })).toBe(1500);
+    expect(backoffDelay(3, { random: () => 0.25 })).toBe(1000 + 0.25 * 15_000);
+    expect(backoffDelay(10, { random: () => 0.5 })).toBe(15_500);
+    expect(backoffDelay(10, { random: () => 0.999999999 })).toBeLessThan(30_000);
   });
 
-  it("tolerates a broken random source", () => {
-    expect(backoffDelay(2, { random: () => Number.NaN })).toBe(0);
-    expect(backoffDelay(2, { random: () => -1 })).toBe(0);
-    expect(backoffDelay(2, { random: () => 7 })).toBeLessThan(4000);
+  it("never waits less than the base, whatever the random source says", () => {
+    expect(backoffDelay(2, { random: () => Number.NaN })).toBe(1000);
+    expect(backoffDelay(2, { random: () => -1 })).toBe(1000);
+    expect(backoffDelay(2, { random: () => 7 })).toBeLessThan(8000);
   });
 
-  it("is always an integer in [0, min(cap, base·2^attempt)) with Math.random", () => {
+  it("a cap below the base wins: every delay is the cap", () => {
+    expect(backoffDelay(0, { baseMs: 500, capMs: 200, random: () => 0.7 })).toBe(200);
+  });
+
+  it("is always an integer in [base, min(cap, base·2^(attempt+1))) with Math.random", () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 2000 }), (attempt) => {
         const d = backoffDelay(attempt);
         expect(Number.isInteger(d)).toBe(true);
-        expect(d).toBeGreaterThanOrEqual(0);
-        expect(d).toBeLessThan(backoffCeiling(attempt));
+        expect(d).toBeGreaterThanOrEqual(1000);
+        expect(d).toBeLessThan(backoffCeiling(attempt + 1));
       }),
     );
   });
@@ -59,8 +63,8 @@ describe("backoffDelay", () => {
         fc.integer({ min: 1, max: 100_000 }),
         (attempt, r, baseMs, capMs) => {
           const d = backoffDelay(attempt, { random: () => r, baseMs, capMs });
-          expect(d).toBeGreaterThanOrEqual(0);
-          expect(d).toBeLessThanOrEqual(Math.min(capMs, baseMs * 2 ** attempt));
+          expect(d).toBeGreaterThanOrEqual(Math.min(baseMs, capMs));
+          expect(d).toBeLessThanOrEqual(Math.min(capMs, baseMs * 2 ** (attempt + 1)));
         },
       ),
     );
@@ -71,11 +75,11 @@ describe("Backoff", () => {
   it("grows per call and restarts after reset", () => {
     const b = new Backoff({ random: () => 0.5 });
     expect([b.next(), b.next(), b.next(), b.next(), b.next(), b.next(), b.next()]).toEqual([
-      500, 1000, 2000, 4000, 8000, 15000, 15000,
+      1500, 2500, 4500, 8500, 15500, 15500, 15500,
     ]);
     expect(b.attempts).toBe(7);
     b.reset();
     expect(b.attempts).toBe(0);
-    expect(b.next()).toBe(500);
+    expect(b.next()).toBe(1500);
   });
 });

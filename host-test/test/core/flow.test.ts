@@ -153,13 +153,13 @@ describe("OrderFlow: retries, give-up and resends", () => {
     t.timers.advance(1); // ack timeout
     expect(t.flow.state).toBe("retry-wait");
     expect(t.connector.connections[0]!.closedByCore).toBe(true);
-    expect(t.retries()).toEqual([{ type: "retry", at: T0 + 10_020, orderId: nth(1), attempt: 2, delayMs: 500, why: "timeout" }]);
+    expect(t.retries()).toEqual([{ type: "retry", at: T0 + 10_020, orderId: nth(1), attempt: 2, delayMs: 1500, why: "timeout" }]);
     t.timers.advance(60_000);
     expect(t.lastOutcome()).toMatchObject({
       outcome: "ok",
       orderId: nth(1),
       attempts: 2,
-      pressToAckMs: 10_020 + 500 + 25,
+      pressToAckMs: 10_020 + 1500 + 25,
       publishToAckMs: 5,
     });
     expect(t.restaurant.received.map((m) => m.orderId)).toEqual([nth(1), nth(1)]);
@@ -174,7 +174,7 @@ describe("OrderFlow: retries, give-up and resends", () => {
     t.restaurant.connectBehaviour = "refuse";
     t.flow.click("SINGLE");
     t.timers.advance(20);
-    expect(t.retries()).toMatchObject([{ why: "network", delayMs: 500 }]);
+    expect(t.retries()).toMatchObject([{ why: "network", delayMs: 1500 }]);
     t.restaurant.connectBehaviour = "ready";
     t.timers.advance(60_000);
     expect(t.lastOutcome()).toMatchObject({ outcome: "ok", attempts: 2 });
@@ -192,7 +192,7 @@ describe("OrderFlow: retries, give-up and resends", () => {
     expect(t.lastOutcome()).toMatchObject({ outcome: "ok", attempts: 2 });
   });
 
-  it("backoff delays stay within full-jitter bounds; give-up at giveUpMs → failed, order still pending", () => {
+  it("backoff delays stay within the jitter window [base, base·2^(n+1)); give-up at giveUpMs → failed, order still pending", () => {
     let r = 0;
     const randoms = [0.999, 0.0, 0.5, 0.25, 0.75, 0.999, 0.1, 0.9];
     const t = setup({ random: () => randoms[r++ % randoms.length]! });
@@ -207,10 +207,10 @@ describe("OrderFlow: retries, give-up and resends", () => {
     const delays = t.retries().map((e) => e.delayMs);
     expect(delays.length).toBeGreaterThanOrEqual(5);
     delays.forEach((d, i) => {
-      const ceiling = Math.min(30_000, 1000 * 2 ** i);
-      expect(d).toBeGreaterThanOrEqual(0);
+      const ceiling = Math.min(30_000, 1000 * 2 ** (i + 1));
+      expect(d).toBeGreaterThanOrEqual(1000); // never under backoffBaseMs
       expect(d).toBeLessThan(ceiling);
-      expect(d).toBe(Math.floor(randoms[i % randoms.length]! * ceiling));
+      expect(d).toBe(Math.floor(1000 + randoms[i % randoms.length]! * (ceiling - 1000)));
     });
     // Give-up lands either during an attempt or while waiting for the next one.
     expect([delays.length, delays.length + 1]).toContain(outcome!.attempts);

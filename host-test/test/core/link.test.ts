@@ -32,7 +32,7 @@ describe("Link: persistent mode", () => {
     t.connector.last!.drop("network", "broker restarted");
     t.timers.advance(60_000);
     const gaps = t.restaurant.connectTimes.slice(1).map((at, i, all) => at - (i === 0 ? T0 + 100 : all[i - 1]! + 20));
-    expect(gaps).toEqual([500, 1000, 2000, 4000, 8000, 15000, 15000]);
+    expect(gaps).toEqual([1500, 2500, 4500, 8500, 15500, 15500]); // base + half of each window (random 0.5)
     expect(t.connector.connections.length).toBeLessThanOrEqual(9);
     // Broker back: the link comes up at the next attempt and clicks work.
     t.restaurant.connectBehaviour = "ready";
@@ -52,7 +52,7 @@ describe("Link: persistent mode", () => {
     t.flow.start();
     t.timers.advance(40_000);
     const gaps = t.restaurant.connectTimes.slice(1).map((at, i) => at - (t.restaurant.connectTimes[i]! + 21));
-    expect(gaps).toEqual([500, 1000, 2000, 4000, 8000, 15000]);
+    expect(gaps).toEqual([1500, 2500, 4500, 8500, 15500]);
     // Stop flapping: the link stays up for longer than the backoff cap; the next drop starts over.
     flapping = false;
     t.timers.advance(60_000);
@@ -60,7 +60,7 @@ describe("Link: persistent mode", () => {
     const dropAt = t.timers.now();
     t.connector.last!.drop();
     t.timers.advance(10_000);
-    expect(t.restaurant.connectTimes.at(-1)! - dropAt).toBe(500);
+    expect(t.restaurant.connectTimes.at(-1)! - dropAt).toBe(1500);
   });
 
   it("a click while the link is down connects and publishes", () => {
@@ -197,8 +197,8 @@ describe("Link on its own", () => {
       expect(timers.pendingCount).toBe(1);
       timers.advance(timers.requested.at(-1)!); // to the running timer's deadline
     }
-    // connect timeout (10 s) alternates with the reconnect wait: 500, 1000, 2000, 4000 (full jitter at 0.5)
-    expect(timers.requested.slice(0, 8)).toEqual([10_000, 500, 10_000, 1_000, 10_000, 2_000, 10_000, 4_000]);
+    // connect timeout (10 s) alternates with the reconnect wait: 1500, 2500, 4500, 8500 (base + half the window at 0.5)
+    expect(timers.requested.slice(0, 8)).toEqual([10_000, 1_500, 10_000, 2_500, 10_000, 4_500, 10_000, 8_500]);
     expect(connector.connections.length).toBe(5);
     expect(connector.connections.slice(0, -1).every((c) => c.closedByCore)).toBe(true);
   });

@@ -3,8 +3,9 @@ import { describe, expect, it } from "vitest";
 import { commandForKey, KeyboardButton, type KeyCommand } from "../../device/keyboard-button";
 
 describe("KeyboardButton", () => {
-  it("maps keys to gestures: Enter/space = SINGLE, d = DOUBLE, l = LONG, q / Ctrl-C / Ctrl-D = quit", () => {
-    expect(["\r", "\n", " ", "s"].map(commandForKey)).toEqual(["SINGLE", "SINGLE", "SINGLE", "SINGLE"]);
+  it("maps keys: Enter/space = a tap, s = SINGLE, d = DOUBLE, l = LONG, q / Ctrl-C / Ctrl-D = quit", () => {
+    expect(["\r", "\n", " "].map(commandForKey)).toEqual(["TAP", "TAP", "TAP"]);
+    expect(commandForKey("s")).toBe("SINGLE");
     expect(commandForKey("d")).toBe("DOUBLE");
     expect(commandForKey("l")).toBe("LONG");
     expect(["q", "\u0003", "\u0004"].map(commandForKey)).toEqual(["quit", "quit", "quit"]);
@@ -20,7 +21,7 @@ describe("KeyboardButton", () => {
     (input as unknown as PassThrough).write("lz");
     (input as unknown as PassThrough).end();
     await new Promise((resolve) => setImmediate(resolve));
-    expect(commands).toEqual(["SINGLE", "DOUBLE", "LONG", "quit"]);
+    expect(commands).toEqual(["TAP", "DOUBLE", "LONG", "quit"]);
     expect(unknown).toEqual(["z"]);
     button.close();
   });

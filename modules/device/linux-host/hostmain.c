@@ -45,6 +45,10 @@ int main(int argc, char *argv[])
 	gPizzaArgc = argc;
 	gPizzaArgv = argv;
 	setvbuf(stdout, NULL, _IOLBF, 0); /* trace lines reach a pipe reader as they happen */
+	/* Math.random is rand() on Linux and XS never seeds it: every process would draw the same sequence,
+	   and two buttons would back off in lock-step. Seed it from GLib's /dev/urandom-seeded generator (on
+	   the ESP32, Math.random is the hardware RNG). */
+	srand(g_random_int());
 
 	c_memset(machine, 0, sizeof(txMachine));
 	machine->preparation = preparation;

@@ -13,6 +13,7 @@ describe("classifyClose", () => {
     ["TLS alert then a reset", { stage: "tls", errors: [err("ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE"), err("ECONNRESET")] }, "auth"],
     ["EPROTO with a TLS alert (mosquitto refusing our certificate under TLS 1.2)", { stage: "tls", errors: [err("EPROTO", "write EPROTO 40:error:0A000415:SSL routines:ssl3_read_bytes:sslv3 alert certificate expired")] }, "auth"],
     ["EPROTO without an alert", { stage: "tls", errors: [err("EPROTO", "write EPROTO wrong version number")] }, "network"],
+    ["the broker speaks only TLS 1.0/1.1 (we refuse it: retrying cannot help)", { stage: "tls", errors: [err("EPROTO", "write EPROTO 80:error:0A000102:SSL routines:ssl_choose_client_version:unsupported protocol")] }, "auth"],
     ["protocol version refused", { stage: "tls", errors: [err("ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION")] }, "auth"],
     ["broker certificate untrusted", { stage: "tls", errors: [err("UNABLE_TO_VERIFY_LEAF_SIGNATURE")] }, "auth"],
     ["broker certificate expired", { stage: "tls", errors: [err("CERT_HAS_EXPIRED")] }, "auth"],
