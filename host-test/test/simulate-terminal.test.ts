@@ -28,7 +28,7 @@ describe.skipIf(!hasTmux())("npm run simulate in a terminal of 80 columns", () =
       rows: 24,
     });
     try {
-      await term.waitFor((rows) => rows.some((r) => r.startsWith("Enter = SINGLE")) && liveRows(rows).length === 1, "the prompt and the live line");
+      await term.waitFor((rows) => rows.some((r) => r.startsWith("Enter = ")) && liveRows(rows).length === 1, "the prompt and the live line");
       term.keys("Enter");
       // The "ok" pattern is 2 s on after a dozen "working" blinks: every switch redrew the line.
       let rows = await term.waitFor((r) => r.some((row) => /^SINGLE → ok \(pizza-button-01-\d+\) in [\d.]+ ms$/.test(row)), "the SINGLE outcome");
