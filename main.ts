@@ -4,6 +4,7 @@
 import config from "mc/config";
 import { board } from "board";
 import { createButton } from "core/button";
+import { isValidThingName } from "core/config";
 import { LedPlayer } from "core/led";
 import { ensureWallClock, wallClock } from "device/clock";
 import { loadIdentity } from "device/identity";
@@ -35,15 +36,17 @@ function main(): void {
     return;
   }
   const { value: s } = settings;
-  const thingName = s.thingName ?? identity.value.commonName;
-  if (thingName === undefined) {
-    log.error("no thing name: the device certificate has no CN and config has no thing=");
+  const cn = identity.value.commonName;
+  const thingName = s.thingName ?? cn;
+  if (thingName === undefined || !isValidThingName(thingName)) {
+    // AWS-issued certificates all carry CN "AWS IoT Certificate": the thing must then come from config.
+    log.error(`no thing name: the certificate CN ${JSON.stringify(cn ?? "")} is not one; set it with thing=<name> (mcconfig … thing=pizza-button-01)`);
     board.report("halt", "identity");
     led.play("auth-error");
     return;
   }
-  if (identity.value.commonName !== undefined && identity.value.commonName !== thingName) {
-    log.warn(`thing ${thingName} differs from the certificate CN ${identity.value.commonName}: the broker will refuse it`);
+  if (cn !== undefined && cn !== thingName) {
+    log.warn(`thing ${thingName} differs from the certificate CN ${cn}: the broker must bind this certificate to ${thingName} (npm run pki -- import aws --name, or AWS IoT)`);
   }
 
   led.play("working"); // until the clock is known (SNTP on a fresh boot)

@@ -4,7 +4,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import type { ButtonConfig } from "../modules/core/config";
+import { isValidThingName, type ButtonConfig } from "../modules/core/config";
 import type { FlowEvent } from "../modules/core/flow";
 import type { Log } from "../modules/core/ports";
 import { startBroker, type BrokerEvent, type RunningBroker } from "../services/broker/broker";
@@ -65,7 +65,7 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
   };
   try {
     const embedded = config.broker === undefined;
-    const thingName = config.button.thingName ?? (config.cert ? commonNameOf(config.cert) : undefined) ?? DEV_DEVICE;
+    const thingName = config.button.thingName ?? thingFromCertificate(config.cert) ?? DEV_DEVICE;
 
     // The dev PKI serves the embedded broker (and anything not given explicitly).
     let dev: DevPki | undefined;
@@ -105,8 +105,8 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
         crl: trust.crl,
         topicPrefix: config.button.topicPrefix,
         authorizer,
-        thingState: (thing) => pki.thingState(thing),
-        certificateState: (fingerprint) => pki.certificateState(fingerprint),
+        // The same registry binding as npm run broker: only registered certificates, as their thing.
+        identify: (fingerprint) => pki.certificateBinding(fingerprint),
         ...(hooks.onBrokerEvent ? { log: hooks.onBrokerEvent } : {}),
       });
       const started = broker;
@@ -233,4 +233,18 @@ function restaurantDbPath(stateDir: string, log: Log): string {
 function commonNameOf(certPath: string): string | undefined {
   const subject = new crypto.X509Certificate(fs.readFileSync(certPath)).subject;
   return /(?:^|\n)CN=([^\n]+)/.exec(subject)?.[1];
+}
+
+/**
+ * Without a configured thing, the certificate's CN names it (certificates of this PKI). AWS-issued ones
+ * carry CN "AWS IoT Certificate", which is no thing name: then the thing must come from configuration.
+ */
+function thingFromCertificate(certPath: string | undefined): string | undefined {
+  if (!certPath) return undefined;
+  const cn = commonNameOf(certPath);
+  if (cn !== undefined && isValidThingName(cn)) return cn;
+  throw new Error(
+    `the certificate ${certPath} has CN ${JSON.stringify(cn ?? "")}, which is not a thing name (AWS IoT certificates all carry "AWS IoT Certificate"): ` +
+      "set the thing with --thing <name> (or \"thingName\" in --config)",
+  );
 }

@@ -132,7 +132,7 @@ export async function startStack(ws: Workspace): Promise<Stack> {
     crl: trust.crl,
     topicPrefix: TOPIC_PREFIX,
     // The registry is asked on every CONNECT, as the product runs it.
-    thingState: (thing) => pki.thingState(thing),
+    identify: (fingerprint) => pki.certificateBinding(fingerprint),
   });
   const dbDir = path.join(ws.stateDir, `restaurant-${++stacks}`);
   mkdirSync(dbDir);

@@ -30,7 +30,9 @@ async function main(argv: string[]): Promise<void> {
     cert: readFileSync(files.certPath, "utf8"),
     ca: trust.ca,
     crl: trust.crl,
-    thingState: (thing) => pki.thingState(thing),
+    identify: (fingerprint) => pki.certificateBinding(fingerprint),
+    // Every simulated button connects from the loopback address: no per-address bound here.
+    maxConnectionsPerAddress: Number.MAX_SAFE_INTEGER,
   });
   process.stdout.write(`${JSON.stringify({ event: "listening", port: broker.port, pid: process.pid })}\n`);
   let stopping = false;

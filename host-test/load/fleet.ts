@@ -2,12 +2,13 @@
 // in memory by the PKI's own CA with the PKI library's certificate profile (tools/pki/profiles), EC P-256
 // keys (host-only clients; the firmware needs RSA). Issuing through Pki.createThing would also write
 // each thing's files and rewrite the registry every time (measured: ~14 ms per thing and growing); a
-// fleet of 1,000 is issued here in about a second. These certificates are NOT in the registry, so the
-// broker's registry check (thingState) sees them as unknown, which it allows; they expire in 2 days.
+// fleet of 1,000 is issued here in about a second and recorded in the registry with one write (the
+// brokers accept only certificates registered for their thing); they expire in 2 days.
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { generateKeyPair, importSigningKey, loadPrivateKey, parseCertificate, privateKeyToPem } from "../../tools/pki/crypto";
 import { layout } from "../../tools/pki/layout";
+import { Pki } from "../../tools/pki/pki";
 import { createEndEntity, validity, type Issuer } from "../../tools/pki/profiles";
 
 export interface FleetMember {
@@ -81,5 +82,9 @@ export async function issueFleet(options: FleetOptions): Promise<Fleet> {
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, options.count) }, worker));
+  (await Pki.open(options.pkiDir)).recordFleet(
+    members.map((m) => ({ name: m.name, certPem: m.cert })),
+    `things/fleet-${prefix}certificates.pem`,
+  );
   return { members, ca: root, issueMs: performance.now() - started };
 }

@@ -3,7 +3,7 @@
 // - "on-demand" (battery): a message opens a connection and it closes when the message is done.
 // - "persistent": the link comes up at start() and stays up; clicks publish on it. While no message is in
 //   flight the link keeps itself up: a connect that does not become ready in connectTimeoutMs is dropped,
-//   and a dropped link reconnects after a backoff with full jitter (no reconnect storm when a broker
+//   and a dropped link reconnects after a jittered backoff (no reconnect storm when a broker
 //   restarts under many buttons). A link that stayed up for stableAfterMs earns a fresh backoff; one that
 //   flaps keeps backing off. A refused link (CloseKind "auth") is not retried until the next message.
 //

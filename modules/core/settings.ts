@@ -269,7 +269,7 @@ export const BUTTON_SETTINGS: SettingsSchema = {
     // Retries must not hammer the broker (backoff base ≥ 100 ms), and an attempt must be able to wait for
     // at least one ack before it gives up.
     { key: "ackTimeoutMs", type: "integer", default: 10 * SECOND, min: SECOND, max: 10 * MINUTE, unit: "ms", help: "wait this long for the restaurant's ack before retrying (1 s-10 min)" },
-    { key: "backoffBaseMs", type: "integer", default: SECOND, min: 100, max: 10 * MINUTE, unit: "ms", help: "retry backoff base (exponential, full jitter)" },
+    { key: "backoffBaseMs", type: "integer", default: SECOND, min: 100, max: 10 * MINUTE, unit: "ms", help: "retry backoff base: no retry waits less (exponential, jittered)" },
     { key: "backoffCapMs", type: "integer", default: 30 * SECOND, min: 100, max: HOUR, unit: "ms", help: "retry backoff cap, at least backoffBaseMs" },
     { key: "giveUpMs", type: "integer", default: 2 * MINUTE, min: SECOND, max: DAY, unit: "ms", help: "stop retrying after this (LED failed, the order stays pending), at least ackTimeoutMs" },
     { key: "pendingExpiryMs", type: "integer", default: 30 * MINUTE, min: SECOND, max: 7 * DAY, unit: "ms", help: "an unacknowledged order older than this is dropped instead of resent, at least giveUpMs" },

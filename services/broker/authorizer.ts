@@ -21,10 +21,15 @@ export interface ClientIdentity {
   clientId: string;
   /** Subject CN of the verified client certificate. */
   commonName: string;
-  /** The thing this connection acts as (here: the CN, the AWS IoT rule "thing name = CN"). */
+  /**
+   * The thing this connection acts as: the thing the registry binds the certificate to (by fingerprint),
+   * or the CN when the broker runs without a registry.
+   */
   thingName: string;
   /** SHA-256 fingerprint of the client certificate, "AB:CD:…" as node:tls prints it. */
   fingerprint256: string;
+  /** True when the registry records this certificate as a reserved service identity (the restaurant). */
+  service?: boolean;
 }
 
 /** reason names the rule/statement that decided (or "no matching rule" for an implicit deny). */
@@ -33,6 +38,8 @@ export type Decision = { allow: boolean; reason: string };
 export interface Authorizer {
   connect(id: ClientIdentity): Decision;
   publish(id: ClientIdentity, topic: string): Decision;
+  /** A retained publish (or retained will) needs this too (AWS IoT's iot:RetainPublish). Absent: denied. */
+  retainPublish?(id: ClientIdentity, topic: string): Decision;
   subscribe(id: ClientIdentity, topicFilter: string): Decision;
   /** Delivery of a message on `topic` to this client (AWS IoT's iot:Receive). */
   receive(id: ClientIdentity, topic: string): Decision;
@@ -65,31 +72,35 @@ export function thingTopicAuthorizer(opts: ThingTopicAuthorizerOptions): Authori
   if (!isValidThingName(restaurant)) {
     throw new Error(`thingTopicAuthorizer: invalid restaurantName ${JSON.stringify(restaurant)}`);
   }
-  const isRestaurant = (id: ClientIdentity) => id.commonName === restaurant;
+  const isRestaurant = (id: ClientIdentity) => id.thingName === restaurant;
 
   return {
     connect(id) {
-      if (!isValidThingName(id.commonName)) return deny("certificate CN is not a valid thing name");
-      if (id.clientId !== id.commonName) return deny("client id must equal certificate CN");
+      if (!isValidThingName(id.thingName)) return deny("certificate CN is not a valid thing name");
+      if (id.clientId !== id.thingName) return deny("client id must equal the thing name");
       return allow(isRestaurant(id) ? "restaurant connects as itself" : "thing connects as itself");
     },
     publish(id, topic) {
       if (isRestaurant(id)) {
         return thingOfAcksTopic(prefix, topic) !== undefined ? allow("restaurant publishes acks") : deny(NO_RULE);
       }
-      return topic === ordersTopic(prefix, id.commonName) ? allow("thing publishes its own orders") : deny(NO_RULE);
+      return topic === ordersTopic(prefix, id.thingName) ? allow("thing publishes its own orders") : deny(NO_RULE);
+    },
+    retainPublish() {
+      // A retained order or ack would be replayed to every new subscriber: the product never retains.
+      return deny("the product never retains messages");
     },
     subscribe(id, topicFilter) {
       if (isRestaurant(id)) {
         return topicFilter === allOrdersFilter(prefix) ? allow("restaurant subscribes to all orders") : deny(NO_RULE);
       }
-      return topicFilter === acksTopic(prefix, id.commonName) ? allow("thing subscribes to its own acks") : deny(NO_RULE);
+      return topicFilter === acksTopic(prefix, id.thingName) ? allow("thing subscribes to its own acks") : deny(NO_RULE);
     },
     receive(id, topic) {
       if (isRestaurant(id)) {
         return thingOfOrdersTopic(prefix, topic) !== undefined ? allow("restaurant receives orders") : deny(NO_RULE);
       }
-      return topic === acksTopic(prefix, id.commonName) ? allow("thing receives its own acks") : deny(NO_RULE);
+      return topic === acksTopic(prefix, id.thingName) ? allow("thing receives its own acks") : deny(NO_RULE);
     },
   };
 }

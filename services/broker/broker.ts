@@ -1,32 +1,30 @@
 // The embedded MQTT broker: aedes on node:tls with mutual TLS (1.2 minimum), identity from the verified
-// client certificate (CN = thing name = client id), per-identity authorization through an Authorizer,
-// CRL support and trust reload without restart. Every decision is reported as a structured event.
+// client certificate (the thing the registry binds it to by fingerprint = client id), per-identity
+// authorization through an Authorizer, CRL support, trust reload without restart, open connections
+// revalidated when the registry or the CRLs change, and bounds on connections and on how long a silent
+// one may stay. Every decision is reported as a structured event.
 //
-// aedes 1.x hook facts this relies on (checked against node_modules/aedes 1.2.0):
-// - authenticate() refusing with error.returnCode 5 makes aedes send CONNACK 5, then close.
-// - authorizePublish() with an error disconnects the client (MQTT 3.1.1 has no negative PUBACK). It is
-//   also called for the client's will when the connection drops (an error then just drops the will),
-//   and with client = null for wills left over by another broker instance.
-// - authorizeSubscribe(): an error disconnects without a SUBACK; (null, null) grants 0x80 in the SUBACK.
-//   We do the latter and then disconnect, so the device sees an authorization failure, not a network
-//   one. It also runs when a persistent session's subscriptions are restored at CONNECT (no SUBACK then).
-// - authorizeForward() is synchronous, runs for every delivery (and retained message); null drops it.
-// - aedes itself refuses client publishes to `$SYS/…` only in its default authorizePublish, which we
-//   replace; `$SYS/<id>/new/clients` would let a client kick any other client, so we refuse `$SYS` here.
-// - aedes has no packet size limit (mqtt-packet buffers up to 256 MiB): LimitedConnection adds one.
+// The aedes hooks and their one guard are in hooks.ts.
 // node:tls fact: a client certificate that fails verification (unknown CA, revoked) ends the handshake
 // without a TLS alert; the client sees ECONNRESET, and the server only "socket hang up" plus the
 // verification code in socket.authorizationError, which is what we log.
 
-import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type PublishPacket, type Subscription } from "aedes";
+import { Aedes, type Client, type Subscription } from "aedes";
 import type { EventEmitter } from "node:events";
 import { X509Certificate } from "node:crypto";
 import type { Socket } from "node:net";
 import tls from "node:tls";
-import { type Authorizer, type ClientIdentity, type Decision, isValidTopicPrefix, thingTopicAuthorizer } from "./authorizer";
+import type { CertificateBinding } from "../../tools/pki/pki";
+import { type Authorizer, isValidTopicPrefix, thingTopicAuthorizer } from "./authorizer";
+import { connectDecider } from "./connect-decision";
+import { ConnectionLimits } from "./connection-limits";
+import { revalidator, revokedSerials } from "./revocation";
+import { AuthorizationRefusal, createHooks } from "./hooks";
+import { type Peer, peerFromSocket } from "./peer";
 import { LimitedConnection, OversizedPacketError } from "./limited-connection";
 
 export type ThingState = "ACTIVE" | "INACTIVE" | "REVOKED";
+export type { CertificateBinding };
 
 /** PEM material the broker trusts for client certificates. */
 export interface TrustMaterial {
@@ -38,6 +36,8 @@ export interface TrustMaterial {
 export type BrokerEventName =
   | "listening"
   | "tls-refused"
+  | "connection-refused"
+  | "access-withdrawn"
   | "connect"
   | "refused"
   | "publish"
@@ -83,9 +83,25 @@ export interface BrokerOptions extends TrustMaterial {
    * on the next CONNECT even before the CRL is reloaded with updateTrust().
    */
   certificateState?: (fingerprint256: string) => ThingState | undefined | Promise<ThingState | undefined>;
+  /**
+   * The registry's binding of a client certificate (SHA-256 fingerprint) to its thing. When given, a
+   * certificate is accepted only if it is the one registered for its thing, the thing name comes from the
+   * registry (not the CN), and service rights go only to the certificate recorded as that service. The
+   * services always give it; without it (tests of the broker alone) every certificate from a trusted CA
+   * acts as its CN.
+   */
+  identify?: (fingerprint256: string) => CertificateBinding | undefined | Promise<CertificateBinding | undefined>;
   log?: (event: BrokerEvent) => void;
   /** Largest MQTT packet accepted, in bytes (fixed header included); larger ones disconnect. */
   maxPacketBytes?: number;
+  /** A TLS handshake not finished within this is dropped (and its socket destroyed). */
+  tlsHandshakeTimeoutMs?: number;
+  /** A connection that sends no MQTT CONNECT within this after its handshake is closed. */
+  connectTimeoutMs?: number;
+  /** Open connections (handshakes included) at most; more are closed at once. */
+  maxConnections?: number;
+  /** Open connections from one source address at most. */
+  maxConnectionsPerAddress?: number;
 }
 
 export interface BrokerStats {
@@ -98,6 +114,10 @@ export interface BrokerStats {
   subscribesDenied: number;
   receivesDenied: number;
   oversized: number;
+  /** Connections closed at once for the connection limits. */
+  connectionsRefused: number;
+  /** Open connections closed because their certificate or thing became REVOKED or INACTIVE. */
+  withdrawn: number;
 }
 
 export interface RunningBroker {
@@ -111,34 +131,26 @@ export interface RunningBroker {
   readonly clients: number;
   /** Counters since start (a snapshot). */
   readonly stats: BrokerStats;
-  /** Replace trusted CAs and CRLs; new connections use them, open ones are untouched. Throws on bad PEM. */
+  /**
+   * Replace trusted CAs and CRLs; new connections use them, and open connections whose certificate is on
+   * a new CRL are closed (revalidate). Throws on bad PEM.
+   */
   updateTrust(trust: TrustMaterial): void;
+  /**
+   * Checks every open client again (registry state, CRLs) and disconnects, with an "access-withdrawn"
+   * event, those whose certificate or thing became REVOKED or INACTIVE. Resolves to how many it closed.
+   */
+  revalidate(trigger: string): Promise<number>;
   close(): Promise<void>;
 }
 
 export const DEFAULT_MAX_PACKET_BYTES = 64 * 1024;
-const RESERVED_PREFIX = "$SYS";
-const NOT_AUTHORIZED = 5;
-
-/** What the broker knows about one TLS connection. */
-interface Peer {
-  remoteAddress: string | undefined;
-  commonName: string | undefined;
-  fingerprint256: string;
-  /** Why the certificate cannot be an identity (e.g. no CN), checked at CONNECT. */
-  certProblem: string | undefined;
-  connect: { clientId: string; willTopic: string | undefined } | undefined;
-  /** Set once CONNECT is accepted. */
-  identity: ClientIdentity | undefined;
-  /** Set when a violation was seen: everything else from this client is refused until it is gone. */
-  closing: boolean;
-  /** Why the broker ended the connection, for the disconnect event. */
-  closeReason: string | undefined;
-}
-
-/** Errors our hooks hand to aedes; already logged, so the clientError listener skips them. */
-class AuthorizationRefusal extends Error {}
-
+export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** Well below a default 1,024 open-files limit would be too few for a fleet; the broker raises no limit itself. */
+export const DEFAULT_MAX_CONNECTIONS = 4_096;
+/** Buttons behind one NAT share an address; an attacker's single host should not take every slot. */
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256;
 export async function startBroker(options: BrokerOptions): Promise<RunningBroker> {
   const host = options.host ?? "127.0.0.1";
   const topicPrefix = options.topicPrefix ?? "pizza";
@@ -167,165 +179,46 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     subscribesDenied: 0,
     receivesDenied: 0,
     oversized: 0,
+    connectionsRefused: 0,
+    withdrawn: 0,
   };
   const peers = new WeakMap<Client, Peer>();
   const sockets = new Set<Socket>();
 
-  const who = (client: Client | null) => {
-    const peer = client ? peers.get(client) : undefined;
-    return { clientId: peer?.connect?.clientId ?? client?.id ?? undefined, cn: peer?.commonName };
-  };
-  /** An authorizer that throws denies (fail closed). */
-  const decide = (ask: () => Decision): Decision => {
-    try {
-      return ask();
-    } catch (err) {
-      return { allow: false, reason: `authorizer error: ${(err as Error).message}` };
-    }
-  };
+  const limits = new ConnectionLimits({
+    total: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    perAddress: options.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  });
+  /** Clients past CONNACK, for revalidation. */
+  const live = new Set<Client>();
+  let revoked = revokedSerials(options.crl ?? []);
 
+  const decideConnect = connectDecider({
+    authorizer,
+    ...(options.identify ? { identify: options.identify } : {}),
+    ...(options.thingState ? { thingState: options.thingState } : {}),
+    ...(options.certificateState ? { certificateState: options.certificateState } : {}),
+  });
+  const hooks = createHooks({ peers, authorizer, stats, emit, decideConnect });
   const aedes = await Aedes.createBroker({
     // A device that half-opens a connection and never sends CONNECT is dropped after this.
-    connectTimeout: 10_000,
-
-    preConnect(client, packet, done) {
-      const peer = peers.get(client);
-      if (peer) peer.connect = { clientId: packet.clientId, willTopic: packet.will?.topic };
-      done(null, peer !== undefined);
-    },
-
-    authenticate(client, _username, _password, done) {
-      const peer = peers.get(client);
-      decideConnect(peer)
-        .catch((err: Error): Decision => ({ allow: false, reason: `connect check failed: ${err.message}` }))
-        .then((decision) => {
-          if (decision.allow && peer?.identity) {
-            stats.connects++;
-            emit({ event: "connect", ...who(client), reason: decision.reason });
-            done(null, true);
-          } else {
-            stats.refused++;
-            emit({ event: "refused", ...who(client), reason: decision.reason });
-            const refusal = Object.assign(new AuthorizationRefusal(decision.reason), { returnCode: NOT_AUTHORIZED });
-            done(refusal as AuthenticateError, false);
-          }
-        })
-        .catch((err: Error) => emit({ event: "broker-error", reason: err.message }));
-    },
-
-    authorizePublish(client, packet, done) {
-      const peer = client ? peers.get(client) : undefined;
-      const identity = peer?.identity;
-      const isWill = client !== null && (client as Client & { will?: unknown }).will === packet;
-      let decision: Decision;
-      if (!identity) decision = { allow: false, reason: "no authenticated client" };
-      else if (peer.closing) decision = { allow: false, reason: "client is being disconnected" };
-      else if (isReserved(packet.topic)) decision = { allow: false, reason: "topic reserved for the broker" };
-      else decision = decide(() => authorizer.publish(identity, packet.topic));
-
-      const details = { ...who(client), topic: packet.topic, bytes: payloadBytes(packet), qos: packet.qos, retain: packet.retain };
-      if (decision.allow) {
-        stats.publishes++;
-        emit({ event: "publish", ...details, ...(isWill ? { will: true } : {}), reason: decision.reason });
-        done(null);
-        return;
-      }
-      stats.publishesDenied++;
-      // A denied will is only dropped (the client is gone already); anything else disconnects.
-      emit({ event: "publish-denied", ...details, ...(isWill ? { will: true } : { action: "disconnect" }), reason: decision.reason });
-      if (peer && !isWill) {
-        peer.closing = true;
-        peer.closeReason = "publish denied";
-      }
-      done(new AuthorizationRefusal(`publish to ${packet.topic} denied: ${decision.reason}`));
-    },
-
-    authorizeSubscribe(client, subscription, done) {
-      const peer = peers.get(client);
-      const identity = peer?.identity;
-      let decision: Decision;
-      if (!identity) decision = { allow: false, reason: "no authenticated client" };
-      else if (peer.closing) decision = { allow: false, reason: "client is being disconnected" };
-      else if (isReserved(subscription.topic)) decision = { allow: false, reason: "topic reserved for the broker" };
-      else decision = decide(() => authorizer.subscribe(identity, subscription.topic));
-
-      const restoring = !client.connected; // a persistent session's subscriptions restored at CONNECT
-      const details = { ...who(client), topicFilter: subscription.topic, qos: subscription.qos, ...(restoring ? { restored: true } : {}) };
-      if (decision.allow) {
-        emit({ event: "subscribe", ...details, reason: decision.reason });
-        done(null, subscription);
-        return;
-      }
-      stats.subscribesDenied++;
-      // Answer 0x80 in the SUBACK so the device knows it is an authorization failure, then disconnect
-      // (see the "subscribe" listener). A restored subscription is just dropped.
-      emit({ event: "subscribe-denied", ...details, ...(restoring ? {} : { action: "disconnect" }), reason: decision.reason });
-      if (peer && !restoring) {
-        peer.closing = true;
-        peer.closeReason = "subscribe denied";
-      }
-      done(null, null);
-    },
-
-    authorizeForward(client, packet): AedesPublishPacket | null {
-      const identity = peers.get(client)?.identity;
-      const decision: Decision = !identity
-        ? { allow: false, reason: "no authenticated client" }
-        : isReserved(packet.topic)
-          ? { allow: false, reason: "topic reserved for the broker" }
-          : decide(() => authorizer.receive(identity, packet.topic));
-      if (decision.allow) return packet;
-      stats.receivesDenied++;
-      emit({ event: "receive-denied", ...who(client), topic: packet.topic, reason: decision.reason });
-      return null;
-    },
+    connectTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    preConnect: hooks.preConnect,
+    authenticate: hooks.authenticate,
+    authorizePublish: hooks.authorizePublish,
+    authorizeSubscribe: hooks.authorizeSubscribe,
+    authorizeForward: hooks.authorizeForward,
   });
-
-  async function decideConnect(peer: Peer | undefined): Promise<Decision> {
-    if (!peer?.connect) return { allow: false, reason: "no CONNECT seen" };
-    if (peer.certProblem !== undefined || peer.commonName === undefined) {
-      return { allow: false, reason: peer.certProblem ?? "certificate has no CN" };
-    }
-    const { clientId, willTopic } = peer.connect;
-    const identity: ClientIdentity = {
-      clientId,
-      commonName: peer.commonName,
-      thingName: peer.commonName,
-      fingerprint256: peer.fingerprint256,
-    };
-    if (clientId !== identity.commonName) return { allow: false, reason: "client id must equal certificate CN" };
-    const registryRefusal = async (subject: string, lookup: () => ThingState | undefined | Promise<ThingState | undefined>) => {
-      try {
-        const state = await lookup();
-        return state === "INACTIVE" || state === "REVOKED" ? `${subject} is ${state}` : undefined;
-      } catch (err) {
-        return `thing registry unavailable: ${(err as Error).message}`;
-      }
-    };
-    const { thingState, certificateState } = options;
-    const refusal =
-      (thingState && (await registryRefusal("thing", () => thingState(identity.thingName)))) ||
-      (certificateState && (await registryRefusal("certificate", () => certificateState(identity.fingerprint256))));
-    if (refusal) return { allow: false, reason: refusal };
-    const connect = decide(() => authorizer.connect(identity));
-    if (!connect.allow) return connect;
-    if (willTopic !== undefined) {
-      // AWS IoT checks iot:Publish on the will topic at CONNECT; so do we.
-      const will = isReserved(willTopic)
-        ? { allow: false, reason: "topic reserved for the broker" }
-        : decide(() => authorizer.publish(identity, willTopic));
-      if (!will.allow) return { allow: false, reason: `will topic ${willTopic} not allowed: ${will.reason}` };
-    }
-    peer.identity = identity;
-    return connect;
-  }
+  const { who } = hooks;
 
   aedes.on("subscribe", (_subscriptions: Subscription[], client: Client) => {
     // The SUBACK is written by now (aedes corks and flushes it on the next tick); the graceful close of
     // LimitedConnection delivers it before the socket goes.
     if (peers.get(client)?.closing) setImmediate(() => client.close());
   });
+  aedes.on("clientReady", (client: Client) => live.add(client));
   aedes.on("clientDisconnect", (client: Client) => {
+    live.delete(client);
     const reason = peers.get(client)?.closeReason;
     emit({ event: "disconnect", ...who(client), ...(reason ? { reason } : {}) });
   });
@@ -355,17 +248,36 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     ...secureContextOptions(options),
     requestCert: true,
     rejectUnauthorized: true,
-    handshakeTimeout: 30_000,
+    handshakeTimeout: options.tlsHandshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
   });
 
+  /** Sockets closed by the connection limits: their TLS error is no refusal of a certificate. */
+  const overLimit = new WeakSet<Socket>();
   server.on("connection", (socket: Socket) => {
+    const address = socket.remoteAddress ?? "unknown";
+    const refusal = limits.admit(address);
+    if (refusal) {
+      stats.connectionsRefused++;
+      overLimit.add(socket);
+      emit({ event: "connection-refused", reason: refusal, remoteAddress: address });
+      socket.destroy();
+      return;
+    }
     // Nagle + delayed ACK costs ~40 ms per hop (docs/ARCHITECTURE.md, "Latency"); set before the handshake so it is fast too.
     socket.setNoDelay(true);
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    socket.once("close", () => {
+      sockets.delete(socket);
+      limits.release(address);
+    });
   });
 
   server.on("tlsClientError", (err: Error & { code?: string }, socket: tls.TLSSocket) => {
+    // node:tls reports a failed or timed-out handshake (ERR_TLS_HANDSHAKE_TIMEOUT) here but may leave the
+    // socket open: a silent client would keep its file descriptor. Always destroy it.
+    socket.destroy();
+    const raw = (socket as tls.TLSSocket & { _parent?: Socket })._parent;
+    if (raw && overLimit.has(raw)) return;
     stats.tlsRefused++;
     // A client certificate that fails verification (unknown CA, revoked, expired) is not an OpenSSL
     // error: node:tls destroys the socket without a TLS alert and reports "socket hang up" here; the
@@ -416,6 +328,22 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
 
   let closing: Promise<void> | undefined;
 
+  const revalidate = revalidator({
+    clients: () => [...live].map((client) => ({ client, peer: peers.get(client) })),
+    crls: () => revoked,
+    ...(options.identify ? { identify: options.identify } : {}),
+    ...(options.thingState ? { thingState: options.thingState } : {}),
+    ...(options.certificateState ? { certificateState: options.certificateState } : {}),
+    withdraw(client, peer, reason, trigger) {
+      peer.closing = true;
+      peer.closeReason = reason;
+      stats.withdrawn++;
+      emit({ event: "access-withdrawn", ...who(client), reason, trigger, action: "disconnect" });
+      client.close();
+    },
+    onError: (reason) => emit({ event: "broker-error", reason }),
+  });
+
   return {
     host,
     port,
@@ -434,8 +362,11 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       // Build it once on the side first: bad PEM (e.g. a CRL) throws here and the old trust stays in force.
       tls.createSecureContext(secureContextOptions(trust));
       server.setSecureContext(secureContextOptions(trust));
+      revoked = revokedSerials(trust.crl ?? []);
       emit({ event: "trust-updated", caCount: trust.ca.length, crlCount: trust.crl?.length ?? 0 });
+      void revalidate("trust updated");
     },
+    revalidate,
     close() {
       closing ??= (async () => {
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -475,32 +406,7 @@ function checkTrust(trust: TrustMaterial): void {
   }
 }
 
-function peerFromSocket(socket: tls.TLSSocket): Peer {
-  const cert = socket.getPeerCertificate();
-  // A multi-valued CN arrives as an array: ambiguous, so it is no identity.
-  const cn: unknown = cert?.subject?.CN;
-  return {
-    remoteAddress: socket.remoteAddress,
-    commonName: typeof cn === "string" && cn.length > 0 ? cn : undefined,
-    fingerprint256: cert?.fingerprint256 ?? "",
-    certProblem: cert?.subject === undefined ? "no client certificate" : typeof cn === "string" && cn.length > 0 ? undefined : "certificate must carry exactly one CN",
-    connect: undefined,
-    identity: undefined,
-    closing: false,
-    closeReason: undefined,
-  };
-}
-
 /** "8052…:error:0A0000C7:SSL routines:tls_process_client_certificate:peer did not return a certificate:…" → the reason. */
 function openSslReason(message: string): string {
   return /:error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:]+):/.exec(message)?.[1] ?? message;
-}
-
-function isReserved(topic: string): boolean {
-  return topic === RESERVED_PREFIX || topic.startsWith(`${RESERVED_PREFIX}/`);
-}
-
-function payloadBytes(packet: PublishPacket): number {
-  const payload = packet.payload as Buffer | string | undefined;
-  return payload === undefined ? 0 : typeof payload === "string" ? Buffer.byteLength(payload) : payload.length;
 }

@@ -1,5 +1,5 @@
-// The broker's Authorizer backed by AWS IoT policy documents: connect/publish/subscribe/receive become
-// iot:Connect/Publish/Subscribe/Receive, decided by evaluate() over the policies attached to the
+// The broker's Authorizer backed by AWS IoT policy documents: connect/publish/retained publish/subscribe/
+// receive become iot:Connect/Publish/RetainPublish/Subscribe/Receive, decided by evaluate() over the policies attached to the
 // connection's thing. Policies are loaded once per connection (at CONNECT), so a change to the store
 // applies to the next connection without restarting the broker. Fails closed: a policy that cannot be
 // loaded or parsed denies everything for that connection, naming the policy.
@@ -120,6 +120,7 @@ export function policyAuthorizer(opts: PolicyAuthorizerOptions): Authorizer {
       return decide(loaded, id, "iot:Connect", id.clientId);
     },
     publish: (id, topic) => decide(loadedFor(id), id, "iot:Publish", topic),
+    retainPublish: (id, topic) => decide(loadedFor(id), id, "iot:RetainPublish", topic),
     subscribe: (id, topicFilter) => decide(loadedFor(id), id, "iot:Subscribe", topicFilter),
     receive: (id, topic) => decide(loadedFor(id), id, "iot:Receive", topic),
   };

@@ -1,10 +1,9 @@
 // The product's default authorization: the AWS IoT policies in this folder, attached in the PKI's policy
-// store to every ACTIVE thing that has none (restaurant.json to the restaurant, device.json to buttons),
+// store once to every new ACTIVE thing that has none (restaurant.json to the restaurant, device.json to buttons),
 // evaluated by the policy authorizer; or the built-in per-thing topic rules. One place, used by
 // `npm run broker` and `npm run simulate`, so both enforce the same thing.
 import { fileURLToPath } from "node:url";
 import { DEFAULT_TOPIC_PREFIX } from "../../modules/core/topics";
-import { DEV_RESTAURANT } from "../../tools/pki/dev";
 import type { Pki } from "../../tools/pki/pki";
 import { policyAuthorizerForPki, type PolicyDecisionEvent } from "./policy-authorizer";
 import { openPolicyStore } from "../../tools/policy/store";
@@ -43,10 +42,11 @@ export function productAuthorization(opts: ProductAuthorizationOptions): Product
     if (opts.rules !== "policy" || !opts.defaultPolicies) return;
     for (const thing of opts.pki.listThings()) {
       if (thing.state !== "ACTIVE") continue;
-      const file = thing.name === DEV_RESTAURANT ? POLICY_FILES.restaurant : POLICY_FILES.device;
+      const file = thing.kind === "service" ? POLICY_FILES.restaurant : POLICY_FILES.device;
       try {
-        const result = policyStore.attachIfNone(file, thing.name);
-        if (result) opts.log("policy-attached", { thing: thing.name, policy: result.name, reason: "thing had no policy" });
+        // Once per thing, when it is first seen (created): a later detach stays detached across restarts.
+        const result = policyStore.attachDefaultOnce(file, thing.name);
+        if (result) opts.log("policy-attached", { thing: thing.name, policy: result.name, reason: "new thing: default policy" });
       } catch (error) {
         opts.log("policy-attach-failed", { thing: thing.name, reason: (error as Error).message });
       }

@@ -13,7 +13,15 @@ import { productAuthorization } from "./product-authorization";
 import { BUTTON_SETTINGS, type SettingsSchema } from "../../modules/core/settings";
 import { isLoopbackHost, isMainModule, runServiceCli, type EventSink } from "../runtime";
 import { commandHelp, parseCommandLine, pickSettings } from "../settings-cli";
-import { DEFAULT_MAX_PACKET_BYTES, startBroker, type RunningBroker } from "./broker";
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  DEFAULT_MAX_PACKET_BYTES,
+  DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+  startBroker,
+  type RunningBroker,
+} from "./broker";
 import { watchTrust, type TrustReloader } from "./trust-reload";
 
 export interface BrokerServiceConfig {
@@ -28,6 +36,10 @@ export interface BrokerServiceConfig {
   region: string;
   account: string;
   maxPacketBytes: number;
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  connectTimeoutMs: number;
+  tlsHandshakeTimeoutMs: number;
 }
 
 /** The broker service's settings; topicPrefix is the button's own setting (same key, same rule). */
@@ -42,6 +54,10 @@ export const BROKER_SETTINGS: SettingsSchema = {
     { key: "region", type: "text", default: "*", help: "region policy ARNs are matched against" },
     { key: "account", type: "text", default: "*", help: "account policy ARNs are matched against" },
     { key: "maxPacketBytes", type: "integer", default: DEFAULT_MAX_PACKET_BYTES, min: 64, max: 16 * 1024 * 1024, unit: "bytes", help: "largest MQTT packet accepted" },
+    { key: "maxConnections", type: "integer", default: DEFAULT_MAX_CONNECTIONS, min: 1, max: 1_000_000, help: "open connections at most, TLS handshakes included" },
+    { key: "maxConnectionsPerAddress", type: "integer", default: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, min: 1, max: 1_000_000, help: "open connections from one source address at most" },
+    { key: "connectTimeoutMs", type: "integer", default: DEFAULT_CONNECT_TIMEOUT_MS, min: 100, max: 600_000, unit: "ms", help: "close a connection that sends no MQTT CONNECT within this" },
+    { key: "tlsHandshakeTimeoutMs", type: "integer", default: DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, min: 100, max: 600_000, unit: "ms", help: "drop a TLS handshake not finished within this" },
   ],
   rules: [],
 };
@@ -72,6 +88,10 @@ export function parseBrokerArgs(argv: string[], cwd = process.cwd()): BrokerServ
     region: v.region as string,
     account: v.account as string,
     maxPacketBytes: v.maxPacketBytes as number,
+    maxConnections: v.maxConnections as number,
+    maxConnectionsPerAddress: v.maxConnectionsPerAddress as number,
+    connectTimeoutMs: v.connectTimeoutMs as number,
+    tlsHandshakeTimeoutMs: v.tlsHandshakeTimeoutMs as number,
   };
 }
 
@@ -127,9 +147,13 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
     topicPrefix: config.topicPrefix,
     authorizer,
     maxPacketBytes: config.maxPacketBytes,
-    // Both read the registry fresh from disk: `thing deactivate`/`revoke` refuse the next CONNECT at once.
-    thingState: (thing) => pki.thingState(thing),
-    certificateState: (fp) => pki.certificateState(fp),
+    maxConnections: config.maxConnections,
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+    connectTimeoutMs: config.connectTimeoutMs,
+    tlsHandshakeTimeoutMs: config.tlsHandshakeTimeoutMs,
+    // Read fresh from disk: a certificate is accepted only as the one registered for its thing, and
+    // `thing deactivate`/`revoke` refuse the next CONNECT at once (and close open ones, below).
+    identify: (fp) => pki.certificateBinding(fp),
     log: ({ event, ...fields }) => log(event, fields),
   });
 
@@ -139,7 +163,11 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
       dir: config.pkiDir,
       read: () => pki.trustMaterial(),
       apply: (material) => broker.updateTrust(material),
-      onChange: attachDefaults,
+      onChange: () => {
+        attachDefaults();
+        // A thing deactivated or revoked in the registry loses its open connections too.
+        void broker.revalidate("registry changed");
+      },
       log,
     });
   } catch (error) {

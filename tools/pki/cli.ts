@@ -80,8 +80,16 @@ function setState(state: ThingState, verb: string): Command {
       await pki.setThingState(args[0]!, state);
       io.out(`thing ${args[0]}: ${state}`);
       if (state === "REVOKED") {
-        io.out(`CRLs updated: ${pki.trustMaterial().crlFile}`);
-        io.out("a running broker enforces the CRL after it reloads its trust; the registry check refuses the thing at once");
+        const issuedBy = pki.listThings().find((t) => t.name === args[0])?.issuedBy;
+        if (issuedBy === "byo-ca" || issuedBy === "aws-import") {
+          // We hold no key of their CA, so the certificate goes on no CRL: the registry is the deny list.
+          io.out(`not on any CRL: ${issuedBy === "aws-import" ? "AWS IoT" : "its registered CA"} signs that CA's CRL, not this PKI`);
+          io.out("the registry is the deny list: the embedded broker refuses it at once and closes its open connections;");
+          io.out("mosquitto (host-test/mosquitto) drops it from the generated ACL on its next reload: it may connect but neither publish nor receive");
+        } else {
+          io.out(`CRLs updated: ${pki.trustMaterial().crlFile}`);
+          io.out("a running broker refuses it at once from the registry and closes its open connections; the CRL refuses it in the TLS handshake");
+        }
       }
     },
   };
@@ -155,20 +163,22 @@ const commands: Record<string, Command> = {
     },
   },
   "ca register": {
-    usage: "ca register <ca-cert.pem> [--crl <crl.pem>]",
+    usage: "ca register <ca-cert.pem> [--crl <crl.pem>] [--names <pattern>]",
     summary: "trust another CA (option 3, bring your own CA): certificates it issues are accepted",
     details:
       "The file may hold the CA and its parents up to a self-signed root. node:tls checks a CRL for every CA\n" +
       "in a chain, so the embedded broker accepts this CA's certificates only once its CRL is registered\n" +
-      "(--crl here, or later with \"ca import-crl\").",
-    options: { crl: { type: "string" } },
-    optionHelp: ["--crl <file>   the CA's current CRL (PEM)"],
+      "(--crl here, or later with \"ca import-crl\"). A certificate of this CA is accepted only once it is\n" +
+      "recorded for its thing (\"thing register\"); --names limits which thing names it may be recorded for.",
+    options: { crl: { type: "string" }, names: { type: "string" } },
+    optionHelp: ["--crl <file>       the CA's current CRL (PEM)", "--names <pattern>  thing names this CA may issue for, with * and ? (e.g. 'acme-*')"],
     args: [1, 1],
     async run({ args, values, io, open }) {
       const pki = await open();
       const pem = readUserText(args[0]!, "CA certificate file");
       const crlPem = typeof values.crl === "string" ? readUserText(values.crl, "CRL file") : undefined;
-      const added = await pki.registerCa(pem, { source: args[0]!, ...(crlPem !== undefined ? { crlPem } : {}) });
+      const names = typeof values.names === "string" ? values.names : undefined;
+      const added = await pki.registerCa(pem, { source: args[0]!, ...(crlPem !== undefined ? { crlPem } : {}), ...(names !== undefined ? { names } : {}) });
       for (const ca of added) io.out(`registered ${ca.subject} (SHA-256 ${ca.fingerprint256})${ca.hasCrl ? " with its CRL" : ""}`);
       for (const ca of added.filter((a) => !a.hasCrl)) {
         io.err(`warning: no CRL for ${ca.subject}: the embedded broker refuses its certificates until "ca import-crl <crl.pem>"`);
@@ -182,6 +192,26 @@ const commands: Record<string, Command> = {
     async run({ args, io, open }) {
       const pki = await open();
       for (const subject of await pki.importCrl(readUserText(args[0]!, "CRL file"))) io.out(`CRL updated for ${subject}`);
+    },
+  },
+  "service create": {
+    usage: "service create <name> [--key-type rsa|ec] [--days N]",
+    summary: "issue a reserved service identity (restaurant): the only way to get its certificate and rights",
+    details:
+      "Service names are reserved: thing create, ca sign, thing csr, thing register and import aws refuse them.\n" +
+      "The broker grants the service's rights only to the certificate recorded here (by fingerprint).",
+    options: { "key-type": { type: "string" }, days: { type: "string" } },
+    optionHelp: [KEY_TYPE_HELP, "--days N            validity (default 730)"],
+    args: [1, 1],
+    async run({ args, values, io, open }) {
+      const pki = await open();
+      const d = days(values.days);
+      const files = await pki.createService(args[0]!, { keyType: keyType(values["key-type"]), ...(d ? { validDays: d } : {}) });
+      io.out(`created service ${files.name}`);
+      io.out(`certificate: ${files.certPath}`);
+      io.out(`private key: ${files.keyPath} (mode 0600)`);
+      io.out(`chain:       ${files.chainPath}`);
+      io.out(`broker CA:   ${files.caPath}`);
     },
   },
   "thing create": {
@@ -281,7 +311,7 @@ const commands: Record<string, Command> = {
       // (no `return io.out(…)`: what a run returns is the exit status)
       if (values.json) return void io.out(JSON.stringify(things, null, 2));
       if (things.length === 0) return void io.out("no things");
-      const rows = things.map((t) => [t.name, t.state, t.issuedBy ?? "", t.keyType ?? "", (t.notAfter ?? "").slice(0, 10), t.serial ?? ""]);
+      const rows = things.map((t) => [t.name, t.state, t.kind === "service" ? `service (${t.issuedBy ?? ""})` : (t.issuedBy ?? ""), t.keyType ?? "", (t.notAfter ?? "").slice(0, 10), t.serial ?? ""]);
       const head = ["NAME", "STATE", "ISSUED-BY", "KEY", "NOT-AFTER", "SERIAL"];
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
       for (const r of [head, ...rows]) io.out(r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd());
@@ -336,6 +366,9 @@ const commands: Record<string, Command> = {
   "import aws": {
     usage: "import aws --cert <device.pem.crt> --key <private.pem.key> --ca <AmazonRootCA1.pem> --name <thing>",
     summary: "take the files AWS IoT hands out and store them in the same layout as a created thing",
+    details:
+      "AWS-issued certificates all carry CN \"AWS IoT Certificate\": --name records which thing this certificate is\n" +
+      "(the broker binds it by fingerprint). Configure the device with the same thing name (thing=<name>).",
     options: { cert: { type: "string" }, key: { type: "string" }, ca: { type: "string" }, name: { type: "string" } },
     optionHelp: ["--cert <file>   device certificate from AWS IoT", "--key <file>    its private key (PKCS#1 or PKCS#8 PEM)", "--ca <file>     the CA of the AWS IoT endpoint (AmazonRootCA1.pem)", "--name <thing>  thing name"],
     args: [0, 0],

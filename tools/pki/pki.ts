@@ -28,6 +28,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { isValidThingName } from "../../modules/core/config";
+import { wildcardMatch } from "../policy/glob";
+import { isServiceName, reservedNameProblem } from "./reserved";
 import {
   assertAcceptableKey,
   commonName,
@@ -122,9 +124,21 @@ export interface RegisteredCa {
   hasCrl: boolean;
 }
 
+/** The thing a certificate is registered to, as the broker binds a connection to it (by fingerprint). */
+export interface CertificateBinding {
+  thing: string;
+  /** "service" for a reserved service identity (the restaurant), else "device". */
+  kind: "device" | "service";
+  /** The certificate's own state. */
+  state: ThingState;
+  /** The thing's state (deactivate/activate act on the thing). */
+  thingState: ThingState;
+}
+
 export interface ThingSummary {
   name: string;
   state: ThingState;
+  kind?: "service";
   issuedBy?: IssuedBy;
   serial?: string;
   fingerprint256?: string;
@@ -141,6 +155,18 @@ const CRL_REFRESH_DAYS = CRL_VALID_DAYS / 2;
 
 function assertThingName(name: string): void {
   if (!isValidThingName(name)) fail(`invalid thing name "${name}": use 1-128 characters from A-Z a-z 0-9 _ -`);
+}
+
+/** A device's name: valid and not reserved for a service. */
+function assertDeviceName(name: string): void {
+  assertThingName(name);
+  const reserved = reservedNameProblem(name);
+  if (reserved) fail(reserved);
+}
+
+/** A registered CA's name pattern: thing-name characters and the wildcards * and ?. */
+function assertNamePattern(pattern: string): void {
+  if (!/^[A-Za-z0-9_*?-]{1,128}$/.test(pattern)) fail(`invalid --names pattern "${pattern}": thing-name characters (A-Z a-z 0-9 _ -) and the wildcards * ?`);
 }
 
 function now(): string {
@@ -175,7 +201,9 @@ export class Pki {
   }
 
   /** Thing and certificate states, and the registry file version (registryStamp) they were parsed from. */
-  private stateIndex: { stamp: string; things: Map<string, ThingState>; certificates: Map<string, ThingState> } | undefined;
+  private stateIndex:
+    | { stamp: string; things: Map<string, { state: ThingState; kind: "device" | "service" }>; certificates: Map<string, { state: ThingState; thing: string }> }
+    | undefined;
 
   /**
    * A broker asks thingState/certificateState on every CONNECT; with 1,000 things the registry is 800 KB and
@@ -189,9 +217,11 @@ export class Pki {
     const fresh = stamp !== undefined && Date.now() - stamp.mtimeMs > 1_000;
     if (!fresh || this.stateIndex === undefined || this.stateIndex.stamp !== stamp.key) {
       const reg = this.registry();
-      const certificates = new Map<string, ThingState>();
-      for (const c of reg.certificates) if (!certificates.has(c.fingerprint256)) certificates.set(c.fingerprint256, c.state);
-      const things = new Map(Object.entries(reg.things).map(([name, t]) => [name, t.state] as const));
+      const certificates = new Map<string, { state: ThingState; thing: string }>();
+      for (const c of reg.certificates) {
+        if (c.kind === "client" && !certificates.has(c.fingerprint256)) certificates.set(c.fingerprint256, { state: c.state, thing: c.thing });
+      }
+      const things = new Map(Object.entries(reg.things).map(([name, t]) => [name, { state: t.state, kind: t.kind === "service" ? ("service" as const) : ("device" as const) }]));
       this.stateIndex = { stamp: fresh ? stamp.key : "", things, certificates };
     }
     return this.stateIndex;
@@ -316,6 +346,7 @@ export class Pki {
 
   private assertCanIssue(reg: RegistryData, name: string): void {
     const existing = reg.things[name];
+    if (existing?.kind === "service" && !isServiceName(name)) fail(`"${name}" is a service identity`);
     if (existing && existing.state !== "REVOKED") {
       fail(`thing ${name} already exists (${existing.state}); revoke it first to issue it a new certificate`);
     }
@@ -325,7 +356,25 @@ export class Pki {
     name: string,
     opts: { keyType?: KeyType; notBefore?: Date; notAfter?: Date; validDays?: number } = {},
   ): Promise<ThingFiles> {
+    assertDeviceName(name);
+    return this.issueWithKey(name, opts, "device");
+  }
+
+  /**
+   * A reserved service identity (e.g. the restaurant): key and certificate like createThing, recorded as
+   * a service. Only known service names; the broker gives service rights to this certificate only.
+   */
+  async createService(name: string, opts: { keyType?: KeyType; validDays?: number } = {}): Promise<ThingFiles> {
     assertThingName(name);
+    if (!isServiceName(name)) fail(`"${name}" is not a service this product knows (services: restaurant); devices use "thing create"`);
+    return this.issueWithKey(name, opts, "service");
+  }
+
+  private async issueWithKey(
+    name: string,
+    opts: { keyType?: KeyType; notBefore?: Date; notAfter?: Date; validDays?: number },
+    kind: "device" | "service",
+  ): Promise<ThingFiles> {
     const reg = this.registry();
     this.requireCa(reg);
     this.assertCanIssue(reg, name);
@@ -342,7 +391,7 @@ export class Pki {
       ...validity(opts.validDays ?? DEFAULT_VALID_DAYS.thing, opts.notBefore, opts.notAfter),
     });
     writeSecret(this.path(layout.thingKey(name)), await privateKeyToPem(keys.privateKey));
-    this.recordThingCert(reg, name, cert, "create", caId);
+    this.recordThingCert(reg, name, cert, "create", caId, undefined, kind);
     return this.thingFiles(name)!;
   }
 
@@ -354,16 +403,21 @@ export class Pki {
     issuedBy: IssuedBy,
     issuerCaId: string | undefined,
     caPemForDevice?: string,
+    kind: "device" | "service" = "device",
   ): void {
     const pem = cert.toString("pem") + "\n";
     const serial = normalizeSerial(cert.serialNumber);
+    // A certificate belongs to one thing: the broker finds the thing by the certificate's fingerprint.
+    const fp = fingerprint256(cert.rawData);
+    const holder = reg.certificates.find((c) => c.fingerprint256 === fp && c.state !== "REVOKED");
+    if (holder) fail(`this certificate is already registered to ${holder.thing === BROKER_THING ? "the broker" : `thing ${holder.thing}`}`);
     writePublic(this.path(layout.thingCertHistory(name, serial)), pem);
     writePublic(this.path(layout.thingCert(name)), pem);
     writePublic(this.path(layout.thingChain(name)), this.chainPem(pem, issuerCaId, reg));
     writePublic(this.path(layout.thingCa(name)), caPemForDevice ?? this.rootPem(reg));
     const t = now();
     const prev = reg.things[name];
-    reg.things[name] = { name, state: "ACTIVE", createdAt: prev?.createdAt ?? t, updatedAt: t };
+    reg.things[name] = { name, state: "ACTIVE", ...(kind === "service" ? { kind } : {}), createdAt: prev?.createdAt ?? t, updatedAt: t };
     reg.certificates.push({
       serial,
       fingerprint256: fingerprint256(cert.rawData),
@@ -379,6 +433,42 @@ export class Pki {
       state: "ACTIVE",
       certFile: layout.thingCertHistory(name, serial),
     });
+    this.save(reg);
+  }
+
+  /**
+   * Records device certificates that this PKI's issuing CA signed outside createThing (a load-test fleet
+   * issued in memory) with one registry write, so the broker knows them by fingerprint like any other.
+   * Their certificates go to one PEM file (`bundleFile`, relative to the PKI dir); no key is stored.
+   */
+  recordFleet(members: readonly { name: string; certPem: string }[], bundleFile: string): void {
+    const reg = this.registry();
+    this.requireCa(reg);
+    const caId = this.issuingCaId(reg);
+    writePublic(this.path(bundleFile), members.map((m) => m.certPem.trim() + "\n").join(""));
+    const t = now();
+    for (const { name, certPem } of members) {
+      assertDeviceName(name);
+      this.assertCanIssue(reg, name);
+      const cert = parseCertificate(certPem, `certificate of ${name}`);
+      if (commonName(cert.subjectName) !== name) fail(`certificate of ${name}: its CN is "${commonName(cert.subjectName) ?? ""}"`);
+      reg.things[name] = { name, state: "ACTIVE", createdAt: t, updatedAt: t };
+      reg.certificates.push({
+        serial: normalizeSerial(cert.serialNumber),
+        fingerprint256: fingerprint256(cert.rawData),
+        thing: name,
+        kind: "client",
+        subject: cert.subject,
+        issuer: cert.issuer,
+        issuerCaId: caId,
+        issuedBy: "create",
+        keyType: describePublicKey(cert.publicKey.rawData).label,
+        notBefore: cert.notBefore.toISOString(),
+        notAfter: cert.notAfter.toISOString(),
+        state: "ACTIVE",
+        certFile: bundleFile,
+      });
+    }
     this.save(reg);
   }
 
@@ -403,7 +493,7 @@ export class Pki {
     if (!(await csr.verify())) fail(`${source}: the CSR signature does not verify (corrupted or tampered)`);
     const name = commonName(csr.subjectName);
     if (!name) fail(`${source}: the CSR subject has no CN; the CN must be the thing name`);
-    assertThingName(name);
+    assertDeviceName(name);
     const keyInfo = describePublicKey(csr.publicKey.rawData);
     assertAcceptableKey(keyInfo, source);
     const reg = this.registry();
@@ -472,8 +562,9 @@ export class Pki {
    * Trust another CA (option 3). With the embedded broker (node:tls with `crl`), its certificates are
    * accepted only once the CA's CRL is registered too (`crlPem` here, or importCrl later).
    */
-  async registerCa(caCertPem: string, opts: { crlPem?: string; source?: string } = {}): Promise<RegisteredCa[]> {
+  async registerCa(caCertPem: string, opts: { crlPem?: string; source?: string; names?: string } = {}): Promise<RegisteredCa[]> {
     const source = opts.source ?? "CA certificate";
+    if (opts.names !== undefined) assertNamePattern(opts.names);
     const certs = parseCertificates(caCertPem, source);
     const reg = this.registry();
     this.requireCa(reg);
@@ -490,7 +581,9 @@ export class Pki {
       if (cert.notAfter.getTime() < Date.now()) fail(`${source}: ${cert.subject} expired on ${cert.notAfter.toISOString()}`);
       assertAcceptableKey(describePublicKey(cert.publicKey.rawData), source);
       const id = `registered-${fp.replace(/:/g, "").slice(0, 16).toLowerCase()}`;
-      added.push({ rec: this.caRecord(id, "registered", cert, layout.registeredCert(id)), cert });
+      const rec = this.caRecord(id, "registered", cert, layout.registeredCert(id));
+      if (opts.names !== undefined) rec.names = opts.names;
+      added.push({ rec, cert });
       known.add(fp);
     }
     // node:tls (OpenSSL) needs a path to a self-signed root among the trusted certificates.
@@ -536,7 +629,7 @@ export class Pki {
 
   /** Record a certificate issued by a registered CA for a thing (option 3), so the thing has a registry state. */
   async registerThingCertificate(name: string, certPem: string, source = "certificate"): Promise<void> {
-    assertThingName(name);
+    assertDeviceName(name);
     const cert = parseCertificate(certPem, source);
     const cn = commonName(cert.subjectName);
     if (cn !== name) fail(`${source}: the certificate CN is "${cn ?? ""}", not "${name}" (the CN is the MQTT client id)`);
@@ -547,14 +640,24 @@ export class Pki {
     const anchor = reg.cas.find((c) => c.fingerprint256 === anchorFp);
     const direct = reg.cas.find((c) => c.fingerprint256 === result.chain[1]?.fingerprint256);
     if (anchor?.role !== "registered") fail(`${source}: issued by this PKI's own CA; use "thing create" or "ca sign" instead`);
+    // A CA limited to a name pattern (ca register --names) may only bind things that match it.
+    for (const ca of result.chain.map((c) => reg.cas.find((r) => r.fingerprint256 === c.fingerprint256))) {
+      if (ca?.names !== undefined && !wildcardMatch(ca.names, name)) {
+        fail(`${source}: ${ca.subject} may only issue things named "${ca.names}", not "${name}"`);
+      }
+    }
     this.assertCanIssue(reg, name);
     this.recordThingCert(reg, name, cert, "byo-ca", direct?.id, undefined);
   }
 
   async importAws(opts: { name: string; certPem: string; keyPem: string; caPem: string }): Promise<ThingFiles> {
-    assertThingName(opts.name);
+    assertDeviceName(opts.name);
     const cert = parseCertificate(opts.certPem, "--cert");
     const ca = parseCertificate(opts.caPem, "--ca");
+    if (!ca.getExtension(x509.BasicConstraintsExtension)?.ca) {
+      fail(`--ca: ${ca.subject} is not a CA certificate (basicConstraints CA:TRUE missing); give the CA of the AWS IoT endpoint (AmazonRootCA1.pem)`);
+    }
+    if (cert.getExtension(x509.BasicConstraintsExtension)?.ca) fail(`--cert: ${cert.subject} is a CA certificate, not a device certificate`);
     const key = loadPrivateKey(opts.keyPem, "--key");
     if (!Buffer.from(cert.publicKey.rawData).equals(key.spki)) fail("--key does not belong to --cert (public keys differ)");
     assertAcceptableKey(describePublicKey(cert.publicKey.rawData), "--cert");
@@ -587,12 +690,21 @@ export class Pki {
   }
 
   thingState(name: string): ThingState | undefined {
-    return this.states().things.get(name);
+    return this.states().things.get(name)?.state;
   }
 
   /** State of one certificate by SHA-256 fingerprint (Node's fingerprint256 format or plain hex). */
   certificateState(fp: string): ThingState | undefined {
-    return this.states().certificates.get(normalizeFingerprint(fp));
+    return this.states().certificates.get(normalizeFingerprint(fp))?.state;
+  }
+
+  /** The thing a client certificate is registered to (by SHA-256 fingerprint), or undefined if none. */
+  certificateBinding(fp: string): CertificateBinding | undefined {
+    const states = this.states();
+    const cert = states.certificates.get(normalizeFingerprint(fp));
+    const thing = cert && states.things.get(cert.thing);
+    if (!cert || !thing) return undefined;
+    return { thing: cert.thing, kind: thing.kind, state: cert.state, thingState: thing.state };
   }
 
   listThings(): ThingSummary[] {
@@ -605,6 +717,7 @@ export class Pki {
         return {
           name: t.name,
           state: t.state,
+          ...(t.kind === "service" ? { kind: t.kind } : {}),
           certificates: certs.length,
           ...(last
             ? { issuedBy: last.issuedBy, serial: last.serial, fingerprint256: last.fingerprint256, keyType: last.keyType, notAfter: last.notAfter, issuer: last.issuer }
@@ -739,7 +852,7 @@ export async function findIssuer(cert: x509.X509Certificate, pool: x509.X509Cert
  * (key 0600). Needs no PKI dir: the key never goes where the CA is.
  */
 export async function createCsr(name: string, opts: { outDir: string; keyType?: KeyType }): Promise<{ keyPath: string; csrPath: string }> {
-  assertThingName(name);
+  assertDeviceName(name);
   const keyType = opts.keyType ?? "rsa";
   const keys = await generateKeyPair(keyType);
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({

@@ -24,6 +24,11 @@ export interface CaRecord {
   /** Owned CAs: the CRL we sign. Registered CAs: the CRL their owner gave us, if any. */
   crlFile?: string;
   crlNumber?: number;
+  /**
+   * Registered CAs only: the thing names this CA may issue for (`*` and `?` wildcards), e.g. "acme-*".
+   * Absent: any thing name that is not reserved.
+   */
+  names?: string;
   addedAt: string;
 }
 
@@ -49,6 +54,8 @@ export interface CertRecord {
 export interface ThingRecord {
   name: string;
   state: ThingState;
+  /** "service": a reserved service identity (service create), e.g. the restaurant. Absent: a device. */
+  kind?: "service";
   createdAt: string;
   updatedAt: string;
 }

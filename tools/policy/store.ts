@@ -1,6 +1,9 @@
 // Policy storage and attachment, kept next to the PKI registry:
 //   <pkiDir>/policies/<name>.json         stored policy documents (validated when stored)
-//   <pkiDir>/policies/attachments.json    { "version": 1, "things": { "<thing>": ["<policy name>", …] } }
+//   <pkiDir>/policies/attachments.json    { "version": 1, "things": { "<thing>": ["<policy name>", …] },
+//                                           "defaulted": ["<thing>", …] }
+// "defaulted" lists the things that have had their default policy considered once: a later detach (even of
+// the last policy, meaning "deny everything") is the operator's decision and is never undone.
 // AWS IoT attaches policies to certificates; here they attach to a thing and so apply to every
 // certificate of that thing. Everything is read fresh from disk on each call, so a broker started once
 // sees attach/detach/edits from another process on the next connection.
@@ -33,6 +36,8 @@ export interface StoredPolicy {
 interface Attachments {
   version: 1;
   things: Record<string, string[]>;
+  /** Things whose default policy was applied (or found unnecessary) once. */
+  defaulted?: string[];
 }
 
 export interface AttachResult {
@@ -54,6 +59,11 @@ export interface PolicyStore {
    * `npm run simulate`'s): a user's own attachments are left alone. Returns undefined when it did nothing.
    */
   attachIfNone(policyFile: string, thing: string, opts?: { name?: string }): AttachResult | undefined;
+  /**
+   * A thing's default policy, once in its life: attached if the thing has no policy the first time it is
+   * seen, never again afterwards (a detach is remembered). Returns undefined when it did nothing.
+   */
+  attachDefaultOnce(policyFile: string, thing: string, opts?: { name?: string }): AttachResult | undefined;
   /** Detaches policy `name` (a stored name or a file path whose base name it is) from `thing`. */
   detach(name: string, thing: string): void;
   /** Stored documents attached to `thing`, in attachment order. A missing document throws. */
@@ -144,6 +154,22 @@ export function openPolicyStore(pkiDir: string): PolicyStore {
     attachIfNone(policyFile, thing, opts = {}) {
       if ((readAttachments().things[thing] ?? []).length > 0) return undefined;
       return store.attach(policyFile, thing, opts);
+    },
+
+    attachDefaultOnce(policyFile, thing, opts = {}) {
+      const before = readAttachments();
+      if (before.defaulted === undefined && existsSync(attachmentsPath)) {
+        // A store written before defaults were recorded: every thing the registry knows has had its
+        // default; one without any policy now was detached on purpose and stays so (deny, not allow).
+        before.defaulted = Object.keys(readRegistry(pkiDir).things);
+        writeAttachments(before);
+      }
+      if (before.defaulted?.includes(thing)) return undefined;
+      const result = (before.things[thing] ?? []).length > 0 ? undefined : store.attach(policyFile, thing, opts);
+      const after = readAttachments();
+      after.defaulted = [...(after.defaulted ?? []), thing];
+      writeAttachments(after);
+      return result;
     },
 
     detach(nameOrFile, thing) {

@@ -78,7 +78,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
       ca: trust.ca,
       crl: trust.crl,
       topicPrefix: "pizza",
-      thingState: (thing) => dev.pki.thingState(thing),
+      identify: (fingerprint) => dev.pki.certificateBinding(fingerprint),
       log: (event) => brokerEvents.push(event),
     });
     restaurant = await startRestaurant({

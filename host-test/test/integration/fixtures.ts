@@ -47,7 +47,7 @@ export async function startTestBroker(
     ca: trust.ca,
     crl: trust.crl,
     topicPrefix: "pizza",
-    thingState: (thing) => dev.pki.thingState(thing),
+    identify: (fingerprint) => dev.pki.certificateBinding(fingerprint),
     log: (event) => options.events?.push(event),
   });
 }

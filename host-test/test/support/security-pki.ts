@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { generateKeyPair, privateKeyToPem, signingAlgorithm, x509 } from "../../../tools/pki/crypto";
 import { Pki, type KeyType, type TrustMaterial } from "../../../tools/pki/pki";
+import { isServiceName } from "../../../tools/pki/reserved";
 
 /** What an MQTT client presents: the CA it trusts for the broker, its certificate (chain) and key. */
 export interface Credentials {
@@ -46,7 +47,9 @@ export async function createSecurityPki(label: string, opts: { keyType?: KeyType
     caPem,
     broker: { key: readFileSync(server.keyPath, "utf8"), cert: readFileSync(server.certPath, "utf8") },
     async thing(name, thingOpts = {}) {
-      await pki.createThing(name, { keyType, ...thingOpts });
+      // Service names (the restaurant) are reserved: only the service command issues them.
+      if (isServiceName(name)) await pki.createService(name, { keyType });
+      else await pki.createThing(name, { keyType, ...thingOpts });
       return credentials(name);
     },
     credentials,

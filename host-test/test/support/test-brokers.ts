@@ -55,7 +55,7 @@ async function startEmbedded(pki: SecurityPki, opts: { port?: number; maxPacketB
       ca: trust.ca,
       crl: trust.crl,
       topicPrefix: "pizza",
-      thingState: (thing) => pki.pki.thingState(thing),
+      identify: (fingerprint) => pki.pki.certificateBinding(fingerprint),
       ...(opts.maxPacketBytes ? { maxPacketBytes: opts.maxPacketBytes } : {}),
       log: (event) => events.push(event),
     });

@@ -87,7 +87,7 @@ describe("thingTopicAuthorizer", () => {
   it("names the deciding rule in every decision", () => {
     expect(rules.publish(device, "pizza/orders/pizza-button-01")).toEqual({ allow: true, reason: "thing publishes its own orders" });
     expect(rules.subscribe(device, "#")).toEqual({ allow: false, reason: "no matching rule" });
-    expect(rules.connect(identity("pizza-button-01", "x"))).toEqual({ allow: false, reason: "client id must equal certificate CN" });
+    expect(rules.connect(identity("pizza-button-01", "x"))).toEqual({ allow: false, reason: "client id must equal the thing name" });
   });
 
   it("honours a custom prefix and restaurant name", () => {

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { Pki } from "../../../../tools/pki/pki";
+import { isServiceName } from "../../../../tools/pki/reserved";
 import type { BrokerEvent } from "../../../../services/broker/broker";
 
 export interface TestPki {
@@ -40,7 +41,8 @@ export async function createTestPki(label: string): Promise<TestPki> {
     brokerKey: readFileSync(server.keyPath, "utf8"),
     brokerCert: readFileSync(server.certPath, "utf8"),
     async thing(name) {
-      const files = await pki.createThing(name, { keyType: "ec" });
+      // Service names (the restaurant) are reserved: only the service command issues them.
+      const files = isServiceName(name) ? await pki.createService(name, { keyType: "ec" }) : await pki.createThing(name, { keyType: "ec" });
       return { name, key: readFileSync(files.keyPath, "utf8"), cert: readFileSync(files.chainPath, "utf8"), ca: caPem };
     },
     remove() {

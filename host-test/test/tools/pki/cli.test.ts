@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMAND_NAMES, runCli } from "../../../../tools/pki/cli";
 import { x509 } from "../../../../tools/pki/crypto";
 import { Pki } from "../../../../tools/pki/pki";
+import { signOutsideRegistry } from "../../support/trust-boundary";
 import { hasOpenssl, openssl, read, tempDir } from "./helpers";
 
 const t = tempDir("cli");
@@ -134,9 +135,15 @@ describe("states, CRL, verify, export, import, broker", () => {
 
   it("import aws and broker cert", async () => {
     const src = join(pkiDir, "things/cli-one");
-    // Re-import cli-one's files under another name, as if AWS had handed them out.
-    const r = await inDir("import", "aws", "--cert", join(src, "cert.pem"), "--key", join(src, "key.pem"), "--ca", join(pkiDir, "ca/root.cert.pem"), "--name", "cli-aws");
-    expect(r.code).toBe(0);
+    // A certificate belongs to one thing: cli-one's files cannot be imported under another name.
+    const again = await inDir("import", "aws", "--cert", join(src, "cert.pem"), "--key", join(src, "key.pem"), "--ca", join(pkiDir, "ca/root.cert.pem"), "--name", "cli-aws");
+    expectOneLineError(again, /already registered to thing cli-one/);
+    // Files as AWS hands them out: a certificate with AWS's CN, which the registry knows only by --name.
+    const aws = await signOutsideRegistry(pkiDir, "AWS IoT Certificate", "");
+    writeFileSync(join(t.dir, "aws.pem.crt"), aws.cert.split(/(?<=-----END CERTIFICATE-----\n)/)[0]!);
+    writeFileSync(join(t.dir, "aws.private.pem.key"), aws.key, { mode: 0o600 });
+    const r = await inDir("import", "aws", "--cert", join(t.dir, "aws.pem.crt"), "--key", join(t.dir, "aws.private.pem.key"), "--ca", join(pkiDir, "ca/root.cert.pem"), "--name", "cli-aws");
+    expect(r.code, r.err).toBe(0);
     expect(JSON.parse((await inDir("thing", "list", "--json")).out).find((x: { name: string }) => x.name === "cli-aws").issuedBy).toBe("aws-import");
     const b = await inDir("broker", "cert", "--host", "localhost", "--host", "broker.local", "--ip", "127.0.0.1");
     expect(b.code).toBe(0);

@@ -21,7 +21,7 @@ beforeAll(async () => {
   pki = await Pki.open(dir);
   await pki.initCa({ keyType: "ec" });
   await pki.createThing("pizza-button-01", { keyType: "ec" });
-  await pki.createThing("restaurant", { keyType: "ec" });
+  await pki.createService("restaurant", { keyType: "ec" });
   buttonFp = pki.listThings().find((t) => t.name === "pizza-button-01")!.fingerprint256!;
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -95,6 +95,25 @@ describe("attachIfNone", () => {
     expect(store.attachIfNone(devicePolicy, "pizza-button-01")).toMatchObject({ name: "device", newlyAttached: true });
     expect(store.attached("pizza-button-01").map((p) => p.name)).toEqual(["device"]);
     store.detach("device", "pizza-button-01");
+  });
+});
+
+describe("attachDefaultOnce", () => {
+  it("attaches a thing's default once: after a detach, even of its last policy, it stays detached", () => {
+    rmSync(join(dir, "policies/attachments.json"), { force: true }); // a store that starts now
+    const store = openPolicyStore(dir);
+    expect(store.attachDefaultOnce(devicePolicy, "pizza-button-01")).toMatchObject({ name: "device", newlyAttached: true });
+    store.detach("device", "pizza-button-01");
+    expect(store.attachDefaultOnce(devicePolicy, "pizza-button-01")).toBeUndefined();
+    expect(openPolicyStore(dir).attached("pizza-button-01")).toEqual([]);
+  });
+
+  it("a store written before defaults were recorded: things it knows keep their (detached) state", () => {
+    const legacy = join(dir, "policies/attachments.json");
+    writeFileSync(legacy, JSON.stringify({ version: 1, things: {} }));
+    const store = openPolicyStore(dir);
+    expect(store.attachDefaultOnce(devicePolicy, "pizza-button-01")).toBeUndefined();
+    expect(store.attached("pizza-button-01")).toEqual([]);
   });
 });
 
