@@ -173,7 +173,7 @@ describe("npm run simulate with a device certificate from a registered CA (bring
     expect(refused.code).toBe(1);
     const click = JSON.parse(refused.stdout.trim().split("\n").at(-1)!).summary.clicks[0];
     expect(click).toMatchObject({ clickType: "SINGLE", outcome: "auth-error" });
-    expect(click.brokerReason).toMatch(/^refused: iot:Connect .* no policy is attached; thing byo-button-01 is not registered: .*npm run pki -- thing register byo-button-01 --cert/);
+    expect(click.brokerReason).toMatch(/^refused: .*not registered.*npm run pki -- thing register .*--cert/);
     expect(refused.stdout).toContain(`the broker refused the button: ${click.brokerReason}`);
 
     const recorded = pkiCli("--pki-dir", ourPki, "thing", "register", "byo-button-01", "--cert", device.certPath);
