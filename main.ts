@@ -9,10 +9,11 @@ import { LedPlayer } from "core/led";
 import { ensureWallClock, wallClock } from "device/clock";
 import { loadIdentity } from "device/identity";
 import { traceLog as log } from "device/log";
-import { SecureMqttConnector } from "device/mqtt";
+import { secureMqttConnector } from "device/mqtt";
 import { mergeConfig, readSettings } from "device/settings";
 import { PreferenceStore } from "device/store";
-import { sdkTimers as timers } from "device/timers";
+import * as deepSleep from "device/sleep";
+import { monotonicMs, sdkTimers as timers } from "device/timers";
 
 function main(): void {
   const settings = readSettings(mergeConfig(config, board.configOverrides()));
@@ -49,6 +50,21 @@ function main(): void {
     log.warn(`thing ${thingName} differs from the certificate CN ${cn}: the broker must bind this certificate to ${thingName} (npm run pki -- import aws --name, or AWS IoT)`);
   }
 
+  // Battery mode: the button must be able to wake the board (ext0 on an RTC GPIO); refused at boot if not.
+  const battery = s.core.connectionMode === "battery";
+  if (battery) {
+    try {
+      deepSleep.useWakePin(s.pins.button);
+    } catch (error) {
+      log.error(`config: ${error instanceof Error ? error.message : String(error)}`);
+      board.report("halt", "config");
+      led.play("failed");
+      return;
+    }
+  }
+  // Woken by the button: its press began before this code ran (msSinceWake ago, by this boot's clock).
+  const wakePressAt = battery && deepSleep.wokenByButton() ? monotonicMs() - deepSleep.msSinceWake() : undefined;
+
   led.play("working"); // until the clock is known (SNTP on a fresh boot)
   ensureWallClock({
     host: s.sntpHost,
@@ -62,8 +78,15 @@ function main(): void {
           clock: wallClock,
           led: ledPort,
           store: new PreferenceStore({ domain: "pizza" }),
-          connector: new SecureMqttConnector({ mqtt: s.mqtt, clientId: thingName, identity: identity.value, log }),
+          connector: secureMqttConnector({
+            mqtt: s.mqtt,
+            clientId: thingName,
+            identity: identity.value,
+            timers,
+            onTrace: (entry) => board.report("mqtt", `${entry.direction} ${entry.packet}${entry.detail ? ` (${entry.detail})` : ""}`),
+          }),
           log,
+          ...(battery ? { sleep: () => deepSleep.deepSleep(s.pins.button, s.pins.buttonActiveLow) } : {}),
         },
         {
           onEvent: (event) => board.report("event", JSON.stringify(event)),
@@ -71,14 +94,24 @@ function main(): void {
           onPattern,
         },
       );
-      button.start();
-      board.startButton({
-        pins: s.pins,
-        doubleClickMs: s.core.doubleClickMs,
-        longPressMs: s.core.longPressMs,
-        onEdge: button.edge,
-      });
-      board.report("ready", thingName);
+      // From a fresh stack, not from under main(): a persistent link connects inside start(), and the TLS
+      // client's calls are deep enough to overflow the ESP32-sized XS stack (384 slots) on top of main's frames.
+      timers.set(() => {
+        if (wakePressAt === undefined) button.start();
+        else {
+          const now = monotonicMs();
+          button.startWoken(wakePressAt, now);
+          board.report("wake", `${Math.round(now - wakePressAt)}`); // press → classifier: the boot-to-press latency
+        }
+        board.startButton({
+          pins: s.pins,
+          doubleClickMs: s.core.doubleClickMs,
+          longPressMs: s.core.longPressMs,
+          woken: wakePressAt !== undefined,
+          onEdge: button.edge,
+        });
+        board.report("ready", thingName);
+      }, 0);
     },
   });
 }

@@ -26,33 +26,39 @@ function round(ms: number): number {
 }
 
 /**
- * Step timings of the connection(s) used between two outcomes, and publish → ack. pressToAckMs and
- * publishToAckMs come from the outcome event itself (VirtualDevice: one definition, one clock), so the
- * events, the readable lines, the live line and the summary always show the same figures.
+ * Step timings of the connection(s) used between two outcomes. pressToAckMs and publishToAckMs come from
+ * the outcome event itself (VirtualDevice: one definition, one clock), so the events, the readable lines,
+ * the live line and the summary always show the same figures.
  */
 class StepTimings {
   tcpMs: number | undefined;
   tlsMs: number | undefined;
   tlsProtocol: string | undefined;
+  tlsResumed: boolean | undefined;
   connackMs: number | undefined;
   subackMs: number | undefined;
+  pubackMs: number | undefined;
   publishToAckMs: number | undefined;
 
   record(event: ConnectionEvent): void {
     switch (event.step) {
       case "tcp":
         this.tcpMs = round(event.ms);
-        this.tlsMs = this.connackMs = this.subackMs = undefined;
+        this.tlsMs = this.connackMs = this.subackMs = this.pubackMs = undefined;
         break;
       case "tls":
         this.tlsMs = round(event.ms);
         this.tlsProtocol = event.protocol;
+        this.tlsResumed = event.resumed;
         break;
       case "connack":
         this.connackMs = round(event.ms);
         break;
       case "suback":
         this.subackMs = round(event.ms);
+        break;
+      case "puback":
+        this.pubackMs = round(event.ms);
         break;
       default:
         break;
@@ -64,13 +70,13 @@ class StepTimings {
   }
 
   /** The timings of this click, and a fresh collector for the next. */
-  take(): Record<string, number | string> {
-    const out: Record<string, number | string> = {};
-    for (const key of ["tcpMs", "tlsMs", "tlsProtocol", "connackMs", "subackMs"] as const) {
+  take(): Record<string, number | string | boolean> {
+    const out: Record<string, number | string | boolean> = {};
+    for (const key of ["tcpMs", "tlsMs", "tlsProtocol", "tlsResumed", "connackMs", "subackMs", "pubackMs"] as const) {
       const value = this[key];
       if (value !== undefined) out[key] = value;
     }
-    this.tcpMs = this.tlsMs = this.tlsProtocol = this.connackMs = this.subackMs = this.publishToAckMs = undefined;
+    this.tcpMs = this.tlsMs = this.tlsProtocol = this.tlsResumed = this.connackMs = this.subackMs = this.pubackMs = this.publishToAckMs = undefined;
     return out;
   }
 
@@ -80,7 +86,7 @@ class StepTimings {
     const short: string[] = [];
     if (this.tcpMs !== undefined) long.push(`TCP ${this.tcpMs} ms`);
     if (this.tlsMs !== undefined) {
-      long.push(`TLS ${this.tlsMs} ms`);
+      long.push(`TLS${this.tlsResumed ? " (resumed)" : ""} ${this.tlsMs} ms`);
       short.push(`TLS ${Math.round(this.tlsMs)}`);
     }
     if (this.publishToAckMs !== undefined) {
@@ -202,7 +208,7 @@ async function main(): Promise<number> {
       ledMode: config.json || script ? "silent" : tty ? "tty" : "lines",
       // Most important first: on a narrow terminal the timings shorten first, then go (live-line.ts).
       status: (): LiveStatus => [
-        flowState,
+        sim?.device.asleep ? "asleep" : flowState,
         ...(last ? [{ long: `last: ${last}`, short: `last: ${lastShort}` }] : []),
         timings.field(),
       ],
@@ -229,6 +235,12 @@ async function main(): Promise<number> {
         }
       },
       onLedPattern: (name) => out.event("led", "pattern", { pattern: name }),
+      onPower: (state) => {
+        out.event("button", state);
+        for (const listener of powerListeners) listener(state);
+        if (!script) out.line(state === "sleep" ? "deep sleep (no connection, no timers): press a key to wake it" : "woken by the press");
+        if (tty) sim?.device.led.redraw();
+      },
     });
   } catch (error) {
     out.error(`cannot start: ${(error as Error).message}`);
@@ -290,6 +302,11 @@ async function runScript(
       : { clickType, orderId: null, outcome: "no-outcome", expected, pressToAckMs: null };
     if (entry.outcome !== expected) passed = false;
     clicks.push(entry);
+    // A battery button sleeps between presses: let it, so each press is a wake (sleep → press → … → sleep).
+    if (config.button.connectionMode === "battery" && result) {
+      entry.slept = await asleep(sim, guardMs);
+      if (!entry.slept) passed = false;
+    }
     if (!out.json) {
       const ms = entry.pressToAckMs !== null ? ` press→ack ${entry.pressToAckMs} ms` : "";
       out.line(`${clickType} → ${String(entry.outcome)}${entry.orderId ? ` ${String(entry.orderId)}` : ""}${ms}${entry.outcome === expected ? "" : ` (expected ${expected})`}`);
@@ -303,7 +320,7 @@ async function runScript(
 /** The broker's reason for an auth-error outcome (by orderId), where the embedded broker told it. */
 const outcomeReasons = new Map<string, string>();
 
-function summaryOf(result: OutcomeEvent, expected: string, steps: Record<string, number | string>): Record<string, unknown> {
+function summaryOf(result: OutcomeEvent, expected: string, steps: Record<string, number | string | boolean>): Record<string, unknown> {
   const brokerReason = result.orderId !== undefined ? outcomeReasons.get(result.orderId) : undefined;
   return {
     clickType: result.clickType,
@@ -322,6 +339,24 @@ function summaryOf(result: OutcomeEvent, expected: string, steps: Record<string,
 
 /** Observers of the button's events besides the printer (script-mode waits). */
 const flowListeners = new Set<(event: FlowEvent) => void>();
+const powerListeners = new Set<(state: "sleep" | "wake") => void>();
+
+/** Battery mode: resolves true once the button is in deep sleep (false if it is not within limitMs). */
+function asleep(sim: Simulation, limitMs: number): Promise<boolean> {
+  if (sim.device.asleep) return Promise.resolve(true);
+  return new Promise<boolean>((resolve) => {
+    const done = (slept: boolean) => {
+      clearTimeout(limit);
+      powerListeners.delete(check);
+      resolve(slept);
+    };
+    const limit = setTimeout(() => done(false), limitMs);
+    const check = (state: "sleep" | "wake") => {
+      if (state === "sleep") done(true);
+    };
+    powerListeners.add(check);
+  });
+}
 
 /**
  * Before scripted clicks: let a boot resend finish (resolves with its outcome), and in persistent mode let

@@ -27,6 +27,8 @@ export interface SimulationHooks {
   onRestaurantEvent?(event: RestaurantEvent): void;
   onBrokerEvent?(event: BrokerEvent): void;
   onLedPattern?(name: string): void;
+  /** Battery mode: the button went to deep sleep, or a press woke it. */
+  onPower?(state: "sleep" | "wake"): void;
   ledMode: LedOutputMode;
   write?(text: string): void;
   status?(): LiveStatus | string;
@@ -193,6 +195,7 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
       ...(hooks.onFlowEvent ? { onEvent: hooks.onFlowEvent } : {}),
       ...(hooks.onConnectionEvent ? { onConnectionEvent: hooks.onConnectionEvent } : {}),
       ...(hooks.onLedPattern ? { onLedPattern: hooks.onLedPattern } : {}),
+      ...(hooks.onPower ? { onPower: hooks.onPower } : {}),
     });
     closers.push(() => virtual.stop());
 

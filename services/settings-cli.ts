@@ -101,7 +101,9 @@ export function parseCommandLine(schema: SettingsSchema, argv: readonly string[]
       }
       i++;
     }
-    fromCli.set(setting.key, inline);
+    // A list flag may be repeated (--allowed-host a --allowed-host b): the entries add up.
+    const before = setting.type === "list" ? fromCli.get(setting.key) : undefined;
+    fromCli.set(setting.key, typeof before === "string" ? `${before},${inline}` : inline);
     cliFlag.set(setting.key, `--${name}`);
   }
 

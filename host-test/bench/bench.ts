@@ -5,13 +5,15 @@
 //   npm run bench -- --quick           smoke run (< 30 s): small N everywhere
 //   npm run bench -- --table           also print a human table (stderr; stdout stays one JSON document)
 //   npm run bench -- --html FILE       also write one self-contained page with the distributions and timeline
-//   npm run bench -- --only warm,cold  sections: warm, cold, load, firmware
+//   npm run bench -- --only warm,cold  sections: warm, cold, rtt, load, firmware
 //   --warm N  --cold N  --load N  --load-spread-ms MS  --steady-spread-ms MS (0: none)  --firmware-clicks N
+//   --rtt N (clicks per cell)  --rtt-one-way-ms MS (delay each way; RTT = 2 × MS)
 //   --state-dir DIR (button stores and restaurant databases; default tmpfs)
 //   Profiling: node --cpu-prof --cpu-prof-dir=prof --import tsx host-test/bench/bench.ts --only warm
-//   (this process only: the load section's broker and restaurant run in processes of their own)
+//   (this process only: the load section's broker and restaurant run in processes of their own;
+//   BENCH_BROKER_CPU_PROF=DIR profiles the embedded broker's process of the load section)
 //
-// stdout: ONE JSON document (sections: warm, cold, load, firmware; targets). stderr: progress.
+// stdout: ONE JSON document (sections: warm, cold, rtt, load, firmware; targets). stderr: progress.
 // Everything runs on 127.0.0.1 with ephemeral ports; PKI, databases and stores live in temp dirs that are
 // removed at the end.
 import { execFileSync } from "node:child_process";
@@ -23,11 +25,12 @@ import { benchCold } from "./cold";
 import { benchFirmware, firmwareSkipReason } from "./firmware";
 import { benchLoad } from "./load-bench";
 import { renderHtml } from "./html-report";
+import { benchRtt } from "./rtt";
 import { evaluateTargets, formatTable, type BenchReport } from "./report";
 import { fsyncCostMs, openWorkspace, startStack, type Workspace } from "./stack";
 import { benchWarm } from "./warm";
 
-const SECTIONS = ["warm", "cold", "load", "firmware"] as const;
+const SECTIONS = ["warm", "cold", "rtt", "load", "firmware"] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface BenchSettings {
@@ -37,6 +40,7 @@ interface BenchSettings {
   cold: { n: number; blockSize: number; warmup: number };
   load: { buttons: number; spreadMs: number; steadySpreadMs: number; deadlineMs: number; warmup: number };
   firmware: { clicks: number };
+  rtt: { clicks: number; firmwareClicks: number; oneWayMs: number };
   stateDir: string | undefined;
 }
 
@@ -68,6 +72,8 @@ function parseSettings(argv: string[]): BenchSettings & { table: boolean; html: 
         "load-spread-ms": { type: "string" },
         "steady-spread-ms": { type: "string" },
         "firmware-clicks": { type: "string" },
+        rtt: { type: "string" },
+        "rtt-one-way-ms": { type: "string" },
         "state-dir": { type: "string" },
         help: { type: "boolean", default: false },
       },
@@ -78,8 +84,9 @@ function parseSettings(argv: string[]): BenchSettings & { table: boolean; html: 
   const { values } = parsed;
   if (values.help) {
     process.stderr.write(
-      "usage: npm run bench -- [--quick] [--table] [--html FILE] [--only warm,cold,load,firmware] [--warm N] [--cold N] [--load N]\n" +
-        "                        [--load-spread-ms MS] [--steady-spread-ms MS] [--firmware-clicks N] [--state-dir DIR]\n",
+      "usage: npm run bench -- [--quick] [--table] [--html FILE] [--only warm,cold,rtt,load,firmware] [--warm N] [--cold N] [--load N]\n" +
+        "                        [--load-spread-ms MS] [--steady-spread-ms MS] [--firmware-clicks N] [--rtt N] [--rtt-one-way-ms MS]\n" +
+        "                        [--state-dir DIR]\n",
     );
     process.exit(0);
   }
@@ -109,6 +116,11 @@ function parseSettings(argv: string[]): BenchSettings & { table: boolean; html: 
       warmup: 10,
     },
     firmware: { clicks: count(values["firmware-clicks"], "--firmware-clicks", quick ? 5 : 20) },
+    rtt: {
+      clicks: count(values.rtt, "--rtt", quick ? 2 : 7),
+      firmwareClicks: quick ? 1 : 3,
+      oneWayMs: count(values["rtt-one-way-ms"], "--rtt-one-way-ms", 50),
+    },
     stateDir: values["state-dir"],
   };
 }
@@ -161,7 +173,7 @@ async function main(): Promise<void> {
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) process.once(signal, () => process.exit(code));
 
   try {
-    if (want("warm") || want("cold") || want("firmware")) {
+    if (want("warm") || want("cold") || want("rtt") || want("firmware")) {
       const stack = await startStack(ws);
       try {
         if (want("warm")) {
@@ -172,6 +184,10 @@ async function main(): Promise<void> {
           progress(`cold: ${settings.cold.n} clicks each, ours and baseline in ABBA blocks of ${settings.cold.blockSize}`);
           report.cold = await benchCold(ws, stack, { ...settings.cold, progress });
           report.settings.tls = `${report.cold.tls.protocol} ${report.cold.tls.cipher}`;
+        }
+        if (want("rtt")) {
+          progress(`rtt: cold press→ack through a relay adding ${settings.rtt.oneWayMs} ms each way`);
+          report.rtt = await benchRtt(ws, stack, { ...settings.rtt, progress });
         }
         if (want("firmware")) {
           const reason = firmwareSkipReason();

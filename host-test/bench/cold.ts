@@ -45,7 +45,9 @@ export async function benchCold(
   let tlsInfo = { protocol: "unknown", cipher: "unknown" };
 
   let steps: Partial<Steps> = {};
+  // With pipelining the PUBLISH leaves with CONNECT: publish→ack counts from the later of PUBLISH and SUBACK.
   let publishAt = 0;
+  let subackAt = 0;
   const device = new VirtualDevice({
     config: { ...defaultConfig, thingName: BENCH_THING, connectionMode: "on-demand" },
     broker: { host: stack.host, port: stack.port },
@@ -66,12 +68,13 @@ export async function benchCold(
           break;
         case "suback":
           steps.suback = event.ms;
+          subackAt = event.at;
           break;
         case "publish":
           publishAt = event.at;
           break;
         case "message":
-          steps.publishToAck = event.at - publishAt;
+          steps.publishToAck = event.at - Math.max(publishAt, subackAt);
           break;
         default:
           break;

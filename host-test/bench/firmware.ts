@@ -1,7 +1,7 @@
 // Firmware: the real firmware (main.ts + core + device adapters compiled by the Moddable SDK for its
-// headless x-cli-lin target: XS, the SDK's own TLS 1.2 stack, its classic MQTT client) clicking cold
-// (on-demand mode) against the embedded broker and the restaurant, then against mosquitto (which, unlike the
-// embedded broker, resumes TLS sessions: the SDK's client caches one session per server name). Needs
+// headless x-cli-lin target: XS, the SDK's own TLS 1.2 stack under the core's MQTT session) clicking cold
+// (on-demand mode) against the embedded broker and the restaurant, then against mosquitto. Both brokers
+// resume TLS sessions by ID: the SDK's client caches one session per server name. Needs
 // $MODDABLE with built host tools; otherwise the section is { skipped: reason }.
 //
 // Reading the figures: on x-cli-lin the SDK's Linux socket module (modules/network/socket/lin) is not
@@ -18,14 +18,14 @@
 //   the `mem` stdin command with an `@mem {...}` line (see MEM_PROTOCOL).
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { buildFirmwareHost } from "../../tools/firmware/host-build";
-import { REPO_ROOT, findSdk } from "../../tools/firmware/sdk";
+import { buildFirmwareHost, type HostBuild } from "../../tools/firmware/host-build";
+import { REPO_ROOT, findSdk, type Sdk } from "../../tools/firmware/sdk";
 import { FirmwareProcess, type FlowEventLine } from "../../tools/firmware/process";
 import { mosquittoUnavailableReason, startMosquitto } from "../mosquitto/mosquitto";
 import { startRestaurant } from "../../services/restaurant/restaurant";
 import type { Stack, Workspace } from "./stack";
 import { round, samplesOf, summarize, type Summary } from "./stats";
-import { startTlsRelay, wireSteps } from "./tls-relay";
+import { startTlsRelay, wireAckAt, wireSteps } from "./tls-relay";
 
 /** The firmware host's XS memory report (modules/device/linux-host/board.ts "mem"); named in the skip reason of an older build. */
 export const MEM_PROTOCOL =
@@ -69,9 +69,20 @@ export type FirmwareResult =
   | { skipped: string }
   | (FirmwareRun & {
       build: { ms: number; binaryBytes: number };
-      /** The same clicks against mosquitto, which (unlike the embedded broker) resumes TLS sessions by ID. */
+      /** The same clicks against mosquitto. */
       mosquitto: FirmwareRun | { skipped: string };
+      /** Battery mode: boots woken by a button press, no network involved. */
+      wake: FirmwareWake;
     });
+
+/** Boot-to-press latency of a battery button: the press that wakes it to the classifier holding it. */
+export interface FirmwareWake {
+  wakes: number;
+  /** Press → classifier holds the press, the firmware's own count (its @wake line). */
+  pressToClassifier: Summary;
+  /** Press → the firmware listens to the button (@ready), on the harness's clock (includes the process start). */
+  pressToReady: Summary;
+}
 
 export const FIRMWARE_STEPS = [
   "clickToConnect", // c: flow.click → connection opened (seq and pending written to Preference)
@@ -80,12 +91,9 @@ export const FIRMWARE_STEPS = [
   "serverFirstFlight", // s: ServerHello … ServerHelloDone (broker's key exchange signature)
   "clientSecondFlight", // c: chain check, ECDHE, Certificate + ClientKeyExchange + RSA CertificateVerify
   "serverFinish", // s: client certificate check, Finished
-  "handshakeToConnect", // c: Finished check → MQTT CONNECT
+  "handshakeToConnect", // c: Finished check → CONNECT + SUBSCRIBE + PUBLISH (one flight)
   "connack", // s
-  "connackToSubscribe", // c
-  "suback", // s
-  "subackToPublish", // c
-  "publishToAck", // s: broker → restaurant (SQLite commit) → broker
+  "connackToAck", // s: SUBACK, PUBACK, broker → restaurant (SQLite commit) → broker
   "ackToOutcome", // c: ack decoded, store updated, LED pattern → outcome event
 ] as const;
 export type FirmwareStep = (typeof FIRMWARE_STEPS)[number];
@@ -102,19 +110,14 @@ export async function benchFirmware(
 ): Promise<FirmwareResult> {
   const sdk = findSdk();
   if (!sdk.ok) return { skipped: sdk.reason };
-
-  // The firmware's identity: RSA-2048 (the SDK's TLS cannot use EC device keys), exported as DER.
+  const build = await buildBenchFirmware(ws, sdk.sdk, options.progress);
   const pki = ws.dev.pki;
-  if (!pki.thingFiles(FIRMWARE_THING)) await pki.createThing(FIRMWARE_THING, { keyType: "rsa" });
-  const certsDir = path.join(ws.dir, "firmware-certs");
-  await pki.exportModdable(FIRMWARE_THING, { outDir: certsDir });
-  options.progress("firmware: building the x-cli-lin binary (the first build compiles XS: minutes; later ones: seconds)");
-  const build = await buildFirmwareHost({ sdk: sdk.sdk, certsDir, outDir: path.join(REPO_ROOT, "build", "firmware-bench") });
 
   const embedded = await firmwareClicks(build.binaryPath, { host: stack.host, port: stack.port }, path.join(ws.dir, "firmware-run-embedded"), {
     ...options,
     label: "embedded broker",
   });
+  const wake = await firmwareWakes(build.binaryPath, path.join(ws.dir, "firmware-run-wake"), { wakes: Math.max(5, options.clicks), progress: options.progress });
   let mosquitto: FirmwareRun | { skipped: string };
   const skip = mosquittoUnavailableReason();
   if (skip) mosquitto = { skipped: skip };
@@ -142,8 +145,51 @@ export async function benchFirmware(
       await broker.close();
     }
   }
-  return { ...embedded, build: { ms: round(build.buildMs), binaryBytes: build.binaryBytes }, mosquitto };
+  return { ...embedded, build: { ms: round(build.buildMs), binaryBytes: build.binaryBytes }, mosquitto, wake };
 }
+
+/**
+ * Battery mode: starts the binary as a sleeping button's press would (wake.button=<now>, as
+ * tools/firmware/battery.ts does) and reads how long after the press the classifier held it. The button
+ * stays held and no broker is needed: each run ends as soon as the firmware listens.
+ */
+async function firmwareWakes(binary: string, runDir: string, options: { wakes: number; progress: (line: string) => void }): Promise<FirmwareWake> {
+  mkdirSync(runDir);
+  const toClassifier: number[] = [];
+  const toReady: number[] = [];
+  for (let i = 0; i < options.wakes; i++) {
+    const pressedAt = Date.now();
+    const fw = new FirmwareProcess({ binary, cwd: runDir, args: ["mqtt.host=127.0.0.1", "mqtt.port=1", "connection=battery", `wake.button=${pressedAt}`] });
+    try {
+      const ready = await fw.waitForLine((t) => t === `@ready ${FIRMWARE_THING}`, "the woken firmware to be ready", { timeoutMs: 30_000 });
+      const wake = fw.tagged("wake")[0];
+      if (wake === undefined) throw new Error(`the woken firmware printed no @wake line:\n${fw.transcript()}`);
+      toClassifier.push(Number(wake));
+      toReady.push(fw.startedAt + fw.lines[ready]!.at - pressedAt);
+    } finally {
+      await fw.stop();
+    }
+  }
+  options.progress(`firmware: ${options.wakes} wakes, press → classifier p50 ${summarize(toClassifier).p50} ms`);
+  return { wakes: options.wakes, pressToClassifier: summarize(toClassifier), pressToReady: summarize(toReady) };
+}
+
+/** The firmware host binary with the bench's firmware identity baked in (built once per workspace). */
+export async function buildBenchFirmware(ws: Workspace, sdk: Sdk, progress: (line: string) => void): Promise<HostBuild> {
+  const cached = builds.get(ws);
+  if (cached) return cached;
+  // The firmware's identity: RSA-2048 (the SDK's TLS cannot use EC device keys), exported as DER.
+  const pki = ws.dev.pki;
+  if (!pki.thingFiles(FIRMWARE_THING)) await pki.createThing(FIRMWARE_THING, { keyType: "rsa" });
+  const certsDir = path.join(ws.dir, "firmware-certs");
+  await pki.exportModdable(FIRMWARE_THING, { outDir: certsDir });
+  progress("firmware: building the x-cli-lin binary (the first build compiles XS: minutes; later ones: seconds)");
+  const build = await buildFirmwareHost({ sdk, certsDir, outDir: path.join(REPO_ROOT, "build", "firmware-bench") });
+  builds.set(ws, build);
+  return build;
+}
+
+const builds = new WeakMap<Workspace, HostBuild>();
 
 /** Starts the firmware (a fresh Preference store in runDir) behind a relay to `target` and clicks it cold. */
 async function firmwareClicks(
@@ -204,7 +250,7 @@ async function firmwareClicks(
         add("clickToConnect", lineAt(connectingLine) - lineAt(clickLine));
         add("connectToAccept", trace.acceptedAt - lineAt(connectingLine));
         for (const step of FIRMWARE_STEPS) if (step in w) add(step, w[step as keyof typeof w] as number | undefined);
-        const ackAt = trace.serverApp[2];
+        const ackAt = wireAckAt(trace);
         if (ackAt !== undefined) add("ackToOutcome", lineAt(at) - ackAt);
       }
       if ((i + 1) % 5 === 0) options.progress(`firmware (${options.label}): ${i + 1}/${options.clicks} clicks`);

@@ -130,7 +130,10 @@ async function benchLoadOn(
   options: { spreadMs: number; deadlineMs: number; progress: (line: string) => void },
 ): Promise<LoadRun> {
   const pkiDir = ws.dev.pki.dir;
-  const broker = kind === "embedded" ? await startEmbeddedBrokerProcess({ pkiDir }) : await startMosquitto({ pkiDir, quiet: true });
+  // BENCH_BROKER_CPU_PROF=DIR: the embedded broker writes a V8 CPU profile there (node --cpu-prof).
+  const profileDir = process.env.BENCH_BROKER_CPU_PROF;
+  const nodeArgs = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  const broker = kind === "embedded" ? await startEmbeddedBrokerProcess({ pkiDir, nodeArgs }) : await startMosquitto({ pkiDir, quiet: true });
   if ("dir" in broker) ws.track(broker.dir);
   else ws.trackProcess(broker.pid);
   const stopBroker = async () => {

@@ -2,6 +2,7 @@
 import type { ColdResult } from "./cold";
 import { FIRMWARE_STEPS, type FirmwareResult, type FirmwareRun } from "./firmware";
 import type { LoadResult, LoadRun } from "./load-bench";
+import { RTT_TARGETS, type RttHost, type RttResult } from "./rtt";
 import type { WarmResult } from "./warm";
 
 export interface Target {
@@ -40,6 +41,7 @@ export interface BenchReport {
   };
   warm?: WarmResult | { skipped: string };
   cold?: ColdResult | { skipped: string };
+  rtt?: RttResult | { skipped: string };
   load?: LoadResult | { skipped: string };
   firmware?: FirmwareResult;
   targets: Target[];
@@ -57,12 +59,25 @@ export function evaluateTargets(report: BenchReport): Target[] {
       ? { name: "warm press→ack ratio p50 (ours/baseline) ≤ 1.10", value: warm.ratio.p50, limit: 1.1, met: warm.ratio.p50 <= 1.1 }
       : { name: "warm press→ack ratio p50 (ours/baseline) ≤ 1.10", value: null, limit: 1.1, met: null, note: "not run" },
   );
+  const overheadName = "warm press→ack overhead over the baseline (ours − baseline, p50) ≤ 0.3 ms";
+  targets.push(
+    isRun(warm)
+      ? {
+          name: overheadName,
+          value: round2(warm.ours.p50 - warm.baseline.p50),
+          limit: 0.3,
+          met: warm.ours.p50 - warm.baseline.p50 <= 0.3,
+          note: `store writes p50 ${warm.oursSplit.store.p50} ms (one per change of state, durable before the publish)`,
+        }
+      : { name: overheadName, value: null, limit: 0.3, met: null, note: "not run" },
+  );
   const cold = report.cold;
   targets.push(
     isRun(cold)
       ? { name: "cold press→ack ratio p50 (ours/baseline) ≤ 1.15", value: cold.ratio.p50, limit: 1.15, met: cold.ratio.p50 <= 1.15 }
       : { name: "cold press→ack ratio p50 (ours/baseline) ≤ 1.15", value: null, limit: 1.15, met: null, note: "not run" },
   );
+  targets.push(...rttTargets(report.rtt));
   const load = report.load;
   const runs: Array<[string, LoadRun | { skipped: string } | undefined]> = [];
   if (isRun(load)) {
@@ -86,6 +101,7 @@ export function evaluateTargets(report: BenchReport): Target[] {
       });
     } else targets.push({ name, value: null, limit: 1000, met: null, note: run?.skipped ?? "not run" });
   }
+  targets.push(brokerCpuTarget(load));
   const fw = report.firmware;
   const fwName = "firmware (x-cli-lin) cold press→ack p50 ≤ 300 ms";
   targets.push(
@@ -96,6 +112,50 @@ export function evaluateTargets(report: BenchReport): Target[] {
   return targets;
 }
 
+/** The embedded broker's CPU per order against mosquitto's in the same rush (every press a fresh TLS connection). */
+function brokerCpuTarget(load: BenchReport["load"]): Target {
+  const name = "load rush: embedded broker CPU per order ≤ 1.5 × mosquitto's (fresh TLS per order)";
+  const limit = 1.5;
+  if (!isRun(load)) return { name, value: null, limit, met: null, note: load?.skipped ?? "not run" };
+  const embedded = load.embedded;
+  const mosquitto = load.mosquitto;
+  if (!isRun(embedded)) return { name, value: null, limit, met: null, note: `embedded: ${embedded.skipped}` };
+  if (!isRun(mosquitto)) return { name, value: null, limit, met: null, note: `mosquitto: ${mosquitto.skipped}` };
+  if (!embedded.cpu || !mosquitto.cpu) return { name, value: null, limit, met: null, note: "CPU not measured" };
+  const value = round2(embedded.cpu.brokerMsPerOrder / mosquitto.cpu.brokerMsPerOrder);
+  return { name, value, limit, met: value <= limit, note: `${embedded.cpu.brokerMsPerOrder} ms vs ${mosquitto.cpu.brokerMsPerOrder} ms per order` };
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+/** One target per host × broker × handshake: press→ack in RTTs (the TLS session reuse the wire showed in the note). */
+function rttTargets(rtt: BenchReport["rtt"]): Target[] {
+  const targets: Target[] = [];
+  for (const host of ["virtual", "firmware"] as const) {
+    for (const broker of ["embedded", "mosquitto"] as const) {
+      for (const handshake of ["full", "resumed"] as const) {
+        const limit = RTT_TARGETS[handshake];
+        const name = `rtt ${host === "virtual" ? "virtual button" : "firmware (x-cli-lin)"} → ${broker}, ${handshake} handshake: cold press→ack ≤ ${limit} RTT`;
+        const runs = !isRun(rtt) ? rtt : rtt[host];
+        const run = !isRun(runs) ? runs : (runs as Record<string, RttHost | { skipped: string }>)[broker];
+        if (!isRun(run)) {
+          targets.push({ name, value: null, limit, met: null, note: run?.skipped ?? "not run" });
+          continue;
+        }
+        const c = run[handshake];
+        const rttMs = (rtt as RttResult).rttMs;
+        const note = `p50 ${c.pressToAck.p50} ms at RTT ${rttMs} ms; ${c.resumed}/${c.clicks} handshakes resumed on the wire`;
+        // A "resumed" run the broker did not resume is not a resumed measurement.
+        if (handshake === "resumed" && c.resumed < c.clicks) {
+          targets.push({ name, value: c.rtts, limit, met: false, note: `${note}: the broker did not resume every session` });
+        } else targets.push({ name, value: c.rtts, limit, met: c.rtts <= limit, note });
+      }
+    }
+  }
+  return targets;
+}
 
 const fmt = (x: number | null | undefined, digits = 2) => (x === null || x === undefined || !Number.isFinite(x) ? "—" : x.toFixed(digits));
 
@@ -124,6 +184,24 @@ export function formatTable(report: BenchReport): string {
     }
   }
   const lines = [table(rows)];
+
+  const rtt = report.rtt;
+  if (isRun(rtt)) {
+    const rttRows: string[][] = [[`cold press→ack at RTT ${rtt.rttMs} ms`, "full ms", "full RTT", "resumed ms", "resumed RTT", "resumed on wire"]];
+    for (const host of ["virtual", "firmware"] as const) {
+      const runs = rtt[host];
+      for (const broker of ["embedded", "mosquitto"] as const) {
+        const label = `${host === "virtual" ? "virtual button" : "firmware x-cli-lin"} → ${broker}`;
+        const run = isRun(runs) ? (runs as Record<string, RttHost | { skipped: string }>)[broker] : runs;
+        if (!isRun(run)) {
+          rttRows.push([label, `skipped: ${run?.skipped ?? "not run"}`]);
+          continue;
+        }
+        rttRows.push([label, fmt(run.full.pressToAck.p50, 0), fmt(run.full.rtts), fmt(run.resumed.pressToAck.p50, 0), fmt(run.resumed.rtts), `${run.resumed.resumed}/${run.resumed.clicks}`]);
+      }
+    }
+    lines.push(table(rttRows));
+  }
 
   const load = report.load;
   if (isRun(load)) {
@@ -156,6 +234,10 @@ export function formatTable(report: BenchReport): string {
     if (isRun(fw.mosquitto)) fwLines.push(describe("mosquitto", fw.mosquitto));
     else fwLines.push(`firmware → mosquitto: skipped (${fw.mosquitto.skipped})`);
     fwLines.push(`  split p50 (ms), embedded broker: ${FIRMWARE_STEPS.map((step) => `${step} ${fmt(fw.split[step].p50, 1)}`).join(", ")}`);
+    fwLines.push(
+      `firmware battery wake (${fw.wake.wakes} boots woken by a press): press → classifier holds it p50 ${fmt(fw.wake.pressToClassifier.p50, 0)} ms ` +
+        `(p90 ${fmt(fw.wake.pressToClassifier.p90, 0)}), press → listening p50 ${fmt(fw.wake.pressToReady.p50, 0)} ms`,
+    );
     lines.push(fwLines.join("\n"));
   } else if (fw) lines.push(`firmware: skipped (${fw.skipped})`);
 

@@ -1,10 +1,10 @@
 // A loopback TCP relay that reads TLS record headers (5 bytes, in clear even when the payload is
 // encrypted) as they pass, to time a client's handshake and its first MQTT exchanges from the wire.
-// Used for the firmware, whose MQTT connector reports only connect → ready: TLS 1.2 record types are
+// Used for the firmware, whose flow reports only connect → ready: TLS 1.2 record types are
 // 20 ChangeCipherSpec, 21 alert, 22 handshake, 23 application data. The server's ChangeCipherSpec closes
 // the handshake as the client sees it (its Finished follows in the same flight); after that every
-// application-data record is one MQTT packet here (small packets, one write each): client CONNECT,
-// SUBSCRIBE, PUBLISH; broker CONNACK, SUBACK, the ack PUBLISH.
+// application-data record is one write: the client's first flight (CONNECT + SUBSCRIBE + PUBLISH,
+// pipelined), its PUBACK for the ack and its DISCONNECT; the broker's CONNACK, SUBACK, PUBACK and the ack.
 // The relay adds one loopback hop each way (tens of microseconds per record on an idle machine).
 import net from "node:net";
 
@@ -38,7 +38,7 @@ const HANDSHAKE = 22;
 const APPLICATION_DATA = 23;
 
 /** Feeds a byte stream, reports each record's content type when its header is complete. */
-class RecordReader {
+export class RecordReader {
   private header: number[] = [];
   private remaining = 0;
 
@@ -149,25 +149,26 @@ export interface WireSteps {
   clientSecondFlight?: number;
   /** s: client flight → broker's ChangeCipherSpec (client certificate and signature check, Finished); full handshakes only. */
   serverFinish?: number;
-  /** c: broker's Finished → CONNECT (Finished check, MQTT CONNECT). */
+  /** c: broker's Finished → the first MQTT flight (Finished check; CONNECT + SUBSCRIBE + PUBLISH). */
   handshakeToConnect?: number;
-  /** s: CONNECT → CONNACK. */
+  /** s: first flight → CONNACK. */
   connack?: number;
-  /** c: CONNACK → SUBSCRIBE. */
-  connackToSubscribe?: number;
-  /** s: SUBSCRIBE → SUBACK. */
-  suback?: number;
-  /** c: SUBACK → PUBLISH. */
-  subackToPublish?: number;
-  /** s: PUBLISH → the ack (broker, restaurant, broker). */
-  publishToAck?: number;
+  /** s: CONNACK → the ack (SUBACK, PUBACK, then broker → restaurant → broker). */
+  connackToAck?: number;
   resumed: boolean;
+}
+
+/** When the restaurant's ack passed: the broker's last record before the client's next one (its PUBACK for that ack). */
+export function wireAckAt(trace: RelayTrace): number | undefined {
+  const clientSecond = trace.clientApp[1];
+  return trace.serverApp.filter((t) => clientSecond === undefined || t <= clientSecond).at(-1);
 }
 
 export function wireSteps(trace: RelayTrace): WireSteps {
   const d = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined ? b - a : undefined);
-  const [connect, subscribe, publish] = trace.clientApp;
-  const [connack, suback, ack] = trace.serverApp;
+  const connect = trace.clientApp[0];
+  const connack = trace.serverApp[0];
+  const ack = wireAckAt(trace);
   const resumed = trace.resumed;
   // Full handshake: it ends for the client when the broker's ChangeCipherSpec + Finished arrive. Resumed
   // (abbreviated) handshake: the broker's come first, and it ends with the client's own Finished.
@@ -181,10 +182,7 @@ export function wireSteps(trace: RelayTrace): WireSteps {
     serverFinish: resumed ? undefined : d(trace.clientChangeCipherAt, trace.serverChangeCipherAt),
     handshakeToConnect: d(end, connect),
     connack: d(connect, connack),
-    connackToSubscribe: d(connack, subscribe),
-    suback: d(subscribe, suback),
-    subackToPublish: d(suback, publish),
-    publishToAck: d(publish, ack),
+    connackToAck: ack === connack ? undefined : d(connack, ack),
     resumed,
   };
 }

@@ -25,7 +25,8 @@ export type ClickResult = OutcomeEvent & { clickToOutcomeMs: number };
  * the live line), all on one clock: performance.now(), monotonic, sub-millisecond, rounded to 0.01 ms.
  *   pressToAckMs    the click (the classifier's decision; the boot, for a resend at start) → the outcome
  *                   (ack decoded, store updated, LED switched to the answer);
- *   publishToAckMs  the order's last publish handed to the socket → the ack read from it.
+ *   publishToAckMs  the order's last publish handed to the socket (or the SUBACK, when the publish went out
+ *                   pipelined before it) → the ack read from it.
  * They replace the core's own figures in a VirtualDevice's outcome events: the core can only count
  * whole milliseconds of the wall clock (its Clock port), and starts after the store writes.
  */
@@ -52,18 +53,20 @@ export interface VirtualDeviceOptions {
   onConnectionEvent?: (event: ConnectionEvent) => void;
   /** A pattern of the LED table started, or "off". */
   onLedPattern?: (name: string) => void;
+  /** Battery mode: the button went to deep sleep, or a press woke it. */
+  onPower?: (state: "sleep" | "wake") => void;
   keepaliveSec?: number;
   random?: () => number;
 }
 
 export class VirtualDevice {
   readonly config: ButtonConfig;
-  readonly flow: OrderFlow;
   readonly led: TerminalLed;
-  readonly ledPlayer: LedPlayer;
   readonly store: FileStore;
   readonly connector: MqttConnector;
-  readonly #button: Button;
+  readonly #options: VirtualDeviceOptions;
+  #button: Button;
+  #asleep = false;
   readonly #gestures: VirtualButton;
   readonly #waiters: Array<(result: ClickResult) => void> = [];
   readonly #clickedAt: number[] = [];
@@ -87,47 +90,35 @@ export class VirtualDevice {
       ...options.credentials,
       clientId: options.config.thingName,
       ...(options.keepaliveSec !== undefined ? { keepaliveSec: options.keepaliveSec } : {}),
-      connectTimeoutMs: options.config.ackTimeoutMs,
       log: options.log,
       observer: (event) => {
-        if (event.step === "publish") this.#lastPublishAt = event.at;
+        // Pipelined, the PUBLISH leaves with CONNECT: publish→ack counts from the later of it and the SUBACK.
+        if (event.step === "publish" || event.step === "suback") this.#lastPublishAt = event.at;
         else if (event.step === "message") this.#lastMessageAt = event.at;
         options.onConnectionEvent?.(event);
       },
     });
-    this.#button = createButton(
-      options.config,
-      {
-        timers: nodeTimers,
-        clock: systemClock,
-        led: this.led,
-        store: this.store,
-        connector: this.connector,
-        log: options.log,
-        ...(options.random ? { random: options.random } : {}),
-      },
-      {
-        onEvent: (event) => {
-          if (event.type !== "outcome") return options.onEvent?.(event);
-          const now = performance.now();
-          const startedAt = event.trigger === "boot" ? this.#bootAt : (this.#clickedAt.shift() ?? now);
-          const timed = this.#timed(event, startedAt, now);
-          options.onEvent?.(timed);
-          if (event.trigger === "click") this.#waiters.shift()?.({ ...timed, clickToOutcomeMs: now - startedAt });
-        },
-        onClick: () => this.#clickedAt.push(performance.now()),
-        onPattern: (name) => {
-          this.led.showPattern(name);
-          options.onLedPattern?.(name);
-        },
-      },
-    );
-    this.flow = this.#button.flow;
-    this.ledPlayer = this.#button.led;
-    this.#gestures = new VirtualButton({ sink: this.#button, timing: options.config });
+    this.#options = options;
+    this.#button = this.#createButton();
+    // Battery mode: a press of the sleeping button wakes it (edges go through #edge).
+    this.#gestures = new VirtualButton({ sink: { edge: (pressed, atMs) => this.#edge(pressed, atMs) }, timing: options.config });
   }
 
-  /** Boot: a pending message is resent; in persistent mode the link comes up. */
+  /** The flow of the button now (battery mode: a new one after each wake, like a board's boot). */
+  get flow(): OrderFlow {
+    return this.#button.flow;
+  }
+
+  get ledPlayer(): LedPlayer {
+    return this.#button.led;
+  }
+
+  /** Battery mode: in deep sleep (no connection, no timers; the store kept) until a press. */
+  get asleep(): boolean {
+    return this.#asleep;
+  }
+
+  /** Boot: a pending message is resent; in persistent mode the link comes up; battery: counts to sleep. */
   start(): void {
     this.#bootAt = performance.now();
     this.#button.start();
@@ -153,6 +144,7 @@ export class VirtualDevice {
 
   /** Hands a click type straight to the flow (no classifier): for tests that are not about gestures. */
   click(type: ClickType): Promise<ClickResult> {
+    if (this.#asleep) throw new Error("the button is asleep: press() wakes it");
     const result = this.#nextResult();
     this.#button.click(type);
     return result;
@@ -162,8 +154,63 @@ export class VirtualDevice {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#gestures.dispose();
-    this.#button.stop();
+    if (!this.#asleep) this.#button.stop();
     await this.connector.drain();
+  }
+
+  #createButton(): Button {
+    const options = this.#options;
+    return createButton(
+      options.config,
+      {
+        timers: nodeTimers,
+        clock: systemClock,
+        led: this.led,
+        store: this.store,
+        connector: this.connector,
+        log: options.log,
+        ...(options.random ? { random: options.random } : {}),
+        // Battery mode: "deep sleep" = the button already stopped itself (connection closed, every timer
+        // cleared); only the store is kept. The next press builds a new button, as a board boots.
+        ...(options.config.connectionMode === "battery"
+          ? {
+              sleep: () => {
+                this.#asleep = true;
+                options.onPower?.("sleep");
+              },
+            }
+          : {}),
+      },
+      {
+        onEvent: (event) => {
+          if (event.type !== "outcome") return options.onEvent?.(event);
+          const now = performance.now();
+          const startedAt = event.trigger === "boot" ? this.#bootAt : (this.#clickedAt.shift() ?? now);
+          const timed = this.#timed(event, startedAt, now);
+          options.onEvent?.(timed);
+          if (event.trigger === "click") this.#waiters.shift()?.({ ...timed, clickToOutcomeMs: now - startedAt });
+        },
+        onClick: () => this.#clickedAt.push(performance.now()),
+        onPattern: (name) => {
+          this.led.showPattern(name);
+          options.onLedPattern?.(name);
+        },
+      },
+    );
+  }
+
+  #edge(pressed: boolean, atMs: number): void {
+    if (this.#stopped) return;
+    if (!this.#asleep) {
+      this.#button.edge(pressed, atMs);
+      return;
+    }
+    if (!pressed) return; // asleep, nothing held: a release has nothing to wake
+    // The press wakes it: a new boot whose classifier holds this press (the wake edge).
+    this.#asleep = false;
+    this.#button = this.#createButton();
+    this.#options.onPower?.("wake");
+    this.#button.startWoken(atMs, atMs);
   }
 
   #nextResult(): Promise<ClickResult> {

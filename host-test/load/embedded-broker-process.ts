@@ -61,11 +61,17 @@ export interface BrokerProcess {
 }
 
 /** Starts the embedded broker in a child process (tsx) and waits until it listens. */
-export async function startEmbeddedBrokerProcess(options: { pkiDir: string; port?: number; timeoutMs?: number }): Promise<BrokerProcess> {
+export async function startEmbeddedBrokerProcess(options: {
+  pkiDir: string;
+  port?: number;
+  timeoutMs?: number;
+  /** Extra node flags for the broker process, e.g. ["--cpu-prof", "--cpu-prof-dir=prof"]. */
+  nodeArgs?: string[];
+}): Promise<BrokerProcess> {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const root = path.resolve(here, "../..");
   // node --import tsx (not the tsx CLI, which forks a second process): the PID is the broker itself.
-  const args = ["--import", "tsx", path.join(here, "embedded-broker-process.ts"), "--pki-dir", options.pkiDir, ...(options.port ? ["--port", String(options.port)] : [])];
+  const args = [...(options.nodeArgs ?? []), "--import", "tsx", path.join(here, "embedded-broker-process.ts"), "--pki-dir", options.pkiDir, ...(options.port ? ["--port", String(options.port)] : [])];
   const child: ChildProcess = spawn(process.execPath, args, { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
   const lines: string[] = [];
   let stderr = "";

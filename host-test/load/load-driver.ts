@@ -120,7 +120,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       cert: member.cert,
       key: member.key,
       clientId: member.name,
-      connectTimeoutMs: config.ackTimeoutMs,
       log: logFor(member.name),
       observer: (event) => {
         const key = `${index}/${event.connection}`;

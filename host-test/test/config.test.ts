@@ -115,7 +115,7 @@ describe("simulate configuration", () => {
     ["missing value", ["--give-up-ms"], /--give-up-ms needs a value/],
     ["not a number", ["--ack-timeout-ms", "fast"], /--ack-timeout-ms must be a whole number/],
     ["unknown click", ["--clicks", "single,triple"], /unknown click "triple"/],
-    ["bad mode", ["--mode", "always"], /--mode must be one of on-demand, persistent/],
+    ["bad mode", ["--mode", "always"], /--mode must be one of on-demand, persistent, battery/],
     ["not mqtts", ["--broker", "mqtt://127.0.0.1:1883", "--ca", "a", "--cert", "b", "--key", "c", "--no-restaurant"], /must use mqtts/],
     ["external broker without device files", ["--broker", "mqtts://127.0.0.1:8883"], /external broker needs the device's --ca, --cert and --key/],
     ["external broker, restaurant without its files", ["--broker", "mqtts://h:1", "--ca", "a", "--cert", "b", "--key", "c"], /--restaurant-cert/],

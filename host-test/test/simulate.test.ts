@@ -92,6 +92,37 @@ describe("npm run simulate (script mode)", () => {
     expect(fs.existsSync(path.join(stateDir, "restaurant.sqlite"))).toBe(false);
   });
 
+  it("--mode battery: the button deep-sleeps after each outcome (connection closed, no timers) and a press wakes it", async () => {
+    const fresh = path.join(dir, "battery-state");
+    const run = await simulate(["--mode", "battery", "--clicks", "single,double,long", "--json", "--state-dir", fresh, "--pki-dir", pkiDir]);
+    expect(run.code, run.stderr).toBe(0);
+    const objects = run.stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, any>);
+    const summary = objects.at(-1)!.summary;
+    expect(summary).toMatchObject({ passed: true, mode: "battery" });
+    expect(summary.clicks.map((c: any) => [c.clickType, c.outcome, c.slept])).toEqual([
+      ["SINGLE", "ok", true],
+      ["DOUBLE", "ok", true],
+      ["LONG", "cancelled", true],
+    ]);
+    // Power events alternate, ending asleep; the 2nd and 3rd presses each woke it.
+    const power = objects.filter((o) => o.source === "button" && (o.event === "sleep" || o.event === "wake")).map((o) => o.event);
+    expect(power).toEqual(["sleep", "wake", "sleep", "wake", "sleep"]);
+    // While asleep the button does nothing: its next event after a sleep is the wake.
+    const button = objects.filter((o) => o.source === "button" || o.source === "led");
+    button.forEach((o, i) => {
+      if (o.event === "sleep" && i + 1 < button.length) expect(button[i + 1]).toMatchObject({ source: "button", event: "wake" });
+    });
+    // Each sleep came after that press's connection was closed and its LED pattern had ended.
+    objects.forEach((o, i) => {
+      if (o.source !== "button" || o.event !== "sleep") return;
+      const before = objects.slice(0, i);
+      const last = (match: (e: Record<string, any>) => boolean) => before.map(match).lastIndexOf(true);
+      expect(last((e) => e.source === "net" && e.event === "close")).toBeGreaterThan(last((e) => e.source === "net" && e.event === "tcp"));
+      expect(before[last((e) => e.source === "led")]).toMatchObject({ pattern: "off" });
+    });
+    expect(readOrderIds(path.join(fresh, "restaurant.sqlite"))).toEqual(summary.clicks.map((c: any) => c.orderId));
+  });
+
   it("topic prefix acme.pizza (a dot is a plain topic character) works end to end: button, broker rules, restaurant", async () => {
     const run = await simulate(["--clicks", "single", "--json", "--topic-prefix", "acme.pizza", "--state-dir", path.join(dir, "acme-state"), "--pki-dir", pkiDir]);
     expect(run.code, run.stderr).toBe(0);

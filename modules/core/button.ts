@@ -1,6 +1,12 @@
 // One button: the click classifier, the order flow and the LED view wired together. The firmware (main.ts),
 // the virtual button of the harness and the load driver all build their buttons here, so the wiring exists
 // once; they differ only in the ports they pass.
+//
+// Battery mode (connection "battery"): a SleepGate (sleep.ts) watches the flow, the classifier and the LED;
+// once all are quiet for its idle time it stops the button and calls the host's `sleep` port (deep sleep:
+// the host boots again when the button wakes it). Every edge, flow event and LED change is activity. A
+// boot woken by the button uses startWoken: the classifier holds the press that woke it, and a pending
+// message is resent by the click that press makes (not by the boot), so it never becomes a second order.
 
 import { ClickClassifier } from "./click";
 import type { ButtonConfig, ClickType } from "./config";
@@ -8,6 +14,7 @@ import { OrderFlow, type FlowEvent } from "./flow";
 import { LedPlayer, type LedPatternName } from "./led";
 import { ledView } from "./led-view";
 import type { Clock, Led, Log, MqttConnector, Store, Timers } from "./ports";
+import { SleepGate } from "./sleep";
 
 export interface ButtonPorts {
   timers: Timers;
@@ -20,6 +27,8 @@ export interface ButtonPorts {
   random?: () => number;
   /** e.g. "3012mV"; undefined where not measurable. */
   batteryVoltage?: () => string | undefined;
+  /** Deep sleep until the button is pressed (battery mode, where it is required). Called once, after stop(). */
+  sleep?: () => void;
 }
 
 /** What a host watches: the flow's events, classified clicks, LED patterns. Observers run after the LED. */
@@ -32,8 +41,13 @@ export interface ButtonObservers {
 export interface Button {
   readonly flow: OrderFlow;
   readonly led: LedPlayer;
-  /** Boot: resend a pending message; in persistent mode, bring the link up. */
+  /** Boot: resend a pending message; in persistent mode, bring the link up; in battery mode, count to sleep. */
   start(): void;
+  /**
+   * Boot after a deep sleep ended by the button (battery mode): the press began at pressedAtMs (host clock
+   * of edge(), now nowMs) and is held by the classifier; its click resends a pending message, if any.
+   */
+  startWoken(pressedAtMs: number, nowMs: number): void;
   /** A raw button edge (pressed or released, host clock ms): debounced and classified, then clicked. */
   edge(pressed: boolean, atMs: number): void;
   /** A classified click, straight to the flow (hosts without a physical button). */
@@ -44,7 +58,17 @@ export interface Button {
 
 export function createButton(config: ButtonConfig, ports: ButtonPorts, observers: ButtonObservers = {}): Button {
   const { timers, log } = ports;
-  const led = new LedPlayer({ led: ports.led, timers, ...(observers.onPattern ? { onPattern: observers.onPattern } : {}) });
+  const battery = config.connectionMode === "battery";
+  if (battery && !ports.sleep) throw new Error("battery mode needs the host's sleep port");
+  let gate: SleepGate | undefined; // battery mode: when to deep-sleep
+  const led = new LedPlayer({
+    led: ports.led,
+    timers,
+    onPattern: (name) => {
+      gate?.activity();
+      observers.onPattern?.(name);
+    },
+  });
   const showOnLed = ledView(led);
   const flow = new OrderFlow({
     config,
@@ -57,6 +81,7 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
     ...(ports.batteryVoltage ? { batteryVoltage: ports.batteryVoltage } : {}),
     onEvent: (event) => {
       showOnLed(event);
+      gate?.activity();
       observers.onEvent?.(event);
     },
   });
@@ -71,15 +96,39 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
     longPressMs: config.longPressMs,
     onClick: click,
   });
+  const stop = () => {
+    gate?.stop();
+    classifier.dispose();
+    flow.stop();
+  };
+  if (battery) {
+    gate = new SleepGate({
+      timers,
+      busy: { flow: () => flow.state !== "idle", click: () => classifier.busy, led: () => led.current !== undefined },
+      onSleep: () => {
+        log.info("deep sleep until the button is pressed");
+        stop();
+        ports.sleep!();
+      },
+    });
+  }
   return {
     flow,
     led,
-    start: () => flow.start(),
-    edge: (pressed, atMs) => classifier.edge(pressed, atMs),
-    click,
-    stop: () => {
-      classifier.dispose();
-      flow.stop();
+    start: () => {
+      flow.start();
+      gate?.start();
     },
+    startWoken: (pressedAtMs, nowMs) => {
+      if (!battery) throw new Error("startWoken: only a battery button sleeps");
+      if (!classifier.wakePress(pressedAtMs, nowMs)) log.warn(`wake press at ${pressedAtMs} ms (now ${nowMs} ms) ignored`);
+      gate!.start();
+    },
+    edge: (pressed, atMs) => {
+      gate?.activity();
+      classifier.edge(pressed, atMs);
+    },
+    click,
+    stop,
   };
 }

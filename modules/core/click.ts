@@ -20,6 +20,11 @@
 // so the outcome depends only on the timestamps, even if edges arrive late or in a burst.
 // Boundaries: a deadline is reached AT its instant (held exactly longPressMs = LONG; a press exactly
 // doubleClickMs after the release starts a new click; a level held exactly debounceMs is accepted).
+// - Wake press (wakePress): a board woken from deep sleep by the button boots with that press already
+//   under way, and its edge happened before any code ran. The wake itself is the press edge (at the wake
+//   time); it is not debounced, because software cannot see it: a noisy wake line needs a hardware filter.
+//   From there it is an ordinary press: a release soon after is SINGLE once the double-click window
+//   passes, a second press within it is DOUBLE, held to longPressMs (counted from the wake) is LONG.
 
 import type { ClickType } from "./config";
 import type { TimerHandle, Timers } from "./ports";
@@ -94,6 +99,28 @@ export class ClickClassifier {
     }
     const handle = this.timers.set(() => this.settleDue(), this.debounceMs);
     this.settle = { handle, at: at + this.debounceMs, since: at };
+  }
+
+  /**
+   * The button was pressed at `pressedAtMs` (the wake edge) and woke the device: start with it held.
+   * `nowMs` is the current time in the same time base (the LONG deadline is armed for the time left).
+   * Only before the first edge: returns false and changes nothing otherwise (or with bad timestamps).
+   * The board reports the button's level right after this; a release that happened while the device
+   * booted is reported then, with the time it was seen.
+   */
+  wakePress(pressedAtMs: number, nowMs: number): boolean {
+    if (!Number.isFinite(pressedAtMs) || !Number.isFinite(nowMs) || pressedAtMs > nowMs) return false;
+    if (this.phase !== "idle" || this.level || this.raw || this.settle || this.lastEdgeAt !== -Infinity) return false;
+    this.lastEdgeAt = nowMs;
+    this.raw = true;
+    this.accept(true, pressedAtMs, nowMs);
+    return true;
+  }
+
+  /** True while a gesture is being classified (a press, or a release whose double-click window is open). */
+  get busy(): boolean {
+    if (this.settle || this.level || this.long || this.window) return true;
+    return this.phase !== "idle" && this.phase !== "absorb-released";
   }
 
   /** Drops any gesture in progress and clears all timers (e.g. on shutdown). */

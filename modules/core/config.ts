@@ -4,7 +4,11 @@
 import { BUTTON_SETTINGS, buttonSettingsFrom, defaultsOf } from "./settings";
 
 export type ClickType = "SINGLE" | "DOUBLE" | "LONG";
-export type ConnectionMode = "on-demand" | "persistent";
+/**
+ * on-demand: connect per press, stay awake. persistent: stay connected (mains). battery: connect per press
+ * and deep-sleep between presses, woken by the button (sleep.ts decides when).
+ */
+export type ConnectionMode = "on-demand" | "persistent" | "battery";
 
 export interface ButtonConfig {
   /** Thing name = certificate CN = MQTT client id. */

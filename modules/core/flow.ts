@@ -9,6 +9,11 @@
 // message and the last accepted order in the store; the Link (link.ts) owns the connection. The flow
 // reports everything as events (FlowEvent); the LED is a view of them (led-view.ts).
 //
+// Pipelining: when the connector takes a publish before the connection is ready (the core's MQTT session
+// does), the message is handed over right after connect() and leaves in the first flight with CONNECT and
+// SUBSCRIBE; "connecting" then ends at CONNACK + SUBACK and the ack timer starts there. A refused CONNECT or
+// SUBSCRIBE still closes the connection as "auth" (the broker drops what follows a refused CONNECT).
+//
 // Rules that keep "one press = at most one pizza, and nothing lost" (the record adds its own):
 // - While a message is pending (and younger than pendingExpiryMs), ANY click resends THAT message with
 //   the same orderId (the restaurant answers a repeat with the original ack), except:
@@ -24,7 +29,8 @@
 //   no retry loop. AWS IoT answers an unauthorized PUBLISH by dropping the connection, which the adapter
 //   can only report as a "network" close; so if the peer closes right after our publish and before any
 //   ack on authCloseThreshold (3) consecutive attempts for the same message, that is treated as
-//   auth-error too. A flaky network does not repeat that exact pattern three times in a row, while a
+//   auth-error too. Only a connection that became ready counts (a network failing before CONNACK says
+//   nothing about the publish, even a pipelined one). A flaky network does not repeat that exact pattern three times in a row, while a
 //   policy refusal would otherwise loop until giveUpMs for nothing.
 //
 // Timers, one meaning each: connectTimer (this attempt's connect), ackTimer (this attempt's ack),
@@ -149,7 +155,8 @@ export class OrderFlow {
     }
     this.record = new MessageRecord({ store: options.store, clock: this.clock, log: this.log, pendingExpiryMs: this.config.pendingExpiryMs });
     this.link = new Link({
-      mode: this.config.connectionMode,
+      // Battery mode is on-demand for the link; the deep sleep around it is the button's (sleep.ts).
+      mode: this.config.connectionMode === "persistent" ? "persistent" : "on-demand",
       connector: options.connector,
       subscribe: this.acksTopic,
       timers: this.timers,
@@ -160,9 +167,7 @@ export class OrderFlow {
       stableAfterMs: this.config.backoffCapMs,
       emit: (event) => this.emit(event),
       handlers: {
-        onReady: () => {
-          if (this.job && this.flowState === "connecting") this.publish();
-        },
+        onReady: () => this.onReady(),
         onMessage: (topic, payload) => this.onMessage(topic, payload),
         onClose: (kind, detail, connectionId) => this.onClose(kind, detail, connectionId),
       },
@@ -277,13 +282,18 @@ export class OrderFlow {
     this.attempt();
   }
 
-  /** One try: (connect, then) publish, each step bounded by ackTimeoutMs. */
+  /**
+   * One try: (connect, then) publish, each step bounded by ackTimeoutMs. A connector that pipelines takes
+   * the publish right after connect(): it leaves with CONNECT and SUBSCRIBE in one flight, and the ack
+   * timer starts once the connection is ready (CONNACK and SUBACK accepted).
+   */
   private attempt(): void {
     const job = this.job!;
     this.retryTimer = undefined;
     job.attempts++;
     if (this.link.ready) {
       this.publish();
+      this.awaitAck();
       return;
     }
     this.setState("connecting");
@@ -291,9 +301,21 @@ export class OrderFlow {
     // Armed before connecting: a connector may report a failure synchronously.
     this.connectTimer = this.timers.set(() => this.attemptTimedOut("connectTimer"), this.config.ackTimeoutMs);
     this.link.connect();
+    // connect() may have failed (retry scheduled) or become ready (published) synchronously.
+    const early = this.link.publishable;
+    if (this.job === job && this.flowState === "connecting" && early !== undefined && early !== job.publishedOn) this.publish();
   }
 
-  private publish(): void {
+  /** The connection is ready: publish unless the message already went out on it, then wait for the ack. */
+  private onReady(): void {
+    const job = this.job;
+    if (!job || this.flowState !== "connecting") return;
+    if (job.publishedOn !== this.link.publishable && !this.publish()) return;
+    this.awaitAck();
+  }
+
+  /** Hands the message to the link. False when the link refused it (the attempt failed). */
+  private publish(): boolean {
     const job = this.job!;
     let connectionId: number;
     try {
@@ -302,11 +324,16 @@ export class OrderFlow {
       this.log.warn(`publish failed: ${errorText(e)}`);
       this.link.close();
       this.attemptFailed("network");
-      return;
+      return false;
     }
     job.publishedOn = connectionId;
     job.publishedAt = this.clock.now();
     this.emit({ type: "publish", orderId: job.message.orderId, attempt: job.attempts });
+    return true;
+  }
+
+  private awaitAck(): void {
+    if (this.flowState === "retry-wait") return; // the publish failed
     this.setState("awaiting-ack");
     this.clearTimer("connectTimer");
     this.ackTimer = this.timers.set(() => this.attemptTimedOut("ackTimer"), this.config.ackTimeoutMs);
@@ -317,7 +344,7 @@ export class OrderFlow {
     this.log.warn(`${timer === "connectTimer" ? "connect" : "ack"} timeout after ${this.config.ackTimeoutMs} ms`);
     // On-demand: start the next attempt on a fresh connection. Persistent: keep a live link and
     // republish on it; a link that never became ready is dropped and rebuilt.
-    if (this.config.connectionMode === "on-demand" || !this.link.ready) this.link.close();
+    if (this.config.connectionMode !== "persistent" || !this.link.ready) this.link.close();
     this.job!.peerCloses = 0;
     this.attemptFailed("timeout");
   }

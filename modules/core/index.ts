@@ -12,4 +12,5 @@ export * from "./record";
 export * from "./link";
 export * from "./flow";
 export * from "./led-view";
+export * from "./sleep";
 export * from "./button";

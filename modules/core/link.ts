@@ -31,7 +31,8 @@ export interface LinkHandlers {
 }
 
 export interface LinkOptions {
-  mode: ConnectionMode;
+  /** The flow passes "on-demand" for battery mode too (its deep sleep is the button's business). */
+  mode: Exclude<ConnectionMode, "battery">;
   connector: MqttConnector;
   /** The topic every connection subscribes to (the button's acks). */
   subscribe: string;
@@ -98,12 +99,22 @@ export class Link {
     this.clearTimers();
   }
 
+  /**
+   * The id of a connection that takes a publish now: the ready one, or, when the connector pipelines, one
+   * still opening (its publish leaves in the first flight). Undefined when there is none.
+   */
+  get publishable(): number | undefined {
+    const current = this.current;
+    if (!current?.connection) return undefined;
+    return current.ready || this.options.connector.publishesBeforeReady === true ? current.id : undefined;
+  }
+
   /** Opens a connection for the message unless one is open or opening. */
   connect(): void {
     if (!this.current) this.open("message");
   }
 
-  /** Publishes on the ready connection; returns its id. Throws if the connection refuses. */
+  /** Publishes on the current connection (see publishable); returns its id. Throws if the connection refuses. */
   publish(topic: string, payload: Uint8Array): number {
     const current = this.current!;
     current.connection!.publish(topic, payload);

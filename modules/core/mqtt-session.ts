@@ -25,8 +25,11 @@ export interface ByteStreamHandlers {
   /** The transport is up (TCP connected, TLS handshake done, server certificate verified). */
   onOpen(): void;
   onData(bytes: Uint8Array): void;
-  /** At most once. "auth": the TLS handshake was refused (bad certificate, unknown CA, revoked). */
-  onClose(kind: CloseKind, detail: string): void;
+  /**
+   * At most once. "auth": the TLS handshake was refused (bad certificate, unknown CA, revoked).
+   * peerClosed: the broker closed or reset the connection (not a time-out, not a local failure).
+   */
+  onClose(kind: CloseKind, detail: string, peerClosed?: boolean): void;
 }
 
 export interface ByteStream {
@@ -64,6 +67,7 @@ const SUBACK_FAILURE = 0x80;
 /** MqttConnector over a byte stream: each connect() is one MQTT session on a fresh stream. */
 export function mqttSessionConnector(options: MqttSessionOptions): MqttConnector {
   return {
+    publishesBeforeReady: true, // queued until the stream opens, then sent in the first flight
     connect(request, handlers) {
       return new MqttSession(options, request.subscribe, handlers);
     },
@@ -77,7 +81,7 @@ class MqttSession implements MqttConnection {
   private readonly stream: ByteStream;
   private readonly reader: PacketReader;
   /** PUBLISHes asked for before the stream opened (or before CONNACK without pipelining). */
-  private queued: Uint8Array[] = [];
+  private queued: { packet: Uint8Array; name: string }[] = [];
   private nextPacketId = 1;
   private readonly subscribeId: number;
   private readonly inFlight = new Map<number, string>();
@@ -95,7 +99,7 @@ class MqttSession implements MqttConnection {
     this.stream = options.transport.open({
       onOpen: () => this.opened(),
       onData: (bytes) => this.received(bytes),
-      onClose: (kind, detail) => this.ended(kind, detail),
+      onClose: (kind, detail, peerClosed) => this.ended(kind, detail, peerClosed === true),
     });
   }
 
@@ -107,7 +111,7 @@ class MqttSession implements MqttConnection {
     const packet = encodePublish({ topic, payload, qos, packetId });
     const pipelined = this.options.pipeline ?? true;
     if (this.phase === "opening" || (this.phase === "connecting" && !pipelined && !this.connackSeen)) {
-      this.queued.push(packet);
+      this.queued.push({ packet, name: `PUBLISH ${topic}` });
       return;
     }
     this.send([packet], `PUBLISH ${topic}`);
@@ -142,9 +146,9 @@ class MqttSession implements MqttConnection {
     if (this.options.pipeline ?? true) {
       flight.push(encodeSubscribe(this.subscribeId, this.ackTopic, 1));
       names.push(`SUBSCRIBE ${this.ackTopic}`);
-      for (const packet of this.queued) {
+      for (const { packet, name } of this.queued) {
         flight.push(packet);
-        names.push("PUBLISH");
+        names.push(name);
       }
       this.queued = [];
     }
@@ -168,14 +172,15 @@ class MqttSession implements MqttConnection {
         if (this.connackSeen) return this.fail("network", "second CONNACK");
         this.connackSeen = true;
         if (packet.returnCode !== 0) {
-          const reason = CONNACK_REASONS[packet.returnCode] ?? `code ${packet.returnCode}`;
+          const reason = CONNACK_REASONS[packet.returnCode] ?? "unknown code";
           // 3 = server unavailable is the broker's trouble; every other refusal is about who we are.
-          return this.fail(packet.returnCode === 3 ? "network" : "auth", `CONNACK refused: ${reason}`);
+          return this.fail(packet.returnCode === 3 ? "network" : "auth", `CONNACK refused: ${packet.returnCode} (${reason})`);
         }
         if (!(this.options.pipeline ?? true)) {
-          const flight = [encodeSubscribe(this.subscribeId, this.ackTopic, 1), ...this.queued];
+          const flight = [encodeSubscribe(this.subscribeId, this.ackTopic, 1), ...this.queued.map((q) => q.packet)];
+          const names = [`SUBSCRIBE ${this.ackTopic}`, ...this.queued.map((q) => q.name)];
           this.queued = [];
-          this.send(flight, `SUBSCRIBE ${this.ackTopic}`);
+          this.send(flight, names.join(" + "));
         }
         return;
       }
@@ -208,8 +213,16 @@ class MqttSession implements MqttConnection {
     }
   }
 
-  private ended(kind: CloseKind, detail: string): void {
+  private ended(kind: CloseKind, detail: string, peerClosed: boolean): void {
     if (this.phase === "closed") return;
+    // A broker that hangs up before answering is refusing us: AWS IoT closes without a CONNACK on a CONNECT
+    // its policy does not allow, and without a SUBACK on a refused SUBSCRIBE (as our broker does after 0x80).
+    if (kind === "network" && peerClosed && this.phase === "connecting") {
+      kind = "auth";
+      detail = this.connackSeen
+        ? `the broker closed the connection in answer to SUBSCRIBE ${this.ackTopic} (not authorized)`
+        : "the broker closed the connection before CONNACK (not authorized to connect)";
+    }
     this.phase = "closed";
     this.stopKeepAlive();
     this.handlers.onClose(kind, detail);

@@ -60,5 +60,11 @@ export interface MqttConnection {
  * Each connect() is a fresh connection object, so callbacks of an old connection cannot reach a new one.
  */
 export interface MqttConnector {
+  /**
+   * publish() may be called right after connect(), before onReady: the connection sends it behind CONNECT
+   * and SUBSCRIBE in the first flight (MQTT 3.1.1 §3.1.4) and a refusal still arrives as onClose("auth").
+   * Without it the core waits for onReady before publishing.
+   */
+  readonly publishesBeforeReady?: boolean;
   connect(request: { subscribe: string }, handlers: ConnectionHandlers): MqttConnection;
 }

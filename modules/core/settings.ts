@@ -247,7 +247,7 @@ export const BUTTON_SETTINGS: SettingsSchema = {
     { key: "topicPrefix", type: "text", default: DEFAULT_TOPIC_PREFIX, check: prefixCheck, help: "topic prefix: orders go to <prefix>/orders/<thing>, acks come on <prefix>/acks/<thing>; topic levels, no wildcards, not starting with $" },
     { key: "item.single", type: "text", default: "margherita", help: "item a SINGLE click orders" },
     { key: "item.double", type: "text", default: "pepperoni", help: "item a DOUBLE click orders" },
-    { key: "connection", type: "choice", default: "on-demand", choices: ["on-demand", "persistent"], aliases: ["mode"], help: "on-demand: connect per press (battery); persistent: stay connected (mains)" },
+    { key: "connection", type: "choice", default: "on-demand", choices: ["on-demand", "persistent", "battery"], aliases: ["mode"], help: "on-demand: connect per press; persistent: stay connected (mains); battery: on-demand, deep sleep between presses" },
     { key: "mqtt.host", type: "text", default: "", allowEmpty: true, help: "broker name or address (the firmware needs one; the simulator: empty = its embedded broker)" },
     { key: "mqtt.port", type: "integer", default: 8883, min: 1, max: 65_535, help: "broker port (AWS IoT Core: 8883, or 443 with mqtt.alpn=x-amzn-mqtt-ca)" },
     { key: "mqtt.alpn", type: "text", default: "", allowEmpty: true, help: "TLS ALPN protocol (AWS IoT Core on port 443: x-amzn-mqtt-ca)" },

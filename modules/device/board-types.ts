@@ -13,6 +13,11 @@ export interface ButtonOptions {
   /** Click timings, for boards that synthesize gestures (the headless host's "long" command). */
   doubleClickMs: number;
   longPressMs: number;
+  /**
+   * The device woke from deep sleep by this button (the classifier already holds that press): report the
+   * button's level at once if it differs (a release while the board booted).
+   */
+  woken?: boolean;
   onEdge: EdgeHandler;
 }
 

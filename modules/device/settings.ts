@@ -18,7 +18,7 @@ export interface MqttSettings {
   alpn: string | undefined;
   /** Name checked against the broker certificate's subjectAltName; defaults to host. */
   serverName: string;
-  /** MQTT keepalive; the classic client pings at a quarter of it. 0 = no keepalive. */
+  /** MQTT keepalive: the session pings after this much silence from our side. 0 = no keepalive. */
   keepaliveMs: number;
 }
 

@@ -22,6 +22,8 @@ import { revalidator, revokedSerials } from "./revocation";
 import { AuthorizationRefusal, createHooks } from "./hooks";
 import { type Peer, peerFromSocket } from "./peer";
 import { LimitedConnection, OversizedPacketError } from "./limited-connection";
+import { DEFAULT_PUBLISH_LIMIT, PublishLimiter, type PublishLimit } from "./publish-limit";
+import { TlsSessionCache, type TlsSessionCacheOptions } from "./tls-sessions";
 
 export type ThingState = "ACTIVE" | "INACTIVE" | "REVOKED";
 export type { CertificateBinding };
@@ -42,6 +44,7 @@ export type BrokerEventName =
   | "refused"
   | "publish"
   | "publish-denied"
+  | "publish-throttled"
   | "subscribe"
   | "subscribe-denied"
   | "receive-denied"
@@ -102,6 +105,10 @@ export interface BrokerOptions extends TrustMaterial {
   maxConnections?: number;
   /** Open connections from one source address at most. */
   maxConnectionsPerAddress?: number;
+  /** Per-connection publish rate; a client over it is slowed down (default DEFAULT_PUBLISH_LIMIT). */
+  publishLimit?: PublishLimit;
+  /** TLS session resumption (session IDs and tickets): bounds of the cache (tls-sessions.ts). */
+  tlsSessions?: TlsSessionCacheOptions;
 }
 
 export interface BrokerStats {
@@ -183,6 +190,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     withdrawn: 0,
   };
   const peers = new WeakMap<Client, Peer>();
+  const publishLimiter = new PublishLimiter(options.publishLimit ?? DEFAULT_PUBLISH_LIMIT);
   const sockets = new Set<Socket>();
 
   const limits = new ConnectionLimits({
@@ -199,7 +207,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     ...(options.thingState ? { thingState: options.thingState } : {}),
     ...(options.certificateState ? { certificateState: options.certificateState } : {}),
   });
-  const hooks = createHooks({ peers, authorizer, stats, emit, decideConnect });
+  const hooks = createHooks({ peers, authorizer, stats, emit, decideConnect, publishLimiter });
   const aedes = await Aedes.createBroker({
     // A device that half-opens a connection and never sends CONNECT is dropped after this.
     connectTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
@@ -235,7 +243,9 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   // an "error" event would throw.
   (aedes as EventEmitter).on("error", (err: Error) => emit({ event: "broker-error", reason: err.message }));
 
+  const tlsSessions = new TlsSessionCache(options.tlsSessions);
   const secureContextOptions = (trust: TrustMaterial): tls.SecureContextOptions => ({
+    ...tlsSessions.serverOptions(),
     key: options.key,
     cert: options.cert,
     ca: trust.ca,
@@ -250,6 +260,7 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
     rejectUnauthorized: true,
     handshakeTimeout: options.tlsHandshakeTimeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
   });
+  tlsSessions.attach(server);
 
   /** Sockets closed by the connection limits: their TLS error is no refusal of a certificate. */
   const overLimit = new WeakSet<Socket>();
@@ -363,12 +374,14 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       tls.createSecureContext(secureContextOptions(trust));
       server.setSecureContext(secureContextOptions(trust));
       revoked = revokedSerials(trust.crl ?? []);
+      tlsSessions.forgetAll(); // no resumption past the new CRL
       emit({ event: "trust-updated", caCount: trust.ca.length, crlCount: trust.crl?.length ?? 0 });
       void revalidate("trust updated");
     },
     revalidate,
     close() {
       closing ??= (async () => {
+        tlsSessions.detach();
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         await new Promise<void>((resolve) => aedes.close(() => resolve()));
         for (const socket of sockets) socket.destroy();

@@ -19,6 +19,7 @@ import type { Authorizer, ClientIdentity, Decision } from "./authorizer";
 import type { BrokerEvent, BrokerStats } from "./broker";
 import { deny, failClosed, isReservedTopic, retainDecision } from "./decisions";
 import type { Peer } from "./peer";
+import type { PublishLimiter } from "./publish-limit";
 
 const NOT_AUTHORIZED = 5;
 
@@ -32,6 +33,8 @@ export interface HookContext {
   emit(event: BrokerEvent): void;
   /** Decides a CONNECT (certificate, registry, iot:Connect, will); sets peer.identity when it allows. */
   decideConnect(peer: Peer | undefined): Promise<Decision>;
+  /** Per-connection publish rate: a client over it is slowed down, not disconnected. */
+  publishLimiter: PublishLimiter;
 }
 
 /** Who a log line is about. */
@@ -113,7 +116,11 @@ export function createHooks(ctx: HookContext) {
     if (decision.allow) {
       stats.publishes++;
       emit({ event: "publish", ...details, ...(isWill ? { will: true } : {}), reason: decision.reason });
-      done(null);
+      const { waitMs, started } = isWill || !client ? { waitMs: 0, started: false } : ctx.publishLimiter.delay(client, subject.clientId ?? client.id);
+      if (started) emit({ event: "publish-throttled", ...subject, reason: "over the per-connection publish limit", waitMs });
+      // Held publishes of a client that is gone are dropped unacknowledged (a QoS 1 sender resends them).
+      if (waitMs > 0) setTimeout(() => client!.closed || done(null), waitMs).unref();
+      else done(null);
       return;
     }
     stats.publishesDenied++;

@@ -22,6 +22,7 @@ import {
   startBroker,
   type RunningBroker,
 } from "./broker";
+import { DEFAULT_PUBLISH_LIMIT, type PublishLimit } from "./publish-limit";
 import { watchTrust, type TrustReloader } from "./trust-reload";
 
 export interface BrokerServiceConfig {
@@ -40,6 +41,8 @@ export interface BrokerServiceConfig {
   maxConnectionsPerAddress: number;
   connectTimeoutMs: number;
   tlsHandshakeTimeoutMs: number;
+  /** Per-connection publish limit (the restaurant exempt). */
+  publishLimit: PublishLimit;
 }
 
 /** The broker service's settings; topicPrefix is the button's own setting (same key, same rule). */
@@ -58,6 +61,8 @@ export const BROKER_SETTINGS: SettingsSchema = {
     { key: "maxConnectionsPerAddress", type: "integer", default: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, min: 1, max: 1_000_000, help: "open connections from one source address at most" },
     { key: "connectTimeoutMs", type: "integer", default: DEFAULT_CONNECT_TIMEOUT_MS, min: 100, max: 600_000, unit: "ms", help: "close a connection that sends no MQTT CONNECT within this" },
     { key: "tlsHandshakeTimeoutMs", type: "integer", default: DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS, min: 100, max: 600_000, unit: "ms", help: "drop a TLS handshake not finished within this" },
+    { key: "publishBurst", type: "integer", default: DEFAULT_PUBLISH_LIMIT.burst, min: 1, max: 1_000_000, help: "publishes one connection may send at once; then --publish-rate per second (a faster client is slowed down, not disconnected; the restaurant is exempt)" },
+    { key: "publishRate", type: "integer", default: DEFAULT_PUBLISH_LIMIT.perSecond, min: 1, max: 1_000_000, help: "publishes per second one connection may send after its burst" },
   ],
   rules: [],
 };
@@ -92,6 +97,7 @@ export function parseBrokerArgs(argv: string[], cwd = process.cwd()): BrokerServ
     maxConnectionsPerAddress: v.maxConnectionsPerAddress as number,
     connectTimeoutMs: v.connectTimeoutMs as number,
     tlsHandshakeTimeoutMs: v.tlsHandshakeTimeoutMs as number,
+    publishLimit: { ...DEFAULT_PUBLISH_LIMIT, burst: v.publishBurst as number, perSecond: v.publishRate as number },
   };
 }
 
@@ -115,7 +121,7 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
   }
   const files = pki.brokerFiles();
   if (!files) {
-    throw new Error(`no broker certificate in ${config.pkiDir}: npm run pki -- --dir ${config.pkiDir} broker cert --host localhost --ip 127.0.0.1`);
+    throw new Error(`no broker certificate in ${config.pkiDir}: npm run pki -- --pki-dir ${config.pkiDir} broker cert --host localhost --ip 127.0.0.1`);
   }
   const cert = fs.readFileSync(files.certPath, "utf8");
   const key = fs.readFileSync(files.keyPath, "utf8");
@@ -154,6 +160,7 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
     // Read fresh from disk: a certificate is accepted only as the one registered for its thing, and
     // `thing deactivate`/`revoke` refuse the next CONNECT at once (and close open ones, below).
     identify: (fp) => pki.certificateBinding(fp),
+    publishLimit: config.publishLimit,
     log: ({ event, ...fields }) => log(event, fields),
   });
 
@@ -216,7 +223,7 @@ export function exposureWarnings(
   if (missing.length > 0) {
     warnings.push({
       reason: `the broker certificate names ${names.join(", ") || "nothing"}; a board dialing ${missing.join(" or ")} will refuse it`,
-      fix: `npm run pki -- --dir ${config.pkiDir} broker cert --host localhost --ip 127.0.0.1 ${missing.map((a) => `--ip ${a}`).join(" ")}`,
+      fix: `npm run pki -- --pki-dir ${config.pkiDir} broker cert --host localhost --ip 127.0.0.1 ${missing.map((a) => `--ip ${a}`).join(" ")}`,
     });
   }
   return warnings;

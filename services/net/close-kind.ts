@@ -96,7 +96,7 @@ export function classifyClose(evidence: CloseEvidence): { kind: CloseKind; detai
 }
 
 /** The peer closed or reset the connection (as opposed to a time-out or a local failure). */
-function isHangUp(error: { code?: unknown; message?: string }): boolean {
+export function isHangUp(error: { code?: unknown; message?: string }): boolean {
   const message = error.message ?? "";
   return (
     error.code === "ECONNRESET" ||

@@ -26,6 +26,8 @@ export interface TlsClientOptions {
   ciphers?: string;
   /** Key-exchange curves to offer, e.g. "P-256"; default Node's. */
   ecdhCurve?: string;
+  /** A TLS session from an earlier connection to the same broker (its 'session' event): offered for resumption. */
+  session?: Buffer;
   /** Milliseconds from the start of the call to the TCP connection being established. */
   onTcpConnect?: (ms: number) => void;
   /** Milliseconds from TCP established to the TLS handshake being complete (broker verified). */
@@ -57,6 +59,7 @@ export function openTlsStream(options: TlsClientOptions): tls.TLSSocket {
     ...(options.ciphers ? { ciphers: options.ciphers } : {}),
     ...(options.ecdhCurve ? { ecdhCurve: options.ecdhCurve } : {}),
     ...(options.alpnProtocols ? { ALPNProtocols: options.alpnProtocols } : {}),
+    ...(options.session ? { session: options.session } : {}),
     rejectUnauthorized: true,
   });
   socket.once("secureConnect", () => {

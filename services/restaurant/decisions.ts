@@ -2,6 +2,7 @@
 // decision policy hook, and the ack each decision becomes.
 import type { AckMessage } from "../../modules/core/messages";
 import type { StoredOrder } from "./order-db";
+import { cutText, plainText } from "./text";
 
 /** A decision on an order (accepted | rejected) or on a cancel (cancelled | cancel-refused). */
 export type Decision =
@@ -28,14 +29,22 @@ export function decisionFits(request: StoredOrder, decision: Decision): boolean 
     : decision.status === "cancelled" || decision.status === "cancel-refused";
 }
 
-/** Keeps reasons short and printable: they travel in a ≤ 512-byte ack and end up on a customer's screen. */
+export const MAX_ACK_REASON_GRAPHEMES = 120;
+/** Leaves room in the 512-byte ack for the orderId (≤ 150 bytes) and the JSON around it. */
+export const MAX_ACK_REASON_BYTES = 240;
+
+/**
+ * Keeps reasons short and printable: they travel in a ≤ 512-byte ack and end up on a customer's screen.
+ * Cut between graphemes, never inside a character.
+ */
 export function shortReason(text: string): string {
-  const clean = text.replace(/[\u0000-\u001f\u007f]/g, " ").trim();
-  return clean.length > 120 ? `${clean.slice(0, 117)}...` : clean || "refused";
+  const clean = plainText(text).trim();
+  return clean === "" ? "refused" : cutText(clean, { maxGraphemes: MAX_ACK_REASON_GRAPHEMES, maxBytes: MAX_ACK_REASON_BYTES });
 }
 
+/** An item quoted for a reason or a log line: one line, at most 40 graphemes. */
 export function quoteItem(item: string): string {
-  return JSON.stringify(item.length > 40 ? `${item.slice(0, 37)}...` : item);
+  return JSON.stringify(cutText(plainText(item), { maxGraphemes: 40, maxBytes: 120 }));
 }
 
 export function ackFor(orderId: string, decision: Decision, defaultEtaMin: number): AckMessage {

@@ -49,6 +49,13 @@ export interface NewOrderRow {
   receivedAt: number;
 }
 
+/** One page of the requests waiting for a decision, oldest first, and how many wait in all. */
+export interface WaitingPage {
+  total: number;
+  offset: number;
+  orders: StoredOrder[];
+}
+
 export interface DecisionRow {
   status: AckStatus;
   etaMin?: number;
@@ -79,6 +86,9 @@ CREATE TABLE IF NOT EXISTS orders (
   CHECK ((status IS NULL) = (ack IS NULL))
 );
 CREATE INDEX IF NOT EXISTS orders_unacked ON orders (acked_at) WHERE acked_at IS NULL;
+-- The kitchen page reads one page of the waiting list and the latest decisions, however many rows there are.
+CREATE INDEX IF NOT EXISTS orders_waiting ON orders (received_at) WHERE status IS NULL;
+CREATE INDEX IF NOT EXISTS orders_decided ON orders (decided_at) WHERE status IS NOT NULL;
 `;
 
 type Row = {
@@ -209,6 +219,22 @@ export class OrderDb {
   /** Rows still waiting for a decision, oldest first. */
   undecided(): StoredOrder[] {
     return (this.#db.prepare("SELECT * FROM orders WHERE status IS NULL ORDER BY received_at").all() as Row[]).map(fromRow);
+  }
+
+  /** `limit` waiting rows from `offset`, oldest first (ties in arrival order), and the total waiting. */
+  waiting(page: { offset: number; limit: number }): WaitingPage {
+    const total = (this.#db.prepare("SELECT COUNT(*) AS n FROM orders WHERE status IS NULL").get() as { n: number }).n;
+    const rows = this.#db
+      .prepare("SELECT * FROM orders WHERE status IS NULL ORDER BY received_at, rowid LIMIT ? OFFSET ?")
+      .all(page.limit, page.offset) as Row[];
+    return { total, offset: page.offset, orders: rows.map(fromRow) };
+  }
+
+  /** The `limit` most recently decided rows, latest first. */
+  recentlyDecided(limit: number): StoredOrder[] {
+    return (
+      this.#db.prepare("SELECT * FROM orders WHERE status IS NOT NULL ORDER BY decided_at DESC, rowid DESC LIMIT ?").all(limit) as Row[]
+    ).map(fromRow);
   }
 
   all(): StoredOrder[] {

@@ -1,5 +1,6 @@
 // The restaurant service: an MQTT client (its own certificate, CN "restaurant") that takes orders from
-// `<p>/orders/+`, decides them, stores everything in SQLite and answers on `<p>/acks/<thing>`.
+// `<p>/orders/+`, hands each message to the order desk (order-desk.ts: parse, dedupe, house rules,
+// decision, all in SQLite) and answers on `<p>/acks/<thing>`.
 //
 // Trust: the thing is the topic level, which the broker only lets that thing's certificate publish to.
 // The payload's serialNumber is a claim and must agree with the topic, or the message is refused.
@@ -11,28 +12,20 @@
 // confirmed are published again after a (re)connect or a restart. The button resends an unacknowledged
 // order with the same orderId, and a repeat gets the stored ack again: nothing is lost, nothing doubled.
 import { MqttClient } from "mqtt";
-import type { ClickType } from "../../modules/core/config";
-import { acksTopic, allOrdersFilter, DEFAULT_TOPIC_PREFIX, thingOfOrdersTopic, topicPrefixProblem } from "../../modules/core/topics";
-import { decodeOrder, encodeAck, type OrderMessage } from "../../modules/core/messages";
+import { acksTopic, allOrdersFilter, DEFAULT_TOPIC_PREFIX, topicPrefixProblem } from "../../modules/core/topics";
 import type { Log } from "../../modules/core/ports";
 import { parseMqttsUrl } from "../net/broker-url";
 import { classifyClose, type ConnectionStage } from "../net/close-kind";
 import { openTlsStream, type PemInput } from "../net/tls-stream";
-import {
-  ackFor,
-  autoAccept,
-  decisionFits,
-  quoteItem,
-  type Decision,
-  type DecidePolicy,
-} from "./decisions";
-import { OrderDb, type StoredOrder } from "./order-db";
+import type { Decision, DecidePolicy } from "./decisions";
+import { OrderDb, type StoredOrder, type WaitingPage } from "./order-db";
+import { checkRequestLimit, DEFAULT_MENU, OrderDesk, type RequestLimit, type ThingState } from "./order-desk";
+import { cutText, plainText } from "./text";
 
 export type { Decision, DecidePolicy } from "./decisions";
 export type { StoredOrder } from "./order-db";
-export { parseMqttsUrl };
-
-export const DEFAULT_MENU: readonly string[] = ["margherita", "pepperoni", "funghi", "quattro-formaggi", "marinara"];
+export type { RequestLimit, ThingState } from "./order-desk";
+export { parseMqttsUrl, DEFAULT_MENU };
 
 export interface RestaurantOptions {
   /** mqtts://host:port */
@@ -53,6 +46,10 @@ export interface RestaurantOptions {
   etaMin?: number;
   /** Decision policy; defaults to auto-accept. Return undefined to hold a request for settle(). */
   decide?: DecidePolicy;
+  /** Per-thing limit on new requests (over it: rejected, "too many orders"); undefined = no limit. */
+  requestLimit?: RequestLimit;
+  /** Registry lookup by thing name: orders of INACTIVE or REVOKED things are rejected and cannot be accepted. */
+  thingState?: (thing: string) => ThingState | undefined;
   /** mqtt.js reconnect period for this long-running client; 0 disables reconnecting. */
   reconnectPeriodMs?: number;
   log?: Log;
@@ -71,6 +68,12 @@ export interface Restaurant {
   /** Every stored row (orders and cancels), oldest first. */
   orders(): StoredOrder[];
   order(orderId: string): StoredOrder | undefined;
+  /** Requests waiting for a decision, oldest first, one page of them, and how many there are in all. */
+  waiting(page: { offset: number; limit: number }): WaitingPage;
+  /** The latest decided rows, most recent decision first. */
+  recentlyDecided(limit: number): StoredOrder[];
+  /** The registry's state of a thing, when the restaurant has a registry. */
+  thingState(thing: string): ThingState | undefined;
   /** Decides a held request (one the policy returned undefined for) and publishes its ack. */
   settle(orderId: string, decision: Decision): StoredOrder;
   readonly dbPath: string;
@@ -88,17 +91,13 @@ export async function startRestaurant(options: RestaurantOptions): Promise<Resta
   return service;
 }
 
-type Incoming = { ok: true; thing: string; order: OrderMessage } | { ok: false; reason: string };
-
 class RestaurantService implements Restaurant {
   readonly dbPath: string;
   readonly started: Promise<void>;
   readonly #options: RestaurantOptions;
   readonly #prefix: string;
-  readonly #menu: ReadonlySet<string>;
-  readonly #etaMin: number;
-  readonly #decide: DecidePolicy;
   readonly #db: OrderDb;
+  readonly #desk: OrderDesk;
   readonly #client: MqttClient;
   readonly #inFlight = new Set<string>();
   readonly #errors: Error[] = [];
@@ -110,13 +109,23 @@ class RestaurantService implements Restaurant {
     this.#prefix = options.topicPrefix ?? DEFAULT_TOPIC_PREFIX;
     const prefixProblem = topicPrefixProblem(this.#prefix);
     if (prefixProblem !== undefined) throw new Error(`restaurant: topicPrefix ${JSON.stringify(this.#prefix)} ${prefixProblem}`);
-    this.#menu = new Set(options.menu ?? DEFAULT_MENU);
-    this.#etaMin = options.etaMin ?? 25;
-    if (!Number.isSafeInteger(this.#etaMin) || this.#etaMin < 0) throw new Error("startRestaurant: etaMin must be a whole number ≥ 0");
-    this.#decide = options.decide ?? autoAccept;
+    if (options.etaMin !== undefined && (!Number.isSafeInteger(options.etaMin) || options.etaMin < 0)) {
+      throw new Error("startRestaurant: etaMin must be a whole number ≥ 0");
+    }
+    if (options.requestLimit) checkRequestLimit(options.requestLimit); // before the database is opened
     this.dbPath = options.dbPath;
     const broker = parseMqttsUrl(options.brokerUrl);
     this.#db = new OrderDb({ path: options.dbPath });
+    this.#desk = new OrderDesk({
+      db: this.#db,
+      topicPrefix: this.#prefix,
+      ...(options.menu ? { menu: options.menu } : {}),
+      ...(options.etaMin !== undefined ? { etaMin: options.etaMin } : {}),
+      ...(options.decide ? { decide: options.decide } : {}),
+      ...(options.requestLimit ? { requestLimit: options.requestLimit } : {}),
+      ...(options.thingState ? { thingState: options.thingState } : {}),
+      ...(options.log ? { log: options.log } : {}),
+    });
 
     let resolveStarted!: () => void;
     let rejectStarted!: (error: Error) => void;
@@ -195,7 +204,7 @@ class RestaurantService implements Restaurant {
       try {
         this.#onMessage(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
       } catch (error) {
-        this.#log("error", `failed to handle a message on ${topic}: ${(error as Error).stack ?? String(error)}`);
+        this.#log("error", `failed to handle a message on ${printable(topic)}: ${(error as Error).stack ?? String(error)}`);
       }
     });
   }
@@ -208,15 +217,20 @@ class RestaurantService implements Restaurant {
     return this.#db.find(orderId);
   }
 
+  waiting(page: { offset: number; limit: number }): WaitingPage {
+    return this.#db.waiting(page);
+  }
+
+  recentlyDecided(limit: number): StoredOrder[] {
+    return this.#db.recentlyDecided(limit);
+  }
+
+  thingState(thing: string): ThingState | undefined {
+    return this.#desk.thingState(thing);
+  }
+
   settle(orderId: string, decision: Decision): StoredOrder {
-    const stored = this.#db.transaction(() => {
-      const row = this.#db.find(orderId);
-      if (!row) throw new Error(`settle: unknown order ${orderId}`);
-      if (row.status !== null) throw new Error(`settle: order ${orderId} is already ${row.status}`);
-      if (!decisionFits(row, decision)) throw new Error(`settle: ${decision.status} does not answer a ${row.action}`);
-      this.#apply(row, this.#checkCancel(row) ?? decision);
-      return this.#db.find(orderId)!;
-    });
+    const stored = this.#desk.settle(orderId, decision);
     this.#emit({ type: "decided", order: stored });
     this.#publishAck(stored, false);
     return stored;
@@ -241,144 +255,21 @@ class RestaurantService implements Restaurant {
   // ------------------------------------------------------------------------------------------ incoming
 
   #onMessage(topic: string, payload: Uint8Array): void {
-    const incoming = this.#parse(topic, payload);
-    if (!incoming.ok) {
-      this.#log("warn", `refused message on ${printable(topic)}: ${incoming.reason}`);
-      this.#emit({ type: "input-refused", topic, reason: incoming.reason });
-      return;
+    const arrival = this.#desk.receive(topic, payload);
+    switch (arrival.type) {
+      case "refused":
+        this.#log("warn", `refused message on ${printable(topic)}: ${arrival.reason}`);
+        this.#emit({ type: "input-refused", topic, reason: arrival.reason });
+        return;
+      case "repeat":
+        if (arrival.resend) this.#publishAck(arrival.order, true);
+        return;
+      case "new":
+        this.#emit({ type: "received", order: arrival.order });
+        if (arrival.order.status === null) return;
+        this.#emit({ type: "decided", order: arrival.order });
+        this.#publishAck(arrival.order, false);
     }
-    const { thing, order } = incoming;
-
-    const existing = this.#db.find(order.orderId);
-    if (existing) {
-      this.#onRepeat(existing, thing, order);
-      return;
-    }
-
-    const receivedAt = Date.now();
-    const outcome = this.#db.transaction(() => {
-      const inserted = this.#db.insertReceived({
-        orderId: order.orderId,
-        thing,
-        seq: order.seq,
-        action: order.action,
-        clickType: order.clickType as ClickType,
-        ...(order.action === "order" ? { item: order.item } : { cancels: order.cancels }),
-        ...(order.batteryVoltage !== undefined ? { batteryVoltage: order.batteryVoltage } : {}),
-        receivedAt,
-      });
-      if (!inserted) return undefined;
-      const row = this.#db.find(order.orderId)!;
-      const decision = this.#houseRules(row) ?? this.#policy(row);
-      if (decision) this.#apply(row, decision);
-      return this.#db.find(order.orderId)!;
-    });
-    if (!outcome) return;
-
-    const what = order.action === "order" ? `order ${quoteItem(order.item)}` : `cancel of ${order.cancels}`;
-    this.#log("info", `${order.orderId} from ${thing}: ${what} (${order.clickType})`);
-    this.#emit({ type: "received", order: outcome });
-    if (outcome.status === null) {
-      this.#log("info", `${order.orderId} held for a decision`);
-      return;
-    }
-    this.#emit({ type: "decided", order: outcome });
-    this.#publishAck(outcome, false);
-  }
-
-  /** Topic → thing, payload → strictly decoded order, and the identity checks between them. */
-  #parse(topic: string, payload: Uint8Array): Incoming {
-    const thing = thingOfOrdersTopic(this.#prefix, topic);
-    if (thing === undefined) return { ok: false, reason: "not an orders topic of a valid thing name" };
-    const decoded = decodeOrder(payload);
-    if (!decoded.ok) return { ok: false, reason: `from ${thing}: ${decoded.reason}` };
-    const order = decoded.value;
-    if (order.serialNumber !== thing) {
-      return {
-        ok: false,
-        reason: `from ${thing}: serialNumber ${JSON.stringify(order.serialNumber)} does not match the topic's thing`,
-      };
-    }
-    if (!order.orderId.startsWith(`${thing}-`)) {
-      return { ok: false, reason: `from ${thing}: orderId ${order.orderId} is not one of ${thing}'s` };
-    }
-    return { ok: true, thing, order };
-  }
-
-  /** A repeated orderId (the button resending an order it got no ack for): the original ack again. */
-  #onRepeat(existing: StoredOrder, thing: string, order: OrderMessage): void {
-    if (existing.thing !== thing) {
-      // Cannot happen with the orderId checks above; refuse rather than answer another thing's order.
-      this.#log("warn", `refused ${order.orderId} from ${thing}: stored for ${existing.thing}`);
-      return;
-    }
-    if (!sameRequest(existing, order)) {
-      this.#log("warn", `${order.orderId} from ${thing} repeats an orderId with different content; original kept`);
-    }
-    if (existing.ack === null) {
-      this.#log("info", `${order.orderId} repeated while awaiting a decision`);
-      return;
-    }
-    this.#log("info", `${order.orderId} repeated: original ack (${existing.status}) sent again`);
-    this.#publishAck(existing, true);
-  }
-
-  // ------------------------------------------------------------------------------------------ decisions
-
-  /** Decisions that need no policy: items not on the menu, cancels that break the cancel rules. */
-  #houseRules(row: StoredOrder): Decision | undefined {
-    if (row.action === "order") {
-      if (!this.#menu.has(row.item!)) return { status: "rejected", reason: `unknown item ${quoteItem(row.item!)}` };
-      return undefined;
-    }
-    return this.#checkCancel(row);
-  }
-
-  /** A cancel must name an accepted, not yet cancelled order of the same thing. */
-  #checkCancel(row: StoredOrder): Decision | undefined {
-    if (row.action !== "cancel") return undefined;
-    const targetId = row.cancels!;
-    // Another thing's orders are "unknown" here: a button learns nothing about other buttons' orders.
-    const target = targetId.startsWith(`${row.thing}-`) ? this.#db.find(targetId) : undefined;
-    if (!target || target.thing !== row.thing) return { status: "cancel-refused", reason: `unknown order ${targetId}` };
-    if (target.action !== "order") return { status: "cancel-refused", reason: `${targetId} is not an order` };
-    if (target.cancelledBy !== null) return { status: "cancel-refused", reason: `${targetId} is already cancelled` };
-    if (target.status !== "accepted") {
-      return { status: "cancel-refused", reason: `${targetId} is ${target.status ?? "awaiting a decision"}, not accepted` };
-    }
-    return undefined;
-  }
-
-  #policy(row: StoredOrder): Decision | undefined {
-    let decision: Decision | undefined;
-    try {
-      decision = this.#decide(row);
-    } catch (error) {
-      this.#log("error", `decision policy failed on ${row.orderId}, holding it: ${(error as Error).message}`);
-      return undefined;
-    }
-    if (decision && !decisionFits(row, decision)) {
-      this.#log("error", `decision policy answered ${decision.status} to a ${row.action} ${row.orderId}; holding it`);
-      return undefined;
-    }
-    return decision;
-  }
-
-  /** Records a decision (inside the caller's transaction). A granted cancel also marks its target. */
-  #apply(row: StoredOrder, decision: Decision): void {
-    let final = decision;
-    if (row.action === "cancel" && decision.status === "cancelled" && !this.#db.markCancelled(row.cancels!, row.orderId)) {
-      final = { status: "cancel-refused", reason: `${row.cancels} can no longer be cancelled` };
-    }
-    const ack = ackFor(row.orderId, final, this.#etaMin);
-    const text = new TextDecoder().decode(encodeAck(ack));
-    this.#db.recordDecision(row.orderId, {
-      status: ack.status,
-      ...(ack.etaMin !== undefined ? { etaMin: ack.etaMin } : {}),
-      ...(ack.reason !== undefined ? { reason: ack.reason } : {}),
-      ack: text,
-      decidedAt: Date.now(),
-    });
   }
 
   // ------------------------------------------------------------------------------------------ acks
@@ -401,17 +292,7 @@ class RestaurantService implements Restaurant {
 
   /** After every (re)connect: decide what a restart left undecided, and publish unconfirmed acks. */
   #catchUp(): void {
-    for (const row of this.#db.undecided()) {
-      const decided = this.#db.transaction(() => {
-        const current = this.#db.find(row.orderId)!;
-        if (current.status !== null) return undefined;
-        const decision = this.#houseRules(current) ?? this.#policy(current);
-        if (!decision) return undefined;
-        this.#apply(current, decision);
-        return this.#db.find(row.orderId)!;
-      });
-      if (decided) this.#emit({ type: "decided", order: decided });
-    }
+    for (const decided of this.#desk.decideHeld()) this.#emit({ type: "decided", order: decided });
     for (const row of this.#db.unacked()) {
       if (this.#inFlight.has(row.orderId)) continue; // mqtt.js resends its own in-flight publishes
       this.#log("info", `${row.orderId}: ack (${row.status}) not confirmed before, publishing it again`);
@@ -432,16 +313,7 @@ class RestaurantService implements Restaurant {
   }
 }
 
-function sameRequest(existing: StoredOrder, order: OrderMessage): boolean {
-  return (
-    existing.action === order.action &&
-    existing.clickType === order.clickType &&
-    existing.item === (order.action === "order" ? order.item : null) &&
-    existing.cancels === (order.action === "cancel" ? order.cancels : null)
-  );
-}
-
 /** Topics are sender-chosen text too: quoted and cut, so a log line stays one readable line. */
 function printable(text: string): string {
-  return JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}...` : text);
+  return JSON.stringify(cutText(plainText(text), { maxGraphemes: 200 }));
 }

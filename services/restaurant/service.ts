@@ -8,12 +8,15 @@ import fs from "node:fs";
 import path from "node:path";
 import { BUTTON_SETTINGS, type SettingsSchema } from "../../modules/core/settings";
 import { isValidThingName, RESTAURANT_NAME } from "../../modules/core/topics";
+import { REGISTRY_FILE } from "../../tools/pki/registry";
+import { Pki } from "../../tools/pki/pki";
 import { parseMqttsUrl } from "../net/broker-url";
 import { startKitchen, type KitchenServer } from "./kitchen/server";
 import { renameDeprecatedFlags } from "../../tools/cli/conventions";
 import { isLoopbackHost, isMainModule, jsonLog, runServiceCli, UsageError, type EventSink } from "../runtime";
 import { commandHelp, parseCommandLine, pickSettings } from "../settings-cli";
 import { autoAccept, type DecidePolicy } from "./decisions";
+import { DEFAULT_REQUEST_LIMIT, type RequestLimit } from "./order-desk";
 import { DEFAULT_MENU, startRestaurant, type Restaurant, type RestaurantEvent, type StoredOrder } from "./restaurant";
 
 export interface RestaurantServiceConfig {
@@ -31,9 +34,20 @@ export interface RestaurantServiceConfig {
   etaMin: number;
   httpHost: string;
   httpPort: number;
+  /** Host names the kitchen page answers to besides the loopback names and --http-host. */
+  allowedHosts: string[];
+  /** New requests per thing: a burst, then so many per hour. */
+  requestLimit: RequestLimit;
+  /** The buttons' giveUpMs: a waiting order older than this is marked on the page. */
+  buttonGiveUpMs: number;
+  /** PKI directory whose registry tells which things are INACTIVE or REVOKED (none: not checked). */
+  registryDir: string | undefined;
 }
 
 export const DEFAULT_BROKER_URL = "mqtts://127.0.0.1:8883";
+
+/** The buttons' own giveUpMs default, from the button schema. */
+const BUTTON_GIVE_UP_MS = BUTTON_SETTINGS.settings.find((s) => s.key === "giveUpMs")!.default as number;
 
 /** The restaurant service's settings; topicPrefix is the button's own setting (same key, same rule). */
 export const RESTAURANT_SETTINGS: SettingsSchema = {
@@ -53,9 +67,19 @@ export const RESTAURANT_SETTINGS: SettingsSchema = {
     { key: "etaMin", type: "integer", default: 25, min: 0, max: 600, unit: "min", help: "ETA for auto-accept and the page's default (--eta: deprecated alias)" },
     { key: "httpHost", type: "text", default: "127.0.0.1", help: "kitchen page address (the page has no login)" },
     { key: "httpPort", type: "integer", default: 8080, min: 0, max: 65_535, help: "kitchen page port (0 = any free port)" },
+    { key: "allowedHost", type: "list", item: allowedHostItem, help: "a host name the kitchen page answers to (repeatable or comma-separated), e.g. the computer's LAN name or address with --http-host 0.0.0.0; always allowed: localhost, 127.0.0.1, ::1 and the --http-host address; any other Host gets 403" },
+    { key: "orderBurst", type: "integer", default: DEFAULT_REQUEST_LIMIT.burst, min: 1, max: 1_000_000, help: "new orders (and cancels) one button may send at once" },
+    { key: "ordersPerHour", type: "integer", default: DEFAULT_REQUEST_LIMIT.perHour, min: 1, max: 1_000_000_000, help: 'then this many per hour per button; over the limit the button gets "rejected: too many orders" at once (resends never count)' },
+    { key: "giveUpMs", type: "integer", default: BUTTON_GIVE_UP_MS, min: 1_000, max: 24 * 3_600_000, unit: "ms", help: "the buttons' giveUpMs: older waiting orders are marked on the page (the button shows failed and resends on its next press)" },
   ],
   rules: [],
 };
+
+function allowedHostItem(name: string): { value: string } | { problem: string } {
+  return /^(\[[0-9a-f:.]+\]|[0-9a-f:.]*:[0-9a-f:.]*|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)$/i.test(name.trim())
+    ? { value: name.trim() }
+    : { problem: `has ${JSON.stringify(name)}, not a host name or address (give it without scheme or port)` };
+}
 
 function brokerUrlProblem(url: string): string | undefined {
   try {
@@ -97,7 +121,7 @@ export function parseRestaurantArgs(
   }
   const identityDir = path.join(pkiDir, "things", "restaurant");
   const files = anyGiven
-    ? { ca: given.ca!, cert: given.cert!, key: given.key! }
+    ? { ca: path.resolve(cwd, given.ca!), cert: path.resolve(cwd, given.cert!), key: path.resolve(cwd, given.key!) }
     : { ca: path.join(identityDir, "ca.pem"), cert: path.join(identityDir, "chain.pem"), key: path.join(identityDir, "key.pem") };
   for (const [flag, file] of Object.entries(files)) {
     if (!fs.existsSync(file)) {
@@ -108,6 +132,8 @@ export function parseRestaurantArgs(
       );
     }
   }
+  // With the dev PKI (or --pki-dir), its registry says which things were deactivated or revoked since.
+  const registryDir = (!anyGiven || line.given.has("pkiDir")) && fs.existsSync(path.join(pkiDir, REGISTRY_FILE)) ? pkiDir : undefined;
   return {
     brokerUrl,
     ...files,
@@ -121,6 +147,10 @@ export function parseRestaurantArgs(
     etaMin: v.etaMin as number,
     httpHost: text("httpHost")!,
     httpPort: v.httpPort as number,
+    allowedHosts: ((v.allowedHost as string[] | undefined) ?? []).map((name) => name.trim().toLowerCase().replace(/^\[(.*)\]$/, "$1")),
+    requestLimit: { burst: v.orderBurst as number, perHour: v.ordersPerHour as number },
+    buttonGiveUpMs: v.giveUpMs as number,
+    registryDir,
   };
 }
 
@@ -137,6 +167,9 @@ export async function startRestaurantService(config: RestaurantServiceConfig, si
   const log = jsonLog(sink, "restaurant");
   if (!isLoopbackHost(config.httpHost)) {
     sink("kitchen", "warning", { reason: `the kitchen page listens on ${config.httpHost}: it has no login, anyone who can reach it can accept and reject orders` });
+    if (config.allowedHosts.length === 0) {
+      sink("kitchen", "warning", { reason: "no --allowed-host given: only loopback names and the --http-host address are served; add --allowed-host NAME for each name or address staff type in the browser" });
+    }
   }
   const read = (file: string) => fs.readFileSync(file, "utf8");
   const cert = read(config.cert);
@@ -145,6 +178,7 @@ export async function startRestaurantService(config: RestaurantServiceConfig, si
     sink("restaurant", "warning", { reason: `certificate CN is ${cn} but the client id is ${config.clientId}; the embedded broker requires them to be equal` });
   }
 
+  const registry = config.registryDir !== undefined ? await Pki.open(config.registryDir) : undefined;
   let kitchen: KitchenServer | undefined;
   let waitingSaid = false;
   const onEvent = (event: RestaurantEvent) => {
@@ -187,6 +221,8 @@ export async function startRestaurantService(config: RestaurantServiceConfig, si
     menu: config.menu,
     etaMin: config.etaMin,
     decide: config.autoAccept ? autoAccept : holdForKitchen,
+    requestLimit: config.requestLimit,
+    ...(registry ? { thingState: (thing: string) => registry.thingState(thing) } : {}),
     log,
     onEvent,
   });
@@ -197,14 +233,16 @@ export async function startRestaurantService(config: RestaurantServiceConfig, si
       port: config.httpPort,
       defaultEtaMin: config.etaMin,
       autoAccept: config.autoAccept,
+      allowedHosts: config.allowedHosts,
+      buttonGiveUpMs: config.buttonGiveUpMs,
       log,
     });
   } catch (error) {
     await restaurant.close();
     throw new Error(`kitchen page on ${config.httpHost}:${config.httpPort}: ${(error as Error).message}`);
   }
-  const waiting = restaurant.orders().filter((o) => o.status === null).length;
-  sink("kitchen", "listening", { url: kitchen.url, waiting });
+  const waiting = restaurant.waiting({ offset: 0, limit: 0 }).total;
+  sink("kitchen", "listening", { url: kitchen.url, waiting, allowedHosts: [...kitchen.allowedHosts] });
   const started = kitchen;
   return {
     restaurant,

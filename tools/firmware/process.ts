@@ -16,7 +16,8 @@ export interface FlowEventLine {
 export class FirmwareProcess {
   readonly lines: FirmwareLine[] = [];
   private readonly child: ChildProcessWithoutNullStreams;
-  private readonly started = Date.now();
+  /** Date.now() when the process was started (line times count from it). */
+  readonly startedAt = Date.now();
   private partial = "";
   private readonly exited: Promise<number | null>;
 
@@ -25,7 +26,7 @@ export class FirmwareProcess {
     const take = (chunk: Buffer) => {
       const parts = (this.partial + chunk.toString("utf8")).split("\n");
       this.partial = parts.pop()!;
-      for (const text of parts) this.lines.push({ at: Date.now() - this.started, text });
+      for (const text of parts) this.lines.push({ at: Date.now() - this.startedAt, text });
     };
     this.child.stdout.on("data", take);
     this.child.stderr.on("data", take);
@@ -80,6 +81,23 @@ export class FirmwareProcess {
     const outcome = JSON.parse(this.lines[index]!.text.slice("@event ".length)) as FlowEventLine;
     const patterns = this.lines.slice(from, index).filter((l) => l.text.startsWith("@pattern ")).map((l) => l.text.slice(9));
     return { outcome, patterns, index };
+  }
+
+  /** Resolves with the exit code once the process has ended (e.g. after "@sleep"). */
+  async waitForExit(timeoutMs = 15_000): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`firmware still running after ${timeoutMs} ms:\n${this.transcript()}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
   }
 
   transcript(): string {

@@ -59,7 +59,7 @@ function expectCleanLoad(run: any, buttons: number): void {
 }
 
 describe("npm run bench -- --quick", () => {
-  it("prints one JSON document with warm, cold, load and firmware sections; the load runs lose and double nothing", async () => {
+  it("prints one JSON document with warm, cold, rtt, load and firmware sections; the load runs lose and double nothing", async () => {
     const env = { ...process.env };
     delete env.MODDABLE; // the firmware section is covered below; here it must say why it skipped
     const run = await bench(["--quick", "--table"], env, 170_000);
@@ -97,13 +97,26 @@ describe("npm run bench -- --quick", () => {
 
     expect(report.firmware.skipped).toMatch(/MODDABLE/);
 
+    // Round trips: the virtual button through the delaying relay, full and resumed, counted in RTTs.
+    expect(report.rtt.rttMs).toBe(2 * report.rtt.oneWayMs);
+    const rttRuns = mosquittoUnavailableReason() ? [report.rtt.virtual.embedded] : [report.rtt.virtual.embedded, report.rtt.virtual.mosquitto];
+    for (const run of rttRuns) {
+      for (const handshake of ["full", "resumed"]) {
+        expectSummary(run[handshake].pressToAck, run[handshake].clicks);
+        expect(run[handshake].rtts).toBeGreaterThan(0);
+      }
+      expect(run.full.resumed).toBe(0); // a forgotten session is never resumed
+    }
+    expect(report.rtt.firmware.skipped).toMatch(/MODDABLE/);
+
     // Targets: one entry per goal, judged (true/false) where measured, null where not run.
-    expect(report.targets).toHaveLength(7);
+    expect(report.targets).toHaveLength(17);
     for (const target of report.targets) {
       expect(target).toEqual(expect.objectContaining({ name: expect.any(String), limit: expect.any(Number) }));
       expect([true, false, null]).toContain(target.met);
     }
-    expect(report.targets.filter((t: any) => t.met !== null)).toHaveLength(mosquittoUnavailableReason() ? 3 : 4);
+    // warm (ratio, overhead), cold, load (embedded, and mosquitto with its CPU comparison when installed), rtt of the virtual button
+    expect(report.targets.filter((t: any) => t.met !== null)).toHaveLength(mosquittoUnavailableReason() ? 4 + 2 : 6 + 4);
 
     // Loopback only, temp dirs gone.
     expect(fs.existsSync(report.settings.workDir)).toBe(false);
@@ -120,11 +133,15 @@ describe("npm run bench -- --quick", () => {
     expectSummary(fw.connectToReady, fw.clicks);
     expectSummary(fw.tlsHandshake);
     expect(fw.build.binaryBytes).toBeGreaterThan(0);
-    for (const step of ["acceptToClientHello", "clientSecondFlight", "connack", "publishToAck", "ackToOutcome"]) expectSummary(fw.split[step], fw.clicks);
+    for (const step of ["acceptToClientHello", "clientSecondFlight", "connack", "connackToAck", "ackToOutcome"]) expectSummary(fw.split[step], fw.clicks);
     // XS memory: measured when the firmware reports it, otherwise a reason naming the line it would need.
     if ("skipped" in fw.memory) expect(fw.memory.skipped).toContain("@mem");
     else expectSummary(fw.memory.chunksPeakBytes, fw.clicks);
     if (!("skipped" in fw.mosquitto)) expectSummary(fw.mosquitto.pressToAck, fw.mosquitto.clicks);
+    // Battery mode: boots woken by a press; the classifier holds the press before the firmware listens.
+    expectSummary(fw.wake.pressToClassifier, fw.wake.wakes);
+    expectSummary(fw.wake.pressToReady, fw.wake.wakes);
+    expect(fw.wake.pressToClassifier.p50).toBeLessThanOrEqual(fw.wake.pressToReady.p50);
     expect(report.warm.skipped).toEqual(expect.any(String));
   }, 20 * 60_000);
 });

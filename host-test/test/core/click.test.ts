@@ -259,3 +259,98 @@ describe("ClickClassifier properties", () => {
     );
   });
 });
+
+// ------------------------------------------------------------------------------ press that woke the device
+
+describe("ClickClassifier.wakePress (woken from deep sleep by the button)", () => {
+  /** Woken by a press at `wakeAt`, code running from `bootAt`; then the edges the board reports. */
+  function fromSleep(wakeAt: number, bootAt: number, edges: Edge[], opts: { debounceMs?: number; doubleClickMs?: number; longPressMs?: number } = {}) {
+    const timers = new FakeTimers(bootAt);
+    const clicks: { type: ClickType; at: number }[] = [];
+    const c = new ClickClassifier({ timers, ...opts, onClick: (type) => clicks.push({ type, at: timers.now() }) });
+    expect(c.wakePress(wakeAt, bootAt)).toBe(true);
+    for (const [pressed, at] of edges) {
+      timers.advanceTo(Math.max(at, timers.now()));
+      c.edge(pressed, at);
+    }
+    timers.advance(10_000);
+    return { clicks, timers, classifier: c };
+  }
+
+  const table: [string, number, Edge[], { type: ClickType; at: number }[]][] = [
+    ["released while booting (seen at boot): SINGLE once the double-click window passes", 250, [R(250)], [{ type: "SINGLE", at: 650 }]],
+    ["released after boot: SINGLE 400 ms after the release", 200, [R(600)], [{ type: "SINGLE", at: 1000 }]],
+    ["a second press within the window: DOUBLE at that press (+debounce)", 200, [R(300), P(500), R(600)], [{ type: "DOUBLE", at: 530 }]],
+    ["held: LONG at wake + longPressMs, the release adds nothing", 200, [R(2500)], [{ type: "LONG", at: 1500 }]],
+    ["never released: LONG on time", 200, [], [{ type: "LONG", at: 1500 }]],
+    ["a boot slower than longPressMs, still held: LONG at once", 1600, [], [{ type: "LONG", at: 1600 }]],
+    ["a boot slower than longPressMs, released at boot: LONG (held from the wake)", 1600, [R(1600)], [{ type: "LONG", at: 1600 }]],
+    ["held 1499 ms from the wake: SINGLE", 200, [R(1499)], [{ type: "SINGLE", at: 1899 }]],
+    ["the board reports the press it woke with: one press, not two", 200, [P(200), R(400)], [{ type: "SINGLE", at: 800 }]],
+    ["release bounces after the wake: one SINGLE", 200, [R(400), P(405), R(410)], [{ type: "SINGLE", at: 810 }]],
+    ["release glitch while held: LONG still on time", 200, [R(1000), P(1005), R(3000)], [{ type: "LONG", at: 1500 }]],
+  ];
+
+  it.each(table)("%s", (_name, bootAt, edges, expected) => {
+    expect(fromSleep(0, bootAt, edges).clicks).toEqual(expected);
+  });
+
+  it("works with custom timings (LONG counted from the wake edge, not from boot)", () => {
+    const opts = { debounceMs: 10, doubleClickMs: 250, longPressMs: 800 };
+    expect(fromSleep(1000, 1300, [], opts).clicks).toEqual([{ type: "LONG", at: 1800 }]);
+    expect(fromSleep(1000, 1300, [R(1350)], opts).clicks).toEqual([{ type: "SINGLE", at: 1600 }]);
+  });
+
+  it("is busy from the wake until the gesture is decided, then idle", () => {
+    const timers = new FakeTimers(300);
+    const clicks: ClickType[] = [];
+    const c = new ClickClassifier({ timers, onClick: (t) => clicks.push(t) });
+    expect(c.busy).toBe(false);
+    c.wakePress(0, 300);
+    expect(c.busy).toBe(true);
+    c.edge(false, 300);
+    timers.advance(399);
+    expect(c.busy).toBe(true); // release settled (at 330), the double-click window is open until 700
+    timers.advance(1);
+    expect(clicks).toEqual(["SINGLE"]);
+    expect(c.busy).toBe(false);
+    expect(timers.pendingCount).toBe(0);
+  });
+
+  it("is refused after the first edge, twice, or with bad timestamps (nothing changes)", () => {
+    const timers = new FakeTimers(100);
+    const clicks: ClickType[] = [];
+    const c = new ClickClassifier({ timers, onClick: (t) => clicks.push(t) });
+    expect(c.wakePress(Number.NaN, 100)).toBe(false);
+    expect(c.wakePress(0, Infinity)).toBe(false);
+    expect(c.wakePress(200, 100)).toBe(false); // a press in the future
+    expect(timers.pendingCount).toBe(0);
+    expect(c.wakePress(0, 100)).toBe(true);
+    expect(c.wakePress(50, 100)).toBe(false);
+    const late = new ClickClassifier({ timers, onClick: (t) => clicks.push(t) });
+    late.edge(false, 100); // a release the board saw first
+    expect(late.wakePress(0, 100)).toBe(false);
+    timers.advance(5_000);
+    expect(clicks).toEqual(["LONG"]); // only the accepted wake press, held: no second click
+  });
+
+  it("property: after the first debounce, a wake press classifies like a press that was seen", () => {
+    // The same edges after a press at t=0, once seen as an ordinary edge and once as the wake: the clicks
+    // match as long as the board's first report comes after the debounce (a level held by then is real).
+    const later = fc
+      .array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 300 })), { maxLength: 30 })
+      .chain((steps) =>
+        fc.integer({ min: 30, max: 2_000 }).map((bootAt) => {
+          let t = bootAt;
+          return { bootAt, edges: steps.map(([pressed, dt]): Edge => [pressed, (t += dt)]) };
+        }),
+      );
+    fc.assert(
+      fc.property(later, ({ bootAt, edges }) => {
+        const woken = fromSleep(0, bootAt, edges).clicks.map((c) => c.type);
+        expect(woken).toEqual(types([P(0), ...edges]));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -5,7 +5,7 @@ import { expect } from "vitest";
 import { defaultConfig, type ButtonConfig, type ClickType } from "../../../modules/core/config";
 import { createButton } from "../../../modules/core/button";
 import type { FlowEvent } from "../../../modules/core/flow";
-import { STORE_KEYS } from "../../../modules/core/record";
+import { STORE_KEY, type StoredRecord } from "../../../modules/core/record";
 import { decodeOrder, encodeAck, type AckMessage, type OrderMessage } from "../../../modules/core/index";
 import { FakeConnector, FakeTimers, MemoryLog, MemoryStore, RecordingLed } from "./fakes";
 
@@ -17,6 +17,18 @@ export const T0 = 1_800_000_000_000; // virtual wall clock at the start of every
 export const SEQ0 = Math.floor(T0 / 1000);
 /** The orderId of the n-th message a fresh device makes (n = 1, 2, …). */
 export const nth = (n: number) => `${THING}-${SEQ0 + n - 1}`;
+
+/** What the message record keeps in the store (one key), as the store holds it. */
+export function recordIn(store: MemoryStore): StoredRecord | undefined {
+  const raw = store.data.get(STORE_KEY);
+  return raw === undefined ? undefined : (JSON.parse(raw) as StoredRecord);
+}
+
+/** The stored seq as text, like the old per-key store held it. */
+export function seqIn(store: MemoryStore): string | undefined {
+  const seq = recordIn(store)?.seq;
+  return seq === undefined ? undefined : String(seq);
+}
 
 export type Outcome = Extract<FlowEvent, { type: "outcome" }>;
 
@@ -86,6 +98,8 @@ export function setup(
   const connector = new FakeConnector();
   const restaurant = new FakeRestaurant(timers, connector);
   const events: (FlowEvent & { at: number })[] = [];
+  /** Battery mode: when the button asked the host to deep-sleep (virtual time). */
+  const sleeps: number[] = [];
   const config: ButtonConfig = {
     ...defaultConfig,
     thingName: THING,
@@ -103,6 +117,7 @@ export function setup(
       log,
       random: options.random ?? (() => 0.5),
       batteryVoltage: options.batteryVoltage ?? (() => "3012mV"),
+      ...(options.mode === "battery" ? { sleep: () => sleeps.push(timers.now()) } : {}),
     },
     {
       onEvent: (e) => {
@@ -121,8 +136,7 @@ export function setup(
   const states = () => events.filter((e) => e.type === "state").map((e) => (e as { state: string }).state);
   const retries = () => events.filter((e) => e.type === "retry") as Extract<FlowEvent, { type: "retry" }>[];
   const pending = () => {
-    const raw = store.data.get(STORE_KEYS.pending);
-    return raw === undefined ? undefined : (JSON.parse(raw) as { message: OrderMessage; createdAt: number });
+    return recordIn(store)?.pending as { message: OrderMessage; createdAt: number } | undefined;
   };
   /** Click, then let virtual time run. */
   const click = (type: ClickType, runMs = 60_000) => {
@@ -130,5 +144,5 @@ export function setup(
     timers.advance(runMs);
     return lastOutcome();
   };
-  return { timers, store, log, led, player, patterns, trace, button, connector, restaurant, events, flow, config, outcomes, lastOutcome, states, retries, pending, click };
+  return { timers, store, log, led, player, patterns, trace, button, connector, restaurant, events, flow, config, outcomes, lastOutcome, states, retries, pending, click, sleeps };
 }

@@ -4,7 +4,7 @@ import { defaultConfig } from "../../../modules/core/config";
 import { OrderFlow } from "../../../modules/core/flow";
 import { encodeAck, utf8Encode, type OrderMessage } from "../../../modules/core/index";
 import { FakeConnector, FakeTimers, MemoryLog, MemoryStore } from "./fakes";
-import { ACKS, FakeRestaurant, SEQ0, T0, THING, nth, setup } from "./flow-harness";
+import { ACKS, FakeRestaurant, SEQ0, T0, THING, nth, recordIn, seqIn, setup } from "./flow-harness";
 
 describe("OrderFlow on-demand: happy paths", () => {
   it("SINGLE: order persisted before sending, published, acked → ok; connection closed after the ack", () => {
@@ -13,10 +13,10 @@ describe("OrderFlow on-demand: happy paths", () => {
     expect(t.connector.connections).toHaveLength(0); // on-demand: nothing at boot
 
     // At the moment of publishing, seq and the pending order must already be durable.
-    const atPublish: (string | undefined)[] = [];
+    const atPublish: unknown[] = [];
     const restaurantPublish = t.connector.onPublish!;
     t.connector.onPublish = (c, topic, payload) => {
-      atPublish.push(t.store.data.get("seq"), t.store.data.get("pending"));
+      atPublish.push(seqIn(t.store), recordIn(t.store)?.pending);
       restaurantPublish(c, topic, payload);
     };
 
@@ -33,8 +33,9 @@ describe("OrderFlow on-demand: happy paths", () => {
     };
     expect(t.restaurant.received).toEqual([order]);
     expect(atPublish[0]).toBe(String(SEQ0));
-    expect(JSON.parse(atPublish[1]!)).toEqual({ message: order, createdAt: T0 });
-    expect(t.store.writes.map(([k]) => k).slice(0, 2)).toEqual(["seq", "pending"]); // seq first
+    expect(atPublish[1]).toEqual({ message: order, createdAt: T0 });
+    // One atomic write per change of state: seq + pending at the click, lastAccepted + no pending at the ack.
+    expect(t.store.writes.map(([k]) => k)).toEqual(["record", "record"]);
     expect(outcome).toEqual({
       type: "outcome",
       at: T0 + 25,
@@ -53,7 +54,7 @@ describe("OrderFlow on-demand: happy paths", () => {
     expect(t.connector.connections[0]!.subscribe).toBe(ACKS);
     expect(t.connector.connections[0]!.closedByCore).toBe(true);
     expect(t.pending()).toBeUndefined();
-    expect(t.store.data.get("lastAccepted")).toBe(nth(1));
+    expect(recordIn(t.store)?.lastAccepted).toBe(nth(1));
     expect(t.patterns).toEqual(["working", "ok", "off"]);
     expect(t.flow.state).toBe("idle");
     expect(t.timers.pendingCount).toBe(0);
@@ -65,7 +66,7 @@ describe("OrderFlow on-demand: happy paths", () => {
     const outcome = t.click("DOUBLE");
     expect(outcome).toMatchObject({ clickType: "DOUBLE", orderId: nth(2), outcome: "ok" });
     expect(t.restaurant.received[1]).toMatchObject({ clickType: "DOUBLE", seq: SEQ0 + 1, action: "order", item: "pepperoni" });
-    expect(t.store.data.get("seq")).toBe(String(SEQ0 + 1));
+    expect(seqIn(t.store)).toBe(String(SEQ0 + 1));
   });
 
   it("LONG cancels the last accepted order → cancelled, and it cannot be cancelled twice", () => {
@@ -84,7 +85,7 @@ describe("OrderFlow on-demand: happy paths", () => {
     });
     expect(outcome).toMatchObject({ clickType: "LONG", orderId: nth(2), outcome: "cancelled", attempts: 1 });
     expect(t.patterns.slice(-2)).toEqual(["cancelled", "off"]);
-    expect(t.store.data.has("lastAccepted")).toBe(false);
+    expect((recordIn(t.store)?.lastAccepted !== undefined)).toBe(false);
     expect(t.click("LONG")).toMatchObject({ outcome: "nothing-to-cancel", orderId: undefined });
     expect(t.connector.connections).toHaveLength(2);
   });
@@ -95,7 +96,7 @@ describe("OrderFlow on-demand: happy paths", () => {
     t.restaurant.decide = () => "cancel-refused";
     expect(t.click("LONG")).toMatchObject({ outcome: "cancel-refused" });
     expect(t.patterns.slice(-2)).toEqual(["rejected", "off"]);
-    expect(t.store.data.get("lastAccepted")).toBe(nth(1));
+    expect(recordIn(t.store)?.lastAccepted).toBe(nth(1));
     expect(t.pending()).toBeUndefined();
   });
 
@@ -112,7 +113,7 @@ describe("OrderFlow on-demand: happy paths", () => {
       trigger: "click",
     });
     expect(t.connector.connections).toHaveLength(0);
-    expect(t.store.data.has("seq")).toBe(false);
+    expect((seqIn(t.store) !== undefined)).toBe(false);
     expect(t.patterns).toEqual(["rejected", "off"]);
   });
 
@@ -121,7 +122,7 @@ describe("OrderFlow on-demand: happy paths", () => {
     t.restaurant.decide = () => "rejected";
     expect(t.click("SINGLE")).toMatchObject({ outcome: "rejected", ack: { status: "rejected" } });
     expect(t.pending()).toBeUndefined();
-    expect(t.store.data.has("lastAccepted")).toBe(false);
+    expect((recordIn(t.store)?.lastAccepted !== undefined)).toBe(false);
     expect(t.patterns.slice(-2)).toEqual(["rejected", "off"]);
     expect(t.click("SINGLE")).toMatchObject({ orderId: nth(2) }); // a fresh order, not a resend
   });
@@ -166,7 +167,7 @@ describe("OrderFlow: retries, give-up and resends", () => {
     const [first, second] = t.connector.allPublished;
     expect(second!.payload).toEqual(first!.payload); // byte-identical resend
     expect(t.connector.connections).toHaveLength(2);
-    expect(t.store.data.get("seq")).toBe(String(SEQ0));
+    expect(seqIn(t.store)).toBe(String(SEQ0));
   });
 
   it("connection refused → retry → ok", () => {
@@ -234,7 +235,7 @@ describe("OrderFlow: retries, give-up and resends", () => {
     const outcome = t.click("DOUBLE"); // a different click type still resends THE pending order
     expect(outcome).toMatchObject({ outcome: "ok", orderId: nth(1), clickType: "DOUBLE", resent: true, attempts: 1 });
     expect(t.restaurant.received.at(-1)).toMatchObject({ orderId: nth(1), clickType: "SINGLE", item: "margherita" });
-    expect(t.store.data.get("seq")).toBe(String(SEQ0));
+    expect(seqIn(t.store)).toBe(String(SEQ0));
     expect(t.pending()).toBeUndefined();
     expect(t.restaurant.acks.size).toBe(1); // one pizza
   });
@@ -347,7 +348,7 @@ describe("OrderFlow: busy, stray messages, auth", () => {
     t.timers.advance(60_000);
     expect(t.outcomes().map((o) => o.outcome)).toEqual(["busy", "ok"]);
     expect(t.connector.connections).toHaveLength(1);
-    expect(t.store.data.get("seq")).toBe(String(SEQ0));
+    expect(seqIn(t.store)).toBe(String(SEQ0));
   });
 
   it("a click while waiting to retry is busy too", () => {
@@ -520,7 +521,7 @@ describe("OrderFlow robustness", () => {
     });
     flow.click("SINGLE");
     timers.advance(1000);
-    expect(store.data.get("lastAccepted")).toBe(nth(1));
+    expect(recordIn(store)?.lastAccepted).toBe(nth(1));
     expect(log.has(/onEvent handler threw/)).toBe(true);
   });
 

@@ -5,7 +5,7 @@ import { encodeAck } from "../../../modules/core/index";
 import { Backoff } from "../../../modules/core/backoff";
 import { Link, type LinkEvent } from "../../../modules/core/link";
 import { FakeConnection, FakeConnector, FakeTimers, MemoryLog, MemoryStore } from "./fakes";
-import { ACKS, T0, nth, setup } from "./flow-harness";
+import { ACKS, T0, nth, recordIn, setup } from "./flow-harness";
 
 describe("Link: persistent mode", () => {
   it("connects at start, publishes clicks on the live link, stays connected", () => {
@@ -149,7 +149,7 @@ describe("Link: persistent mode", () => {
     t.connector.last!.deliver(ACKS, encodeAck({ v: 1, orderId: nth(1), status: "accepted" }));
     expect(t.events.at(-1)).toMatchObject({ type: "late-ack", orderId: nth(1), status: "accepted" });
     expect(t.pending()).toBeUndefined();
-    expect(t.store.data.get("lastAccepted")).toBe(nth(1));
+    expect(recordIn(t.store)?.lastAccepted).toBe(nth(1));
   });
 
   it("a boot resend in persistent mode keeps the link afterwards", () => {

@@ -1,10 +1,11 @@
-// The core's MQTT session over a scripted byte stream: what it writes (parsed by mqtt-packet as an
-// independent reader), pipelining, refusals reaching the flow as "auth", keep-alive, and strictness.
-import mqttPacket from "mqtt-packet";
+// The core's MQTT session over a scripted byte stream: what it writes (read by the test oracle
+// mqtt-wire.ts, written apart from the codec), pipelining, refusals reaching the flow as "auth", keep-alive, and strictness.
 import { describe, expect, it } from "vitest";
 import { type ByteStream, type ByteStreamHandlers, mqttSessionConnector, type PacketTrace } from "../../../modules/core/mqtt-session";
 import type { CloseKind } from "../../../modules/core/ports";
+import { utf8Decode, utf8Encode } from "../../../modules/core/utf8";
 import { FakeTimers } from "./fakes";
+import { brokerPacket, type BrokerPacket, clientPackets, type WirePacket } from "./mqtt-wire";
 
 /** A byte stream the test drives: records every write as one flight, lets the test play the broker. */
 class ScriptedStream implements ByteStream {
@@ -21,18 +22,14 @@ class ScriptedStream implements ByteStream {
     this.closed = true;
   }
 
-  /** Every packet written so far, parsed by mqtt-packet. */
-  packets(): mqttPacket.Packet[] {
-    const parser = mqttPacket.parser({ protocolVersion: 4 });
-    const out: mqttPacket.Packet[] = [];
-    parser.on("packet", (p) => out.push(p));
-    for (const f of this.flights) parser.parse(Buffer.from(f));
-    return out;
+  /** Every packet written so far, read by the test oracle. */
+  packets(): WirePacket[] {
+    return this.flights.flatMap((f) => clientPackets(f));
   }
 
   /** The broker sends these packets. */
-  reply(...packets: object[]): void {
-    for (const p of packets) this.handlers.onData(new Uint8Array(mqttPacket.generate(p as mqttPacket.Packet, { protocolVersion: 4 })));
+  reply(...packets: BrokerPacket[]): void {
+    for (const p of packets) this.handlers.onData(brokerPacket(p));
   }
 }
 
@@ -62,16 +59,16 @@ function setup(options: { keepAliveMs?: number; pipeline?: boolean } = {}) {
     { subscribe: "pizza/acks/pizza-button-01" },
     {
       onReady: () => events.push("ready"),
-      onMessage: (topic, payload) => messages.push([topic, new TextDecoder().decode(payload)]),
+      onMessage: (topic, payload) => messages.push([topic, utf8Decode(payload)!]),
       onClose: (kind, detail) => closes.push([kind, detail]),
     },
   );
   return { timers, stream, events, traces, published, connection, closes, messages };
 }
 
-const ORDER = new TextEncoder().encode('{"v":1,"orderId":"pizza-button-01-1"}');
-const connack = (returnCode = 0) => ({ cmd: "connack", returnCode, sessionPresent: false });
-const suback = (granted: number, messageId = 1) => ({ cmd: "suback", messageId, granted: [granted] });
+const ORDER = utf8Encode('{"v":1,"orderId":"pizza-button-01-1"}');
+const connack = (returnCode = 0): BrokerPacket => ({ cmd: "connack", returnCode, sessionPresent: false });
+const suback = (granted: number, messageId = 1): BrokerPacket => ({ cmd: "suback", messageId, granted: [granted] });
 
 describe("mqtt session: one flight for CONNECT, SUBSCRIBE and PUBLISH", () => {
   it("a publish asked for before the stream opens leaves with CONNECT and SUBSCRIBE in one write", () => {
@@ -84,7 +81,7 @@ describe("mqtt session: one flight for CONNECT, SUBSCRIBE and PUBLISH", () => {
     expect(connect).toMatchObject({ cmd: "connect", clientId: "pizza-button-01", keepalive: 60, clean: true, protocolVersion: 4 });
     expect(subscribe).toMatchObject({ cmd: "subscribe", subscriptions: [{ topic: "pizza/acks/pizza-button-01", qos: 1 }] });
     expect(publish).toMatchObject({ cmd: "publish", topic: "pizza/orders/pizza-button-01", qos: 1, retain: false });
-    expect(s.traces[0]).toEqual({ direction: "out", packet: "CONNECT + SUBSCRIBE pizza/acks/pizza-button-01 + PUBLISH" });
+    expect(s.traces[0]).toEqual({ direction: "out", packet: "CONNECT + SUBSCRIBE pizza/acks/pizza-button-01 + PUBLISH pizza/orders/pizza-button-01" });
   });
 
   it("ready after CONNACK and SUBACK; the broker's PUBACK is reported; an ack is delivered and PUBACKed", () => {
@@ -93,10 +90,10 @@ describe("mqtt session: one flight for CONNECT, SUBSCRIBE and PUBLISH", () => {
     s.stream.handlers.onOpen();
     s.stream.reply(connack(), suback(1));
     expect(s.events).toEqual(["ready"]);
-    const publishId = (s.stream.packets()[2] as mqttPacket.IPublishPacket).messageId;
+    const publishId = (s.stream.packets()[2] as { messageId: number }).messageId;
     s.stream.reply({ cmd: "puback", messageId: publishId });
     expect(s.published).toEqual(["pizza/orders/pizza-button-01"]);
-    s.stream.reply({ cmd: "publish", topic: "pizza/acks/pizza-button-01", payload: Buffer.from("ack"), qos: 1, messageId: 77, retain: false, dup: false });
+    s.stream.reply({ cmd: "publish", topic: "pizza/acks/pizza-button-01", payload: "ack", qos: 1, messageId: 77, retain: false, dup: false });
     expect(s.messages).toEqual([["pizza/acks/pizza-button-01", "ack"]]);
     expect(s.stream.packets().at(-1)).toMatchObject({ cmd: "puback", messageId: 77 });
   });
@@ -165,7 +162,7 @@ describe("mqtt session: refusals reach the flow", () => {
   });
 
   it("out-of-order packets are protocol errors: SUBACK or PUBLISH before CONNACK, a second CONNACK", () => {
-    for (const script of [[suback(1)], [{ cmd: "publish", topic: "a", payload: Buffer.alloc(0), qos: 0, retain: false, dup: false }], [connack(), connack()]]) {
+    for (const script of <BrokerPacket[][]>[[suback(1)], [{ cmd: "publish", topic: "a", payload: "", qos: 0, retain: false, dup: false }], [connack(), connack()]]) {
       const s = setup();
       s.stream.handlers.onOpen();
       s.stream.reply(...script);

@@ -71,7 +71,9 @@ describe("settings validator", () => {
   it("help lines come from the schema: flag, value hint, help text, default", () => {
     const lines = settingsHelp({ settings: pickSettings(BUTTON_SETTINGS, ["connection", "debounceMs"]), rules: [] }, { width: 36, columns: 200 });
     expect(lines).toEqual([
-      `  ${"--connection on-demand|persistent".padEnd(36)} on-demand: connect per press (battery); persistent: stay connected (mains) (also --mode) [on-demand]`,
+      // A flag wider than the column gets its help on the next line.
+      "  --connection on-demand|persistent|battery",
+      `  ${"".padEnd(36)} on-demand: connect per press; persistent: stay connected (mains); battery: on-demand, deep sleep between presses (also --mode) [on-demand]`,
       `  ${"--debounce-ms N".padEnd(36)} contact debounce (0-100 ms) [30]`,
     ]);
   });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { utf8Encode } from "../../../modules/core/utf8";
 import {
   acksTopic,
   allAcksFilter,
@@ -58,7 +59,7 @@ describe("topic contract", () => {
     const prefix = `${"p".repeat(MAX_TOPIC_PREFIX_BYTES - 10)}/a/b/c/d/e`;
     expect(isValidTopicPrefix(prefix)).toBe(true);
     const topic = ordersTopic(prefix, "t".repeat(128));
-    expect(new TextEncoder().encode(topic).length).toBeLessThanOrEqual(256);
+    expect(utf8Encode(topic).length).toBeLessThanOrEqual(256);
     expect(topic.split("/").length - 1).toBeLessThanOrEqual(7);
   });
 

@@ -77,8 +77,11 @@ describe("MqttConnector: a working connection", () => {
   it("connects over TLS 1.2 with the device certificate, subscribes, then reports ready with step timings", async () => {
     const run = connect();
     await run.ready;
-    const steps = run.events.map((e) => e.step);
+    const steps = run.events.filter((e) => e.step !== "packet").map((e) => e.step);
     expect(steps).toEqual(["tcp", "tls", "connack", "suback"]);
+    // The wire: CONNECT and SUBSCRIBE left in one flight; CONNACK then SUBACK came back.
+    const packets = run.events.flatMap((e) => (e.step === "packet" ? [`${e.direction} ${e.packet}`] : []));
+    expect(packets).toEqual([`out CONNECT + SUBSCRIBE ${ACKS}`, "in CONNACK", "in SUBACK"]);
     const tls = run.events.find((e) => e.step === "tls") as Extract<ConnectionEvent, { step: "tls" }>;
     expect(tls.protocol).toBe("TLSv1.2");
     for (const e of run.events) if ("ms" in e) expect(e.ms).toBeGreaterThanOrEqual(0);
@@ -106,6 +109,36 @@ describe("MqttConnector: a working connection", () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(reported).toBe(false);
     expect(run.events.at(-1)).toMatchObject({ step: "close", byCore: true });
+  });
+
+  it("an order published right after connect() leaves in the first flight, and the broker acknowledges it", async () => {
+    const run = connect();
+    run.connection.publish(`pizza/orders/${THING}`, new TextEncoder().encode('{"hello":1}'));
+    await waitFor(() => run.events.some((e) => e.step === "puback"), "the PUBACK");
+    const out = run.events.flatMap((e) => (e.step === "packet" && e.direction === "out" ? [e.packet] : []));
+    expect(out[0]).toBe(`CONNECT + SUBSCRIBE ${ACKS} + PUBLISH pizza/orders/${THING}`);
+    run.connection.close();
+    await run.connector.drain();
+  });
+
+  it("keeps the TLS session between connections and offers it again (resumed handshake); forgetting it forces a full one", async () => {
+    const run = connect();
+    await run.ready;
+    run.connection.close();
+    await run.connector.drain();
+    const handshakes = () => run.events.flatMap((e) => (e.step === "tls" ? [e.resumed] : []));
+    const again = async () => {
+      let ready!: () => void;
+      const up = new Promise<void>((resolve) => (ready = resolve));
+      const c = run.connector.connect({ subscribe: ACKS }, { onReady: ready, onMessage: () => {}, onClose: () => {} });
+      await up;
+      c.close();
+      await run.connector.drain();
+    };
+    await again();
+    run.connector.forgetTlsSession();
+    await again();
+    expect(handshakes()).toEqual([false, true, false]);
   });
 
   it("a broker that goes away after the connection is up → network", async () => {
@@ -186,6 +219,7 @@ describe("MqttConnector: refusals are auth", () => {
     const closed = await run.closed;
     expect(closed, JSON.stringify(run.events)).toMatchObject({ kind: "auth" });
     expect(run.events.some((e) => e.step === "connack")).toBe(true);
-    expect(run.events.some((e) => e.step === "suback")).toBe(false);
+    expect(run.events).toContainEqual(expect.objectContaining({ step: "packet", direction: "in", packet: "SUBACK", detail: "codes=128" }));
+    expect(closed.detail).toContain("SUBSCRIBE pizza/acks/pizza-button-02");
   });
 });

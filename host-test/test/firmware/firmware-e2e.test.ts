@@ -1,6 +1,6 @@
 // The real firmware on the real Moddable runtime: main.ts + modules/core + modules/device compiled by the
-// SDK (tsc + xsc) for x-cli-lin, its TLS (the SDK's own stack, TLS 1.2, RSA client certificate) and its
-// classic MQTT client, against the embedded broker and the restaurant over loopback. The button is pressed
+// SDK (tsc + xsc) for x-cli-lin, its TLS (the SDK's own stack, TLS 1.2, RSA client certificate) under the
+// core's MQTT session, against the embedded broker and the restaurant over loopback. The button is pressed
 // through the headless host's stdin; the LED is read from its stdout.
 //
 // Needs an installed Moddable SDK ($MODDABLE with its host tools built); skipped with the reason otherwise.
@@ -17,8 +17,11 @@ import { ensureDevPki, type DevPki } from "../../../tools/pki/dev";
 import { Pki } from "../../../tools/pki/pki";
 import { buildFirmwareHost, type HostBuild } from "../../../tools/firmware/host-build";
 import { REPO_ROOT, findSdk } from "../../../tools/firmware/sdk";
-import { removeDir, tempDir, waitFor } from "../integration/fixtures";
+import { credentialsOf, removeDir, tempDir, waitFor } from "../integration/fixtures";
 import { FirmwareProcess } from "../../../tools/firmware/process";
+import { BatteryFirmware } from "../../../tools/firmware/battery";
+import { createServer, type Socket } from "node:net";
+import { comparable, expectedColdClick, firmwarePacketLines, virtualClickPackets } from "../support/packet-trace";
 
 const sdk = findSdk();
 if (!sdk.ok) console.log(`firmware e2e skipped: ${sdk.reason}`);
@@ -33,6 +36,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
   let restaurant: Restaurant;
   const brokerEvents: BrokerEvent[] = [];
   const running: FirmwareProcess[] = [];
+  const batteries: BatteryFirmware[] = [];
   let runs = 0;
   /** The seq of the device's first order: a factory-fresh flash seeds it from the wall clock (seconds). */
   let firstSeq = NaN;
@@ -93,6 +97,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
 
   afterAll(async () => {
     for (const fw of running) await fw.stop();
+    for (const device of batteries) await device.stop();
     await restaurant?.close();
     await broker?.close();
     if (dir) removeDir(dir);
@@ -187,6 +192,142 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
     // whatever the garbage collector did; without the reset it would still be the click's.
     expect(idle.chunksPeak).toBeLessThanOrEqual(click.chunksUsed + 2048);
     expect(idle.slotsPeak).toBeLessThanOrEqual(click.slotsUsed + 128 * 32);
+  });
+
+  // Battery mode on the real runtime: the binary's deep sleep ends the process with "@sleep"; a press of
+  // the sleeping button starts it again with wake.button=<press time> (BatteryFirmware), in the same
+  // folder, whose Preference file is the device's flash.
+  function batteryDevice(flash: string, settings: string[] = []): BatteryFirmware {
+    mkdirSync(flash, { recursive: true });
+    const device = new BatteryFirmware({
+      binary: build.binaryPath,
+      cwd: flash,
+      args: ["mqtt.host=127.0.0.1", `mqtt.port=${broker.port}`, "connection=battery", ...settings],
+    });
+    batteries.push(device);
+    return device;
+  }
+
+  /** ms from the harness's press to a line, on the harness's clock. */
+  const sincePress = (fw: FirmwareProcess, pressedAt: number, index: number) => fw.startedAt + fw.lines[index]!.at - pressedAt;
+
+  it("battery: powered on it sleeps; a press wakes it → order → ack → LED ok played out → sleep again", async () => {
+    const device = batteryDevice(join(dir, "battery-flash"));
+    const boot = device.powerOn();
+    await boot.waitForLine((t) => t === `@ready ${THING}`, "ready after power-on");
+    await device.waitForSleep();
+    expect(boot.tagged("wake")).toEqual([]); // no button woke this boot
+    expect(boot.events().filter((e) => e.type === "connection")).toEqual([]); // nothing to send: no network
+
+    for (const round of [1, 2]) {
+      const { fw, pressedAt } = device.press();
+      const ready = await fw.waitForLine((t) => t === `@ready ${THING}`, "ready after the wake");
+      const wakeMs = Number(fw.tagged("wake")[0]);
+      expect(wakeMs, fw.transcript()).toBeGreaterThanOrEqual(0);
+      const from = fw.send("release"); // a tap: released as soon as the firmware listens
+      const { outcome, patterns, index } = await fw.nextOutcome(from);
+      expect(outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "SINGLE", trigger: "click", resent: false, attempts: 1 });
+      expect(patterns).toEqual(["working", "ok"]);
+      expect(fw.tagged("click")).toEqual(["SINGLE"]);
+      expect(restaurant.order(String(outcome.orderId))).toMatchObject({ status: "accepted", clickType: "SINGLE", item: "margherita" });
+      await device.waitForSleep();
+      // The ok pattern played out (2 s of LED) before the board slept, and the LED was off when it did.
+      const texts = fw.lines.map((l) => l.text);
+      const okAt = texts.indexOf("@pattern ok");
+      const offAt = texts.indexOf("@pattern off", okAt);
+      const sleepAt = texts.indexOf("@sleep");
+      expect(okAt).toBeGreaterThan(0);
+      expect(offAt).toBeGreaterThan(okAt);
+      expect(sleepAt).toBeGreaterThan(offAt);
+      expect(fw.lines[offAt]!.at - fw.lines[okAt]!.at).toBeGreaterThanOrEqual(1_900);
+      expect(texts.slice(0, sleepAt).filter((t) => t.startsWith("@led ")).at(-1)).toBe("@led off");
+      console.log(
+        `battery cycle ${round} (harness clock, ms from the press): firmware holds the press ${wakeMs} (its own count), ` +
+          `ready ${sincePress(fw, pressedAt, ready)}, click ${sincePress(fw, pressedAt, fw.lines.findIndex((l) => l.text.startsWith("@click ")))}, ` +
+          `ack ${sincePress(fw, pressedAt, index)} (press→ack ${String(outcome.pressToAckMs)} by the firmware), ` +
+          `LED off ${sincePress(fw, pressedAt, offAt)}, sleep ${sincePress(fw, pressedAt, sleepAt)}`,
+      );
+    }
+  });
+
+  it("battery: from sleep a quick second press is DOUBLE and a held press is LONG (cancels the last order)", async () => {
+    const device = batteryDevice(join(dir, "battery-flash"));
+    let { fw } = device.press();
+    await fw.waitForLine((t) => t === `@ready ${THING}`, "ready after the wake");
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 100)); // longer than the 30 ms debounce
+    fw.send("release");
+    await pause();
+    fw.send("press");
+    await pause();
+    const double = await fw.nextOutcome(fw.send("release"));
+    expect(double.outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "DOUBLE" });
+    expect(restaurant.order(String(double.outcome.orderId))).toMatchObject({ item: "pepperoni", status: "accepted" });
+    await device.waitForSleep();
+
+    ({ fw } = device.press());
+    await fw.waitForLine((t) => t === `@ready ${THING}`, "ready after the wake");
+    const long = await fw.nextOutcome(0); // held: LONG at longPressMs from the press, before any release
+    expect(long.outcome, fw.transcript()).toMatchObject({ outcome: "cancelled", clickType: "LONG" });
+    expect(restaurant.order(String(long.outcome.orderId))).toMatchObject({ action: "cancel", cancels: double.outcome.orderId });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(fw.running).toBe(true); // still held: the board stays awake (a level wake would fire at once)
+    fw.send("release");
+    await device.waitForSleep();
+  });
+
+  it("battery: an order the restaurant never answered stays in flash through a sleep and is resent at the next wake", async () => {
+    // A broker that accepts TCP and never answers (a dead restaurant network): every attempt times out.
+    const held: Socket[] = [];
+    const silent = createServer((socket) => {
+      held.push(socket.on("error", () => {}));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const silentPort = (silent.address() as AddressInfo).port;
+    const device = batteryDevice(join(dir, "battery-flash"));
+    // This wake only: no answer, and the flow gives up quickly (later settings win).
+    let { fw } = device.press([`mqtt.port=${silentPort}`, "ackTimeoutMs=1000", "backoffBaseMs=100", "backoffCapMs=200", "giveUpMs=2500"]);
+    await fw.waitForLine((t) => t === `@ready ${THING}`, "ready after the wake");
+    const failed = await fw.nextOutcome(fw.send("release"));
+    expect(failed.outcome, fw.transcript()).toMatchObject({ outcome: "failed", clickType: "SINGLE" });
+    const orderId = String(failed.outcome.orderId);
+    expect(restaurant.order(orderId)).toBeUndefined();
+    await device.waitForSleep();
+    for (const socket of held) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+
+    ({ fw } = device.press()); // the broker is back in reach
+    await fw.waitForLine((t) => t === `@ready ${THING}`, "ready after the wake");
+    const resent = await fw.nextOutcome(fw.send("release"));
+    // The press that woke it resends the pending order (same orderId), as a press does while one is pending.
+    expect(resent.outcome, fw.transcript()).toMatchObject({ outcome: "ok", orderId, resent: true, trigger: "click", clickType: "SINGLE" });
+    expect(restaurant.orders().filter((o) => o.orderId === orderId)).toHaveLength(1);
+    await device.waitForSleep();
+    expect(fw.events().filter((e) => e.type === "outcome")).toHaveLength(1); // one press, one message
+  });
+
+  it("the same click puts the same MQTT packets on the wire as the virtual button (one flight out, then the answers)", async () => {
+    // The device's own flash: its order numbers go on (a fresh flash would seed seq from the clock and
+    // could repeat an orderId of this device's earlier orders within the same second).
+    const fw = await startFirmware(broker.port, [], join(dir, "device-flash"));
+    const from = fw.send("single");
+    const { outcome } = await fw.nextOutcome(from);
+    const seq = Number(/-(\d+)$/.exec(String(outcome.orderId))?.[1]);
+    expect(outcome, fw.transcript()).toMatchObject({ outcome: "ok", attempts: 1 });
+    await fw.waitForLine((t) => t === "@mqtt out DISCONNECT", "the DISCONNECT after the ack", { from });
+    const firmware = firmwarePacketLines(fw.tagged("mqtt"));
+    await fw.stop();
+
+    const virtual = await virtualClickPackets({
+      thingName: THING,
+      broker: { host: "127.0.0.1", port: broker.port },
+      credentials: credentialsOf(dev.device),
+      storePath: join(dir, "virtual-store.json"),
+      afterSeq: seq, // the same thing name: number after the firmware's order, never the same orderId
+    });
+    expect(virtual.outcome).toBe("ok");
+    console.log(`packets of one cold click, firmware: ${JSON.stringify(firmware)}; virtual button: ${JSON.stringify(virtual.packets)}`);
+    expect(comparable(firmware), fw.transcript()).toEqual(expectedColdClick(THING));
+    expect(comparable(virtual.packets)).toEqual(comparable(firmware));
   });
 
   it("AWS IoT style port 443: the firmware offers ALPN x-amzn-mqtt-ca when mqtt.alpn is set", async () => {

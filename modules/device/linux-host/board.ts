@@ -7,8 +7,9 @@
 //                                    peaks since the previous mem, which resets them
 //         quit
 // stdout: @led on|off · @pattern <name|off> · @event <json> · @click <type> · @ready <thing> ·
-//         @mem <json> · @halt <why> · @error <text>      (other lines are the firmware's own trace output)
-// argv:   key=value ...              settings that override mc/config (e.g. mqtt.port=8884)
+//         @mem <json> · @sleep (deep sleep: the process ends) · @halt <why> · @error <text>      (other lines are the firmware's own trace output)
+// argv:   key=value ...              settings that override mc/config (e.g. mqtt.port=8884), and
+//         wake.button=<epoch ms>     "woken from deep sleep by a press at that time" (sleep.ts)
 
 /// <reference path="./hostio.d.ts" />
 import { args, exit, mem, onLine, write } from "hostio";
@@ -72,6 +73,7 @@ export const board: Board = {
         report("error", `ignored argument ${JSON.stringify(arg)} (expected key=value)`);
         continue;
       }
+      if (arg.slice(0, eq) === "wake.button") continue; // boot state, not a setting: sleep.ts reads it
       overrides[arg.slice(0, eq)] = arg.slice(eq + 1);
     }
     return overrides as RawConfig;

@@ -163,6 +163,12 @@ describe("broker service configuration", () => {
     }
   });
 
+  it("per-connection publish limit: burst 20, 10/s by default (the restaurant exempt), both adjustable", () => {
+    expect(parseBrokerArgs([], "/somewhere")!.publishLimit).toEqual({ burst: 20, perSecond: 10, exempt: ["restaurant"] });
+    expect(parseBrokerArgs(["--publish-burst", "5", "--publish-rate", "2"], "/somewhere")!.publishLimit).toEqual({ burst: 5, perSecond: 2, exempt: ["restaurant"] });
+    expect(() => parseBrokerArgs(["--publish-rate", "0"])).toThrow(/--publish-rate must be a whole number from 1/);
+  });
+
   it("warns when listening beyond loopback, and when the broker certificate lacks the address boards dial", () => {
     const certPem = fs.readFileSync(path.join(pkiDir, "broker", "cert.pem"), "utf8"); // localhost, 127.0.0.1
     expect(exposureWarnings({ host: "127.0.0.1", port: 8883, pkiDir }, certPem, ["192.168.1.20"])).toEqual([]);

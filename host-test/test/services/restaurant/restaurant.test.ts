@@ -216,6 +216,71 @@ describe("restaurant: bad input", () => {
   });
 });
 
+describe("restaurant: fairness and text safety", () => {
+  it("past its per-thing limit a button gets 'rejected: too many orders' at once; a resend is not counted and gets its original ack", async () => {
+    const { restaurant, button, acks } = await setup({ requestLimit: { burst: 2, perHour: 1 } });
+    for (const seq of [90, 91, 92]) await button.publishAsync(ORDERS, order(seq), { qos: 1 });
+    await waitFor(() => acks.length === 3, "three acks");
+    expect(acks.map((a) => a.json.status)).toEqual(["accepted", "accepted", "rejected"]);
+    expect(acks[2]!.json).toEqual({ v: 1, orderId: `${THING}-92`, status: "rejected", reason: "too many orders" });
+    // Resends of known orderIds: their original acks, and no token taken (the next new one is still over).
+    await button.publishAsync(ORDERS, order(90), { qos: 1 });
+    await button.publishAsync(ORDERS, order(92), { qos: 1 });
+    await waitFor(() => acks.length === 5, "the resent acks");
+    expect(acks[3]!.text).toBe(acks[0]!.text);
+    expect(acks[4]!.text).toBe(acks[2]!.text);
+    expect(restaurant.orders()).toHaveLength(3);
+  });
+
+  it("a thing deactivated or revoked after it connected gets its orders rejected with a reason", async () => {
+    const other = "pizza-button-03";
+    const files = await dev.pki.createThing(other, { keyType: "ec" });
+    const { restaurant } = await setup({ thingState: (thing) => dev.pki.thingState(thing) });
+    const otherButton = await connectRaw(broker.url, other, credentialsOf(files));
+    try {
+      await otherButton.subscribeAsync(`pizza/acks/${other}`, { qos: 1 });
+      const otherAcks = collectMessages(otherButton);
+      const send = (seq: number) =>
+        otherButton.publishAsync(`pizza/orders/${other}`, JSON.stringify({ serialNumber: other, clickType: "SINGLE", v: 1, orderId: `${other}-${seq}`, seq, action: "order", item: "margherita" }), { qos: 1 });
+      await send(1);
+      await waitFor(() => otherAcks.length === 1, "the first ack");
+      expect(otherAcks[0]!.json.status).toBe("accepted");
+      // The broker checks the registry at CONNECT; this connection is older than the deactivation.
+      await dev.pki.setThingState(other, "INACTIVE");
+      await send(2);
+      await waitFor(() => otherAcks.length === 2, "the second ack");
+      expect(otherAcks[1]!.json).toEqual({ v: 1, orderId: `${other}-2`, status: "rejected", reason: "this button is deactivated" });
+      await dev.pki.setThingState(other, "REVOKED");
+      await send(3);
+      await waitFor(() => otherAcks.length === 3, "the third ack");
+      expect(otherAcks[2]!.json).toMatchObject({ status: "rejected", reason: "this button is revoked" });
+      expect(restaurant.thingState(other)).toBe("REVOKED");
+    } finally {
+      await otherButton.endAsync(true);
+    }
+  });
+
+  it("cuts a refusal reason between characters (never inside an emoji) and drops bidi controls from it", async () => {
+    const { button, acks } = await setup({ menu: ["margherita"] });
+    // 80 pizzas: 320 bytes, a valid order; the reason quotes at most 40 characters of it.
+    await button.publishAsync(ORDERS, order(95, { item: "\u{1F355}".repeat(80) }), { qos: 1 });
+    await button.publishAsync(ORDERS, order(96, { item: "\u202eazzip" }), { qos: 1 });
+    await button.publishAsync(ORDERS, order(97, { item: "a\u0301".repeat(45) }), { qos: 1 }); // a + combining accent
+    await waitFor(() => acks.length === 3, "the rejections");
+    const reasons = acks.map((a) => a.json.reason as string);
+    for (const reason of reasons) {
+      expect(reason).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/); // no lone surrogate
+      expect(reason).not.toContain("\ufffd");
+      expect(reason).not.toMatch(/\\u[dD][89a-fA-F]/); // nor one escaped as text by JSON.stringify
+      expect(reason).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
+    }
+    // At most 40 characters and 120 bytes of the item, ellipsis included: 29 four-byte pizzas and "…".
+    expect(reasons[0]).toBe(`unknown item "${"\u{1F355}".repeat(29)}…"`);
+    expect(reasons[1]).toBe('unknown item "azzip"');
+    expect(reasons[2]).toBe(`unknown item "${"a\u0301".repeat(39)}…"`);
+  });
+});
+
 describe("restaurant: persistence", () => {
   it("keeps orders across a restart: a repeat after the restart gets the original ack, still one row", async () => {
     const first = await setup({ etaMin: 30 });

@@ -2,6 +2,7 @@
 // orders wait for staff; a held order survives a restart of the service and is then accepted through the
 // kitchen API, which is when the button's LED turns ok. --auto-accept answers at once. SIGTERM exits 0.
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRestaurantArgs, restaurantUsage } from "../../../../services/restaurant/service";
@@ -27,6 +28,17 @@ afterAll(async () => {
   await stopAll();
   removeDir(dir);
 });
+
+/** GET /api/orders naming `host` in the Host header (fetch cannot set it). */
+function statusWithHost(port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: "/api/orders", headers: { Host: host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on("error", reject);
+  });
+}
 
 function button(): TestButton {
   const made = buttonFor({ pkiDir, thing: THING, brokerPort: broker.port, dir });
@@ -72,8 +84,13 @@ describe("npm run restaurant", () => {
   });
 
   it("--auto-accept --eta-min 7: the button gets its ack without anybody in the kitchen", async () => {
-    const service = await startRestaurantProcess({ brokerPort: broker.port, pkiDir, db: path.join(dir, "auto.db"), extra: ["--auto-accept", "--eta-min", "7"] });
+    const service = await startRestaurantProcess({ brokerPort: broker.port, pkiDir, db: path.join(dir, "auto.db"), extra: ["--auto-accept", "--eta-min", "7", "--allowed-host", "kitchen.lan"] });
     try {
+      // --allowed-host reaches the kitchen page: that name is served, any other is refused.
+      expect(service.lines.find((l) => l.event === "listening")!.allowedHosts).toEqual(["localhost", "127.0.0.1", "::1", "kitchen.lan"]);
+      const port = Number(new URL(service.kitchenUrl).port);
+      expect(await statusWithHost(port, "kitchen.lan")).toBe(200);
+      expect(await statusWithHost(port, "evil.example")).toBe(403);
       const { device, leds } = button();
       const outcome = await device.click("DOUBLE");
       expect(outcome).toMatchObject({ outcome: "ok", ack: { status: "accepted", etaMin: 7 } });
@@ -109,7 +126,23 @@ describe("restaurant service configuration", () => {
       etaMin: 25,
       httpHost: "127.0.0.1",
       httpPort: 8080,
+      allowedHosts: [],
+      requestLimit: { burst: 3, perHour: 10 },
+      buttonGiveUpMs: 120_000,
+      registryDir: pkiDir,
     });
+  });
+
+  it("--allowed-host (repeatable), the request limit and the buttons' giveUpMs", () => {
+    const config = parseRestaurantArgs(
+      ["--pki-dir", pkiDir, "--allowed-host", "Kitchen.LAN", "--allowed-host", "192.168.1.20", "--allowed-host", "[fe80::1]", "--order-burst", "5", "--orders-per-hour", "30", "--give-up-ms", "60000"],
+      dir,
+    )!;
+    expect(config).toMatchObject({ allowedHosts: ["kitchen.lan", "192.168.1.20", "fe80::1"], requestLimit: { burst: 5, perHour: 30 }, buttonGiveUpMs: 60_000 });
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--allowed-host", "http://kitchen.lan"], dir)).toThrow(/--allowed-host has "http:\/\/kitchen.lan", not a host name or address \(give it without scheme or port\)/);
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--allowed-host", "kitchen.lan:8080"], dir)).toThrow(/--allowed-host/);
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--order-burst", "0"], dir)).toThrow(/--order-burst must be a whole number from 1/);
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--orders-per-hour", "lots"], dir)).toThrow(/--orders-per-hour must be a whole number/);
   });
 
   it("refuses inconsistent or malformed flags with a message naming them", () => {

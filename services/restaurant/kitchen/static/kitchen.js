@@ -1,14 +1,31 @@
 // The kitchen page: a live list of orders from /api/events (server-sent events) and the staff's decisions
-// posted to /api/orders/:id/<decision> as JSON. Text from buttons is only ever set with textContent.
+// posted to /api/orders/:id/<decision> as JSON. Text from buttons is only ever set with textContent, with
+// bidirectional controls removed and inside <bdi> (isolated), so it cannot reorder the text around it.
+//
+// Bounded at any backlog: the server sends one page of the waiting list (oldest first) and its total; the
+// page shows that page, says how many are not shown, and asks for the page again when a slot frees up.
 "use strict";
 
 const state = {
-  orders: new Map(), // orderId → order view
-  settings: { defaultEtaMin: 25, autoAccept: false, maxReasonChars: 100, maxEtaMin: 600 },
+  orders: new Map(), // orderId → order view (the waiting page and the latest decisions only)
+  waitingTotal: 0,
+  settings: { defaultEtaMin: 25, autoAccept: false, maxReasonChars: 100, maxEtaMin: 600, waitingPage: 50, decidedShown: 50, buttonGiveUpMs: 120000 },
   cards: new Map(), // orderId → { signature, element }
+  clockOffset: 0, // server time − local time
+  alerts: false, // sound + title count, off until staff turn them on (browsers require a click for sound)
+  audio: null,
+  refetch: null,
 };
 
 const $ = (id) => document.getElementById(id);
+const now = () => Date.now() + state.clockOffset;
+
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Text a button sent, safe to show: no bidi controls, isolated from its surroundings. */
+function userText(value) {
+  return el("bdi", { text: String(value).replace(BIDI_CONTROLS, "") });
+}
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -18,12 +35,20 @@ function el(tag, attrs, ...children) {
     else if (key === "className") node.className = value;
     else node.setAttribute(key, value === true ? "" : String(value));
   }
-  for (const child of children) if (child) node.append(child);
+  for (const child of children) if (child) node.append(typeof child === "string" ? document.createTextNode(child) : child);
   return node;
 }
 
 function time(ms) {
   return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+function age(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(s % 60).padStart(2, "0")} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
 }
 
 /** What the status badge says, and its colour. */
@@ -34,25 +59,33 @@ function statusOf(order) {
     case "accepted":
       return order.cancelledBy ? [`accepted · ETA ${order.etaMin} min · then cancelled`, "bad"] : [`accepted · ETA ${order.etaMin} min`, "ok"];
     case "rejected":
-      return [`rejected · ${order.reason}`, "bad"];
+      return [`rejected · ${strip(order.reason)}`, "bad"];
     case "cancelled":
       return ["cancel granted", "ok"];
     case "cancel-refused":
-      return [`cancel refused · ${order.reason}`, "bad"];
+      return [`cancel refused · ${strip(order.reason)}`, "bad"];
     default:
       return [String(order.status), ""];
   }
 }
 
+function strip(text) {
+  return String(text ?? "").replace(BIDI_CONTROLS, "");
+}
+
 function titleOf(order) {
-  if (order.action === "order") return el("span", { className: "what", text: order.item });
+  if (order.action === "order") return el("span", { className: "what" }, userText(order.item));
   const target = state.orders.get(order.cancels);
-  return el("span", { className: "what", text: "Cancel " }, el("small", { text: target && target.item ? `${target.item} (${order.cancels})` : order.cancels }));
+  const what = target && target.item ? el("small", {}, userText(target.item), ` (${order.cancels})`) : el("small", { text: order.cancels });
+  return el("span", { className: "what" }, "Cancel ", what);
 }
 
 function meta(pairs) {
   const list = el("dl", { className: "meta" });
-  for (const [term, value] of pairs) if (value !== null && value !== undefined) list.append(el("div", {}, el("dt", { text: term }), el("dd", { text: value })));
+  for (const [term, value] of pairs) {
+    if (value === null || value === undefined) continue;
+    list.append(el("div", {}, el("dt", { text: term }), el("dd", {}, typeof value === "string" ? userText(value) : value)));
+  }
   return list;
 }
 
@@ -81,11 +114,14 @@ function reasonInput(placeholder) {
 
 function buildCard(order) {
   const [statusText, tone] = statusOf(order);
+  const waiting = order.status === null;
   const card = el("li", {
     className: "card",
     "data-order-id": order.orderId,
     "data-action": order.action,
-    "data-status": order.status === null ? "waiting" : order.status,
+    "data-status": waiting ? "waiting" : order.status,
+    "data-received-at": order.receivedAt,
+    "data-thing-state": order.thingState,
   });
   card.append(titleOf(order), el("span", { className: "status", "data-tone": tone, text: statusText }));
   card.append(
@@ -93,17 +129,22 @@ function buildCard(order) {
       ["Button", order.thing],
       ["Click", order.clickType],
       ["Time", time(order.receivedAt)],
+      ["Waiting", waiting ? el("span", { className: "age", text: age(now() - order.receivedAt) }) : null],
       [order.action === "order" ? "Order" : "Request", order.orderId],
       ["Battery", order.batteryVoltage],
     ]),
   );
-  if (order.status === null) {
+  if (order.thingState) {
+    card.append(el("p", { className: "warning thing-warning", role: "note", text: `This button is ${order.thingState} in the registry: its orders cannot be accepted${waiting ? "; reject it" : ""}.` }));
+  }
+  if (waiting) {
+    card.append(el("p", { className: "warning overdue-note", hidden: true, text: "The button has given up waiting (it shows failed) and resends on its next press; deciding now still answers it then." }));
     const error = el("p", { className: "error", role: "alert" });
     const buttons = [];
     const actions = el("div", { className: "actions" });
     if (order.action === "order") {
       const eta = el("input", { name: "etaMin", type: "number", min: 0, max: state.settings.maxEtaMin, step: 1, value: state.settings.defaultEtaMin, "aria-label": "ETA in minutes" });
-      const etaLabel = el("label", { text: "ETA " }, eta, document.createTextNode(" min"));
+      const etaLabel = el("label", { text: "ETA " }, eta, " min");
       actions.append(decisionForm(order, "accept", "Accept", "yes", etaLabel, error, buttons));
       actions.append(decisionForm(order, "reject", "Reject", "no", reasonInput("Reason, e.g. out of dough"), error, buttons));
     } else {
@@ -111,8 +152,22 @@ function buildCard(order) {
       actions.append(decisionForm(order, "cancel-refuse", "Refuse", "no", reasonInput("Reason, e.g. in the oven"), error, buttons));
     }
     card.append(actions, error);
+    updateAge(card);
   }
   return card;
+}
+
+/** The live age of a waiting card, and the mark once the button's own wait (giveUpMs) has passed. */
+function updateAge(card) {
+  const waited = now() - Number(card.dataset.receivedAt);
+  const label = card.querySelector(".age");
+  if (label) label.textContent = age(waited);
+  const overdue = waited >= state.settings.buttonGiveUpMs;
+  if (card.dataset.overdue !== String(overdue)) {
+    card.dataset.overdue = String(overdue);
+    const note = card.querySelector(".overdue-note");
+    if (note) note.hidden = !overdue;
+  }
 }
 
 async function decide(orderId, decision, body, error, buttons) {
@@ -126,6 +181,7 @@ async function decide(orderId, decision, body, error, buttons) {
     });
     const answer = await res.json().catch(() => ({}));
     if (!res.ok) throw new Error(answer.error || `HTTP ${res.status}`);
+    if (state.orders.get(orderId)?.status === null) state.waitingTotal = Math.max(0, state.waitingTotal - 1);
     upsert(answer.order);
   } catch (e) {
     error.textContent = e.message;
@@ -143,14 +199,22 @@ function syncList(list, elements) {
 
 function render() {
   const all = [...state.orders.values()];
-  const waiting = all.filter((o) => o.status === null).sort((a, b) => a.receivedAt - b.receivedAt);
+  const waiting = all
+    .filter((o) => o.status === null)
+    .sort((a, b) => a.receivedAt - b.receivedAt)
+    .slice(0, state.settings.waitingPage);
   const done = all
     .filter((o) => o.status !== null)
     .sort((a, b) => (b.decidedAt ?? 0) - (a.decidedAt ?? 0) || b.receivedAt - a.receivedAt)
-    .slice(0, 100);
+    .slice(0, state.settings.decidedShown);
+  // Keep only what is shown: the page's memory does not grow with the backlog.
+  const shown = new Set([...waiting, ...done].map((o) => o.orderId));
+  for (const id of state.orders.keys()) if (!shown.has(id)) state.orders.delete(id);
+  for (const id of state.cards.keys()) if (!shown.has(id)) state.cards.delete(id);
+
   const cardFor = (order) => {
     const target = order.action === "cancel" ? state.orders.get(order.cancels) : undefined;
-    const signature = JSON.stringify([order.status, order.cancelledBy, order.etaMin, order.reason, target && target.item]);
+    const signature = JSON.stringify([order.status, order.cancelledBy, order.etaMin, order.reason, order.thingState, target && target.item]);
     const cached = state.cards.get(order.orderId);
     if (cached && cached.signature === signature) return cached.element;
     const element = buildCard(order);
@@ -159,15 +223,48 @@ function render() {
   };
   syncList($("waiting"), waiting.map(cardFor));
   syncList($("done"), done.map(cardFor));
-  $("waiting-count").textContent = String(waiting.length);
-  $("waiting-empty").hidden = waiting.length > 0;
+  const total = Math.max(state.waitingTotal, waiting.length);
+  const hidden = total - waiting.length;
+  $("waiting-count").textContent = String(total);
+  $("waiting-empty").hidden = total > 0;
   $("done-empty").hidden = done.length > 0;
-  document.title = waiting.length > 0 ? `(${waiting.length}) Kitchen · pizza orders` : "Kitchen · pizza orders";
+  const more = $("waiting-more");
+  more.hidden = hidden === 0;
+  more.dataset.hidden = String(hidden);
+  more.textContent = `${hidden.toLocaleString("en")} more waiting, not shown: decide the oldest first and the next ones move up.`;
+  showTitle();
+  // A slot freed up while more are waiting: fetch the page again (one request, however many changes).
+  if (hidden > 0 && waiting.length < state.settings.waitingPage) scheduleRefetch();
+}
+
+function showTitle() {
+  const total = Math.max(state.waitingTotal, 0);
+  document.title = state.alerts && total > 0 ? `(${total}) Kitchen · pizza orders` : "Kitchen · pizza orders";
+}
+
+function scheduleRefetch() {
+  if (state.refetch) return;
+  state.refetch = setTimeout(async () => {
+    try {
+      const res = await fetch("/api/orders");
+      if (res.ok) applySnapshot(await res.json());
+    } finally {
+      state.refetch = null;
+    }
+  }, 200);
 }
 
 function upsert(order) {
   if (!order || typeof order.orderId !== "string") return;
   state.orders.set(order.orderId, order);
+  render();
+}
+
+function applySnapshot(data) {
+  state.settings = data.settings;
+  state.waitingTotal = data.waiting.total;
+  state.clockOffset = typeof data.serverTime === "number" ? data.serverTime - Date.now() : 0;
+  state.orders = new Map(data.orders.map((o) => [o.orderId, o]));
   render();
 }
 
@@ -178,19 +275,56 @@ function showBroker(status) {
   pill.title = status.detail || "";
 }
 
+/** A short two-tone chime (Web Audio: no sound file to serve). */
+function chime() {
+  const alerts = $("alerts");
+  alerts.dataset.played = String(Number(alerts.dataset.played || 0) + 1);
+  const ctx = state.audio;
+  if (!ctx) return;
+  const t = ctx.currentTime;
+  for (const [i, freq] of [880, 1320].entries()) {
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.frequency.value = freq;
+    gain.gain.setValueAtTime(0.0001, t + i * 0.18);
+    gain.gain.exponentialRampToValueAtTime(0.3, t + i * 0.18 + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t + i * 0.18 + 0.16);
+    osc.connect(gain).connect(ctx.destination);
+    osc.start(t + i * 0.18);
+    osc.stop(t + i * 0.18 + 0.17);
+  }
+}
+
+function setAlerts(on) {
+  state.alerts = on;
+  const button = $("alerts");
+  button.setAttribute("aria-pressed", String(on));
+  button.textContent = on ? "Sound and title count: on" : "Sound and title count: off";
+  if (on && !state.audio && typeof AudioContext === "function") state.audio = new AudioContext();
+  if (state.audio) void (on ? state.audio.resume() : state.audio.suspend()).catch(() => undefined);
+  showTitle();
+}
+
 function connect() {
   const events = new EventSource("/api/events");
   events.addEventListener("snapshot", (event) => {
     const data = JSON.parse(event.data);
-    state.settings = data.settings;
-    state.orders = new Map(data.orders.map((o) => [o.orderId, o]));
+    applySnapshot(data);
     const mode = $("mode");
     mode.hidden = !data.settings.autoAccept;
     mode.textContent = "auto-accept on";
     showBroker(data.broker);
+  });
+  events.addEventListener("order", (event) => {
+    const order = JSON.parse(event.data);
+    const isNew = order.status === null && !state.orders.has(order.orderId);
+    upsert(order);
+    if (isNew && state.alerts) chime();
+  });
+  events.addEventListener("waiting", (event) => {
+    state.waitingTotal = JSON.parse(event.data).total;
     render();
   });
-  events.addEventListener("order", (event) => upsert(JSON.parse(event.data)));
   events.addEventListener("broker", (event) => showBroker(JSON.parse(event.data)));
   events.addEventListener("error", () => {
     const pill = $("broker");
@@ -199,4 +333,12 @@ function connect() {
   });
 }
 
+$("alerts").addEventListener("click", () => setAlerts(!state.alerts));
+setAlerts(false);
+// Ages tick every second; only the shown cards (one page) are touched.
+setInterval(() => {
+  for (const card of $("waiting").children) updateAge(card);
+}, 1000);
+// The registry may revoke a thing while its order waits: refresh the shown page now and then.
+setInterval(scheduleRefetch, 30000);
 connect();

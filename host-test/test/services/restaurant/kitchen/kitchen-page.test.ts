@@ -8,9 +8,9 @@ import os from "node:os";
 import path from "node:path";
 import { chromium, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { removeDir, tempDir } from "../../../integration/fixtures";
+import { connectRaw, removeDir, tempDir } from "../../../integration/fixtures";
 import type { TestButton } from "../../../support/button";
-import { buttonFor, startBrokerProcess, startRestaurantProcess, stopAll, type BrokerProcess, type RestaurantProcess } from "../../processes";
+import { buttonFor, pkiTool, startBrokerProcess, startRestaurantProcess, stopAll, thingCredentials, type BrokerProcess, type RestaurantProcess } from "../../processes";
 
 const CHROMIUM = "/usr/bin/chromium";
 const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
@@ -44,7 +44,9 @@ describe.skipIf(!HAVE_CHROMIUM)("kitchen page in a real browser", () => {
     broker = await startBrokerProcess(pkiDir);
     profile = fs.mkdtempSync(path.join(os.tmpdir(), "pizza-chromium-")); // a fresh user-data-dir
     [restaurant, browser] = await Promise.all([
-      startRestaurantProcess({ brokerPort: broker.port, pkiDir, db: path.join(dir, "restaurant.db") }),
+      // Five requests from one button in a minute: above the default per-button burst, so it is raised here.
+      // --give-up-ms 3000: the page marks a waiting order once the button's own wait has passed.
+      startRestaurantProcess({ brokerPort: broker.port, pkiDir, db: path.join(dir, "restaurant.db"), extra: ["--order-burst", "20", "--give-up-ms", "3000"] }),
       chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1000, height: 800 } }),
     ]);
     page = browser.pages()[0] ?? (await browser.newPage());
@@ -95,6 +97,10 @@ describe.skipIf(!HAVE_CHROMIUM)("kitchen page in a real browser", () => {
     expect(await card.locator(".what").textContent()).toBe("margherita");
     expect(await card.locator(".meta").textContent()).toContain("pizza-button-01");
     expect(await card.locator(".meta").textContent()).toContain("SINGLE");
+    // Sound and the title-bar count are off until staff turn them on (browsers only allow sound after a click).
+    expect(await page.title()).toBe("Kitchen · pizza orders");
+    await page.locator("#alerts").click();
+    expect(await page.locator("#alerts").getAttribute("aria-pressed")).toBe("true");
     expect(await page.title()).toBe("(1) Kitchen · pizza orders");
     expectStillWaiting();
 
@@ -112,6 +118,8 @@ describe.skipIf(!HAVE_CHROMIUM)("kitchen page in a real browser", () => {
     const result = button.device.click("DOUBLE");
     const { card, orderId } = await waitingCard("order");
     expect(await card.locator(".what").textContent()).toBe("pepperoni");
+    expect(await page.locator('#alerts[data-played="1"]').count()).toBe(1); // alerts on: the new order chimed
+    expect(await page.title()).toBe("(1) Kitchen · pizza orders");
     expectStillWaiting();
 
     // Whitespace passes the browser's `required` but not the server: the page shows why.
@@ -165,5 +173,55 @@ describe.skipIf(!HAVE_CHROMIUM)("kitchen page in a real browser", () => {
     expect(button.leds.at(-1)).toBe("rejected"); // the LED table plays "rejected" for a refused cancel
     expect(await decided(orderId, "cancel-refused")).toBe("cancel refused · already in the oven");
     expect(pageErrors).toEqual([]);
+  });
+
+  it("staff see each waiting order's live age, a mark once the button gave up, user text isolated, and a warning for a deactivated button", async () => {
+    const THING = "pizza-button-01";
+    const raw = await connectRaw(broker.url, THING, thingCredentials(pkiDir, THING));
+    const played = Number((await page.locator("#alerts").getAttribute("data-played")) ?? 0);
+    try {
+      const send = (seq: number, fields: Record<string, unknown>) =>
+        raw.publishAsync(`pizza/orders/${THING}`, JSON.stringify({ serialNumber: THING, clickType: "SINGLE", v: 1, orderId: `${THING}-${seq}`, seq, action: "order", item: "margherita", ...fields }), { qos: 1 });
+      const seq = Math.floor(Date.now() / 1000) + 1_000;
+      // A right-to-left override in a field would reverse the text after it.
+      await send(seq, { batteryVoltage: "\u202e3012mV" });
+      const card = page.locator(`#waiting li[data-order-id="${THING}-${seq}"]`);
+      await card.waitFor();
+      await page.locator(`#alerts[data-played="${played + 1}"]`).waitFor();
+      const battery = card.locator("dd bdi", { hasText: "3012mV" });
+      expect(await battery.textContent()).toBe("3012mV");
+      const firstAge = await card.locator(".age").textContent();
+      expect(firstAge).toMatch(/^\d+ s$/);
+      expect(await card.getAttribute("data-overdue")).toBe("false");
+      expect(await card.locator(".overdue-note").isHidden()).toBe(true);
+      // --give-up-ms 3000: past it the card is marked, and the age has kept counting.
+      await page.locator(`#waiting li[data-order-id="${THING}-${seq}"][data-overdue="true"]`).waitFor();
+      expect(await card.locator(".overdue-note").isVisible()).toBe(true);
+      expect(Number((await card.locator(".age").textContent())!.split(" ")[0])).toBeGreaterThanOrEqual(3);
+
+      // An item off the menu is rejected by the house rules; its reversed name shows without the override.
+      await send(seq + 1, { item: "\u202eazzip-evil" });
+      const rejected = page.locator(`#done li[data-order-id="${THING}-${seq + 1}"]`);
+      await rejected.waitFor();
+      expect(await rejected.locator(".what").textContent()).toBe("azzip-evil");
+      expect(await rejected.locator(".what bdi").count()).toBe(1);
+      expect(await rejected.locator(".status").textContent()).toBe('rejected · unknown item "azzip-evil"');
+
+      // The thing is deactivated while its order waits: the page warns and the restaurant refuses to accept.
+      await pkiTool(pkiDir, "thing", "deactivate", THING);
+      await page.reload();
+      await page.locator(`#waiting li[data-order-id="${THING}-${seq}"][data-thing-state="INACTIVE"]`).waitFor();
+      expect(await card.locator(".thing-warning").textContent()).toContain("This button is INACTIVE in the registry");
+      await card.locator('button[data-decision="accept"]').click();
+      await card.locator(".error", { hasText: `${THING} is INACTIVE: its orders cannot be accepted; reject it instead` }).waitFor();
+      await card.locator('input[name="reason"]').fill("button deactivated");
+      await card.locator('button[data-decision="reject"]').click();
+      await page.locator(`#done li[data-order-id="${THING}-${seq}"][data-status="rejected"]`).waitFor();
+    } finally {
+      await raw.endAsync(true);
+      await pkiTool(pkiDir, "thing", "activate", THING);
+    }
+    // The deliberate 409 above is logged by Chromium as a failed request.
+    expect(pageErrors.filter((e) => !e.includes("status of 409"))).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@
 // client with the device's certificate places orders and reads acks, and the test speaks raw HTTP to the
 // page's API, including what a hostile page in the same browser would send.
 import http from "node:http";
+import net from "node:net";
 import path from "node:path";
 import type { MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -43,8 +44,9 @@ beforeAll(async () => {
   });
   kitchen = await startKitchen({
     backend: {
-      orders: () => restaurant.orders(),
       order: (id) => restaurant.order(id),
+      waiting: (page) => restaurant.waiting(page),
+      recentlyDecided: (limit) => restaurant.recentlyDecided(limit),
       settle: (id, decision) => {
         const stored = restaurant.settle(id, decision);
         kitchen.orderChanged(stored);
@@ -93,9 +95,13 @@ interface Reply {
 
 /** Raw HTTP, so the test controls every header (fetch would not let it set Host). */
 function request(method: string, urlPath: string, opts: { headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
+  return requestTo(kitchen.port, method, urlPath, opts);
+}
+
+function requestTo(port: number, method: string, urlPath: string, opts: { headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: "127.0.0.1", port: kitchen.port, method, path: urlPath, headers: opts.headers ?? {} },
+      { host: "127.0.0.1", port, method, path: urlPath, headers: opts.headers ?? {} },
       (res) => {
         let text = "";
         res.setEncoding("utf8");
@@ -287,6 +293,116 @@ describe("kitchen API: live events", () => {
       controller.abort();
       await reading;
       kitchen.brokerStatus({ connected: true });
+    }
+  });
+});
+
+describe("kitchen API: Host allow-list in every mode (DNS rebinding)", () => {
+  /** A second kitchen on the same restaurant, listening where the test says. */
+  async function kitchenOn(host: string, allowedHosts?: string[]): Promise<KitchenServer> {
+    return startKitchen({ backend: restaurant, host, port: 0, defaultEtaMin: 25, ...(allowedHosts ? { allowedHosts } : {}) });
+  }
+
+  it("refuses a foreign Host with 403 also when the listen address is not a loopback name", async () => {
+    // "::ffff:127.0.0.1" is loopback but not spelled as a loopback name: it stands in for 0.0.0.0 or a LAN
+    // address (tests stay on loopback). A rebinding page names its own host in Host and in Origin.
+    const open = await kitchenOn("::ffff:127.0.0.1");
+    try {
+      const orderId = await place();
+      const at = (hostHeader: string, method = "GET", urlPath = "/api/orders", body?: string) =>
+        requestTo(open.port, method, urlPath, { headers: { Host: hostHeader, ...(body !== undefined ? { "Content-Type": "application/json", Origin: `http://${hostHeader}` } : {}) }, ...(body !== undefined ? { body } : {}) });
+      const read = await at(`evil.example:${open.port}`);
+      expect(read.status).toBe(403);
+      expect(read.json.error).toMatch(/Host "evil\.example:\d+" is not allowed/);
+      expect((await at(`evil.example:${open.port}`, "POST", `/api/orders/${orderId}/reject`, JSON.stringify({ reason: "x" }))).status).toBe(403);
+      expect(restaurant.order(orderId)!.status).toBeNull();
+      // The loopback names, and the listen address itself, are allowed by default.
+      expect((await at(`127.0.0.1:${open.port}`)).status).toBe(200);
+      expect((await at(`localhost:${open.port}`)).status).toBe(200);
+      expect((await at(`[::ffff:127.0.0.1]:${open.port}`)).status).toBe(200);
+    } finally {
+      await open.close();
+    }
+  });
+
+  it("--allowed-host names are served, with their own Origin; other names are not", async () => {
+    const named = await kitchenOn("127.0.0.1", ["kitchen.lan", "192.168.1.20"]);
+    try {
+      const get = (hostHeader: string) => requestTo(named.port, "GET", "/api/orders", { headers: { Host: hostHeader } });
+      expect((await get("kitchen.lan:8080")).status).toBe(200);
+      expect((await get("KITCHEN.LAN")).status).toBe(200);
+      expect((await get("192.168.1.20")).status).toBe(200);
+      expect((await get("127.0.0.1")).status).toBe(200);
+      expect((await get("evil.example")).status).toBe(403);
+      expect((await get("kitchen.lan.evil.example")).status).toBe(403);
+      const orderId = await place();
+      const crossOrigin = await requestTo(named.port, "POST", `/api/orders/${orderId}/accept`, {
+        headers: { Host: "kitchen.lan", "Content-Type": "application/json", Origin: "http://evil.example" },
+        body: "{}",
+      });
+      expect(crossOrigin.status).toBe(403);
+      const sameOriginPost = await requestTo(named.port, "POST", `/api/orders/${orderId}/accept`, {
+        headers: { Host: "kitchen.lan", "Content-Type": "application/json", Origin: "http://kitchen.lan" },
+        body: "{}",
+      });
+      expect(sameOriginPost.status).toBe(200);
+    } finally {
+      await named.close();
+    }
+  });
+});
+
+describe("kitchen HTTP: idle, slow-header and slow-body connections are closed", () => {
+  const timeouts = { idleMs: 400, headersMs: 400, requestMs: 400 };
+
+  /** Opens a raw TCP connection, writes `bytes`, and resolves with what came back once the server closed it. */
+  function heldOpen(port: number, bytes: string, waitMs = 5_000): Promise<{ closed: boolean; reply: string }> {
+    return new Promise((resolve) => {
+      const socket = net.connect(port, "127.0.0.1", () => socket.write(bytes));
+      let reply = "";
+      socket.setEncoding("utf8");
+      socket.on("data", (chunk: string) => (reply += chunk));
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve({ closed: false, reply });
+      }, waitMs);
+      socket.on("close", () => {
+        clearTimeout(timer);
+        resolve({ closed: true, reply });
+      });
+      socket.on("error", () => {});
+    });
+  }
+
+  it("closes a connection that sends nothing, one that never finishes its headers, and one that never finishes its body", async () => {
+    const strict = await startKitchen({ backend: restaurant, port: 0, defaultEtaMin: 25, timeouts, heartbeatMs: 100 });
+    try {
+      const [idle, slowHeaders, slowBody] = await Promise.all([
+        heldOpen(strict.port, ""),
+        heldOpen(strict.port, "GET /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "),
+        heldOpen(strict.port, "POST /api/orders/pizza-button-01-1/accept HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"etaMin\""),
+      ]);
+      expect(idle.closed).toBe(true);
+      expect(slowHeaders.closed).toBe(true);
+      expect(slowBody.closed).toBe(true);
+      // A finished request on a kept-alive connection is answered, then the idle connection is closed too.
+      const kept = await heldOpen(strict.port, "GET /api/orders HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+      expect(kept.reply).toMatch(/^HTTP\/1\.1 200 OK/);
+      expect(kept.closed).toBe(true);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it("keeps an open event stream alive (its heartbeat is traffic)", async () => {
+    const strict = await startKitchen({ backend: restaurant, port: 0, defaultEtaMin: 25, timeouts, heartbeatMs: 100 });
+    try {
+      const stream = await heldOpen(strict.port, "GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 1_500);
+      expect(stream.closed).toBe(false);
+      expect(stream.reply).toContain("event: snapshot");
+      expect(stream.reply).toContain(": ping");
+    } finally {
+      await strict.close();
     }
   });
 });
