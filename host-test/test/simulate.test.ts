@@ -120,7 +120,7 @@ describe("npm run simulate (script mode)", () => {
       expect(last((e) => e.source === "net" && e.event === "close")).toBeGreaterThan(last((e) => e.source === "net" && e.event === "tcp"));
       expect(before[last((e) => e.source === "led")]).toMatchObject({ pattern: "off" });
     });
-    expect(readOrderIds(path.join(fresh, "restaurant.sqlite"))).toEqual(summary.clicks.map((c: any) => c.orderId));
+    expect(readOrderIds(path.join(fresh, "restaurant.db"))).toEqual(summary.clicks.map((c: any) => c.orderId));
   });
 
   it("topic prefix acme.pizza (a dot is a plain topic character) works end to end: button, broker rules, restaurant", async () => {
