@@ -6,6 +6,7 @@ import { board } from "board";
 import { createButton } from "core/button";
 import { isValidThingName } from "core/config";
 import { LedPlayer } from "core/led";
+import { CertificateRenewal } from "core/renewal";
 import { ensureWallClock, wallClock } from "device/clock";
 import { loadIdentity } from "device/identity";
 import { traceLog as log } from "device/log";
@@ -71,21 +72,47 @@ function main(): void {
     log,
     onSet() {
       led.off();
+      const store = new PreferenceStore({ domain: "pizza" });
+      // Renewal (same key) inside the certificate's last 60 days; the connector presents whichever
+      // certificate renewal says is current, so a renewed one is used from the next connection.
+      let renewal: CertificateRenewal | undefined;
+      const connector = secureMqttConnector({
+        mqtt: s.mqtt,
+        clientId: thingName,
+        identity: identity.value,
+        certificate: () => {
+          if (!renewal) return identity.value.certificate as unknown as ArrayBuffer;
+          const der = renewal.current();
+          return der.byteOffset === 0 && der.byteLength === der.buffer.byteLength ? (der.buffer as ArrayBuffer) : (der.slice().buffer as ArrayBuffer);
+        },
+        timers,
+        onTrace: (entry) => board.report("mqtt", `${entry.direction} ${entry.packet}${entry.detail ? ` (${entry.detail})` : ""}`),
+      });
+      try {
+        renewal = new CertificateRenewal({
+          thingName,
+          topicPrefix: s.core.topicPrefix,
+          provisioned: new Uint8Array(identity.value.certificate as unknown as ArrayBuffer),
+          timers,
+          clock: wallClock,
+          store,
+          connector,
+          log,
+          onEvent: (event) => board.report("renewal", JSON.stringify(event)),
+        });
+      } catch (error) {
+        log.warn(`certificate renewal off: ${String(error)}`); // the button still orders with its certificate
+      }
       const button = createButton(
         { ...s.core, thingName },
         {
           timers,
           clock: wallClock,
           led: ledPort,
-          store: new PreferenceStore({ domain: "pizza" }),
-          connector: secureMqttConnector({
-            mqtt: s.mqtt,
-            clientId: thingName,
-            identity: identity.value,
-            timers,
-            onTrace: (entry) => board.report("mqtt", `${entry.direction} ${entry.packet}${entry.detail ? ` (${entry.detail})` : ""}`),
-          }),
+          store,
+          connector,
           log,
+          ...(renewal ? { renewal } : {}),
           ...(battery ? { sleep: () => deepSleep.deepSleep(s.pins.button, s.pins.buttonActiveLow) } : {}),
         },
         {

@@ -235,6 +235,7 @@ async function main(): Promise<number> {
         }
       },
       onLedPattern: (name) => out.event("led", "pattern", { pattern: name }),
+      onRenewalEvent: ({ type, step, ...fields }) => out.event("renewal", step, fields),
       onPower: (state) => {
         out.event("button", state);
         for (const listener of powerListeners) listener(state);

@@ -16,6 +16,9 @@ import { VirtualDevice } from "./device/virtual-device";
 import type { SimulateConfig } from "./config";
 import { DEFAULT_MENU, startRestaurant, type DecidePolicy, type Restaurant, type RestaurantEvent } from "../services/restaurant/restaurant";
 import { DEV_DEVICE, ensureDevPki, type DevPki } from "../tools/pki/dev";
+import { startRenewal } from "../services/renewal/service";
+import type { RenewalService } from "../services/renewal/renewal";
+import type { RenewalEvent } from "../modules/core/renewal";
 import { startKitchen, type KitchenServer } from "../services/restaurant/kitchen/server";
 import { POLICY_TOPIC_PREFIX, productAuthorization } from "../services/broker/product-authorization";
 
@@ -27,6 +30,8 @@ export interface SimulationHooks {
   onRestaurantEvent?(event: RestaurantEvent): void;
   onBrokerEvent?(event: BrokerEvent): void;
   onLedPattern?(name: string): void;
+  /** The button's certificate renewal steps (asking, renewed, failed). */
+  onRenewalEvent?(event: RenewalEvent): void;
   /** Battery mode: the button went to deep sleep, or a press woke it. */
   onPower?(state: "sleep" | "wake"): void;
   ledMode: LedOutputMode;
@@ -44,6 +49,8 @@ export interface Simulation {
   readonly device: VirtualDevice;
   readonly restaurant: Restaurant | undefined;
   readonly broker: RunningBroker | undefined;
+  /** The certificate renewal service next to the embedded broker (it holds the dev PKI's CA). */
+  readonly renewal: RenewalService | undefined;
   readonly brokerUrl: string;
   /** The kitchen page watching the in-process restaurant (auto-accept), when there is one. */
   readonly kitchenUrl: string | undefined;
@@ -174,6 +181,19 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
       closers.push(() => page.close());
     }
 
+    // With the embedded broker, the renewal service runs here too (it issues from the dev PKI's CA), so a
+    // button whose certificate is inside its renewal window renews itself after an order.
+    let renewal: RenewalService | undefined;
+    if (dev) {
+      const log = hooks.log("renewal");
+      renewal = await startRenewal(
+        { brokerUrl, servername: config.servername, pkiDir: config.pkiDir, topicPrefix: config.button.topicPrefix, days: 730 },
+        (_source, event, fields) => log.info(`${event} ${JSON.stringify(fields ?? {})}`),
+      );
+      const started = renewal;
+      closers.push(() => started.close());
+    }
+
     const buttonConfig: ButtonConfig = { ...config.button, thingName };
     const virtual = new VirtualDevice({
       config: buttonConfig,
@@ -195,6 +215,7 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
       ...(hooks.onFlowEvent ? { onEvent: hooks.onFlowEvent } : {}),
       ...(hooks.onConnectionEvent ? { onConnectionEvent: hooks.onConnectionEvent } : {}),
       ...(hooks.onLedPattern ? { onLedPattern: hooks.onLedPattern } : {}),
+      renewal: { ...(hooks.onRenewalEvent ? { onEvent: hooks.onRenewalEvent } : {}) },
       ...(hooks.onPower ? { onPower: hooks.onPower } : {}),
     });
     closers.push(() => virtual.stop());
@@ -203,6 +224,7 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
       device: virtual,
       restaurant,
       broker,
+      renewal,
       brokerUrl,
       kitchenUrl: kitchen?.url,
       thingName,

@@ -37,7 +37,8 @@ export interface MqttConnectorOptions {
   servername?: string;
   alpnProtocols?: string[];
   ca: PemInput | PemInput[];
-  cert: PemInput;
+  /** Client certificate (chain); a function is asked at every connect (a renewed certificate is used from then on). */
+  cert: PemInput | (() => PemInput);
   key: PemInput;
   /** The thing name. The broker requires it to equal the certificate CN. */
   clientId: string;
@@ -140,11 +141,11 @@ export class MqttConnector implements MqttConnectorPort {
         emit({ step: "message", topic, bytes: payload.byteLength });
         safely(options.log, "onMessage", () => handlers.onMessage(topic, payload));
       },
-      onClose: (kind, detail) => {
+      onClose: (kind, detail, hungUpAfterPublish) => {
         closeEmitted = true;
         emit({ step: "close", kind, detail, byCore: false });
         options.log?.warn(`mqtt: connection ${id} closed (${kind}): ${detail}`);
-        safely(options.log, "onClose", () => handlers.onClose(kind, detail));
+        safely(options.log, "onClose", () => handlers.onClose(kind, detail, hungUpAfterPublish));
       },
     });
     return {

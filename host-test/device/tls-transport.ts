@@ -48,7 +48,8 @@ export interface TlsTransportOptions {
   servername?: string;
   alpnProtocols?: string[];
   ca: PemInput | PemInput[];
-  cert: PemInput;
+  /** Client certificate (chain); a function is asked at every open (a renewed certificate is used from then on). */
+  cert: PemInput | (() => PemInput);
   key: PemInput;
   /** Defaults to TLSv1.2, like the firmware; raise it only to test the broker. */
   tlsMaxVersion?: tls.SecureVersion;
@@ -71,6 +72,8 @@ export class TlsTransport implements Transport {
   readonly #options: TlsTransportOptions;
   readonly #open = new Set<Promise<void>>();
   #session: Buffer | undefined;
+  /** The certificate the kept session was made with. */
+  #sessionCert: string | undefined;
 
   constructor(options: TlsTransportOptions) {
     this.#options = options;
@@ -93,13 +96,17 @@ export class TlsTransport implements Transport {
     let closedByUs = false;
     let reported = false;
     const resume = options.resumeSessions ?? true;
+    const cert = typeof options.cert === "function" ? options.cert() : options.cert;
+    // A resumed session carries the certificate of its first handshake: a new certificate needs a full one.
+    if (this.#sessionCert !== undefined && String(cert) !== this.#sessionCert) this.#session = undefined;
+    this.#sessionCert = String(cert);
     const socket = openTlsStream({
       host: options.host,
       port: options.port,
       ...(options.servername ? { servername: options.servername } : {}),
       ...(options.alpnProtocols ? { alpnProtocols: options.alpnProtocols } : {}),
       ca: options.ca,
-      cert: options.cert,
+      cert,
       key: options.key,
       maxVersion: options.tlsMaxVersion ?? FIRMWARE_TLS.maxVersion,
       ciphers: FIRMWARE_TLS.ciphers,

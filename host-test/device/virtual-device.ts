@@ -14,6 +14,7 @@ import { TerminalLed, type LedOutputMode } from "./terminal-led";
 import { nodeTimers } from "./timers";
 import type { PemInput } from "../../services/net/tls-stream";
 import { VirtualButton } from "./virtual-button";
+import { CertificateRenewal, type RenewalEvent } from "../../modules/core/renewal";
 
 export type { OutcomeEvent };
 
@@ -57,6 +58,11 @@ export interface VirtualDeviceOptions {
   onPower?: (state: "sleep" | "wake") => void;
   keepaliveSec?: number;
   random?: () => number;
+  /**
+   * Certificate renewal as on the board: inside the window the button asks for a new certificate after an
+   * order's outcome; the store keeps it and the connector presents it from the next connection.
+   */
+  renewal?: { windowDays?: number; onEvent?: (event: RenewalEvent) => void };
 }
 
 export class VirtualDevice {
@@ -64,6 +70,7 @@ export class VirtualDevice {
   readonly led: TerminalLed;
   readonly store: FileStore;
   readonly connector: MqttConnector;
+  readonly renewal: CertificateRenewal | undefined;
   readonly #options: VirtualDeviceOptions;
   #button: Button;
   #asleep = false;
@@ -85,9 +92,15 @@ export class VirtualDevice {
       ...(options.columns ? { columns: options.columns } : {}),
       ...(options.color !== undefined ? { color: options.color } : {}),
     });
+    const chain = pemText(options.credentials.cert);
+    const certificates = chain.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    if (options.renewal && certificates.length === 0) throw new Error("virtual device: credentials.cert holds no PEM certificate");
+    let renewal: CertificateRenewal | undefined;
     this.connector = new MqttConnector({
       ...options.broker,
       ...options.credentials,
+      // With renewal: the certificate in use (renewed or provisioned) plus the chain's intermediates, read at each connect.
+      cert: options.renewal ? () => [derToPem(renewal!.current()), ...certificates.slice(1)].join("\n") + "\n" : options.credentials.cert,
       clientId: options.config.thingName,
       ...(options.keepaliveSec !== undefined ? { keepaliveSec: options.keepaliveSec } : {}),
       log: options.log,
@@ -98,6 +111,22 @@ export class VirtualDevice {
         options.onConnectionEvent?.(event);
       },
     });
+    if (options.renewal) {
+      renewal = new CertificateRenewal({
+        thingName: options.config.thingName,
+        topicPrefix: options.config.topicPrefix,
+        provisioned: pemToDer(certificates[0]!),
+        timers: nodeTimers,
+        clock: systemClock,
+        store: this.store,
+        connector: this.connector,
+        log: options.log,
+        ...(options.renewal.windowDays !== undefined ? { windowDays: options.renewal.windowDays } : {}),
+        ...(options.random ? { random: options.random } : {}),
+        ...(options.renewal.onEvent ? { onEvent: options.renewal.onEvent } : {}),
+      });
+    }
+    this.renewal = renewal;
     this.#options = options;
     this.#button = this.#createButton();
     // Battery mode: a press of the sleeping button wakes it (edges go through #edge).
@@ -168,6 +197,7 @@ export class VirtualDevice {
         led: this.led,
         store: this.store,
         connector: this.connector,
+        ...(this.renewal ? { renewal: this.renewal } : {}),
         log: options.log,
         ...(options.random ? { random: options.random } : {}),
         // Battery mode: "deep sleep" = the button already stopped itself (connection closed, every timer
@@ -227,4 +257,17 @@ export class VirtualDevice {
         : {};
     return { ...rest, pressToAckMs: roundMs(now - startedAt), ...publishToAck };
   }
+}
+
+function pemText(input: PemInput): string {
+  return typeof input === "string" ? input : input.toString("utf8");
+}
+
+function pemToDer(pem: string): Uint8Array {
+  return new Uint8Array(Buffer.from(pem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, ""), "base64"));
+}
+
+function derToPem(der: Uint8Array): string {
+  const b64 = Buffer.from(der).toString("base64").replace(/(.{64})/g, "$1\n").trim();
+  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----`;
 }

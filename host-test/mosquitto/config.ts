@@ -19,7 +19,7 @@
 //   max_packet_size                  the embedded broker's 64 KiB limit: bigger packets disconnect
 
 import { BUTTON_SETTINGS, pickSettings, validateSettings } from "../../modules/core/settings";
-import { acksTopic, allAcksFilter, allOrdersFilter, isValidThingName, ordersTopic, RESTAURANT_NAME } from "../../modules/core/topics";
+import { acksTopic, allAcksFilter, allOrdersFilter, allRenewedFilter, allRenewFilter, isValidThingName, ordersTopic, RENEWAL_SERVICE_NAME, renewedTopic, renewTopic, RESTAURANT_NAME } from "../../modules/core/topics";
 
 export const DEFAULT_MAX_PACKET_BYTES = 64 * 1024;
 /** The embedded broker's default total. */
@@ -61,14 +61,19 @@ export function mosquittoAcl(options: { topicPrefix?: string; restaurantName?: s
   const restaurant = options.restaurantName ?? RESTAURANT_NAME;
   if (!isValidThingName(restaurant)) throw new Error(`mosquitto: invalid restaurantName ${JSON.stringify(restaurant)}`);
   const restaurantBlock = [`user ${restaurant}`, `topic read ${allOrdersFilter(prefix)}`, `topic write ${allAcksFilter(prefix)}`, ""];
+  const renewalBlock = [`user ${RENEWAL_SERVICE_NAME}`, `topic read ${allRenewFilter(prefix)}`, `topic write ${allRenewedFilter(prefix)}`, ""];
   if (!options.things) {
     return [
       "# Written by host-test/mosquitto. %u is the username = the client certificate's CN (use_identity_as_username).",
       "# pattern lines apply to every client, the restaurant included.",
       `pattern write ${ordersTopic(prefix, "%u")}`,
       `pattern read ${acksTopic(prefix, "%u")}`,
+      "# certificate renewal: a device asks for its own certificate only, and reads only its own answer.",
+      `pattern write ${renewTopic(prefix, "%u")}`,
+      `pattern read ${renewedTopic(prefix, "%u")}`,
       "",
       ...restaurantBlock,
+      ...renewalBlock,
     ].join("\n");
   }
   const lines = [
@@ -80,10 +85,18 @@ export function mosquittoAcl(options: { topicPrefix?: string; restaurantName?: s
     if (thing.state !== "ACTIVE" || !isValidThingName(thing.name)) continue;
     if (thing.kind === "service") {
       if (thing.name === restaurant) lines.push(...restaurantBlock);
+      if (thing.name === RENEWAL_SERVICE_NAME) lines.push(...renewalBlock);
       continue;
     }
-    if (thing.name === restaurant) continue; // a device may never hold the restaurant's name
-    lines.push(`user ${thing.name}`, `topic write ${ordersTopic(prefix, thing.name)}`, `topic read ${acksTopic(prefix, thing.name)}`, "");
+    if (thing.name === restaurant || thing.name === RENEWAL_SERVICE_NAME) continue; // a device may never hold a service's name
+    lines.push(
+      `user ${thing.name}`,
+      `topic write ${ordersTopic(prefix, thing.name)}`,
+      `topic read ${acksTopic(prefix, thing.name)}`,
+      `topic write ${renewTopic(prefix, thing.name)}`,
+      `topic read ${renewedTopic(prefix, thing.name)}`,
+      "",
+    );
   }
   return lines.join("\n");
 }

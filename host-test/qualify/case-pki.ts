@@ -101,7 +101,9 @@ export async function createCasePki(options: { dir: string; thingName: string })
     commonName: options.thingName,
     kind: "client",
     notBefore: new Date(Date.now() - DAY),
-    notAfter: new Date(Date.now() + 30 * DAY),
+    // Beyond the button's 60-day renewal window: inside it the button would open a renewal connection after
+    // each outcome, and the cases count connections.
+    notAfter: new Date(Date.now() + 365 * DAY),
   });
   const caPem = trusted.cert.toString("pem") + "\n";
   const firmwareDir = join(options.dir, "device-identity");

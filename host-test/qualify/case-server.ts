@@ -169,10 +169,14 @@ export class CaseServer {
 
   #serve(socket: tls.TLSSocket, record: ConnectionRecord): void {
     const reader = new MqttReader();
+    // A broker that refuses a CONNECT processes nothing the client sent behind it (MQTT 3.1.1 §3.2.2.3: it
+    // closes the connection), even a pipelined SUBSCRIBE and PUBLISH that came in the same flight.
+    let refusedConnect = false;
     const session: Session = {
       record,
       send: (bytes, label) => {
         if (socket.destroyed) return;
+        if (bytes[0] === 0x20 && bytes.length >= 4 && bytes[3] !== 0) refusedConnect = true;
         this.#note(record, `→ ${label}`);
         socket.write(bytes);
       },
@@ -197,6 +201,10 @@ export class CaseServer {
       for (const packet of packets) {
         record.packets.push({ at: this.#now(), packet });
         this.#note(record, `← ${describePacket(packet)}`);
+        if (refusedConnect) {
+          this.#note(record, `  (not processed: the CONNECT was refused)`);
+          continue;
+        }
         this.#dispatch(session, packet);
       }
     });

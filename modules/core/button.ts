@@ -15,6 +15,7 @@ import { LedPlayer, type LedPatternName } from "./led";
 import { ledView } from "./led-view";
 import type { Clock, Led, Log, MqttConnector, Store, Timers } from "./ports";
 import { SleepGate } from "./sleep";
+import type { CertificateRenewal } from "./renewal";
 
 export interface ButtonPorts {
   timers: Timers;
@@ -29,7 +30,12 @@ export interface ButtonPorts {
   batteryVoltage?: () => string | undefined;
   /** Deep sleep until the button is pressed (battery mode, where it is required). Called once, after stop(). */
   sleep?: () => void;
+  /** Certificate renewal (renewal.ts): run after an order's outcome (on-demand mode), given up when a click needs the network. */
+  renewal?: Pick<CertificateRenewal, "run" | "abort">;
 }
+
+/** Outcomes after which the broker has just accepted this certificate: the moment to renew it if due. */
+const RENEW_AFTER: readonly string[] = ["ok", "rejected", "cancelled", "cancel-refused"];
 
 /** What a host watches: the flow's events, classified clicks, LED patterns. Observers run after the LED. */
 export interface ButtonObservers {
@@ -83,9 +89,19 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
       showOnLed(event);
       gate?.activity();
       observers.onEvent?.(event);
+      // After the outcome, on a connection of its own once the flow's has closed. Only on-demand: a
+      // persistent link holds the one connection the client id allows, and a battery button may sleep
+      // before the answer comes (both renew when they run on demand).
+      if (ports.renewal && event.type === "outcome" && RENEW_AFTER.indexOf(event.outcome) >= 0 && config.connectionMode === "on-demand") {
+        const renewal = ports.renewal;
+        timers.set(() => {
+          if (flow.state === "idle") renewal.run();
+        }, 0);
+      }
     },
   });
   const click = (type: ClickType) => {
+    ports.renewal?.abort("a click needs the connection"); // an order never waits for a renewal
     observers.onClick?.(type);
     flow.click(type);
   };
@@ -97,6 +113,7 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
     onClick: click,
   });
   const stop = () => {
+    ports.renewal?.abort("stopping");
     gate?.stop();
     classifier.dispose();
     flow.stop();

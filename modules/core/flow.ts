@@ -169,7 +169,7 @@ export class OrderFlow {
       handlers: {
         onReady: () => this.onReady(),
         onMessage: (topic, payload) => this.onMessage(topic, payload),
-        onClose: (kind, detail, connectionId) => this.onClose(kind, detail, connectionId),
+        onClose: (kind, detail, connectionId, hungUpAfterPublish) => this.onClose(kind, detail, connectionId, hungUpAfterPublish),
       },
     });
   }
@@ -387,14 +387,16 @@ export class OrderFlow {
   }
 
   /** The connection closed while this message held the link. */
-  private onClose(kind: CloseKind, detail: string, connectionId: number): void {
+  private onClose(kind: CloseKind, detail: string, connectionId: number, hungUpAfterPublish: boolean): void {
     const job = this.job!;
     if (kind === "auth") {
       this.log.error(`not authorized: ${detail}`);
       this.finish("auth-error");
       return;
     }
-    if (job.publishedOn === connectionId && this.flowState === "awaiting-ack") {
+    // A pipelined publish leaves with the CONNECT: the broker hanging up on it before CONNACK or SUBACK
+    // counts as well (the connector says so; a connection that never opened does not).
+    if (job.publishedOn === connectionId && (this.flowState === "awaiting-ack" || hungUpAfterPublish)) {
       job.peerCloses++;
       if (job.peerCloses >= this.authCloseThreshold) {
         this.log.error(`peer closed the connection right after publish ${job.peerCloses} times in a row: treating as not authorized`);

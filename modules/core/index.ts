@@ -14,3 +14,5 @@ export * from "./flow";
 export * from "./led-view";
 export * from "./sleep";
 export * from "./button";
+export * from "./der";
+export * from "./renewal";

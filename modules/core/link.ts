@@ -27,7 +27,7 @@ export interface LinkHandlers {
   onReady(): void;
   onMessage(topic: string, payload: Uint8Array): void;
   /** Only while a message holds the link; an idle link handles its own closes. */
-  onClose(kind: CloseKind, detail: string, connectionId: number): void;
+  onClose(kind: CloseKind, detail: string, connectionId: number, hungUpAfterPublish: boolean): void;
 }
 
 export interface LinkOptions {
@@ -174,8 +174,8 @@ export class Link {
       onMessage: (topic: string, payload: Uint8Array) => {
         if (this.current === current) this.options.handlers.onMessage(topic, payload);
       },
-      onClose: (kind: CloseKind, detail: string) => {
-        if (this.current === current) this.onClose(current, kind, detail);
+      onClose: (kind: CloseKind, detail: string, hungUpAfterPublish?: boolean) => {
+        if (this.current === current) this.onClose(current, kind, detail, hungUpAfterPublish === true);
       },
     };
     try {
@@ -201,11 +201,11 @@ export class Link {
     this.options.handlers.onReady();
   }
 
-  private onClose(closed: Connection, kind: CloseKind, detail: string): void {
+  private onClose(closed: Connection, kind: CloseKind, detail: string, hungUpAfterPublish = false): void {
     this.current = undefined;
     this.options.emit({ type: "connection", phase: "closed", kind, detail });
     if (this.held) {
-      this.options.handlers.onClose(kind, detail, closed.id);
+      this.options.handlers.onClose(kind, detail, closed.id, hungUpAfterPublish);
       return;
     }
     this.options.log.warn(`connection closed (${kind}): ${detail}`);

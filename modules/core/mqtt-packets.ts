@@ -234,16 +234,29 @@ export function decodePacket(firstByte: number, body: Uint8Array): DecodeResult 
 export class PacketReader {
   private buffer = new Uint8Array(0);
   private failed: string | undefined;
+  /** Bytes still to drop of an oversized PUBLISH being skipped. */
+  private skipping = 0;
 
-  /** maxPacketBytes bounds what one packet may claim, so a bad length can't make us buffer forever. */
+  /**
+   * maxPacketBytes bounds what one packet may claim, so a bad length can't make us buffer forever. A PUBLISH
+   * larger than that is skipped as it streams in (reported in `ignored`), and the next packet is read as
+   * usual: a message too large to be an ack must not cost the connection that will carry the real one.
+   * Any other oversized packet is an error.
+   */
   constructor(private readonly maxPacketBytes: number = 65_536) {}
 
-  push(chunk: Uint8Array): { packets: InboundPacket[]; error?: string } {
+  push(chunk: Uint8Array): { packets: InboundPacket[]; error?: string; ignored?: string[] } {
     if (this.failed) return { packets: [], error: this.failed };
+    if (this.skipping > 0) {
+      const dropped = Math.min(this.skipping, chunk.length);
+      this.skipping -= dropped;
+      chunk = chunk.subarray(dropped);
+    }
     const joined = new Uint8Array(this.buffer.length + chunk.length);
     joined.set(this.buffer, 0);
     joined.set(chunk, this.buffer.length);
     const packets: InboundPacket[] = [];
+    const ignored: string[] = [];
     let at = 0;
     for (;;) {
       if (joined.length - at < 2) break;
@@ -264,7 +277,16 @@ export class PacketReader {
         multiplier *= 128;
       }
       if (!complete) break;
-      if (length + 1 + lengthBytes > this.maxPacketBytes) return this.fail(packets, `packet of ${length} bytes exceeds the ${this.maxPacketBytes}-byte limit`);
+      if (length + 1 + lengthBytes > this.maxPacketBytes) {
+        if (joined[at]! >> 4 !== PacketType.PUBLISH) return this.fail(packets, `packet of ${length} bytes exceeds the ${this.maxPacketBytes}-byte limit`);
+        ignored.push(`PUBLISH of ${length} bytes ignored: over the ${this.maxPacketBytes}-byte limit`);
+        const total = 1 + lengthBytes + length;
+        const here = Math.min(total, joined.length - at);
+        this.skipping = total - here;
+        at += here;
+        if (this.skipping > 0) break;
+        continue;
+      }
       const end = at + 1 + lengthBytes + length;
       if (end > joined.length) break;
       const result = decodePacket(joined[at]!, joined.subarray(at + 1 + lengthBytes, end));
@@ -273,7 +295,7 @@ export class PacketReader {
       at = end;
     }
     this.buffer = joined.slice(at);
-    return { packets };
+    return ignored.length > 0 ? { packets, ignored } : { packets };
   }
 
   private fail(packets: InboundPacket[], reason: string): { packets: InboundPacket[]; error: string } {

@@ -86,6 +86,8 @@ class MqttSession implements MqttConnection {
   private readonly subscribeId: number;
   private readonly inFlight = new Map<number, string>();
   private connackSeen = false;
+  /** A PUBLISH of ours went out on this connection (pipelined or not). */
+  private publishWritten = false;
   private pingTimer: TimerHandle | undefined;
   private pongTimer: TimerHandle | undefined;
 
@@ -157,7 +159,8 @@ class MqttSession implements MqttConnection {
 
   private received(bytes: Uint8Array): void {
     if (this.phase === "closed") return;
-    const { packets, error } = this.reader.push(bytes);
+    const { packets, error, ignored } = this.reader.push(bytes);
+    for (const reason of ignored ?? []) this.trace("in", "PUBLISH", reason);
     for (const packet of packets) {
       if (this.isClosed()) return;
       this.handle(packet);
@@ -216,16 +219,25 @@ class MqttSession implements MqttConnection {
   private ended(kind: CloseKind, detail: string, peerClosed: boolean): void {
     if (this.phase === "closed") return;
     // A broker that hangs up before answering is refusing us: AWS IoT closes without a CONNACK on a CONNECT
-    // its policy does not allow, and without a SUBACK on a refused SUBSCRIBE (as our broker does after 0x80).
+    // its policy does not allow, and without a SUBACK on a refused SUBSCRIBE. But when a PUBLISH of ours went
+    // out in the same flight (pipelining), the hang-up may also answer that publish, or be a broker
+    // restarting under us: then it stays a network failure, flagged, and the flow calls the same hang-up
+    // after its publish, several times in a row, a refusal (authCloseThreshold).
     if (kind === "network" && peerClosed && this.phase === "connecting") {
-      kind = "auth";
-      detail = this.connackSeen
-        ? `the broker closed the connection in answer to SUBSCRIBE ${this.ackTopic} (not authorized)`
-        : "the broker closed the connection before CONNACK (not authorized to connect)";
+      if (!this.publishWritten) {
+        kind = "auth";
+        detail = this.connackSeen
+          ? `the broker closed the connection in answer to SUBSCRIBE ${this.ackTopic} (not authorized)`
+          : "the broker closed the connection before CONNACK (not authorized to connect)";
+      } else {
+        detail = this.connackSeen
+          ? "the broker closed the connection after our publish, before SUBACK (refused, or restarting)"
+          : "the broker closed the connection after our publish, before CONNACK (refused, or restarting)";
+      }
     }
     this.phase = "closed";
     this.stopKeepAlive();
-    this.handlers.onClose(kind, detail);
+    this.handlers.onClose(kind, detail, kind === "network" && peerClosed && this.publishWritten);
   }
 
   private fail(kind: CloseKind, detail: string): void {
@@ -237,6 +249,7 @@ class MqttSession implements MqttConnection {
   }
 
   private send(packets: Uint8Array[], name: string): void {
+    if (name.includes("PUBLISH")) this.publishWritten = true;
     let total = 0;
     for (const p of packets) total += p.length;
     const flight = new Uint8Array(total);

@@ -44,8 +44,12 @@ export interface ConnectionHandlers {
   /** Connected (TLS + MQTT CONNACK accepted) and subscribed to the ack topic: publishing may start. */
   onReady(): void;
   onMessage(topic: string, payload: Uint8Array): void;
-  /** Called at most once, and never after the core itself called close(). */
-  onClose(kind: CloseKind, detail: string): void;
+  /**
+   * Called at most once, and never after the core itself called close(). hungUpAfterPublish: the broker
+   * closed the connection after a PUBLISH of ours went out on it (a pipelined one included), before any
+   * answer: what AWS IoT does to a publish or subscribe its policy denies, and what a restarting broker does.
+   */
+  onClose(kind: CloseKind, detail: string, hungUpAfterPublish?: boolean): void;
 }
 
 /** One live (or connecting) MQTT connection. Created by MqttConnector.connect. */

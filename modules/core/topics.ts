@@ -4,6 +4,8 @@
 //
 //   device     publishes  <prefix>/orders/<thing>    subscribes <prefix>/acks/<thing>
 //   restaurant subscribes <prefix>/orders/+           publishes  <prefix>/acks/<thing>
+//   device     publishes  <prefix>/renew/<thing>     subscribes <prefix>/renewed/<thing>   (certificate renewal)
+//   renewal    subscribes <prefix>/renew/+            publishes  <prefix>/renewed/<thing>
 //
 // The thing is the last topic level, never a payload field: the broker lets only that thing's certificate
 // publish there, so the topic is the one trustworthy statement of who sent an order.
@@ -13,8 +15,11 @@ import { utf8Encode } from "./utf8";
 /** CN = client id of the restaurant service. Reserved: no button may use it (it could read every order). */
 export const RESTAURANT_NAME = "restaurant";
 
+/** CN = client id of the certificate renewal service. Reserved: it may issue certificates to every thing. */
+export const RENEWAL_SERVICE_NAME = "renewal";
+
 /** Identities a button must not take. */
-export const RESERVED_THING_NAMES: readonly string[] = Object.freeze([RESTAURANT_NAME]);
+export const RESERVED_THING_NAMES: readonly string[] = Object.freeze([RESTAURANT_NAME, RENEWAL_SERVICE_NAME]);
 
 export const DEFAULT_TOPIC_PREFIX = "pizza";
 
@@ -37,7 +42,9 @@ export function isValidThingName(name: string): boolean {
 /** Why `name` cannot be a button's thing name, or undefined if it can. */
 export function buttonThingNameProblem(name: string): string | undefined {
   if (!isValidThingName(name)) return `${JSON.stringify(name)} is not a valid thing name (1-128 of A-Z a-z 0-9 _ -)`;
-  if (RESERVED_THING_NAMES.indexOf(name) >= 0) return `${JSON.stringify(name)} is reserved for the restaurant service`;
+  if (RESERVED_THING_NAMES.indexOf(name) >= 0) {
+    return `${JSON.stringify(name)} is reserved for the ${name === RESTAURANT_NAME ? "restaurant" : "certificate renewal"} service`;
+  }
   return undefined;
 }
 
@@ -96,4 +103,34 @@ function thingAfter(level: string, topic: string): string | undefined {
   if (topic.length <= level.length || topic.slice(0, level.length) !== level) return undefined;
   const thing = topic.slice(level.length);
   return isValidThingName(thing) ? thing : undefined;
+}
+
+/** Where a device asks for a new certificate for its own key (the renewal service reads them all). */
+export function renewTopic(prefix: string, thing: string): string {
+  return `${prefix}/renew/${thing}`;
+}
+
+/** Where the renewal service answers a device. */
+export function renewedTopic(prefix: string, thing: string): string {
+  return `${prefix}/renewed/${thing}`;
+}
+
+/** The renewal service's subscription: every thing's requests. */
+export function allRenewFilter(prefix: string): string {
+  return `${prefix}/renew/+`;
+}
+
+/** The thing a renew topic is for, or undefined when `topic` is not `<prefix>/renew/<valid thing>`. */
+export function thingOfRenewTopic(prefix: string, topic: string): string | undefined {
+  return thingAfter(`${prefix}/renew/`, topic);
+}
+
+/** The thing a renewed topic is for, or undefined when `topic` is not `<prefix>/renewed/<valid thing>`. */
+export function thingOfRenewedTopic(prefix: string, topic: string): string | undefined {
+  return thingAfter(`${prefix}/renewed/`, topic);
+}
+
+/** The renewal service's publish pattern (mosquitto ACL, AWS policy resources): every thing's answers. */
+export function allRenewedFilter(prefix: string): string {
+  return `${prefix}/renewed/+`;
 }

@@ -13,6 +13,8 @@ export interface SecureMqttConnectorOptions {
   /** MQTT client id: the thing name (= certificate CN). */
   clientId: string;
   identity: DeviceIdentity;
+  /** The certificate to present at each connect (a renewed one from the store); default the identity's. */
+  certificate?: () => ArrayBuffer;
   timers: Timers;
   /** Every packet in and out (the Linux host prints them; a harness compares them with the virtual button's). */
   onTrace?: (entry: PacketTrace) => void;
@@ -21,7 +23,7 @@ export interface SecureMqttConnectorOptions {
 export function secureMqttConnector(options: SecureMqttConnectorOptions): MqttConnector {
   const { mqtt, clientId, identity, timers, onTrace } = options;
   return mqttSessionConnector({
-    transport: new SecureTransport({ mqtt, identity }),
+    transport: new SecureTransport({ mqtt, identity, ...(options.certificate ? { certificate: options.certificate } : {}) }),
     clientId,
     timers,
     keepAliveMs: mqtt.keepaliveMs,

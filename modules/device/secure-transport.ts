@@ -10,8 +10,12 @@
 // its public callback for any byte from the broker before handing it on to SecureSocket.
 //
 // TLS session resumption needs nothing here: the SDK's TLS keeps the last session per server name
-// (ssl/cache) and offers its ID on the next connection.
+// (ssl/cache) and offers its ID on the next connection. Only a new client certificate (a renewal) drops
+// it: a resumed session carries the certificate of its first handshake, so the broker would not see the new one.
+/// <reference path="./types/ssl-cache.d.ts" />
+import sessionCache from "ssl/cache";
 import SecureSocket from "securesocket";
+import { sameBytes } from "../core/der";
 import { Socket } from "socket";
 import type { ByteStream, ByteStreamHandlers, Transport } from "../core/mqtt-session";
 import type { DeviceIdentity } from "./identity";
@@ -48,10 +52,17 @@ interface ClassicSecureSocket {
 export interface SecureTransportOptions {
   mqtt: MqttSettings;
   identity: DeviceIdentity;
+  /**
+   * The client certificate (DER) to present, asked at every open: a renewed certificate from the store
+   * (core/renewal) replaces the identity's Resource from the next connection on. Default: the Resource.
+   */
+  certificate?: () => ArrayBuffer;
 }
 
 export class SecureTransport implements Transport {
   private readonly options: SecureTransportOptions;
+  /** The client certificate the last connection presented. */
+  private presented: Uint8Array | undefined;
 
   constructor(options: SecureTransportOptions) {
     this.options = options;
@@ -59,10 +70,14 @@ export class SecureTransport implements Transport {
 
   open(handlers: ByteStreamHandlers): ByteStream {
     const { mqtt, identity } = this.options;
+    const certificate = this.options.certificate ? this.options.certificate() : (identity.certificate as unknown as ArrayBuffer);
+    const bytes = new Uint8Array(certificate);
+    if (this.presented !== undefined && !sameBytes(this.presented, bytes)) sessionCache.deleteSessionID();
+    this.presented = bytes;
     const secure: { [option: string]: unknown } = {
       protocolVersion: TLS_1_2,
       certificate: identity.ca,
-      clientCertificates: [identity.certificate],
+      clientCertificates: [certificate],
       clientKey: identity.privateKey,
       tls_server_name: mqtt.serverName,
     };

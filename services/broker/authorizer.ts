@@ -10,8 +10,14 @@ import {
   isValidTopicPrefix,
   ordersTopic,
   RESTAURANT_NAME,
+  allRenewFilter,
+  RENEWAL_SERVICE_NAME,
+  renewedTopic,
+  renewTopic,
   thingOfAcksTopic,
   thingOfOrdersTopic,
+  thingOfRenewedTopic,
+  thingOfRenewTopic,
   topicPrefixProblem,
 } from "../../modules/core/topics";
 
@@ -59,6 +65,8 @@ const NO_RULE = "no matching rule";
  * The product's rules (docs/ARCHITECTURE.md, "Identity and topics"), all exact matches:
  * - a device may publish only `<p>/orders/<cn>` and subscribe to / receive only `<p>/acks/<cn>`;
  * - the restaurant may subscribe only `<p>/orders/+`, receive `<p>/orders/<thing>` and publish `<p>/acks/<thing>`;
+ * - a device may also ask to renew its own certificate (publish `<p>/renew/<thing>`, subscribe/receive
+ *   `<p>/renewed/<thing>`); the renewal service subscribes `<p>/renew/+` and publishes `<p>/renewed/<thing>`;
  * - everybody must connect with client id = certificate CN, and the CN must be a valid thing name
  *   (a CN like "+" or "a/b" would otherwise turn an exact rule into a wildcard).
  */
@@ -73,6 +81,7 @@ export function thingTopicAuthorizer(opts: ThingTopicAuthorizerOptions): Authori
     throw new Error(`thingTopicAuthorizer: invalid restaurantName ${JSON.stringify(restaurant)}`);
   }
   const isRestaurant = (id: ClientIdentity) => id.thingName === restaurant;
+  const isRenewal = (id: ClientIdentity) => id.thingName === RENEWAL_SERVICE_NAME;
 
   return {
     connect(id) {
@@ -84,6 +93,8 @@ export function thingTopicAuthorizer(opts: ThingTopicAuthorizerOptions): Authori
       if (isRestaurant(id)) {
         return thingOfAcksTopic(prefix, topic) !== undefined ? allow("restaurant publishes acks") : deny(NO_RULE);
       }
+      if (isRenewal(id)) return thingOfRenewedTopic(prefix, topic) !== undefined ? allow("renewal service answers a thing") : deny(NO_RULE);
+      if (topic === renewTopic(prefix, id.thingName)) return allow("thing asks to renew its own certificate");
       return topic === ordersTopic(prefix, id.thingName) ? allow("thing publishes its own orders") : deny(NO_RULE);
     },
     retainPublish() {
@@ -94,12 +105,16 @@ export function thingTopicAuthorizer(opts: ThingTopicAuthorizerOptions): Authori
       if (isRestaurant(id)) {
         return topicFilter === allOrdersFilter(prefix) ? allow("restaurant subscribes to all orders") : deny(NO_RULE);
       }
+      if (isRenewal(id)) return topicFilter === allRenewFilter(prefix) ? allow("renewal service subscribes to all renew requests") : deny(NO_RULE);
+      if (topicFilter === renewedTopic(prefix, id.thingName)) return allow("thing subscribes to its own renewal answers");
       return topicFilter === acksTopic(prefix, id.thingName) ? allow("thing subscribes to its own acks") : deny(NO_RULE);
     },
     receive(id, topic) {
       if (isRestaurant(id)) {
         return thingOfOrdersTopic(prefix, topic) !== undefined ? allow("restaurant receives orders") : deny(NO_RULE);
       }
+      if (isRenewal(id)) return thingOfRenewTopic(prefix, topic) !== undefined ? allow("renewal service receives renew requests") : deny(NO_RULE);
+      if (topic === renewedTopic(prefix, id.thingName)) return allow("thing receives its own renewal answer");
       return topic === acksTopic(prefix, id.thingName) ? allow("thing receives its own acks") : deny(NO_RULE);
     },
   };

@@ -52,6 +52,7 @@ export type BrokerEventName =
   | "disconnect"
   | "client-error"
   | "trust-updated"
+  | "certificate-updated"
   | "broker-error"
   | "closed";
 
@@ -143,6 +144,8 @@ export interface RunningBroker {
    * a new CRL are closed (revalidate). Throws on bad PEM.
    */
   updateTrust(trust: TrustMaterial): void;
+  /** Replace the broker's own certificate and key (a renewal); new connections get it. Throws on bad PEM or a mismatched key. */
+  updateCertificate(identity: { key: string | Buffer; cert: string | Buffer }): void;
   /**
    * Checks every open client again (registry state, CRLs) and disconnects, with an "access-withdrawn"
    * event, those whose certificate or thing became REVOKED or INACTIVE. Resolves to how many it closed.
@@ -244,10 +247,13 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
   (aedes as EventEmitter).on("error", (err: Error) => emit({ event: "broker-error", reason: err.message }));
 
   const tlsSessions = new TlsSessionCache(options.tlsSessions);
+  // What the server presents and trusts now; either can be replaced while it runs.
+  let identity = { key: options.key, cert: options.cert };
+  let currentTrust: TrustMaterial = { ca: options.ca, ...(options.crl ? { crl: options.crl } : {}) };
   const secureContextOptions = (trust: TrustMaterial): tls.SecureContextOptions => ({
     ...tlsSessions.serverOptions(),
-    key: options.key,
-    cert: options.cert,
+    key: identity.key,
+    cert: identity.cert,
     ca: trust.ca,
     ...(trust.crl && trust.crl.length > 0 ? { crl: trust.crl } : {}),
     // setSecureContext() resets anything not given, so the floor is repeated here.
@@ -373,10 +379,24 @@ export async function startBroker(options: BrokerOptions): Promise<RunningBroker
       // Build it once on the side first: bad PEM (e.g. a CRL) throws here and the old trust stays in force.
       tls.createSecureContext(secureContextOptions(trust));
       server.setSecureContext(secureContextOptions(trust));
+      currentTrust = trust;
       revoked = revokedSerials(trust.crl ?? []);
       tlsSessions.forgetAll(); // no resumption past the new CRL
       emit({ event: "trust-updated", caCount: trust.ca.length, crlCount: trust.crl?.length ?? 0 });
       void revalidate("trust updated");
+    },
+    updateCertificate(next) {
+      const previous = identity;
+      identity = { key: next.key, cert: next.cert };
+      try {
+        tls.createSecureContext(secureContextOptions(currentTrust)); // a key that does not match the certificate throws here
+      } catch (error) {
+        identity = previous;
+        throw error;
+      }
+      server.setSecureContext(secureContextOptions(currentTrust));
+      tlsSessions.forgetAll(); // clients get the new certificate in a full handshake
+      emit({ event: "certificate-updated" });
     },
     revalidate,
     close() {

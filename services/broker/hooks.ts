@@ -92,7 +92,8 @@ export function createHooks(ctx: HookContext) {
       .then((decision) => {
         if (decision.allow && peer?.identity) {
           stats.connects++;
-          emit({ event: "connect", ...who(client), reason: decision.reason });
+          // The certificate's fingerprint tells which of a thing's certificates (e.g. after a renewal) it used.
+          emit({ event: "connect", ...who(client), fingerprint256: peer.fingerprint256, reason: decision.reason });
           done(null, true);
         } else {
           stats.refused++;

@@ -24,6 +24,7 @@ import {
 } from "./broker";
 import { DEFAULT_PUBLISH_LIMIT, type PublishLimit } from "./publish-limit";
 import { watchTrust, type TrustReloader } from "./trust-reload";
+import { watchCertificateExpiry } from "./cert-expiry";
 
 export interface BrokerServiceConfig {
   host: string;
@@ -164,12 +165,23 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
     log: ({ event, ...fields }) => log(event, fields),
   });
 
+  // The server certificate is reloaded with the trust: `pki broker cert --renew` rewrites it (and the registry).
+  let served = cert;
+  const readServer = () => ({ cert: fs.readFileSync(files.certPath, "utf8"), key: fs.readFileSync(files.keyPath, "utf8") });
   let trust: TrustReloader;
   try {
     trust = watchTrust({
       dir: config.pkiDir,
-      read: () => pki.trustMaterial(),
-      apply: (material) => broker.updateTrust(material),
+      read: () => ({ ...pki.trustMaterial(), server: readServer() }),
+      apply: (material) => {
+        if (material.server && material.server.cert !== served) {
+          broker.updateCertificate(material.server);
+          served = material.server.cert;
+          const now = new X509Certificate(served);
+          log("broker-certificate-reloaded", { notAfter: now.validTo, fingerprint256: now.fingerprint256 });
+        }
+        broker.updateTrust(material);
+      },
       onChange: () => {
         attachDefaults();
         // A thing deactivated or revoked in the registry loses its open connections too.
@@ -182,6 +194,7 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
     throw error;
   }
   trust.check("start"); // anything the PKI tool changed while the broker was starting
+  const expiry = watchCertificateExpiry({ read: () => served, pkiDir: config.pkiDir, log });
   log("ready", {
     url: broker.url,
     host: broker.host,
@@ -196,6 +209,7 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
     broker,
     trust,
     async close() {
+      expiry.close();
       trust.close();
       await broker.close();
     },

@@ -11,6 +11,8 @@ import { Pki } from "../../tools/pki/pki";
 export interface TrustSource {
   ca: string[];
   crl: string[];
+  /** The broker's own certificate and key (PEM): `pki broker cert --renew` replaces them. */
+  server?: { cert: string; key: string };
   /** Trusted CAs without a CRL: node:tls refuses their certificates while a CRL is configured. */
   missingCrl: string[];
 }
@@ -20,7 +22,7 @@ export interface TrustReloadOptions {
   /** Reads the current trust material (Pki.trustMaterial). Throwing keeps the old trust. */
   read(): TrustSource;
   /** Applies it (RunningBroker.updateTrust). Throwing keeps the old trust. */
-  apply(trust: { ca: string[]; crl: string[] }): void;
+  apply(trust: { ca: string[]; crl: string[]; server?: { cert: string; key: string } }): void;
   /** Something in the PKI dir changed (after the debounce), whether or not the trust did. */
   onChange?(): void;
   log(event: string, fields: Record<string, unknown>): void;
@@ -58,7 +60,7 @@ export function watchTrust(options: TrustReloadOptions): TrustReloader {
     const next = fingerprint(trust);
     if (next === current) return "unchanged";
     try {
-      options.apply({ ca: trust.ca, crl: trust.crl });
+      options.apply({ ca: trust.ca, crl: trust.crl, ...(trust.server ? { server: trust.server } : {}) });
     } catch (error) {
       options.log("trust-reload-failed", { trigger, reason: (error as Error).message, action: "keeping the current trust" });
       return "failed";
@@ -115,6 +117,6 @@ export function watchTrust(options: TrustReloadOptions): TrustReloader {
   };
 }
 
-function fingerprint(trust: { ca: string[]; crl: string[] }): string {
-  return JSON.stringify([trust.ca, trust.crl]);
+function fingerprint(trust: TrustSource): string {
+  return JSON.stringify([trust.ca, trust.crl, trust.server?.cert ?? "", trust.server?.key ?? ""]);
 }

@@ -13,6 +13,8 @@ import { parseCertificate, type KeyType } from "./crypto";
 import type { VerifyResult } from "./verify";
 import { policyStoreCommand } from "../policy/store-cli";
 import { setupDevice, shortPath } from "./device-setup";
+import { auditPki, auditTable, DEFAULT_AUDIT_WINDOWS } from "./audit";
+import { renewBrokerCert } from "./renew";
 
 export interface CliIo {
   out(line: string): void;
@@ -330,6 +332,34 @@ const commands: Record<string, Command> = {
       io.out(bundle);
     },
   },
+  audit: {
+    usage: "audit [--window-days N] [--json]",
+    summary: "list certificates (things, broker, CAs) and CRLs by time left; flag those inside the window",
+    details:
+      "Exit code 1 when one has already expired (for a cron job), 0 otherwise, flagged or not.\n" +
+      `Default windows: ${DEFAULT_AUDIT_WINDOWS.thing} days for devices and CAs, ${DEFAULT_AUDIT_WINDOWS.broker} for the broker, ${DEFAULT_AUDIT_WINDOWS.crl} for CRLs (nextUpdate).`,
+    options: { "window-days": { type: "string" }, json: { type: "boolean" } },
+    optionHelp: ["--window-days N   one window for everything, in days", "--json            one JSON document: { entries, expiring, expired }"],
+    args: [0, 0],
+    async run({ values, io, open }) {
+      const pki = await open();
+      let windows = {};
+      if (values["window-days"] !== undefined) {
+        const w = Number(values["window-days"]);
+        if (!Number.isInteger(w) || w < 0 || w > 36500) fail(`--window-days must be a whole number of days between 0 and 36500, not "${String(values["window-days"])}"`);
+        windows = { thing: w, broker: w, ca: w, crl: w };
+      }
+      const entries = auditPki(pki.dir, { windows });
+      const expired = entries.filter((e) => e.status === "expired").length;
+      const expiring = entries.filter((e) => e.status === "expiring").length;
+      if (values.json) io.out(JSON.stringify({ entries, expiring, expired }, null, 2));
+      else {
+        for (const line of auditTable(entries)) io.out(line);
+        io.out(`${entries.length} checked: ${expired} expired, ${expiring} inside their window`);
+      }
+      return expired > 0 ? 1 : 0;
+    },
+  },
   verify: {
     usage: "verify <cert.pem> [--purpose client|server|any] [--json]",
     summary: "check a certificate against this PKI: chain to the root, validity, key usage, key, revocation",
@@ -398,20 +428,28 @@ const commands: Record<string, Command> = {
   "policy detach": policyCommand("detach", "policy detach <policy name> <thing>", "detach a stored policy from a thing", [2, 2]),
   "policy list": policyCommand("list", "policy list [<thing>]", "list stored policies and their things, or one thing's policies", [0, 1]),
   "broker cert": {
-    usage: "broker cert [--host <name>]… [--ip <address>]… [--key-type rsa|ec]",
+    usage: "broker cert [--host <name>]… [--ip <address>]… [--key-type rsa|ec] [--days N] | broker cert --renew [--days N]",
     summary: "issue the broker's server certificate (serverAuth, subjectAltName) from the root CA",
-    details: "Without --host/--ip: localhost and 127.0.0.1.",
-    options: { host: { type: "string", multiple: true }, ip: { type: "string", multiple: true }, "key-type": { type: "string" }, days: { type: "string" } },
-    optionHelp: ["--host <name>    DNS name (repeatable)", "--ip <address>   IP address (repeatable)", "--key-type rsa|ec (default rsa)", "--days N         validity (default 397)"],
+    details: "Without --host/--ip: localhost and 127.0.0.1. --renew: a new key and certificate for the names of the\ncurrent one; a running broker serves it to new connections without a restart.",
+    options: { host: { type: "string", multiple: true }, ip: { type: "string", multiple: true }, "key-type": { type: "string" }, days: { type: "string" }, renew: { type: "boolean" } },
+    optionHelp: ["--host <name>    DNS name (repeatable)", "--ip <address>   IP address (repeatable)", "--key-type rsa|ec (default rsa; with --renew: the current key's type)", "--days N         validity (default 397)", "--renew          keep the current certificate's names (subjectAltName)"],
     args: [0, 0],
     async run({ values, io, open }) {
       const pki = await open();
+      const d = days(values.days);
       let hosts = (values.host as string[] | undefined) ?? [];
       let ips = (values.ip as string[] | undefined) ?? [];
-      if (hosts.length === 0 && ips.length === 0) [hosts, ips] = [["localhost"], ["127.0.0.1"]];
-      const d = days(values.days);
-      const files = await pki.createBrokerCert({ hosts, ips, keyType: keyType(values["key-type"]), ...(d ? { validDays: d } : {}) });
-      io.out(`broker certificate for ${[...hosts, ...ips].join(", ")}`);
+      let files;
+      if (values.renew) {
+        if (hosts.length + ips.length > 0) fail("--renew keeps the current names: leave out --host/--ip (or issue anew without --renew)");
+        const renewed = await renewBrokerCert(pki, { ...(d ? { validDays: d } : {}), ...(values["key-type"] !== undefined ? { keyType: keyType(values["key-type"]) } : {}) });
+        ({ hosts, ips } = renewed);
+        files = renewed;
+      } else {
+        if (hosts.length === 0 && ips.length === 0) [hosts, ips] = [["localhost"], ["127.0.0.1"]];
+        files = await pki.createBrokerCert({ hosts, ips, keyType: keyType(values["key-type"]), ...(d ? { validDays: d } : {}) });
+      }
+      io.out(`broker certificate for ${[...hosts, ...ips].join(", ")}${values.renew ? " (renewed)" : ""}`);
       io.out(`certificate: ${files.certPath}`);
       io.out(`private key: ${files.keyPath} (mode 0600)`);
       io.out(`CA:          ${files.caPath}`);

@@ -29,7 +29,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { isValidThingName } from "../../modules/core/config";
 import { wildcardMatch } from "../policy/glob";
-import { isServiceName, reservedNameProblem } from "./reserved";
+import { isServiceName, reservedNameProblem, SERVICE_NAMES } from "./reserved";
 import {
   assertAcceptableKey,
   commonName,
@@ -366,7 +366,7 @@ export class Pki {
    */
   async createService(name: string, opts: { keyType?: KeyType; validDays?: number } = {}): Promise<ThingFiles> {
     assertThingName(name);
-    if (!isServiceName(name)) fail(`"${name}" is not a service this product knows (services: restaurant); devices use "thing create"`);
+    if (!isServiceName(name)) fail(`"${name}" is not a service this product knows (services: ${SERVICE_NAMES.join(", ")}); devices use "thing create"`);
     return this.issueWithKey(name, opts, "service");
   }
 
@@ -512,6 +512,30 @@ export class Pki {
     this.recordThingCert(reg, name, cert, "csr", caId);
     const files = this.thingFiles(name)!;
     return { name, certPem: cert.toString("pem") + "\n", certPath: files.certPath, chainPath: files.chainPath, caPath: files.caPath };
+  }
+
+  /**
+   * Renewal with the same key (tools/pki/renew.ts decides when it is allowed): a new certificate for the
+   * public key and subject of the thing's certificate `fingerprint`, from the CA that issued that one.
+   * The old certificate stays ACTIVE until it expires; both stay in the registry.
+   */
+  async reissueThingCertificate(name: string, fingerprint: string, opts: { validDays?: number } = {}): Promise<{ certPem: string; chainPem: string; fingerprint256: string }> {
+    const reg = this.registry();
+    const old = reg.certificates.find((c) => c.thing === name && c.kind === "client" && c.fingerprint256 === normalizeFingerprint(fingerprint));
+    if (!old?.issuerCaId) fail(`thing ${name} has no certificate ${fingerprint} issued by this PKI`);
+    const oldCert = parseCertificate(readFileSync(this.path(old.certFile), "utf8"), old.certFile);
+    const keyInfo = describePublicKey(oldCert.publicKey.rawData);
+    const cert = await createEndEntity({
+      issuer: await this.issuer(old.issuerCaId, reg),
+      publicKey: oldCert.publicKey,
+      subjectKeyType: keyInfo.keyType as KeyType,
+      commonName: name,
+      kind: "client",
+      ...validity(opts.validDays ?? DEFAULT_VALID_DAYS.thing),
+    });
+    this.recordThingCert(reg, name, cert, "renewal", old.issuerCaId, undefined, reg.things[name]?.kind === "service" ? "service" : "device");
+    const certPem = cert.toString("pem") + "\n";
+    return { certPem, chainPem: this.chainPem(certPem, old.issuerCaId, reg), fingerprint256: fingerprint256(cert.rawData) };
   }
 
   async createBrokerCert(opts: { hosts: string[]; ips: string[]; validDays?: number; keyType?: KeyType }): Promise<ServerFiles> {

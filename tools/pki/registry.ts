@@ -8,7 +8,7 @@ import { fail } from "./errors";
 import { writePublic } from "./files";
 
 export type ThingState = "ACTIVE" | "INACTIVE" | "REVOKED";
-export type IssuedBy = "create" | "csr" | "byo-ca" | "aws-import";
+export type IssuedBy = "create" | "csr" | "byo-ca" | "aws-import" | "renewal";
 export type CaRole = "root" | "intermediate" | "registered";
 
 export interface CaRecord {

@@ -161,10 +161,32 @@ describe("decoder refuses malformed, truncated and unexpected packets", () => {
     });
   }
 
-  it("a packet larger than the limit fails before it is buffered", () => {
-    const reader = new PacketReader(1024);
-    const head = brokerPacket({ cmd: "publish", topic: "t", payload: new Uint8Array(5000), qos: 0 }).subarray(0, 10);
-    expect(reader.push(head).error).toMatch(/exceeds the 1024-byte limit/);
+  it("a PUBLISH larger than the limit is skipped as it streams in, never buffered; the next packet is read", () => {
+    const big = brokerPacket({ cmd: "publish", topic: "pizza/acks/x", payload: new Uint8Array(5000).fill(0x41), qos: 0 });
+    const next = brokerPacket({ cmd: "publish", topic: "pizza/acks/x", payload: "ok", qos: 0 });
+    const stream = concat(big, next);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 8 }), (cuts) => {
+        const reader = new PacketReader(1024);
+        const packets: InboundPacket[] = [];
+        const ignored: string[] = [];
+        let at = 0;
+        for (const cut of [...cuts.sort((a, b) => a - b), stream.length]) {
+          const r = reader.push(stream.subarray(at, cut));
+          expect(r.error).toBeUndefined();
+          packets.push(...r.packets);
+          ignored.push(...(r.ignored ?? []));
+          at = cut;
+        }
+        expect(ignored).toEqual(["PUBLISH of 5014 bytes ignored: over the 1024-byte limit"]);
+        expect(packets).toEqual([{ type: "publish", topic: "pizza/acks/x", payload: utf8Encode("ok"), qos: 0, packetId: undefined, retain: false, dup: false }]);
+      }),
+    );
+  });
+
+  it("any other packet larger than the limit is an error", () => {
+    const reader = new PacketReader(16);
+    expect(reader.push(brokerPacket({ cmd: "suback", messageId: 1, granted: new Array<number>(40).fill(1) })).error).toMatch(/exceeds the 16-byte limit/);
   });
 
   it("stays failed after an error (the stream can't be resynchronised)", () => {

@@ -54,16 +54,20 @@ function setup(options: { keepAliveMs?: number; pipeline?: boolean } = {}) {
     onTrace: (t) => traces.push(t),
   });
   const closes: [CloseKind, string][] = [];
+  const hangUps: boolean[] = [];
   const messages: [string, string][] = [];
   const connection = connector.connect(
     { subscribe: "pizza/acks/pizza-button-01" },
     {
       onReady: () => events.push("ready"),
       onMessage: (topic, payload) => messages.push([topic, utf8Decode(payload)!]),
-      onClose: (kind, detail) => closes.push([kind, detail]),
+      onClose: (kind, detail, hungUpAfterPublish) => {
+        closes.push([kind, detail]);
+        hangUps.push(hungUpAfterPublish === true);
+      },
     },
   );
-  return { timers, stream, events, traces, published, connection, closes, messages };
+  return { timers, stream, events, traces, published, connection, closes, messages, hangUps };
 }
 
 const ORDER = utf8Encode('{"v":1,"orderId":"pizza-button-01-1"}');
@@ -145,6 +149,32 @@ describe("mqtt session: refusals reach the flow", () => {
     s.stream.handlers.onOpen();
     s.stream.reply(connack(), suback(0x80));
     expect(s.closes).toEqual([["auth", "SUBSCRIBE pizza/acks/pizza-button-01 refused by the broker"]]);
+  });
+
+  it("a hang-up before CONNACK with no publish of ours on the wire → auth (a refused CONNECT)", () => {
+    const s = setup();
+    s.stream.handlers.onOpen();
+    s.stream.handlers.onClose("network", "peer closed", true);
+    expect(s.closes).toEqual([["auth", "the broker closed the connection before CONNACK (not authorized to connect)"]]);
+    expect(s.hangUps).toEqual([false]);
+  });
+
+  it("a hang-up after a pipelined publish → network, flagged for the flow to count (refusal or restart?)", () => {
+    const s = setup();
+    s.connection.publish("pizza/orders/pizza-button-01", ORDER);
+    s.stream.handlers.onOpen();
+    s.stream.reply(connack());
+    s.stream.handlers.onClose("network", "peer closed", true);
+    expect(s.closes).toEqual([["network", "the broker closed the connection after our publish, before SUBACK (refused, or restarting)"]]);
+    expect(s.hangUps).toEqual([true]);
+  });
+
+  it("a connection that never opened is not a hang-up after publish, even with a publish queued", () => {
+    const s = setup();
+    s.connection.publish("pizza/orders/pizza-button-01", ORDER);
+    s.stream.handlers.onClose("network", "ECONNREFUSED", false);
+    expect(s.closes).toEqual([["network", "ECONNREFUSED"]]);
+    expect(s.hangUps).toEqual([false]);
   });
 
   it("TLS refused by the transport → auth, passed through once", () => {

@@ -10,6 +10,12 @@ import {
   MAX_TOPIC_PREFIX_BYTES,
   ordersTopic,
   RESTAURANT_NAME,
+  RENEWAL_SERVICE_NAME,
+  allRenewFilter,
+  renewedTopic,
+  renewTopic,
+  thingOfRenewTopic,
+  thingOfRenewedTopic,
   thingOfAcksTopic,
   thingOfOrdersTopic,
   topicPrefixProblem,
@@ -69,5 +75,16 @@ describe("topic contract", () => {
     expect(buttonThingNameProblem("pizza-button-01")).toBeUndefined();
     expect(buttonThingNameProblem(RESTAURANT_NAME)).toMatch(/reserved for the restaurant/);
     expect(buttonThingNameProblem("a/b")).toMatch(/not a valid thing name/);
+  });
+
+  it("renewal topics: a thing asks on its own renew topic and reads its own renewed topic; the service's name is reserved", () => {
+    expect(renewTopic("shop/pizza", "b-1")).toBe("shop/pizza/renew/b-1");
+    expect(renewedTopic("shop/pizza", "b-1")).toBe("shop/pizza/renewed/b-1");
+    expect(allRenewFilter("pizza")).toBe("pizza/renew/+");
+    expect(thingOfRenewTopic("pizza", "pizza/renew/b-1")).toBe("b-1");
+    expect(thingOfRenewTopic("pizza", "pizza/renew/+")).toBeUndefined();
+    expect(thingOfRenewTopic("pizza", "pizza/renewed/b-1")).toBeUndefined();
+    expect(thingOfRenewedTopic("pizza", "pizza/renewed/b-1")).toBe("b-1");
+    expect(buttonThingNameProblem(RENEWAL_SERVICE_NAME)).toMatch(/reserved for the certificate renewal service/);
   });
 });

@@ -38,14 +38,19 @@ describe("mosquitto config text", () => {
     expect(lines.filter((l) => /^(listener|port|bind_address)\b/.test(l))).toEqual(["listener 18883 127.0.0.1"]);
   });
 
-  it("ACL: devices write their orders and read their acks; the restaurant reads all orders, writes all acks", () => {
+  it("ACL: devices write their orders and renew requests, read their acks and renewal answers; the restaurant reads all orders, writes all acks; the renewal service reads all requests, writes all answers", () => {
     const lines = mosquittoAcl({ topicPrefix: "shop/pizza" }).split("\n").filter((l) => l && !l.startsWith("#"));
     expect(lines).toEqual([
       "pattern write shop/pizza/orders/%u",
       "pattern read shop/pizza/acks/%u",
+      "pattern write shop/pizza/renew/%u",
+      "pattern read shop/pizza/renewed/%u",
       "user restaurant",
       "topic read shop/pizza/orders/+",
       "topic write shop/pizza/acks/+",
+      "user renewal",
+      "topic read shop/pizza/renew/+",
+      "topic write shop/pizza/renewed/+",
     ]);
   });
 

@@ -1,0 +1,152 @@
+// The renewal service over the real broker (`npm run broker` as a child process: TLS 1.2, client
+// certificates, the product policies) with buttons as plain MQTT clients holding their own certificates.
+// A thing renews its own certificate (same key and subject, later end, recorded with the old one); a thing
+// can't renew another; a deactivated or revoked thing is refused even on a connection opened before.
+import { X509Certificate } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import type { MqttClient } from "mqtt";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { base64Decode } from "../../../../modules/core/der";
+import { decodeRenewalAnswer, type RenewalAnswer } from "../../../../modules/core/renewal";
+import { readRegistry } from "../../../../tools/pki/registry";
+import { Pki } from "../../../../tools/pki/pki";
+import { startRenewal } from "../../../../services/renewal/service";
+import type { RenewalService } from "../../../../services/renewal/renewal";
+import { connectRaw, removeDir, tempDir } from "../../integration/fixtures";
+import { pkiTool, startBrokerProcess, stopAll, thingCredentials, type BrokerProcess, type LogLine } from "../processes";
+
+let dir: string;
+let pkiDir: string;
+let broker: BrokerProcess;
+let renewal: RenewalService;
+const events: LogLine[] = [];
+const clients: MqttClient[] = [];
+
+beforeAll(async () => {
+  dir = tempDir("renewal-service");
+  pkiDir = path.join(dir, "pki");
+  const pki = await Pki.open(pkiDir);
+  await pki.initCa({ intermediate: true });
+  await pki.createBrokerCert({ hosts: ["localhost"], ips: ["127.0.0.1"] });
+  for (const name of ["button-a", "button-b", "button-off", "button-gone"]) await pki.createThing(name, { validDays: 5 });
+  broker = await startBrokerProcess(pkiDir);
+  renewal = await startRenewal(
+    { brokerUrl: broker.url, servername: undefined, pkiDir, topicPrefix: "pizza", days: 730 },
+    (source, event, fields) => events.push({ source, event, ...fields }),
+  );
+});
+
+afterAll(async () => {
+  for (const c of clients) await c.endAsync(true).catch(() => {});
+  await renewal?.close();
+  await stopAll();
+  removeDir(dir);
+});
+
+const certOf = (thing: string) => new X509Certificate(fs.readFileSync(path.join(pkiDir, "things", thing, "cert.pem")));
+const serialOf = (cert: X509Certificate) => cert.serialNumber.toLowerCase();
+
+/** Connects as `thing` with its certificate, subscribed to its own answers. */
+async function button(thing: string): Promise<{ client: MqttClient; answers: RenewalAnswer[]; closed: Promise<void> }> {
+  const client = await connectRaw(broker.url, thing, thingCredentials(pkiDir, thing));
+  clients.push(client);
+  const answers: RenewalAnswer[] = [];
+  client.on("message", (_topic, payload) => {
+    const decoded = decodeRenewalAnswer(new Uint8Array(payload));
+    if (decoded.ok) answers.push(decoded.value);
+  });
+  const closed = new Promise<void>((resolve) => client.once("close", () => resolve()));
+  await client.subscribeAsync(`pizza/renewed/${thing}`, { qos: 1 });
+  return { client, answers, closed };
+}
+
+async function waitUntil(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
+  if (!check()) throw new Error(`timed out waiting for ${what}`);
+}
+
+async function ask(b: Awaited<ReturnType<typeof button>>, thing: string, serial: string): Promise<RenewalAnswer> {
+  const before = b.answers.length;
+  await b.client.publishAsync(`pizza/renew/${thing}`, JSON.stringify({ v: 1, serial }), { qos: 1 });
+  await waitUntil(() => b.answers.length > before, `the answer to ${thing}`);
+  return b.answers[before]!;
+}
+
+describe("renewal service", () => {
+  it("renews a thing's own certificate: same key and subject, same CA, later end; both in the registry", async () => {
+    const old = certOf("button-a");
+    const a = await button("button-a");
+    const answer = await ask(a, "button-a", serialOf(old));
+    expect(answer.status).toBe("issued");
+    const renewed = new X509Certificate(Buffer.from(base64Decode((answer as { cert: string }).cert)!));
+    expect(renewed.publicKey.export({ format: "der", type: "spki" })).toEqual(old.publicKey.export({ format: "der", type: "spki" }));
+    expect(renewed.subject).toBe(old.subject);
+    expect(renewed.issuer).toBe(old.issuer);
+    expect(renewed.checkIssued(new X509Certificate(fs.readFileSync(path.join(pkiDir, "ca/intermediate.cert.pem"))))).toBe(true);
+    expect(new Date(renewed.validTo).getTime()).toBeGreaterThan(Date.now() + 700 * 86_400_000);
+    expect(serialOf(renewed)).not.toBe(serialOf(old));
+
+    const certs = readRegistry(pkiDir).certificates.filter((c) => c.thing === "button-a");
+    expect(certs.map((c) => [c.issuedBy, c.state])).toEqual([["create", "ACTIVE"], ["renewal", "ACTIVE"]]);
+    expect(certs[1]!.fingerprint256).toBe(renewed.fingerprint256);
+    expect(certOf("button-a").fingerprint256).toBe(renewed.fingerprint256); // the PKI's files follow
+    expect(events.find((e) => e.event === "renewal-issued" && e.thing === "button-a")).toMatchObject({ previousSerial: serialOf(old), reused: false });
+
+    // The answer was lost and the button asks again with its old certificate: the same renewal, not another.
+    const again = await ask(a, "button-a", serialOf(old));
+    expect(again).toEqual(answer);
+    expect(readRegistry(pkiDir).certificates.filter((c) => c.thing === "button-a")).toHaveLength(2);
+
+    // The renewed certificate works at the broker, with the key the button always had.
+    const creds = thingCredentials(pkiDir, "button-a");
+    const client = await connectRaw(broker.url, "button-a", { ...creds, cert: renewed.toString() });
+    await broker.waitFor((l) => l.event === "connect" && l.clientId === "button-a" && l.fingerprint256 === renewed.fingerprint256, "a connect with the renewed certificate");
+    await client.endAsync();
+  });
+
+  it("a thing can't renew another: the broker refuses the publish and disconnects it; nothing is issued", async () => {
+    const b = await button("button-b");
+    const issuedBefore = renewal.issued;
+    b.client.publish("pizza/renew/button-a", JSON.stringify({ v: 1, serial: serialOf(certOf("button-a")) }), { qos: 0 });
+    await b.closed;
+    await broker.waitFor((l) => l.event === "publish-denied" && l.clientId === "button-b" && l.topic === "pizza/renew/button-a", "the denied publish");
+    const c = await connectRaw(broker.url, "button-b", thingCredentials(pkiDir, "button-b"));
+    clients.push(c);
+    c.subscribe("pizza/renewed/button-a", () => {});
+    // Reading another thing's answers is refused too.
+    await broker.waitFor((l) => l.event === "subscribe-denied" && l.clientId === "button-b" && l.topicFilter === "pizza/renewed/button-a", "the denied subscribe");
+    expect(renewal.issued).toBe(issuedBefore);
+  });
+
+  it("a thing naming another thing's certificate on its own topic is refused", async () => {
+    const b = await button("button-b");
+    const answer = await ask(b, "button-b", serialOf(certOf("button-a")));
+    expect(answer).toEqual({ v: 1, status: "refused", reason: "unknown-certificate" });
+  });
+
+  it("a deactivated thing is refused, even on a connection opened before", async () => {
+    const off = await button("button-off");
+    await pkiTool(pkiDir, "thing", "deactivate", "button-off");
+    const answer = await ask(off, "button-off", serialOf(certOf("button-off")));
+    expect(answer).toEqual({ v: 1, status: "refused", reason: "thing-not-active" });
+    expect(readRegistry(pkiDir).certificates.filter((c) => c.thing === "button-off")).toHaveLength(1);
+  });
+
+  it("a revoked thing is refused, even on a connection opened before", async () => {
+    const gone = await button("button-gone");
+    const serial = serialOf(certOf("button-gone"));
+    await pkiTool(pkiDir, "thing", "revoke", "button-gone");
+    const answer = await ask(gone, "button-gone", serial);
+    expect(answer).toEqual({ v: 1, status: "refused", reason: "thing-not-active" });
+    expect(events.find((e) => e.event === "renewal-refused" && e.thing === "button-gone")).toMatchObject({ refusal: "thing-not-active", reason: "thing button-gone is REVOKED" });
+  });
+
+  it("a malformed request is answered with a refusal and nothing else happens", async () => {
+    const b = await button("button-b");
+    const before = b.answers.length;
+    await b.client.publishAsync("pizza/renew/button-b", "not json", { qos: 1 });
+    await waitUntil(() => b.answers.length > before, "the refusal");
+    expect(b.answers[before]).toEqual({ v: 1, status: "refused", reason: "bad request: not JSON" });
+  });
+});

@@ -1,0 +1,100 @@
+// `npm run renewal`: the certificate renewal service as a long-running process next to `npm run broker`.
+// It runs where the PKI directory is (it issues from its CA) and connects to the broker as CN "renewal";
+// on first run it issues itself that identity from the PKI and attaches its policy (services/policies/
+// renewal.json). JSON lines on stdout; SIGINT/SIGTERM close it cleanly (exit 0).
+import fs from "node:fs";
+import path from "node:path";
+import { BUTTON_SETTINGS, type SettingsSchema } from "../../modules/core/settings";
+import { RENEWAL_SERVICE_NAME } from "../../modules/core/topics";
+import { Pki } from "../../tools/pki/pki";
+import { openPolicyStore } from "../../tools/policy/store";
+import { parseMqttsUrl } from "../net/broker-url";
+import { POLICY_FILES } from "../broker/product-authorization";
+import { isMainModule, runServiceCli, type EventSink } from "../runtime";
+import { commandHelp, parseCommandLine, pickSettings } from "../settings-cli";
+import { startRenewalService, type RenewalService } from "./renewal";
+
+export interface RenewalServiceConfig {
+  brokerUrl: string;
+  servername: string | undefined;
+  pkiDir: string;
+  topicPrefix: string;
+  days: number;
+}
+
+export const RENEWAL_SETTINGS: SettingsSchema = {
+  settings: [
+    {
+      key: "broker",
+      type: "text",
+      default: "mqtts://127.0.0.1:8883",
+      check: (url) => {
+        try {
+          parseMqttsUrl(url);
+          return undefined;
+        } catch (error) {
+          return `is not a broker URL: ${(error as Error).message}`;
+        }
+      },
+      help: "mqtts://host:port (default: npm run broker on this computer)",
+    },
+    { key: "servername", type: "text", help: "broker certificate name, if not the URL's host" },
+    { key: "pkiDir", type: "path", default: "certs", help: "the PKI that issued the buttons' certificates (its CA signs the renewals)" },
+    ...pickSettings(BUTTON_SETTINGS, ["topicPrefix"]),
+    { key: "days", type: "integer", default: 730, min: 1, max: 36_500, help: "validity of a renewed certificate, in days" },
+  ],
+  rules: [],
+};
+
+export function renewalUsage(): string {
+  return commandHelp(RENEWAL_SETTINGS, [
+    "Usage: npm run renewal -- [options]",
+    "",
+    "Renews button certificates over MQTT (same key, same subject) for buttons whose certificate is ACTIVE.",
+    "Runs until SIGINT/SIGTERM; JSON lines on stdout.",
+    "",
+  ]);
+}
+
+export function parseRenewalArgs(argv: string[], cwd = process.cwd()): RenewalServiceConfig | undefined {
+  const line = parseCommandLine(RENEWAL_SETTINGS, argv, { cwd });
+  if (line === undefined) return undefined;
+  const v = line.values;
+  return {
+    brokerUrl: v.broker as string,
+    servername: v.servername as string | undefined,
+    pkiDir: v.pkiDir as string,
+    topicPrefix: v.topicPrefix as string,
+    days: v.days as number,
+  };
+}
+
+export async function startRenewal(config: RenewalServiceConfig, sink: EventSink): Promise<RenewalService> {
+  const log = (event: string, fields: Record<string, unknown> = {}) => sink("renewal", event, fields);
+  const pki = await Pki.open(config.pkiDir);
+  if (!pki.hasCa()) throw new Error(`no CA in ${config.pkiDir}: start "npm run broker" once (it creates the PKI) or run "npm run pki -- ca init"`);
+  let files = pki.thingFiles(RENEWAL_SERVICE_NAME);
+  if (!files?.keyPath || pki.thingState(RENEWAL_SERVICE_NAME) !== "ACTIVE") {
+    if (pki.thingState(RENEWAL_SERVICE_NAME) === "INACTIVE") throw new Error(`the renewal service's identity is deactivated in ${config.pkiDir}`);
+    files = await pki.createService(RENEWAL_SERVICE_NAME, { keyType: "ec" });
+    log("identity-created", { thing: RENEWAL_SERVICE_NAME, certificate: files.certPath });
+  }
+  const attached = openPolicyStore(config.pkiDir).attachDefaultOnce(POLICY_FILES.renewal, RENEWAL_SERVICE_NAME);
+  if (attached) log("policy-attached", { thing: RENEWAL_SERVICE_NAME, policy: attached.name });
+  const read = (file: string) => fs.readFileSync(file, "utf8");
+  return startRenewalService({
+    brokerUrl: config.brokerUrl,
+    ...(config.servername ? { servername: config.servername } : {}),
+    ca: read(files.caPath),
+    cert: read(files.chainPath),
+    key: read(files.keyPath),
+    pkiDir: path.resolve(config.pkiDir),
+    topicPrefix: config.topicPrefix,
+    validDays: config.days,
+    log,
+  });
+}
+
+if (isMainModule(import.meta.url)) {
+  await runServiceCli({ name: "renewal", parse: parseRenewalArgs, usage: renewalUsage, start: startRenewal });
+}
