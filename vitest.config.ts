@@ -12,6 +12,8 @@ export const UNIT_TESTS = [
   "host-test/test/firmware/cert-name.test.ts",
   "host-test/test/config.test.ts",
   "host-test/test/device/terminal-led.test.ts",
+  "host-test/test/device/live-line.test.ts",
+  "host-test/test/services/runtime.test.ts",
   "host-test/test/device/keyboard-button.test.ts",
   "host-test/test/services/net/close-kind.test.ts",
   "host-test/test/services/restaurant/order-desk*.test.ts",

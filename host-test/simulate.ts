@@ -8,9 +8,11 @@ import type { ClickType } from "../modules/core/config";
 import type { FlowEvent, FlowState } from "../modules/core/flow";
 import type { Log } from "../modules/core/ports";
 import { ConfigError, parseSimulateArgs, usage, type SimulateConfig } from "./config";
+import { isLiveTerminal, takeColorFlag, useColor } from "../tools/cli/terminal";
 import { KeyboardButton } from "./device/keyboard-button";
+import type { LiveField, LiveStatus } from "./device/live-line";
 import type { ConnectionEvent } from "./device/mqtt-connector";
-import type { ClickResult } from "./device/virtual-device";
+import type { OutcomeEvent } from "./device/virtual-device";
 import { startSimulation, type Simulation } from "./simulation";
 
 /** What the contract says each click must end in. */
@@ -24,8 +26,9 @@ function round(ms: number): number {
 }
 
 /**
- * Step timings of the connection(s) used between two outcomes. With pipelining the PUBLISH leaves in the
- * first flight with CONNECT, so publish→ack counts from whichever came last: the PUBLISH or the SUBACK.
+ * Step timings of the connection(s) used between two outcomes. pressToAckMs and publishToAckMs come from
+ * the outcome event itself (VirtualDevice: one definition, one clock), so the events, the readable lines,
+ * the live line and the summary always show the same figures.
  */
 class StepTimings {
   tcpMs: number | undefined;
@@ -36,15 +39,12 @@ class StepTimings {
   subackMs: number | undefined;
   pubackMs: number | undefined;
   publishToAckMs: number | undefined;
-  #publishAt: number | undefined;
-  #subackAt: number | undefined;
 
   record(event: ConnectionEvent): void {
     switch (event.step) {
       case "tcp":
         this.tcpMs = round(event.ms);
         this.tlsMs = this.connackMs = this.subackMs = this.pubackMs = undefined;
-        this.#subackAt = undefined;
         break;
       case "tls":
         this.tlsMs = round(event.ms);
@@ -56,26 +56,23 @@ class StepTimings {
         break;
       case "suback":
         this.subackMs = round(event.ms);
-        this.#subackAt = event.at;
-        break;
-      case "publish":
-        this.#publishAt = event.at;
         break;
       case "puback":
         this.pubackMs = round(event.ms);
-        break;
-      case "message":
-        if (this.#publishAt !== undefined) this.publishToAckMs = round(event.at - Math.max(this.#publishAt, this.#subackAt ?? 0));
         break;
       default:
         break;
     }
   }
 
+  outcome(event: FlowEvent): void {
+    if (event.type === "outcome") this.publishToAckMs = event.publishToAckMs;
+  }
+
   /** The timings of this click, and a fresh collector for the next. */
   take(): Record<string, number | string | boolean> {
     const out: Record<string, number | string | boolean> = {};
-    for (const key of ["tcpMs", "tlsMs", "tlsProtocol", "tlsResumed", "connackMs", "subackMs", "pubackMs", "publishToAckMs"] as const) {
+    for (const key of ["tcpMs", "tlsMs", "tlsProtocol", "tlsResumed", "connackMs", "subackMs", "pubackMs"] as const) {
       const value = this[key];
       if (value !== undefined) out[key] = value;
     }
@@ -83,12 +80,20 @@ class StepTimings {
     return out;
   }
 
-  describe(): string {
-    const parts: string[] = [];
-    if (this.tcpMs !== undefined) parts.push(`TCP ${this.tcpMs} ms`);
-    if (this.tlsMs !== undefined) parts.push(`TLS${this.tlsResumed ? " (resumed)" : ""} ${this.tlsMs} ms`);
-    if (this.publishToAckMs !== undefined) parts.push(`publish→ack ${this.publishToAckMs} ms`);
-    return parts.join(" · ");
+  /** The live line's timings field: in full, and a short form for narrow terminals. */
+  field(): LiveField {
+    const long: string[] = [];
+    const short: string[] = [];
+    if (this.tcpMs !== undefined) long.push(`TCP ${this.tcpMs} ms`);
+    if (this.tlsMs !== undefined) {
+      long.push(`TLS${this.tlsResumed ? " (resumed)" : ""} ${this.tlsMs} ms`);
+      short.push(`TLS ${Math.round(this.tlsMs)}`);
+    }
+    if (this.publishToAckMs !== undefined) {
+      long.push(`publish→ack ${this.publishToAckMs} ms`);
+      short.push(`pub→ack ${Math.round(this.publishToAckMs)}`);
+    }
+    return { long: long.join(" "), short: short.length ? `${short.join(" ")} ms` : "" };
   }
 }
 
@@ -103,23 +108,43 @@ interface Output {
 
 async function main(): Promise<number> {
   let config: SimulateConfig | undefined;
+  const colorChoice = takeColorFlag(process.argv.slice(2));
   try {
-    config = parseSimulateArgs(process.argv.slice(2));
+    config = parseSimulateArgs(colorChoice.argv);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`simulate: ${error.message}\nRun "npm run simulate -- --help" for the options.\n`);
     return 2;
   }
   if (!config) {
-    process.stdout.write(`${usage()}\n`);
+    // --no-color / --color are taken out before the settings are parsed (tools/cli/terminal.ts).
+    const text = usage();
+    const column = /^( +--help +)/m.exec(text)?.[1]!.length ?? 33;
+    process.stdout.write(`${text}\n${"  --no-color".padEnd(column)}no colours on the live line (also NO_COLOR=1)\n`);
     return 0;
   }
 
   const script = config.clicks !== undefined;
-  const tty = !script && !config.json && Boolean(process.stdout.isTTY);
+  const tty = !script && !config.json && isLiveTerminal(process.stdout);
+  const color = useColor(process.stdout, colorChoice.flag);
   const timings = new StepTimings();
   let flowState: FlowState = "idle";
   let last = "";
+  let lastShort = "";
+  /**
+   * The embedded broker's last refusal of this button, with its reason (the button itself only sees "not
+   * authorized"), so an auth-error outcome can say why; cleared at each outcome.
+   */
+  let brokerRefusal: string | undefined;
+  const takeRefusal = (event: FlowEvent): string | undefined => {
+    if (event.type !== "outcome") return undefined;
+    const reason = event.outcome === "auth-error" ? brokerRefusal : undefined;
+    brokerRefusal = undefined;
+    return reason;
+  };
+  /** True while the device boots (a message sent then is a resend), and the orderId it resent. */
+  let booting = false;
+  let bootResend: string | undefined;
   let sim: Simulation | undefined;
 
   const out: Output = {
@@ -151,11 +176,26 @@ async function main(): Promise<number> {
 
   const onFlowEvent = (event: FlowEvent) => {
     if (event.type === "state") flowState = event.state;
+    timings.outcome(event);
+    // A message sent while booting is an order an earlier run left pending: say so in every mode, it is a
+    // pizza the user did not order in this run (the restaurant dedupes it by orderId if it already has it).
+    if (booting && event.type === "state" && event.orderId !== undefined && !bootResend) {
+      bootResend = event.orderId;
+      out.event("button", "boot-resend", { orderId: event.orderId });
+      out.line(`resending order ${event.orderId}, left pending (never acknowledged) by an earlier run`);
+    }
     const { type, ...fields } = event;
-    out.event("button", type, fields);
-    if (event.type === "outcome" && !script) {
+    const because = takeRefusal(event);
+    if (because !== undefined && event.type === "outcome" && event.orderId) outcomeReasons.set(event.orderId, because);
+    out.event("button", type, because === undefined ? fields : { ...fields, brokerReason: because });
+    if (because !== undefined && !out.json) out.line(`the broker refused the button: ${because}`);
+    if (event.type === "outcome" && event.trigger === "boot" && !out.json) {
+      const ms = event.pressToAckMs !== undefined ? ` in ${event.pressToAckMs} ms` : "";
+      out.line(`resent at boot: ${event.clickType} → ${event.outcome} (${event.orderId})${ms}`);
+    } else if (event.type === "outcome" && !script) {
       const ms = event.pressToAckMs !== undefined ? ` in ${event.pressToAckMs} ms` : "";
       last = `${event.clickType} → ${event.outcome}${event.orderId ? ` (${event.orderId})` : ""}${ms}`;
+      lastShort = `${event.clickType} ${event.outcome}${event.pressToAckMs !== undefined ? ` ${Math.round(event.pressToAckMs)} ms` : ""}`;
       out.line(last);
     }
     for (const listener of flowListeners) listener(event);
@@ -166,7 +206,14 @@ async function main(): Promise<number> {
     sim = await startSimulation(config, {
       log: logFor,
       ledMode: config.json || script ? "silent" : tty ? "tty" : "lines",
-      status: () => [sim?.device.asleep ? "asleep" : flowState, timings.describe(), last && `last: ${last}`].filter(Boolean).join("  ·  "),
+      // Most important first: on a narrow terminal the timings shorten first, then go (live-line.ts).
+      status: (): LiveStatus => [
+        sim?.device.asleep ? "asleep" : flowState,
+        ...(last ? [{ long: `last: ${last}`, short: `last: ${lastShort}` }] : []),
+        timings.field(),
+      ],
+      columns: () => process.stdout.columns,
+      color,
       onFlowEvent,
       onConnectionEvent: (event) => {
         timings.record(event);
@@ -180,7 +227,10 @@ async function main(): Promise<number> {
       onBrokerEvent: (event) => {
         const { event: name, ...fields } = event;
         out.event("broker", name, fields);
-        if (!config!.json && (name === "tls-refused" || name === "refused" || name.endsWith("-denied"))) {
+        const refusal = name === "tls-refused" || name === "refused" || name.endsWith("-denied");
+        const ours = (event.clientId ?? event.cn) === undefined || [event.clientId, event.cn].includes(sim?.thingName ?? config!.button.thingName);
+        if (refusal && ours) brokerRefusal = `${name}: ${event.reason ?? "no reason given"}`;
+        if (!config!.json && refusal) {
           logFor("broker").warn(`${name}: ${event.reason ?? ""} ${event.clientId ?? ""}`.trim());
         }
       },
@@ -213,17 +263,32 @@ async function main(): Promise<number> {
     `${sim.restaurant ? "" : ", no restaurant"}${sim.pkiCreated ? ` (new dev PKI in ${config.pkiDir})` : ""}`);
   if (sim.kitchenUrl) out.line(`kitchen page (orders as the restaurant sees them): ${sim.kitchenUrl}`);
 
-  return script ? runScript(sim, config, timings, out) : runInteractive(sim, out, tty);
+  const boot = (): Promise<OutcomeEvent | undefined> => {
+    booting = true;
+    try {
+      sim!.device.start();
+    } finally {
+      booting = false;
+    }
+    // Both a resend's outcome and the persistent link's readiness come later, never inside start().
+    return bootSettled(config!, bootResend !== undefined);
+  };
+  return script ? runScript(sim, config, timings, out, boot) : runInteractive(sim, config, out, tty, boot);
 }
 
-async function runScript(sim: Simulation, config: SimulateConfig, timings: StepTimings, out: Output): Promise<number> {
+async function runScript(
+  sim: Simulation,
+  config: SimulateConfig,
+  timings: StepTimings,
+  out: Output,
+  boot: () => Promise<OutcomeEvent | undefined>,
+): Promise<number> {
   const device = sim.device;
   const interrupted = () => void sim.close().then(() => process.exit(130));
   process.once("SIGINT", interrupted);
   process.once("SIGTERM", interrupted);
-  const boot = bootSettled(sim, config);
-  device.start();
-  await boot;
+  const bootOutcome = await boot();
+  const resentAtBoot = bootOutcome ? [summaryOf(bootOutcome, "ok", timings.take())] : [];
   timings.take();
 
   // A click's outcome always comes (the flow gives up after giveUpMs); this guard only catches a bug.
@@ -249,18 +314,24 @@ async function runScript(sim: Simulation, config: SimulateConfig, timings: StepT
     }
   }
   await sim.close();
-  process.stdout.write(`${JSON.stringify({ summary: { clicks, passed, mode: config.button.connectionMode, broker: sim.broker ? "embedded" : sim.brokerUrl } })}\n`);
+  process.stdout.write(`${JSON.stringify({ summary: { clicks, resentAtBoot, passed, mode: config.button.connectionMode, broker: sim.broker ? "embedded" : sim.brokerUrl } })}\n`);
   return passed ? 0 : 1;
 }
 
-function summaryOf(result: ClickResult, expected: string, steps: Record<string, number | string | boolean>): Record<string, unknown> {
+/** The broker's reason for an auth-error outcome (by orderId), where the embedded broker told it. */
+const outcomeReasons = new Map<string, string>();
+
+function summaryOf(result: OutcomeEvent, expected: string, steps: Record<string, number | string | boolean>): Record<string, unknown> {
+  const brokerReason = result.orderId !== undefined ? outcomeReasons.get(result.orderId) : undefined;
   return {
     clickType: result.clickType,
     orderId: result.orderId ?? null,
     outcome: result.outcome,
     expected,
-    // Click (classified) → outcome, measured with the monotonic clock; null when no ack ended it.
-    pressToAckMs: result.ack ? round(result.clickToOutcomeMs) : null,
+    ...(brokerReason !== undefined ? { brokerReason } : {}),
+    // The outcome event's own figures (see VirtualDevice's roundMs); null when no ack ended the click.
+    pressToAckMs: result.pressToAckMs ?? null,
+    publishToAckMs: result.publishToAckMs ?? null,
     attempts: result.attempts,
     resent: result.resent,
     ...steps,
@@ -288,22 +359,25 @@ function asleep(sim: Simulation, limitMs: number): Promise<boolean> {
   });
 }
 
-/** Before scripted clicks: let a boot resend finish, and in persistent mode let the link come up. */
-function bootSettled(sim: Simulation, config: SimulateConfig): Promise<void> {
-  const pending = sim.device.flow.pendingOrderId;
+/**
+ * Before scripted clicks: let a boot resend finish (resolves with its outcome), and in persistent mode let
+ * the link come up.
+ */
+function bootSettled(config: SimulateConfig, pending: boolean): Promise<OutcomeEvent | undefined> {
   const persistent = config.button.connectionMode === "persistent";
-  if (!pending && !persistent) return Promise.resolve();
-  return new Promise<void>((resolve) => {
+  if (!pending && !persistent) return Promise.resolve(undefined);
+  return new Promise<OutcomeEvent | undefined>((resolve) => {
+    let outcome: OutcomeEvent | undefined;
     const done = () => {
       clearTimeout(limit);
       flowListeners.delete(check);
-      resolve();
+      resolve(outcome);
     };
     const limit = setTimeout(done, config.button.giveUpMs + 5_000);
     const check = (event: FlowEvent) => {
       if (
         pending
-          ? event.type === "outcome" && event.trigger === "boot"
+          ? event.type === "outcome" && event.trigger === "boot" && Boolean((outcome = event))
           : event.type === "connection" && (event.phase === "ready" || (event.phase === "closed" && event.kind === "auth"))
       ) {
         done();
@@ -313,15 +387,31 @@ function bootSettled(sim: Simulation, config: SimulateConfig): Promise<void> {
   });
 }
 
-async function runInteractive(sim: Simulation, out: Output, tty: boolean): Promise<number> {
+async function runInteractive(
+  sim: Simulation,
+  config: SimulateConfig,
+  out: Output,
+  tty: boolean,
+  start: () => Promise<OutcomeEvent | undefined>,
+): Promise<number> {
   out.line("Enter = tap (two quick = DOUBLE) · s = SINGLE · d = DOUBLE · l = LONG · q = quit");
-  sim.device.start();
+  const boot = start();
+  // Keys typed on a terminal act at once, as on the board (a press during an order blips "busy"; Enter is a
+  // tap, two quick ones a DOUBLE). Keys from a pipe or file are a script with no timing between them: each
+  // is a whole press (Enter a SINGLE) played after the previous one's outcome, and the end of the input
+  // (or q) quits only after every queued press has been played.
+  const queued = !process.stdin.isTTY;
+  let queue: Promise<unknown> = boot;
+  const redraw = () => sim.device.led.redraw();
+  if (tty) process.stdout.on("resize", redraw);
   return new Promise<number>((resolve) => {
     let quitting = false;
-    const quit = async (code: number) => {
+    const quit = async (code: number, afterQueue: boolean) => {
       if (quitting) return;
       quitting = true;
       keyboard.close();
+      if (afterQueue) await queue;
+      process.stdout.off("resize", redraw);
       await sim.close();
       if (tty) sim.device.led.finish();
       resolve(code);
@@ -329,14 +419,17 @@ async function runInteractive(sim: Simulation, out: Output, tty: boolean): Promi
     const keyboard = new KeyboardButton({
       input: process.stdin,
       onCommand: (command) => {
-        if (command === "quit") return void quit(0);
-        if (command === "TAP") return sim.device.tap();
-        void sim.device.press(command);
+        if (command === "quit") return void quit(0, queued);
+        if (!queued) return command === "TAP" ? sim.device.tap() : void sim.device.press(command);
+        const press: ClickType = command === "TAP" ? "SINGLE" : command;
+        queue = queue.then(() => sim.device.press(press));
       },
-      onUnknownKey: () => out.line("keys: Enter = tap (two quick = DOUBLE) · s = SINGLE · d = DOUBLE · l = LONG · q = quit"),
+      onUnknownKey: (key) => {
+        if (!queued || key.trim()) out.line("keys: Enter = tap (two quick = DOUBLE) · s = SINGLE · d = DOUBLE · l = LONG · q = quit");
+      },
     });
-    process.once("SIGINT", () => void quit(130));
-    process.once("SIGTERM", () => void quit(143));
+    process.once("SIGINT", () => void quit(130, false));
+    process.once("SIGTERM", () => void quit(143, false));
   });
 }
 

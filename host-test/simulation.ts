@@ -10,6 +10,7 @@ import type { Log } from "../modules/core/ports";
 import { startBroker, type BrokerEvent, type RunningBroker } from "../services/broker/broker";
 import { parseMqttsUrl } from "../services/net/broker-url";
 import type { ConnectionEvent } from "./device/mqtt-connector";
+import type { LiveStatus } from "./device/live-line";
 import type { LedOutputMode } from "./device/terminal-led";
 import { VirtualDevice } from "./device/virtual-device";
 import type { SimulateConfig } from "./config";
@@ -35,7 +36,11 @@ export interface SimulationHooks {
   onPower?(state: "sleep" | "wake"): void;
   ledMode: LedOutputMode;
   write?(text: string): void;
-  status?(): string;
+  status?(): LiveStatus | string;
+  /** The terminal's width now, for the live line. */
+  columns?(): number | undefined;
+  /** ANSI colours on the live line. */
+  color?: boolean;
   /** Restaurant decision policy (auto-accept by default; the kitchen page plugs in here). */
   decide?: DecidePolicy;
 }
@@ -76,7 +81,9 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
     let pkiCreated = false;
     if (embedded) {
       pkiCreated = !fs.existsSync(path.join(config.pkiDir, "registry.json"));
-      dev = await ensureDevPki(config.pkiDir, { deviceName: thingName });
+      // A device identity is made only for the built-in button: a certificate given with --cert is the
+      // device's own (e.g. from a registered CA), and a dev thing of the same name would shadow it.
+      dev = await ensureDevPki(config.pkiDir, config.cert ? {} : { deviceName: thingName });
       if (pkiCreated) hooks.log("simulate").info(`created a local dev PKI in ${config.pkiDir}`);
     }
 
@@ -142,7 +149,7 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
         ca: deviceCa,
         cert: read(config.restaurantCert ?? dev!.restaurant.chainPath),
         key: read(config.restaurantKey ?? dev!.restaurant.keyPath),
-        dbPath: path.join(config.stateDir, "restaurant.sqlite"),
+        dbPath: restaurantDbPath(config.stateDir, hooks.log("simulate")),
         topicPrefix: config.button.topicPrefix,
         menu: config.menu ?? [...new Set([...DEFAULT_MENU, config.button.items.SINGLE, config.button.items.DOUBLE])],
         etaMin: config.etaMin,
@@ -202,6 +209,8 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
       ledMode: hooks.ledMode,
       ...(hooks.write ? { write: hooks.write } : {}),
       ...(hooks.status ? { status: hooks.status } : {}),
+      ...(hooks.columns ? { columns: hooks.columns } : {}),
+      ...(hooks.color !== undefined ? { color: hooks.color } : {}),
       log: hooks.log("button"),
       ...(hooks.onFlowEvent ? { onEvent: hooks.onFlowEvent } : {}),
       ...(hooks.onConnectionEvent ? { onConnectionEvent: hooks.onConnectionEvent } : {}),
@@ -226,6 +235,23 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
     await closeAll();
     throw error;
   }
+}
+
+/** The database name `npm run restaurant` uses too (.data/restaurant.db by default). */
+export const RESTAURANT_DB = "restaurant.db";
+
+/**
+ * The restaurant's database in the state directory. A database from before both commands used the
+ * same name (restaurant.sqlite) is renamed, so its orders and their acks are kept.
+ */
+function restaurantDbPath(stateDir: string, log: Log): string {
+  const dbPath = path.join(stateDir, RESTAURANT_DB);
+  const old = path.join(stateDir, "restaurant.sqlite");
+  if (!fs.existsSync(dbPath) && fs.existsSync(old)) {
+    for (const suffix of ["", "-wal", "-shm"]) if (fs.existsSync(old + suffix)) fs.renameSync(old + suffix, dbPath + suffix);
+    log.info(`renamed ${old} to ${dbPath} (the name npm run restaurant uses)`);
+  }
+  return dbPath;
 }
 
 /** The CN of a PEM certificate (the thing name, by the AWS IoT rule), if it has one. */

@@ -1,9 +1,11 @@
-// What the long-running services (`npm run broker`, `npm run restaurant`) share: one JSON object per line
-// on stdout for everything that happens (machine-readable, greppable, never a private key or a payload),
-// command-line errors on stderr with exit code 2, and a clean exit 0 on SIGINT/SIGTERM.
+// What the long-running services (`npm run broker`, `npm run restaurant`) share: one line on stdout for
+// everything that happens (never a private key or a payload): readable on a terminal (time, level, event,
+// the key fields), one JSON object when piped or with --json, as pino / pino-pretty do; command-line
+// errors on stderr with exit code 2, and a clean exit 0 on SIGINT/SIGTERM.
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Log } from "../modules/core/ports";
+import { takeColorFlag, useColor } from "../tools/cli/terminal";
 
 export type LogLevel = "info" | "warn" | "error";
 
@@ -21,6 +23,82 @@ export function jsonLines(write: (line: string) => void = (line) => process.stdo
     write(`${line}\n`);
   };
 }
+
+/** The level of an event: its own `level` field (log events), else what its name says. */
+export function levelOf(event: string, fields: Record<string, unknown>): LogLevel {
+  if (fields.level === "info" || fields.level === "warn" || fields.level === "error") return fields.level;
+  if (/error|failed/.test(event) || (event === "exit" && fields.code !== 0)) return "error";
+  if (/refused|denied|warning|too-large|rejected|invalid/.test(event)) return "warn";
+  return "info";
+}
+
+const LEVEL_COLOURS: Record<LogLevel, number> = { info: 32, warn: 33, error: 31 };
+
+/** A field value as it reads best: bare words bare, anything with spaces or quotes as JSON. */
+function fieldText(value: unknown): string {
+  if (typeof value === "string") return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+  if (value === undefined) return "";
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return "?";
+  }
+}
+
+/**
+ * The same events as jsonLines, for a person: "12:34:56.789 WARN  broker refused clientId=x reason=\"…\"".
+ * Log events print their message as it is.
+ */
+export function readableLines(
+  options: { color?: boolean; write?: (line: string) => void; now?: () => Date } = {},
+): EventSink {
+  const write = options.write ?? ((line) => process.stdout.write(line));
+  const now = options.now ?? (() => new Date());
+  const paint = (code: number, text: string) => (options.color ? `\x1b[${code}m${text}\x1b[0m` : text);
+  return (source, event, fields = {}) => {
+    const level = levelOf(event, fields);
+    const time = now().toISOString().slice(11, 23);
+    const { level: _level, message, ...rest } = fields;
+    const parts = [
+      paint(90, time),
+      paint(LEVEL_COLOURS[level], level.toUpperCase().padEnd(5)),
+      paint(36, source),
+      event === "log" ? "" : paint(1, event),
+      typeof message === "string" ? message : message === undefined ? "" : `message=${fieldText(message)}`,
+      ...Object.entries(rest)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${paint(90, `${k}=`)}${fieldText(v)}`),
+    ];
+    write(`${parts.filter(Boolean).join(" ")}\n`);
+  };
+}
+
+/** Output choices every service takes besides its own flags. */
+export interface OutputChoice {
+  /** argv without --json / --color / --no-color. */
+  argv: string[];
+  json: boolean;
+  color: boolean;
+}
+
+/** Takes --json and --no-color / --color out of argv; JSON lines when asked or when stdout is no terminal. */
+export function chooseOutput(argv: readonly string[], stdout: { isTTY?: boolean } = process.stdout, env: NodeJS.ProcessEnv = process.env): OutputChoice {
+  const { argv: rest, flag } = takeColorFlag(argv);
+  const json = rest.includes("--json") || !stdout.isTTY;
+  return { argv: rest.filter((a) => a !== "--json"), json, color: !json && useColor(stdout, flag, env) };
+}
+
+/** The sink for a choice: JSON lines or readable lines, on stdout. */
+export function sinkFor(choice: Pick<OutputChoice, "json" | "color">): EventSink {
+  return choice.json ? jsonLines() : readableLines({ color: choice.color });
+}
+
+/** Help lines for the output flags every service takes (runServiceCli appends them to a service's usage). */
+export const OUTPUT_USAGE = [
+  "Output (every service):",
+  "  --json          one JSON object per line even on a terminal (piped output is always JSON)",
+  "  --no-color      no colours on the terminal (also NO_COLOR=1)",
+].join("\n");
 
 /** The core's Log port as JSON lines: {"event":"log","level",…,"message"}. */
 export function jsonLog(sink: EventSink, source: string): Log {
@@ -46,17 +124,18 @@ export async function runServiceCli<Config>(opts: {
   usage(): string;
   start(config: Config, sink: EventSink): Promise<{ close(): Promise<void> }>;
 }): Promise<void> {
-  const sink = jsonLines();
+  const output = chooseOutput(process.argv.slice(2));
+  const sink = sinkFor(output);
   let config: Config | undefined;
   try {
-    config = opts.parse(process.argv.slice(2));
+    config = opts.parse(output.argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`${opts.name}: ${error.message}\nRun "npm run ${opts.name} -- --help" for the options.\n`);
     process.exit(2);
   }
   if (config === undefined) {
-    process.stdout.write(`${opts.usage()}\n`);
+    process.stdout.write(`${opts.usage()}\n\n${OUTPUT_USAGE}\n`);
     process.exit(0);
   }
   const chosen = config;

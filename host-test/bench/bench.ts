@@ -4,6 +4,7 @@
 //   npm run bench                      full run (< 5 min; + the first firmware build when $MODDABLE is set)
 //   npm run bench -- --quick           smoke run (< 30 s): small N everywhere
 //   npm run bench -- --table           also print a human table (stderr; stdout stays one JSON document)
+//   npm run bench -- --html FILE       also write one self-contained page with the distributions and timeline
 //   npm run bench -- --only warm,cold  sections: warm, cold, rtt, load, firmware
 //   --warm N  --cold N  --load N  --load-spread-ms MS  --steady-spread-ms MS (0: none)  --firmware-clicks N
 //   --rtt N (clicks per cell)  --rtt-one-way-ms MS (delay each way; RTT = 2 × MS)
@@ -16,12 +17,14 @@
 // Everything runs on 127.0.0.1 with ephemeral ports; PKI, databases and stores live in temp dirs that are
 // removed at the end.
 import { execFileSync } from "node:child_process";
+import fs from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { findMosquitto } from "../mosquitto/mosquitto";
 import { benchCold } from "./cold";
 import { benchFirmware, firmwareSkipReason } from "./firmware";
 import { benchLoad } from "./load-bench";
+import { renderHtml } from "./html-report";
 import { benchRtt } from "./rtt";
 import { evaluateTargets, formatTable, type BenchReport } from "./report";
 import { fsyncCostMs, openWorkspace, startStack, type Workspace } from "./stack";
@@ -53,28 +56,35 @@ function count(value: string | undefined, name: string, fallback: number): numbe
   return n;
 }
 
-function parseSettings(argv: string[]): BenchSettings & { table: boolean } {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: "boolean", default: false },
-      table: { type: "boolean", default: false },
-      only: { type: "string" },
-      warm: { type: "string" },
-      cold: { type: "string" },
-      load: { type: "string" },
-      "load-spread-ms": { type: "string" },
-      "steady-spread-ms": { type: "string" },
-      "firmware-clicks": { type: "string" },
-      rtt: { type: "string" },
-      "rtt-one-way-ms": { type: "string" },
-      "state-dir": { type: "string" },
-      help: { type: "boolean", default: false },
-    },
-  });
+function parseSettings(argv: string[]): BenchSettings & { table: boolean; html: string | undefined } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        quick: { type: "boolean", default: false },
+        table: { type: "boolean", default: false },
+        html: { type: "string" },
+        only: { type: "string" },
+        warm: { type: "string" },
+        cold: { type: "string" },
+        load: { type: "string" },
+        "load-spread-ms": { type: "string" },
+        "steady-spread-ms": { type: "string" },
+        "firmware-clicks": { type: "string" },
+        rtt: { type: "string" },
+        "rtt-one-way-ms": { type: "string" },
+        "state-dir": { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+    });
+  } catch (error) {
+    usageError((error as Error).message);
+  }
+  const { values } = parsed;
   if (values.help) {
     process.stderr.write(
-      "usage: npm run bench -- [--quick] [--table] [--only warm,cold,rtt,load,firmware] [--warm N] [--cold N] [--load N]\n" +
+      "usage: npm run bench -- [--quick] [--table] [--html FILE] [--only warm,cold,rtt,load,firmware] [--warm N] [--cold N] [--load N]\n" +
         "                        [--load-spread-ms MS] [--steady-spread-ms MS] [--firmware-clicks N] [--rtt N] [--rtt-one-way-ms MS]\n" +
         "                        [--state-dir DIR]\n",
     );
@@ -91,6 +101,7 @@ function parseSettings(argv: string[]): BenchSettings & { table: boolean } {
   return {
     quick,
     table: values.table,
+    html: values.html,
     sections,
     warm: { n: count(values.warm, "--warm", quick ? 40 : 300), blockSize: quick ? 10 : 25, warmup: quick ? 5 : 20 },
     cold: { n: count(values.cold, "--cold", quick ? 10 : 50), blockSize: 5, warmup: quick ? 1 : 3 },
@@ -205,6 +216,10 @@ async function main(): Promise<void> {
   report.targets = evaluateTargets(report);
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   if (settings.table) process.stderr.write(`\n${formatTable(report)}\n`);
+  if (settings.html) {
+    fs.writeFileSync(settings.html, renderHtml(report));
+    progress(`wrote ${settings.html}`);
+  }
   progress("done");
 }
 

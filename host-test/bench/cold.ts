@@ -7,7 +7,7 @@ import { VirtualDevice } from "../device/virtual-device";
 import { coldOrder } from "./baseline";
 import { quietLog, timeStore } from "./device-probe";
 import { assertNewOrders, BENCH_THING, benchCredentials, benchOrders, benchStorePath, benchTarget, type Stack, type Workspace } from "./stack";
-import { ratio, summarize, type Ratio, type Summary } from "./stats";
+import { ratio, samplesOf, summarize, type Ratio, type Summary } from "./stats";
 
 export interface ColdSplit {
   tcp: Summary;
@@ -29,6 +29,8 @@ export interface ColdResult {
   ratio: Ratio;
   split: { ours: ColdSplit; baseline: ColdSplit };
   tls: { protocol: string; cipher: string };
+  /** Every measured click (ms), for the distributions of the HTML report. */
+  samples: { ours: number[]; baseline: number[] };
 }
 
 type Steps = { tcp: number; tls: number; connack: number; suback: number; publishToAck: number };
@@ -149,5 +151,6 @@ export async function benchCold(
       baseline: split(baseSteps),
     },
     tls: tlsInfo,
+    samples: { ours: samplesOf(ours), baseline: samplesOf(base) },
   };
 }

@@ -24,7 +24,7 @@ import { FirmwareProcess, type FlowEventLine } from "../../tools/firmware/proces
 import { mosquittoUnavailableReason, startMosquitto } from "../mosquitto/mosquitto";
 import { startRestaurant } from "../../services/restaurant/restaurant";
 import type { Stack, Workspace } from "./stack";
-import { round, summarize, type Summary } from "./stats";
+import { round, samplesOf, summarize, type Summary } from "./stats";
 import { startTlsRelay, wireAckAt, wireSteps } from "./tls-relay";
 
 /** The firmware host's XS memory report (modules/device/linux-host/board.ts "mem"); named in the skip reason of an older build. */
@@ -61,6 +61,8 @@ export interface FirmwareRun {
    */
   split: Record<FirmwareStep, Summary>;
   memory: FirmwareMemory | { skipped: string };
+  /** Every click's press→ack (ms), for the distributions of the HTML report. */
+  samples: number[];
 }
 
 export type FirmwareResult =
@@ -261,6 +263,7 @@ async function firmwareClicks(
       connectToReady: summarize(connect),
       tlsHandshake: summarize(wire.map((w) => w.tlsHandshake).filter((x): x is number => x !== undefined)),
       resumedHandshakes: wire.filter((w) => w.resumed).length,
+      samples: samplesOf(pressToAck),
       split: Object.fromEntries(FIRMWARE_STEPS.map((step) => [step, summarize(split[step])])) as Record<FirmwareStep, Summary>,
       memory: mem
         ? {

@@ -43,6 +43,11 @@ export function summarize(samples: readonly number[]): Summary {
   };
 }
 
+/** Samples as a report keeps them (for distributions): finite, in the order measured, 3 decimals. */
+export function samplesOf(samples: readonly number[]): number[] {
+  return samples.filter((x) => Number.isFinite(x)).map((x) => Math.round(x * 1000) / 1000);
+}
+
 export interface Ratio {
   p50: number;
   p90: number;

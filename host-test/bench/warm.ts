@@ -8,7 +8,7 @@ import type { ConnectionEvent } from "../device/mqtt-connector";
 import { VirtualDevice } from "../device/virtual-device";
 import { BaselineSession } from "./baseline";
 import { assertNewOrders, BENCH_THING, benchCredentials, benchOrders, benchStorePath, benchTarget, type Stack, type Workspace } from "./stack";
-import { ratio, summarize, type Ratio, type Summary } from "./stats";
+import { ratio, samplesOf, summarize, type Ratio, type Summary } from "./stats";
 import { quietLog, timeStore } from "./device-probe";
 
 export interface WarmResult {
@@ -22,6 +22,8 @@ export interface WarmResult {
   ratio: Ratio;
   /** Where ours spends it: the publish → ack part (same path as the baseline) and the store writes. */
   oursSplit: { publishToAck: Summary; store: Summary; rest: Summary };
+  /** Every measured click (ms), for the distributions of the HTML report. */
+  samples: { ours: number[]; baseline: number[] };
 }
 
 export async function benchWarm(
@@ -120,5 +122,6 @@ export async function benchWarm(
     baseline: summarize(base),
     ratio: ratio(ours, base),
     oursSplit: { publishToAck: summarize(oursPublishToAck), store: summarize(oursStore), rest: summarize(oursRest) },
+    samples: { ours: samplesOf(ours), baseline: samplesOf(base) },
   };
 }

@@ -1,18 +1,24 @@
 // The Led port in a terminal. The core's pattern player switches the LED on and off; it also tells us the
 // pattern's name, which a real LED cannot show but a terminal can. Modes:
-//   tty    one live line, redrawn in place: coloured dot (● lit, ○ dark) + pattern name + a status text;
+//   tty    one live line, redrawn in place: coloured dot (● lit, ○ dark) + pattern name + status fields,
+//          fitted to the terminal's width (see live-line.ts) and redrawn at the new width on a resize;
 //   lines  a plain line per pattern change (logs, pipes, no-TTY);
 //   json   one JSON object per pattern change (machines);
 //   silent nothing (tests).
 import type { Led } from "../../modules/core/ports";
+import { fitFields, truncate, visibleWidth, type LiveStatus } from "./live-line";
 
 export type LedOutputMode = "tty" | "lines" | "json" | "silent";
 
 export interface TerminalLedOptions {
   mode: LedOutputMode;
   write?: (text: string) => void;
-  /** Extra text shown after the pattern on the live line, e.g. the flow state and step timings. */
-  status?: () => string;
+  /** Fields shown after the pattern on the live line (most important first), e.g. the flow state and timings. */
+  status?: () => LiveStatus | string;
+  /** The terminal's width now (tty mode); default 80. Read at every redraw, so a resize is followed. */
+  columns?: () => number | undefined;
+  /** ANSI colours (tty mode); off for NO_COLOR / --no-color. Default on. */
+  color?: boolean;
 }
 
 const COLOURS: Record<string, number> = {
@@ -28,7 +34,11 @@ const COLOURS: Record<string, number> = {
 export class TerminalLed implements Led {
   readonly mode: LedOutputMode;
   #write: (text: string) => void;
-  #status: (() => string) | undefined;
+  #status: (() => LiveStatus | string) | undefined;
+  #columns: () => number | undefined;
+  #color: boolean;
+  /** Visible width of the live line last drawn (0: none on screen). */
+  #drawnWidth = 0;
   #on = false;
   #pattern = "off";
   #changes = 0;
@@ -37,6 +47,8 @@ export class TerminalLed implements Led {
     this.mode = options.mode;
     this.#write = options.write ?? ((text) => process.stdout.write(text));
     this.#status = options.status;
+    this.#columns = options.columns ?? (() => 80);
+    this.#color = options.color ?? true;
   }
 
   get isOn(): boolean {
@@ -66,33 +78,58 @@ export class TerminalLed implements Led {
     else if (this.mode === "json") this.#write(`${JSON.stringify({ event: "led", pattern: name })}\n`);
   }
 
-  /** The dot and the pattern name, coloured for a terminal. */
-  render(): string {
+  /** The dot and the pattern name, coloured for a terminal (padded to a steady width when there is room). */
+  render(width = Infinity): string {
     const colour = COLOURS[this.#pattern] ?? 37;
-    const dot = this.#on ? `\x1b[${colour}m●\x1b[0m` : "\x1b[90m○\x1b[0m";
-    return `${dot} \x1b[${colour}m${this.#pattern.padEnd(10)}\x1b[0m`;
+    const paint = (code: number, text: string) => (this.#color ? `\x1b[${code}m${text}\x1b[0m` : text);
+    const dot = this.#on ? paint(colour, "●") : paint(90, "○");
+    const name = truncate(width >= 12 ? this.#pattern.padEnd(10) : this.#pattern, Math.max(0, width - 2));
+    return name ? `${dot} ${paint(colour, name)}` : dot;
+  }
+
+  /** The whole live line for a terminal of `columns` columns: always narrower, so it never wraps. */
+  line(columns: number): string {
+    const room = Math.max(1, columns - 1); // writing into the last column makes some terminals wrap
+    const head = this.render(room);
+    const status = this.#status?.() ?? "";
+    const statusRoom = room - visibleWidth(head) - 2;
+    if (statusRoom < 4) return head;
+    const text = typeof status === "string" ? truncate(status, statusRoom) : fitFields(status, statusRoom);
+    return text ? `${head}  ${text}` : head;
   }
 
   /** Redraws the live line (tty mode). */
   redraw(): void {
     if (this.mode !== "tty") return;
-    const status = this.#status?.() ?? "";
-    this.#write(`\r\x1b[2K${this.render()}${status ? `  ${status}` : ""}`);
+    const columns = this.#columnsNow();
+    // After the terminal got narrower it may have re-wrapped the old line over several rows: go back up to
+    // its first row and clear from there, so no piece of it stays behind.
+    const rowsUp = this.#drawnWidth > columns ? Math.ceil(this.#drawnWidth / columns) - 1 : 0;
+    const line = this.line(columns);
+    this.#write(`${rowsUp > 0 ? `\x1b[${rowsUp}A` : ""}\r\x1b[J${line}`);
+    this.#drawnWidth = visibleWidth(line);
   }
 
   /** Prints text above the live line without tearing it (tty mode); plain write otherwise. */
   printAbove(text: string): void {
     const line = text.endsWith("\n") ? text : `${text}\n`;
     if (this.mode === "tty") {
-      this.#write(`\r\x1b[2K${line}`);
+      this.#write(`\r\x1b[J${line}`);
+      this.#drawnWidth = 0;
       this.redraw();
     } else if (this.mode !== "silent") {
       this.#write(line);
     }
   }
 
+  #columnsNow(): number {
+    const columns = this.#columns();
+    return columns !== undefined && Number.isFinite(columns) && columns > 0 ? Math.floor(columns) : 80;
+  }
+
   /** Leaves the live line and moves to a fresh one (on exit). */
   finish(): void {
     if (this.mode === "tty") this.#write("\n");
+    this.#drawnWidth = 0;
   }
 }

@@ -9,6 +9,7 @@ import type { Log } from "../../modules/core/ports";
 import { systemClock } from "./clock";
 import { FileStore } from "./file-store";
 import { MqttConnector, type ConnectionEvent } from "./mqtt-connector";
+import type { LiveStatus } from "./live-line";
 import { TerminalLed, type LedOutputMode } from "./terminal-led";
 import { nodeTimers } from "./timers";
 import type { PemInput } from "../../services/net/tls-stream";
@@ -20,6 +21,20 @@ export type { OutcomeEvent };
 /** An outcome plus the harness's own sub-millisecond measurement from the click to it. */
 export type ClickResult = OutcomeEvent & { clickToOutcomeMs: number };
 
+/**
+ * The harness's timings of an outcome, one definition for every output of the host (events, summaries,
+ * the live line), all on one clock: performance.now(), monotonic, sub-millisecond, rounded to 0.01 ms.
+ *   pressToAckMs    the click (the classifier's decision; the boot, for a resend at start) → the outcome
+ *                   (ack decoded, store updated, LED switched to the answer);
+ *   publishToAckMs  the order's last publish handed to the socket (or the SUBACK, when the publish went out
+ *                   pipelined before it) → the ack read from it.
+ * They replace the core's own figures in a VirtualDevice's outcome events: the core can only count
+ * whole milliseconds of the wall clock (its Clock port), and starts after the store writes.
+ */
+export function roundMs(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
 export interface VirtualDeviceOptions {
   config: ButtonConfig;
   broker: { host: string; port: number; servername?: string; alpnProtocols?: string[] };
@@ -28,8 +43,12 @@ export interface VirtualDeviceOptions {
   storePath: string;
   ledMode?: LedOutputMode;
   write?: (text: string) => void;
-  /** Extra text for the LED's live line (tty mode). */
-  status?: () => string;
+  /** Fields for the LED's live line (tty mode), most important first. */
+  status?: () => LiveStatus | string;
+  /** The terminal's width now, for the live line (tty mode). */
+  columns?: () => number | undefined;
+  /** ANSI colours on the live line (tty mode). */
+  color?: boolean;
   log: Log;
   onEvent?: (event: FlowEvent) => void;
   onConnectionEvent?: (event: ConnectionEvent) => void;
@@ -58,6 +77,9 @@ export class VirtualDevice {
   readonly #gestures: VirtualButton;
   readonly #waiters: Array<(result: ClickResult) => void> = [];
   readonly #clickedAt: number[] = [];
+  #bootAt = 0;
+  #lastPublishAt: number | undefined;
+  #lastMessageAt: number | undefined;
   #stopped = false;
 
   constructor(options: VirtualDeviceOptions) {
@@ -67,6 +89,8 @@ export class VirtualDevice {
       mode: options.ledMode ?? "silent",
       ...(options.write ? { write: options.write } : {}),
       ...(options.status ? { status: options.status } : {}),
+      ...(options.columns ? { columns: options.columns } : {}),
+      ...(options.color !== undefined ? { color: options.color } : {}),
     });
     const chain = pemText(options.credentials.cert);
     const certificates = chain.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
@@ -80,7 +104,12 @@ export class VirtualDevice {
       clientId: options.config.thingName,
       ...(options.keepaliveSec !== undefined ? { keepaliveSec: options.keepaliveSec } : {}),
       log: options.log,
-      ...(options.onConnectionEvent ? { observer: options.onConnectionEvent } : {}),
+      observer: (event) => {
+        // Pipelined, the PUBLISH leaves with CONNECT: publish→ack counts from the later of it and the SUBACK.
+        if (event.step === "publish" || event.step === "suback") this.#lastPublishAt = event.at;
+        else if (event.step === "message") this.#lastMessageAt = event.at;
+        options.onConnectionEvent?.(event);
+      },
     });
     if (options.renewal) {
       renewal = new CertificateRenewal({
@@ -120,6 +149,7 @@ export class VirtualDevice {
 
   /** Boot: a pending message is resent; in persistent mode the link comes up; battery: counts to sleep. */
   start(): void {
+    this.#bootAt = performance.now();
     this.#button.start();
   }
 
@@ -183,8 +213,12 @@ export class VirtualDevice {
       },
       {
         onEvent: (event) => {
-          options.onEvent?.(event);
-          if (event.type === "outcome" && event.trigger === "click") this.#settle(event);
+          if (event.type !== "outcome") return options.onEvent?.(event);
+          const now = performance.now();
+          const startedAt = event.trigger === "boot" ? this.#bootAt : (this.#clickedAt.shift() ?? now);
+          const timed = this.#timed(event, startedAt, now);
+          options.onEvent?.(timed);
+          if (event.trigger === "click") this.#waiters.shift()?.({ ...timed, clickToOutcomeMs: now - startedAt });
         },
         onClick: () => this.#clickedAt.push(performance.now()),
         onPattern: (name) => {
@@ -213,10 +247,15 @@ export class VirtualDevice {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
-  #settle(event: OutcomeEvent): void {
-    const clickedAt = this.#clickedAt.shift() ?? performance.now();
-    const result = { ...event, clickToOutcomeMs: performance.now() - clickedAt };
-    this.#waiters.shift()?.(result);
+  /** The outcome with the harness's pressToAckMs and publishToAckMs (see roundMs), when an ack ended it. */
+  #timed(event: OutcomeEvent, startedAt: number, now: number): OutcomeEvent {
+    const { pressToAckMs: _press, publishToAckMs: _publish, ...rest } = event;
+    if (!event.ack) return rest;
+    const publishToAck =
+      this.#lastPublishAt !== undefined && this.#lastMessageAt !== undefined && this.#lastMessageAt >= this.#lastPublishAt
+        ? { publishToAckMs: roundMs(this.#lastMessageAt - this.#lastPublishAt) }
+        : {};
+    return { ...rest, pressToAckMs: roundMs(now - startedAt), ...publishToAck };
   }
 }
 

@@ -27,7 +27,7 @@ export function certificateExpiryWarning(
     reason: left <= 0 ? `the broker certificate expired on ${notAfter.toISOString()}: every button refuses this broker` : `the broker certificate expires in ${daysLeft} days (${notAfter.toISOString()}): every button will refuse this broker then`,
     notAfter: notAfter.toISOString(),
     daysLeft,
-    fix: `npm run pki -- --dir ${opts.pkiDir} broker cert --renew (the running broker picks it up)`,
+    fix: `npm run pki -- --pki-dir ${opts.pkiDir} broker cert --renew (the running broker picks it up)`,
   };
 }
 

@@ -39,6 +39,22 @@ interface Loaded {
   broken?: string;
 }
 
+/**
+ * What to do about a thing with no policy. The usual cause: a device certificate from a registered CA
+ * (bring your own CA) whose thing was never recorded, so no policy could be attached to it.
+ */
+function noPolicyHint(thing: string, registered: boolean): string {
+  return registered
+    ? `attach one: npm run pki -- policy attach services/policies/device.json ${thing}`
+    : `thing ${thing} is not registered: a certificate from a registered CA needs ` +
+        `"npm run pki -- thing register ${thing} --cert <its cert.pem>" (the broker then attaches the device policy)`;
+}
+
+/** A denial of a certificate that is not the one recorded for its thing (e.g. from a registered CA). */
+function notAttachedHint(thing: string): string {
+  return `this certificate is not recorded for thing ${thing}: if a registered CA issued it, "npm run pki -- thing register ${thing} --cert <its cert.pem>"`;
+}
+
 export function policyAuthorizer(opts: PolicyAuthorizerOptions): Authorizer {
   const config = { region: opts.region, account: opts.account, ...(opts.partition ? { partition: opts.partition } : {}) };
   // One snapshot per connection: the broker keeps the same identity object for a connection's lifetime.
@@ -65,6 +81,11 @@ export function policyAuthorizer(opts: PolicyAuthorizerOptions): Authorizer {
     else {
       try {
         d = evaluate(loaded.policies, { action, resource }, loaded.ctx, config);
+        if (!d.allow) {
+          const registered = loaded.ctx.thing !== undefined;
+          const hint = loaded.policies.length === 0 ? noPolicyHint(id.thingName, registered) : registered ? undefined : notAttachedHint(id.thingName);
+          if (hint) d = { ...d, reason: `${d.reason}; ${hint}` };
+        }
       } catch (err) {
         d = { allow: false, reason: `${action} on ${resource}: ${(err as Error).message}` };
       }

@@ -2,7 +2,7 @@
 // service. TLS material comes from the local PKI (created as a dev PKI on first run), every thing is
 // authorized by the AWS IoT policies attached to it (the product policies by default) or by the built-in
 // topic rules, revocations and CA changes made with `npm run pki` apply without a restart, and everything
-// that happens is one JSON line on stdout. SIGINT/SIGTERM close it cleanly (exit 0).
+// that happens is one line on stdout (readable on a terminal, JSON when piped or with --json). SIGINT/SIGTERM close it cleanly (exit 0).
 import { X509Certificate } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -73,7 +73,8 @@ export function brokerUsage(): string {
     "Usage: npm run broker -- [options]",
     "",
     "Runs the embedded MQTT broker (TLS 1.2+, client certificates required) until SIGINT/SIGTERM.",
-    "Logs one JSON object per line on stdout: connects, refusals with their reason, authorization decisions.",
+    "Logs one line per event on stdout (readable on a terminal, JSON when piped or with --json): connects,",
+    "refusals with their reason, authorization decisions.",
     "",
   ]);
 }
@@ -121,7 +122,7 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
   }
   const files = pki.brokerFiles();
   if (!files) {
-    throw new Error(`no broker certificate in ${config.pkiDir}: npm run pki -- --dir ${config.pkiDir} broker cert --host localhost --ip 127.0.0.1`);
+    throw new Error(`no broker certificate in ${config.pkiDir}: npm run pki -- --pki-dir ${config.pkiDir} broker cert --host localhost --ip 127.0.0.1`);
   }
   const cert = fs.readFileSync(files.certPath, "utf8");
   const key = fs.readFileSync(files.keyPath, "utf8");
@@ -236,7 +237,7 @@ export function exposureWarnings(
   if (missing.length > 0) {
     warnings.push({
       reason: `the broker certificate names ${names.join(", ") || "nothing"}; a board dialing ${missing.join(" or ")} will refuse it`,
-      fix: `npm run pki -- --dir ${config.pkiDir} broker cert --host localhost --ip 127.0.0.1 ${missing.map((a) => `--ip ${a}`).join(" ")}`,
+      fix: `npm run pki -- --pki-dir ${config.pkiDir} broker cert --host localhost --ip 127.0.0.1 ${missing.map((a) => `--ip ${a}`).join(" ")}`,
     });
   }
   return warnings;

@@ -12,6 +12,7 @@ import { REGISTRY_FILE } from "../../tools/pki/registry";
 import { Pki } from "../../tools/pki/pki";
 import { parseMqttsUrl } from "../net/broker-url";
 import { startKitchen, type KitchenServer } from "./kitchen/server";
+import { renameDeprecatedFlags } from "../../tools/cli/conventions";
 import { isLoopbackHost, isMainModule, jsonLog, runServiceCli, UsageError, type EventSink } from "../runtime";
 import { commandHelp, parseCommandLine, pickSettings } from "../settings-cli";
 import { autoAccept, type DecidePolicy } from "./decisions";
@@ -63,7 +64,7 @@ export const RESTAURANT_SETTINGS: SettingsSchema = {
     { key: "db", type: "path", default: ".data/restaurant.db", help: "SQLite database" },
     { key: "menu", type: "list", default: DEFAULT_MENU, help: "items accepted, comma-separated" },
     { key: "autoAccept", type: "boolean", default: false, help: "accept every order and grant every cancel at once (default: staff decide)" },
-    { key: "eta", type: "integer", default: 25, min: 0, max: 600, unit: "min", help: "ETA for auto-accept and the page's default" },
+    { key: "etaMin", type: "integer", default: 25, min: 0, max: 600, unit: "min", help: "ETA for auto-accept and the page's default (--eta: deprecated alias)" },
     { key: "httpHost", type: "text", default: "127.0.0.1", help: "kitchen page address (the page has no login)" },
     { key: "httpPort", type: "integer", default: 8080, min: 0, max: 65_535, help: "kitchen page port (0 = any free port)" },
     { key: "allowedHost", type: "list", item: allowedHostItem, help: "a host name the kitchen page answers to (repeatable or comma-separated), e.g. the computer's LAN name or address with --http-host 0.0.0.0; always allowed: localhost, 127.0.0.1, ::1 and the --http-host address; any other Host gets 403" },
@@ -94,14 +95,20 @@ export function restaurantUsage(): string {
     "Usage: npm run restaurant -- [options]",
     "",
     "Takes orders from the broker, keeps them in SQLite and serves the kitchen page where staff accept",
-    "or reject them (the button's LED answers). Runs until SIGINT/SIGTERM; JSON lines on stdout.",
+    "or reject them (the button's LED answers). Runs until SIGINT/SIGTERM; one line per event on stdout",
+    "(readable on a terminal, JSON when piped or with --json).",
     "",
   ]);
 }
 
-/** argv → config; undefined for --help. Throws UsageError. */
-export function parseRestaurantArgs(argv: string[], cwd = process.cwd()): RestaurantServiceConfig | undefined {
-  const line = parseCommandLine(RESTAURANT_SETTINGS, argv, { cwd });
+/** argv → config; undefined for --help. Throws UsageError. `notice` hears about deprecated flags. */
+export function parseRestaurantArgs(
+  argv: string[],
+  cwd = process.cwd(),
+  notice: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): RestaurantServiceConfig | undefined {
+  // --eta-min is the ETA's name in every command (tools/cli/conventions.ts); --eta was this one's.
+  const line = parseCommandLine(RESTAURANT_SETTINGS, renameDeprecatedFlags(argv, { "--eta": "--eta-min" }, notice), { cwd });
   if (line === undefined) return undefined;
   const v = line.values;
   const text = (key: string) => v[key] as string | undefined;
@@ -137,7 +144,7 @@ export function parseRestaurantArgs(argv: string[], cwd = process.cwd()): Restau
     dbPath: text("db")!,
     menu: [...(v.menu as string[])],
     autoAccept: v.autoAccept as boolean,
-    etaMin: v.eta as number,
+    etaMin: v.etaMin as number,
     httpHost: text("httpHost")!,
     httpPort: v.httpPort as number,
     allowedHosts: ((v.allowedHost as string[] | undefined) ?? []).map((name) => name.trim().toLowerCase().replace(/^\[(.*)\]$/, "$1")),

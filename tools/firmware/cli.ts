@@ -1,7 +1,9 @@
 // `npm run firmware:host -- --certs <dir> [--out <dir>] [key=value …]` and `npm run build:esp32-check`.
-// Both need an installed Moddable SDK ($MODDABLE with its host tools built); without one they say so
-// and exit 2. They build the app only; they never build or install the SDK.
+// Both need an installed Moddable SDK ($MODDABLE with its host tools built); without one they say so,
+// with the short way to install it, and exit 1 (a usage error exits 2). They build the app only; they
+// never build or install the SDK.
 import { parseArgs } from "node:util";
+import { EXIT_FAILURE, EXIT_USAGE } from "../cli/conventions";
 import { esp32Check } from "./esp32-check";
 import { buildFirmwareHost } from "./host-build";
 import { findSdk } from "./sdk";
@@ -17,19 +19,30 @@ const USAGE = `usage:
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: { certs: { type: "string" }, out: { type: "string" }, verbose: { type: "boolean" }, help: { type: "boolean" } },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: { certs: { type: "string" }, out: { type: "string" }, verbose: { type: "boolean" }, help: { type: "boolean" } },
+    });
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  const { values, positionals } = parsed;
   if (values.help || (command !== "host" && command !== "esp32-check")) {
     console.log(USAGE);
-    return values.help ? 0 : 1;
+    return values.help ? 0 : EXIT_USAGE;
+  }
+  if (command === "host" && !values.certs) {
+    console.error("firmware:host needs --certs <dir>\n" + USAGE);
+    return EXIT_USAGE;
   }
   const found = findSdk();
   if (!found.ok) {
     console.error(`cannot build the firmware: ${found.reason}`);
-    return 2;
+    return EXIT_FAILURE;
   }
   const log = values.verbose ? (line: string) => console.log(line) : undefined;
 
@@ -39,20 +52,16 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  if (!values.certs) {
-    console.error("firmware:host needs --certs <dir>\n" + USAGE);
-    return 1;
-  }
   const settings: Record<string, string> = {};
   for (const arg of positionals) {
     const eq = arg.indexOf("=");
     if (eq <= 0) {
       console.error(`"${arg}" is not key=value`);
-      return 1;
+      return EXIT_USAGE;
     }
     settings[arg.slice(0, eq)] = arg.slice(eq + 1);
   }
-  const result = await buildFirmwareHost({ sdk: found.sdk, certsDir: values.certs, outDir: values.out, settings, log });
+  const result = await buildFirmwareHost({ sdk: found.sdk, certsDir: values.certs!, outDir: values.out, settings, log });
   console.log(`built ${result.binaryPath} (${result.binaryBytes} bytes, thing ${result.thingName ?? "?"}) in ${(result.buildMs / 1000).toFixed(1)} s`);
   return 0;
 }

@@ -1,15 +1,18 @@
-// `npm run pki -- [--dir <pkiDir>] <command> …`: the PKI as a tool a user runs.
-// Every failure is one line on stderr and exit code 1; private keys are written to files, never printed.
+// `npm run pki -- [--pki-dir <pkiDir>] <command> …`: the PKI as a tool a user runs.
+// Every failure is one line on stderr: exit 1, or 2 for a usage error (tools/cli/conventions.ts); private
+// keys are written to files, never printed.
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { fileURLToPath } from "node:url";
-import { PkiError, fail } from "./errors";
+import { EXIT_FAILURE, EXIT_USAGE, renameDeprecatedFlags } from "../cli/conventions";
+import { PkiError, UsageError, fail, usageFail } from "./errors";
 import { readUserText, writePublic } from "./files";
 import { createCsr, Pki, type ThingState } from "./pki";
 import { parseCertificate, type KeyType } from "./crypto";
 import type { VerifyResult } from "./verify";
 import { policyStoreCommand } from "../policy/store-cli";
+import { setupDevice, shortPath } from "./device-setup";
 import { auditPki, auditTable, DEFAULT_AUDIT_WINDOWS } from "./audit";
 import { renewBrokerCert } from "./renew";
 
@@ -40,24 +43,28 @@ interface Command {
   run(ctx: Ctx): Promise<number | void>;
 }
 
+const EC_DEVICE_KEY_WARNING =
+  "EC device key: the firmware (the Moddable SDK's TLS) can't use it and `export moddable` will refuse it; " +
+  "it works with the host harness only. For a real button: thing create <name> --key-type rsa";
+
 const KEY_TYPE_HELP = "--key-type rsa|ec   key type (default rsa: RSA-2048; the Moddable TLS stack needs RSA device keys)";
 
 function keyType(v: unknown): KeyType {
   if (v === undefined) return "rsa";
-  if (v !== "rsa" && v !== "ec") fail(`--key-type must be rsa or ec, not "${String(v)}"`);
+  if (v !== "rsa" && v !== "ec") usageFail(`--key-type must be rsa or ec, not "${String(v)}"`);
   return v;
 }
 
 function days(v: unknown): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 36500) fail(`--days must be a whole number of days between 1 and 36500, not "${String(v)}"`);
+  if (!Number.isInteger(n) || n < 1 || n > 36500) usageFail(`--days must be a whole number of days between 1 and 36500, not "${String(v)}"`);
   return n;
 }
 
 function required(values: Values, name: string): string {
   const v = values[name];
-  if (typeof v !== "string" || v === "") fail(`missing --${name}`);
+  if (typeof v !== "string" || v === "") usageFail(`missing --${name}`);
   return v;
 }
 
@@ -98,6 +105,8 @@ function printVerify(io: CliIo, file: string, r: VerifyResult): void {
     io.out(`${"  ".repeat(i)}    issuer:      ${c.issuer}`);
     io.out(`${"  ".repeat(i)}    valid:       ${c.notBefore} → ${c.notAfter}`);
     io.out(`${"  ".repeat(i)}    key:         ${c.key}`);
+    if (c.extendedKeyUsage) io.out(`${"  ".repeat(i)}    key usage:   ${c.extendedKeyUsage.join(", ")}`);
+    if (c.subjectAltNames) io.out(`${"  ".repeat(i)}    alt names:   ${c.subjectAltNames.join(", ")}`);
     io.out(`${"  ".repeat(i)}    serial:      ${c.serial}`);
     io.out(`${"  ".repeat(i)}    SHA-256:     ${c.fingerprint256}`);
   });
@@ -113,7 +122,7 @@ function policyCommand(sub: string, usage: string, summary: string, args: [numbe
     optionHelp,
     args,
     run: async ({ dir, args: a, values, io }) =>
-      policyStoreCommand([sub, ...a, ...(typeof values.name === "string" ? ["--name", values.name] : [])], { pkiDir: dir, io, errorExit: 1 }),
+      policyStoreCommand([sub, ...a, ...(typeof values.name === "string" ? ["--name", values.name] : [])], { pkiDir: dir, io }),
   };
 }
 
@@ -208,15 +217,24 @@ const commands: Record<string, Command> = {
     },
   },
   "thing create": {
-    usage: "thing create <name> [--key-type rsa|ec] [--days N]",
+    usage: "thing create <name> [--key-type rsa|ec] [--days N] [--json]",
     summary: "option 1, one click: generate a key pair and a certificate (CN = name) signed by the issuing CA",
-    options: { "key-type": { type: "string" }, days: { type: "string" } },
-    optionHelp: [KEY_TYPE_HELP, "--days N            validity (default 730)"],
+    options: { "key-type": { type: "string" }, days: { type: "string" }, json: { type: "boolean" } },
+    optionHelp: [KEY_TYPE_HELP, "--days N            validity (default 730)", "--json              the created files as JSON"],
     args: [1, 1],
     async run({ args, values, io, open }) {
       const pki = await open();
       const d = days(values.days);
-      const files = await pki.createThing(args[0]!, { keyType: keyType(values["key-type"]), ...(d ? { validDays: d } : {}) });
+      const type = keyType(values["key-type"]);
+      const files = await pki.createThing(args[0]!, { keyType: type, ...(d ? { validDays: d } : {}) });
+      // Said at creation, not first at `export moddable`: the identity is made for a button that can't use it.
+      const warnings = type === "ec" ? [EC_DEVICE_KEY_WARNING] : [];
+      for (const w of warnings) io.err(`warning: ${w}`);
+      if (values.json) {
+        const { name, certPath, keyPath, chainPath, caPath } = files;
+        io.out(JSON.stringify({ name, keyType: type, certPath, keyPath, chainPath, caPath, warnings }, null, 2));
+        return;
+      }
       io.out(`created ${files.name}`);
       io.out(`certificate: ${files.certPath}`);
       io.out(`private key: ${files.keyPath} (mode 0600)`);
@@ -251,6 +269,40 @@ const commands: Record<string, Command> = {
       io.out(`registered ${args[0]} (ACTIVE, issued by a registered CA)`);
     },
   },
+  "thing setup": {
+    usage: "thing setup <name> --out <dir> [--mqtt-host <address>] [--key <private-key.pem>] [--json]",
+    summary: "one step for a real button: create (or reuse) the identity, attach the device policy, export for Moddable",
+    details:
+      "Creates an RSA identity if <name> has none, attaches services/policies/device.json if it has no policy,\n" +
+      "writes device.der, private-key.der (0600) and ca.der to <dir>, and prints the mcconfig line to flash it.",
+    options: { out: { type: "string" }, "mqtt-host": { type: "string" }, key: { type: "string" }, json: { type: "boolean" } },
+    optionHelp: [
+      "--out <dir>            where the firmware's three files go (the firmware's default: certs/device)",
+      "--mqtt-host <address>  the broker's address, for the printed mcconfig line",
+      "--key <file>           the private key, for a thing issued from a CSR",
+      "--json                 what was done, as JSON",
+    ],
+    args: [1, 1],
+    async run({ args, values, io, open }) {
+      const out = required(values, "out");
+      const setup = await setupDevice({
+        pki: await open(),
+        name: args[0]!,
+        outDir: out,
+        ...(typeof values.key === "string" ? { keyPath: values.key } : {}),
+        ...(typeof values["mqtt-host"] === "string" ? { mqttHost: values["mqtt-host"] } : {}),
+      });
+      if (values.json) {
+        io.out(JSON.stringify(setup, null, 2));
+        return;
+      }
+      io.out(`${setup.created ? "created" : "reusing"} ${setup.name} (${shortPath(setup.thing.certPath)})`);
+      io.out(`policies:  ${setup.policies.join(", ")}${setup.policyAttached ? " (attached now)" : ""}`);
+      io.out(`firmware:  ${shortPath(setup.exported.certPath)}, ${shortPath(setup.exported.keyPath)} (0600, never commit it), ${shortPath(setup.exported.caPath)}`);
+      io.out("flash it:");
+      io.out(`  ${setup.mcconfig}`);
+    },
+  },
   "thing list": {
     usage: "thing list [--json]",
     summary: "list things with state, how the certificate was obtained, key and expiry",
@@ -258,8 +310,9 @@ const commands: Record<string, Command> = {
     args: [0, 0],
     async run({ values, io, open }) {
       const things = (await open()).listThings();
-      if (values.json) return io.out(JSON.stringify(things, null, 2));
-      if (things.length === 0) return io.out("no things");
+      // (no `return io.out(…)`: what a run returns is the exit status)
+      if (values.json) return void io.out(JSON.stringify(things, null, 2));
+      if (things.length === 0) return void io.out("no things");
       const rows = things.map((t) => [t.name, t.state, t.kind === "service" ? `service (${t.issuedBy ?? ""})` : (t.issuedBy ?? ""), t.keyType ?? "", (t.notAfter ?? "").slice(0, 10), t.serial ?? ""]);
       const head = ["NAME", "STATE", "ISSUED-BY", "KEY", "NOT-AFTER", "SERIAL"];
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -316,7 +369,7 @@ const commands: Record<string, Command> = {
     args: [1, 1],
     async run({ args, values, io, open }) {
       const purpose = values.purpose ?? "any";
-      if (purpose !== "client" && purpose !== "server" && purpose !== "any") fail(`--purpose must be client, server or any, not "${String(purpose)}"`);
+      if (purpose !== "client" && purpose !== "server" && purpose !== "any") usageFail(`--purpose must be client, server or any, not "${String(purpose)}"`);
       const pem = readUserText(args[0]!, "certificate file");
       parseCertificate(pem, args[0]!); // a clear error naming the file when it is not a certificate
       const r = await (await open()).verify(pem, { purpose });
@@ -410,10 +463,11 @@ export const COMMAND_NAMES: readonly string[] = Object.keys(commands);
 const GROUPS = new Set(Object.keys(commands).filter((k) => k.includes(" ")).map((k) => k.split(" ")[0]!));
 
 function topHelp(io: CliIo): void {
-  io.out("usage: npm run pki -- [--dir <pkiDir>] <command> [options]");
+  io.out("usage: npm run pki -- [--pki-dir <pkiDir>] <command> [options]");
   io.out("");
   io.out("Local PKI for pizza buttons: a CA, device identities (three ways), states, CRLs, exports.");
-  io.out("--dir <pkiDir>   the PKI directory (default: certs)");
+  io.out("--pki-dir <pkiDir>   the PKI directory (default: certs; --dir is a deprecated alias)");
+  io.out("Exit status: 0 done, 1 failed, 2 usage error.");
   io.out("");
   // "thing create <name> [--key-type …]" → "thing create <name>"
   const short = (c: Command) => c.usage.split(" ").filter((w, i, all) => !all.slice(0, i + 1).some((x) => x.startsWith("[") || x.startsWith("--"))).join(" ");
@@ -424,46 +478,47 @@ function topHelp(io: CliIo): void {
 }
 
 function commandHelp(io: CliIo, c: Command): void {
-  io.out(`usage: npm run pki -- [--dir <pkiDir>] ${c.usage}`);
+  io.out(`usage: npm run pki -- [--pki-dir <pkiDir>] ${c.usage}`);
   io.out("");
   io.out(c.summary);
   if (c.details) io.out(c.details);
   io.out("");
   io.out("options:");
   for (const line of c.optionHelp ?? []) io.out(`  ${line}`);
-  io.out("  --dir <pkiDir>   the PKI directory (default: certs)");
+  io.out("  --pki-dir <pkiDir>   the PKI directory (default: certs)");
   io.out("  --help           this help");
 }
 
 function parseError(e: unknown, usage: string): never {
   const err = e as Error & { code?: string };
   const quoted = /'([^']+)'/.exec(err.message)?.[1];
-  if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") fail(`unknown option ${quoted ?? ""} (usage: ${usage})`);
-  if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") fail(`${(quoted ?? "option").split(" ")[0]} needs a value (usage: ${usage})`);
-  if (err.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") fail(`unexpected argument ${quoted ?? ""} (usage: ${usage})`);
-  fail(`${err.message.split("\n")[0]} (usage: ${usage})`);
+  if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") usageFail(`unknown option ${quoted ?? ""} (usage: ${usage})`);
+  if (err.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") usageFail(`${(quoted ?? "option").split(" ")[0]} needs a value (usage: ${usage})`);
+  if (err.code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") usageFail(`unexpected argument ${quoted ?? ""} (usage: ${usage})`);
+  usageFail(`${err.message.split("\n")[0]} (usage: ${usage})`);
 }
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
-    // Global options may come anywhere: take --dir and --help out first.
+    // Global options may come anywhere: take --pki-dir and --help out first.
+    const given = renameDeprecatedFlags(argv, { "--dir": "--pki-dir" }, io.err);
     let dir = "certs";
     let help = false;
     const rest: string[] = [];
-    for (let i = 0; i < argv.length; i++) {
-      const a = argv[i]!;
-      if (a === "--dir") {
-        const v = argv[++i];
-        if (v === undefined || v.startsWith("--")) fail("--dir needs a value");
+    for (let i = 0; i < given.length; i++) {
+      const a = given[i]!;
+      if (a === "--pki-dir") {
+        const v = given[++i];
+        if (v === undefined || v.startsWith("--")) usageFail("--pki-dir needs a value");
         dir = v;
-      } else if (a.startsWith("--dir=")) dir = a.slice(6);
+      } else if (a.startsWith("--pki-dir=")) dir = a.slice("--pki-dir=".length);
       else if (a === "--help" || a === "-h") help = true;
       else rest.push(a);
     }
     const [group, sub] = rest;
     if (group === undefined || group.startsWith("-")) {
       topHelp(io);
-      return help ? 0 : 1;
+      return help ? 0 : EXIT_USAGE;
     }
     const isGroup = GROUPS.has(group);
     const key = isGroup && sub !== undefined && !sub.startsWith("-") ? `${group} ${sub}` : group;
@@ -475,9 +530,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           return 0;
         }
         const subs = Object.keys(commands).filter((k) => k.startsWith(group + " ")).map((k) => k.split(" ")[1]).join(", ");
-        fail(sub === undefined || sub.startsWith("-") ? `"${group}" needs a subcommand: ${subs}` : `unknown command "${group} ${sub}" (${group} commands: ${subs})`);
+        usageFail(sub === undefined || sub.startsWith("-") ? `"${group}" needs a subcommand: ${subs}` : `unknown command "${group} ${sub}" (${group} commands: ${subs})`);
       }
-      fail(`unknown command "${group}" (see --help)`);
+      usageFail(`unknown command "${group}" (see --help)`);
     }
     if (help) {
       commandHelp(io, command);
@@ -492,8 +547,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
     const args = parsed.positionals;
     const [min, max] = command.args;
-    if (args.length < min) fail(`missing argument (usage: ${command.usage})`);
-    if (args.length > max) fail(`unexpected argument "${args[max]}" (usage: ${command.usage})`);
+    if (args.length < min) usageFail(`missing argument (usage: ${command.usage})`);
+    if (args.length > max) usageFail(`unexpected argument "${args[max]}" (usage: ${command.usage})`);
     const absDir = resolve(dir);
     const ctx: Ctx = {
       dir: absDir,
@@ -501,7 +556,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       values: parsed.values as Values,
       io,
       async open() {
-        if (!existsSync(absDir)) fail(`PKI dir not found: ${absDir} (create it with "pki ca init", or pass --dir)`);
+        if (!existsSync(absDir)) fail(`PKI dir not found: ${absDir} (create it with "pki ca init", or pass --pki-dir)`);
         return Pki.open(absDir);
       },
     };
@@ -509,7 +564,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     io.err(`error: ${message.split("\n")[0]}${e instanceof PkiError ? "" : " (unexpected)"}`);
-    return 1;
+    return e instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
   }
 }
 

@@ -243,7 +243,14 @@ export class Pki {
 
   async initCa(opts: { intermediate?: boolean; validDays?: number; keyType?: KeyType } = {}): Promise<void> {
     const reg = this.registry();
-    if (reg.cas.some((c) => c.role === "root")) fail(`a CA already exists in ${this.dir}`);
+    if (reg.cas.some((c) => c.role === "root")) {
+      const kind = reg.cas.some((c) => c.role === "intermediate") ? "a root and an intermediate that issues devices" : "a root that issues devices";
+      fail(
+        `a CA already exists in ${this.dir} (${kind}; npm run simulate and npm run broker create one on first use): keep using it, ` +
+          `every command works with it. To start over, e.g. with --intermediate, move ${this.dir} away first ` +
+          `(it holds every device's key; devices it issued are no longer trusted), or pass --pki-dir <another dir>`,
+      );
+    }
     const keyType = opts.keyType ?? "rsa";
     const tag = installationTag();
     const rootKeys = await generateKeyPair(keyType);

@@ -31,6 +31,10 @@ export interface CertSummary {
   key: string;
   fingerprint256: string;
   isCa: boolean;
+  /** Extended key usages by name (clientAuth, serverAuth, …; an OID when it has no name); absent: no EKU. */
+  extendedKeyUsage?: string[];
+  /** Subject alternative names as "DNS:localhost", "IP:127.0.0.1", …; absent: none. */
+  subjectAltNames?: string[];
   /** How this PKI knows the certificate: root, intermediate, registered (CAs), or undefined (leaf). */
   trust?: CaRecord["role"];
 }
@@ -67,8 +71,26 @@ function summarize(cert: x509.X509Certificate, trust?: CaRecord["role"]): CertSu
     key: describePublicKey(cert.publicKey.rawData).label,
     fingerprint256: fingerprint256(cert.rawData),
     isCa: cert.getExtension(x509.BasicConstraintsExtension)?.ca === true,
+    ...extensions(cert),
     ...(trust ? { trust } : {}),
   };
+}
+
+const EKU_NAMES: Record<string, string> = Object.fromEntries(
+  Object.entries(x509.ExtendedKeyUsage).map(([name, oid]) => [oid, name]),
+);
+
+/** An extended key usage OID by its RFC 5280 name (clientAuth for 1.3.6.1.5.5.7.3.2), else the OID. */
+export function ekuName(oid: string): string {
+  return EKU_NAMES[oid] ?? oid;
+}
+
+const SAN_LABELS: Record<string, string> = { dns: "DNS", ip: "IP", email: "email", url: "URI", dn: "DirName", guid: "GUID", upn: "UPN", id: "RID" };
+
+function extensions(cert: x509.X509Certificate): Pick<CertSummary, "extendedKeyUsage" | "subjectAltNames"> {
+  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension)?.usages.map((u) => ekuName(String(u)));
+  const san = cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.items.map((n) => `${SAN_LABELS[n.type] ?? n.type}:${n.value}`);
+  return { ...(eku ? { extendedKeyUsage: eku } : {}), ...(san && san.length ? { subjectAltNames: san } : {}) };
 }
 
 async function signedBy(cert: x509.X509Certificate, issuer: x509.X509Certificate): Promise<boolean> {
@@ -144,7 +166,7 @@ export async function verifyCertificate(
     const want =
       purpose === "client" ? [x509.ExtendedKeyUsage.clientAuth] : purpose === "server" ? [x509.ExtendedKeyUsage.serverAuth] : [x509.ExtendedKeyUsage.clientAuth, x509.ExtendedKeyUsage.serverAuth];
     if (eku && !eku.some((u) => (want as string[]).includes(u))) {
-      return failWith("wrong-key-usage", `${leaf.subject} has extendedKeyUsage ${eku.join(",")}, needs ${purpose === "any" ? "clientAuth or serverAuth" : purpose + "Auth"}`);
+      return failWith("wrong-key-usage", `${leaf.subject} has extendedKeyUsage ${eku.map(ekuName).join(",")}, needs ${purpose === "any" ? "clientAuth or serverAuth" : purpose + "Auth"}`);
     }
   }
 

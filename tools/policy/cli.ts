@@ -10,7 +10,9 @@ import {
   parsePolicy,
   resourceArn,
 } from "./evaluate";
+import { isKnownAction, MQTT_ACTIONS } from "./parse";
 import { POLICY_STORE_USAGE, indent, policyStoreCommand } from "./store-cli";
+import { EXIT_FAILURE, EXIT_USAGE, renameDeprecatedFlags } from "../cli/conventions";
 
 const HELP = `Usage:
   npm run policy -- explain --policy <file> [--policy <file2> …] --client-id <id>
@@ -19,8 +21,8 @@ const HELP = `Usage:
                    --action <iot:Connect|iot:Publish|iot:Subscribe|iot:Receive|…>
                    [--resource <client id | topic | topic filter | full ARN>]
                    [--region <region>] [--account <account id>] [--json]
-  npm run policy -- check <file> [<file> …]
-  npm run policy -- attach|detach|list … [--pki <dir>]     (the same as npm run pki -- policy …)
+  npm run policy -- check <file> [<file> …] [--strict] [--json]
+  npm run policy -- attach|detach|list … [--pki-dir <dir>]   (the same as npm run pki -- policy …)
 
 explain  Decides one request the way AWS IoT Core does for a certificate with these policies
          attached, and prints allow/deny, the deciding statement and every statement's outcome.
@@ -31,9 +33,13 @@ explain  Decides one request the way AWS IoT Core does for a certificate with th
                           iot:Publish/iot:Receive, topic filter for iot:Subscribe (+ and # are plain
                           characters in policies); or a full ARN.
          --region/--account  the endpoint's region and account (default "*": any the policy names).
-         Exit status: 0 allowed, 1 denied, 2 usage error or invalid policy.
-check    Parses policy files strictly and prints warnings. Exit status: 0 valid, 2 invalid.
-attach, detach, list: the policy store of a PKI dir (--pki, default "certs"):
+         --json           the decision, the context and every statement's outcome as JSON.
+         Exit status: 0 allowed, 1 denied or a policy file unreadable or invalid, 2 usage error.
+check    Parses policy files strictly and prints warnings. --strict: a warning fails the check too.
+         --json: one object per file ({file, ok, statements, warnings, error}) in a JSON array.
+         Exit status: 0 valid, 1 invalid (or, with --strict, warnings), 2 usage error.
+attach, detach, list: the policy store of a PKI dir (--pki-dir, default "certs"; --pki is a deprecated
+alias):
 ${indent(POLICY_STORE_USAGE, "  ")}
 `;
 
@@ -46,12 +52,15 @@ const defaultIo: CliIo = { out: (l) => console.log(l), err: (l) => console.error
 
 class UsageError extends Error {}
 
+/** A policy file that cannot be read: a failure (exit 1), not a usage error. */
+class PolicyFileError extends Error {}
+
 function loadPolicy(file: string): NamedPolicy {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new UsageError(`cannot read policy file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new PolicyFileError(`cannot read policy file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   return { name: file, policy: parsePolicy(text, file) };
 }
@@ -89,6 +98,9 @@ function explain(args: string[], io: CliIo): number {
   if (!clientId) throw new UsageError("--client-id is required");
   const action = values.action;
   if (!action) throw new UsageError("--action is required (e.g. iot:Publish)");
+  if (!isKnownAction(action)) {
+    throw new UsageError(`unknown action "${action}": AWS IoT's MQTT actions are ${MQTT_ACTIONS.join(", ")} (other iot: actions need --resource as a full ARN)`);
+  }
   const resource = values.resource ?? (action.toLowerCase() === "iot:connect" ? clientId : undefined);
   if (resource === undefined) throw new UsageError(`--resource is required for ${action}`);
   const attached = bool("attached", values.attached, values.thing !== undefined);
@@ -143,25 +155,41 @@ function explain(args: string[], io: CliIo): number {
 }
 
 function check(args: string[], io: CliIo): number {
-  if (args.length === 0) throw new UsageError("give at least one policy file");
-  let failed = false;
-  for (const file of args) {
+  const { values, positionals: files } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { strict: { type: "boolean", default: false }, json: { type: "boolean", default: false } },
+  });
+  if (files.length === 0) throw new UsageError("give at least one policy file");
+  const results: Array<{ file: string; ok: boolean; statements?: number; warnings: string[]; error?: string }> = [];
+  for (const file of files) {
     try {
       const { policy } = loadPolicy(file);
-      io.out(`ok   ${file} (${policy.statements.length} statement${policy.statements.length === 1 ? "" : "s"})`);
-      for (const w of policy.warnings) io.out(`  warning: ${w}`);
+      const ok = !(values.strict && policy.warnings.length > 0);
+      results.push({ file, ok, statements: policy.statements.length, warnings: policy.warnings });
     } catch (e) {
-      if (!(e instanceof PolicyParseError || e instanceof UsageError)) throw e;
-      failed = true;
-      io.err(`FAIL ${e.message}`);
+      if (!(e instanceof PolicyParseError || e instanceof PolicyFileError)) throw e;
+      results.push({ file, ok: false, warnings: [], error: e.message });
     }
   }
-  return failed ? 2 : 0;
+  if (values.json) io.out(JSON.stringify(results, null, 2));
+  else {
+    for (const r of results) {
+      if (r.error !== undefined) {
+        io.err(`FAIL ${r.error}`);
+        continue;
+      }
+      const n = `${r.statements} statement${r.statements === 1 ? "" : "s"}`;
+      io.out(`${r.ok ? "ok  " : "FAIL"} ${r.file} (${n}${r.ok ? "" : `; --strict: ${r.warnings.length} warning${r.warnings.length === 1 ? "" : "s"}`})`);
+      for (const w of r.warnings) io.out(`  warning: ${w}`);
+    }
+  }
+  return results.every((r) => r.ok) ? 0 : EXIT_FAILURE;
 }
 
 /** Runs the CLI; returns the exit status. */
 export function runCli(argv: string[], io: CliIo = defaultIo): number {
-  const [command, ...rest] = argv;
+  const [command, ...rest] = renameDeprecatedFlags(argv, { "--pki": "--pki-dir" }, io.err);
   try {
     if (command === undefined || command === "--help" || command === "-h" || command === "help") {
       io.out(HELP);
@@ -174,11 +202,13 @@ export function runCli(argv: string[], io: CliIo = defaultIo): number {
     if (command === "explain") return explain(rest, io);
     if (command === "check") return check(rest, io);
     if (command === "attach" || command === "detach" || command === "list") {
-      const at = rest.indexOf("--pki");
       let pkiDir = "certs";
+      const inline = rest.findIndex((a) => a.startsWith("--pki-dir="));
+      if (inline >= 0) pkiDir = rest.splice(inline, 1)[0]!.slice("--pki-dir=".length);
+      const at = rest.indexOf("--pki-dir");
       if (at >= 0) {
         const dir = rest[at + 1];
-        if (!dir) throw new UsageError("--pki needs a directory");
+        if (!dir || dir.startsWith("--")) throw new UsageError("--pki-dir needs a directory");
         pkiDir = dir;
         rest.splice(at, 2);
       }
@@ -186,13 +216,13 @@ export function runCli(argv: string[], io: CliIo = defaultIo): number {
     }
     throw new UsageError(`unknown command "${command}"`);
   } catch (e) {
-    if (e instanceof PolicyParseError) {
+    if (e instanceof PolicyParseError || e instanceof PolicyFileError) {
       io.err(`error: ${e.message}`);
-      return 2;
+      return EXIT_FAILURE;
     }
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
       io.err(`error: ${(e as Error).message}\n(run with --help for usage)`);
-      return 2;
+      return EXIT_USAGE;
     }
     throw e;
   }

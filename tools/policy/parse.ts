@@ -121,6 +121,14 @@ const BASE_OPERATORS: readonly BaseOperator[] = [
 
 const STATEMENT_KEYS = new Set(["Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"]);
 
+/** Whether `action` (no wildcards) is an AWS IoT data-plane action, in any letter case. */
+export function isKnownAction(action: string): boolean {
+  return KNOWN_IOT_ACTIONS.has(action.toLowerCase());
+}
+
+/** The MQTT actions, as AWS spells them, for messages that list what is possible. */
+export const MQTT_ACTIONS = ["iot:Connect", "iot:Publish", "iot:Subscribe", "iot:Receive", "iot:RetainPublish"] as const;
+
 /** The resource type each MQTT action is checked against (…:client/…, …:topic/…, …:topicfilter/…). */
 export const RESOURCE_TYPE_OF_ACTION: Readonly<Record<string, string>> = {
   "iot:connect": "client",

@@ -1,5 +1,6 @@
 // `policy attach|detach|list` over a PKI dir's policy store. Called by `npm run policy -- …` (with
 // --pki) and meant for `npm run pki -- policy …` (the PKI CLI passes its own dir).
+import { EXIT_FAILURE, EXIT_USAGE } from "../cli/conventions";
 import { PkiError } from "../pki/errors";
 import { PolicyStoreError, openPolicyStore } from "./store";
 
@@ -19,14 +20,13 @@ export const POLICY_STORE_USAGE = [
 
 /**
  * Runs `attach|detach|list` (argv without the leading "policy"). Returns the exit status: 0 done,
- * `opts.errorExit` (default 2) on a usage error or a refusal (bad policy, unknown thing, not attached).
+ * 2 on a usage error, 1 on a refusal (bad policy, unknown thing, not attached).
  */
-export function policyStoreCommand(argv: string[], opts: { pkiDir: string; io: StoreCliIo; errorExit?: number }): number {
+export function policyStoreCommand(argv: string[], opts: { pkiDir: string; io: StoreCliIo }): number {
   const io = opts.io;
-  const failed = opts.errorExit ?? 2;
   const usage = (problem: string) => {
     io.err(`error: ${problem}\nusage:\n${indent(POLICY_STORE_USAGE, "  ")}`);
-    return failed;
+    return EXIT_USAGE;
   };
   const [command, ...rest] = argv;
   let name: string | undefined;
@@ -72,7 +72,7 @@ export function policyStoreCommand(argv: string[], opts: { pkiDir: string; io: S
   } catch (e) {
     if (e instanceof PolicyStoreError || e instanceof PkiError) {
       io.err(`error: ${e.message}`);
-      return failed;
+      return EXIT_FAILURE;
     }
     throw e;
   }

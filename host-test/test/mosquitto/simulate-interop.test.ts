@@ -52,7 +52,7 @@ describe.skipIf(mosquittoSkipReason !== undefined)("simulate against mosquitto",
     ]);
     for (const click of summary.clicks) expect(click.tlsProtocol).toBe("TLSv1.2");
 
-    const db = new OrderDb({ path: path.join(stateDir, "restaurant.sqlite") });
+    const db = new OrderDb({ path: path.join(stateDir, "restaurant.db") });
     try {
       const rows = db.all();
       expect(rows.map((r) => r.orderId)).toEqual(summary.clicks.map((c: any) => c.orderId));

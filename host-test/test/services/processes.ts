@@ -160,9 +160,9 @@ export async function startRestaurantProcess(opts: { brokerPort: number; pkiDir:
 
 const execFileAsync = promisify(execFile);
 
-/** `npm run pki -- --dir <pkiDir> …args` as a child process, the way an operator runs it. */
+/** `npm run pki -- --pki-dir <pkiDir> …args` as a child process, the way an operator runs it. */
 export async function pkiTool(pkiDir: string, ...args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync("npm", ["run", "--silent", "pki", "--", "--dir", pkiDir, ...args], { cwd: ROOT });
+  const { stdout } = await execFileAsync("npm", ["run", "--silent", "pki", "--", "--pki-dir", pkiDir, ...args], { cwd: ROOT });
   return stdout;
 }
 

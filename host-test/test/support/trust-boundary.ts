@@ -18,11 +18,11 @@ export interface CliResult {
   err: string;
 }
 
-/** `npm run pki -- --dir <dir> …`, in-process. */
+/** `npm run pki -- --pki-dir <dir> …`, in-process. */
 export async function pkiCli(dir: string, ...args: string[]): Promise<CliResult> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(["--dir", dir, ...args], { out: (l) => out.push(l), err: (l) => err.push(l) });
+  const code = await runCli(["--pki-dir", dir, ...args], { out: (l) => out.push(l), err: (l) => err.push(l) });
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 

@@ -22,7 +22,7 @@ describe("broker certificate expiry warning", () => {
     expect(certificateExpiryWarning(pem, { pkiDir: "certs" })).toBeUndefined();
     const inside = certificateExpiryWarning(pem, { pkiDir: "certs", now: Date.now() + 15 * DAY })!;
     expect(inside.reason).toMatch(/expires in 24 days/);
-    expect(inside.fix).toBe("npm run pki -- --dir certs broker cert --renew (the running broker picks it up)");
+    expect(inside.fix).toBe("npm run pki -- --pki-dir certs broker cert --renew (the running broker picks it up)");
     expect(certificateExpiryWarning(pem, { pkiDir: "certs", now: Date.now() + 41 * DAY })!.reason).toMatch(/expired on/);
   });
 

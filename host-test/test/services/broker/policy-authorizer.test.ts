@@ -81,7 +81,16 @@ describe("policyAuthorizer", () => {
     expect(throwing.publish(identity("x"), "t").allow).toBe(false);
   });
 
-  it("no attached policy: implicit deny", () => {
-    expect(setup([]).authz.connect(identity("pizza-button-01")).reason).toMatch(/no policy is attached/);
+  it("no attached policy: denied, with what to do", () => {
+    const registered = setup([]).authz.connect(identity("pizza-button-01"));
+    expect(registered).toEqual({ allow: false, reason: expect.stringMatching(/implicitly denied: no policy is attached; attach one: npm run pki -- policy attach services\/policies\/device.json pizza-button-01$/) });
+    // A certificate from a registered CA whose thing was never recorded: say that thing register is missing.
+    const unregistered = setup([], false).authz.connect(identity("pizza-button-01"));
+    expect(unregistered.allow).toBe(false);
+    expect(unregistered.reason).toMatch(/no policy is attached; thing pizza-button-01 is not registered: .*npm run pki -- thing register pizza-button-01 --cert/);
+    // Policies attached, but to another certificate of that thing: the denial says how to record this one.
+    const notAttached = setup([device], false).authz.connect(identity("pizza-button-01"));
+    expect(notAttached.allow).toBe(false);
+    expect(notAttached.reason).toMatch(/this certificate is not recorded for thing pizza-button-01: .*thing register pizza-button-01 --cert/);
   });
 });

@@ -83,8 +83,8 @@ describe("npm run restaurant", () => {
     expect((await second.stop("SIGINT")).code).toBe(0);
   });
 
-  it("--auto-accept --eta 7: the button gets its ack without anybody in the kitchen", async () => {
-    const service = await startRestaurantProcess({ brokerPort: broker.port, pkiDir, db: path.join(dir, "auto.db"), extra: ["--auto-accept", "--eta", "7", "--allowed-host", "kitchen.lan"] });
+  it("--auto-accept --eta-min 7: the button gets its ack without anybody in the kitchen", async () => {
+    const service = await startRestaurantProcess({ brokerPort: broker.port, pkiDir, db: path.join(dir, "auto.db"), extra: ["--auto-accept", "--eta-min", "7", "--allowed-host", "kitchen.lan"] });
     try {
       // --allowed-host reaches the kitchen page: that name is served, any other is refused.
       expect(service.lines.find((l) => l.event === "listening")!.allowedHosts).toEqual(["localhost", "127.0.0.1", "::1", "kitchen.lan"]);
@@ -150,8 +150,13 @@ describe("restaurant service configuration", () => {
     expect(fs.existsSync(cert)).toBe(true);
     expect(() => parseRestaurantArgs(["--cert", cert], dir)).toThrow(/--ca, --cert and --key go together/);
     expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--broker", "mqtt://127.0.0.1:1883"], dir)).toThrow(/--broker is not a broker URL: .*must use mqtts:\/\//);
-    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--eta=-3"], dir)).toThrow(/--eta must be a whole number/);
-    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--eta", "soon"], dir)).toThrow(/--eta must be a whole number from 0 to 600 min \(got "soon"\)/);
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--eta-min=-3"], dir)).toThrow(/--eta-min must be a whole number/);
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--eta-min", "soon"], dir)).toThrow(/--eta-min must be a whole number from 0 to 600 min \(got "soon"\)/);
+    // --eta, the flag's former name, still works, with a one-line notice.
+    const notices: string[] = [];
+    expect(parseRestaurantArgs(["--pki-dir", pkiDir, "--eta", "9"], dir, (line) => notices.push(line))!.etaMin).toBe(9);
+    expect(parseRestaurantArgs(["--pki-dir", pkiDir, "--eta=11"], dir, (line) => notices.push(line))!.etaMin).toBe(11);
+    expect(notices).toEqual(["note: --eta is deprecated, use --eta-min", "note: --eta is deprecated, use --eta-min"]);
     expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--http-port", "99999"], dir)).toThrow(/--http-port must be a whole number from 0 to 65535/);
     expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--client-id", "a/b"], dir)).toThrow(/--client-id/);
   });

@@ -1,5 +1,6 @@
+import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkIdentityFolder, hostConfig } from "../../../../tools/firmware/host-build";
 import { findSdk } from "../../../../tools/firmware/sdk";
@@ -39,5 +40,18 @@ describe("firmware build helpers (no SDK needed)", () => {
     expect(findSdk({ PATH: "/usr/bin" })).toEqual({ ok: false, reason: expect.stringMatching(/MODDABLE is not set/) });
     expect(findSdk({ MODDABLE: join(dir, "nope") })).toEqual({ ok: false, reason: expect.stringMatching(/is not a directory/) });
     expect(findSdk({ MODDABLE: dir })).toEqual({ ok: false, reason: expect.stringMatching(/host tools not built \(missing mcconfig/) });
+  });
+
+  it("as commands without $MODDABLE: exit 1 pointing to npx xs-dev setup; a usage error exits 2", () => {
+    const root = resolve(import.meta.dirname, "../../../..");
+    const { MODDABLE: _unset, ...env } = process.env;
+    const npm = (...args: string[]) => spawnSync("npm", ["run", "--silent", ...args], { cwd: root, env, encoding: "utf8" });
+    for (const script of ["build:esp32-check", "firmware:host"]) {
+      const run = script === "firmware:host" ? npm(script, "--", "--certs", dir) : npm(script);
+      expect([script, run.status]).toEqual([script, 1]);
+      expect(run.stderr).toMatch(/^cannot build the firmware: MODDABLE is not set: .*shortest path: `npx xs-dev setup` .*`npx xs-dev setup --device esp32`/m);
+    }
+    expect(npm("firmware:host").status).toBe(2); // no --certs
+    expect(npm("firmware:host", "--", "--bogus").status).toBe(2);
   });
 });

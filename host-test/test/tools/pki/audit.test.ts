@@ -11,7 +11,7 @@ const t = tempDir("audit");
 afterAll(t.cleanup);
 const dir = join(t.dir, "pki");
 const cli = resolve("tools/pki/cli.ts");
-const pki = (...argv: string[]) => spawnSync(process.execPath, ["--import", "tsx", cli, "--dir", dir, ...argv], { encoding: "utf8" });
+const pki = (...argv: string[]) => spawnSync(process.execPath, ["--import", "tsx", cli, "--pki-dir", dir, ...argv], { encoding: "utf8" });
 const DAY = 86_400_000;
 
 function audit(...argv: string[]): { code: number | null; entries: AuditEntry[]; expired: number; expiring: number } {

@@ -1,5 +1,5 @@
-// The CLI: the three options end to end, help everywhere, and one-line errors with exit code 1 for
-// bad input. Most runs are in-process (runCli); two run the real `tsx tools/pki/cli.ts` process.
+// The CLI: the three options end to end, help everywhere, and one-line errors: exit code 2 for a usage
+// error, 1 for a failure. Most runs are in-process (runCli); two run the real `tsx tools/pki/cli.ts` process.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -24,11 +24,11 @@ async function pki(...argv: string[]): Promise<{ code: number; out: string; err:
   allOutput.push(...out, ...err);
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
-const inDir = (...argv: string[]) => pki("--dir", pkiDir, ...argv);
+const inDir = (...argv: string[]) => pki("--pki-dir", pkiDir, ...argv);
 
-/** A failure is exit code 1 with exactly one "error: …" line and nothing that looks like a stack. */
-function expectOneLineError(r: { code: number; out: string; err: string }, message: RegExp): void {
-  expect(r.code).toBe(1);
+/** A failure is exit code 1 (2: usage) with exactly one "error: …" line and nothing that looks like a stack. */
+function expectOneLineError(r: { code: number; out: string; err: string }, message: RegExp, code = 1): void {
+  expect(r.code).toBe(code);
   expect(r.err.split("\n")).toHaveLength(1);
   expect(r.err).toMatch(/^error: /);
   expect(r.err).toMatch(message);
@@ -150,6 +150,36 @@ describe("states, CRL, verify, export, import, broker", () => {
     const san = new x509.X509Certificate(read(join(pkiDir, "broker/cert.pem"))).getExtension(x509.SubjectAlternativeNameExtension)!;
     expect(san.names.toJSON().map((n) => n.value)).toEqual(["localhost", "broker.local", "127.0.0.1"]);
   });
+
+  it("verify names the extended key usages and prints the alternative names", async () => {
+    const device = await inDir("verify", join(pkiDir, "things/cli-one/cert.pem"));
+    expect(device.out).toMatch(/^ {4}key usage: +clientAuth$/m);
+    expect(device.out).not.toContain("1.3.6.1.5.5.7.3.2");
+    const broker = await inDir("verify", join(pkiDir, "broker/cert.pem"), "--purpose", "server");
+    expect(broker.code).toBe(0);
+    expect(broker.out).toMatch(/^ {4}key usage: +serverAuth$/m);
+    expect(broker.out).toMatch(/^ {4}alt names: +DNS:localhost, DNS:broker\.local, IP:127\.0\.0\.1$/m);
+    const json = JSON.parse((await inDir("verify", join(pkiDir, "broker/cert.pem"), "--json")).out);
+    expect(json.chain[0]).toMatchObject({ extendedKeyUsage: ["serverAuth"], subjectAltNames: ["DNS:localhost", "DNS:broker.local", "IP:127.0.0.1"] });
+    // The failure names the usages too.
+    const wrong = await inDir("verify", join(pkiDir, "broker/cert.pem"), "--purpose", "client");
+    expect(wrong.code).toBe(1);
+    expect(wrong.out).toMatch(/has extendedKeyUsage serverAuth, needs clientAuth/);
+  });
+
+  it("thing create --json; --key-type ec warns at creation that the firmware can't use the key", async () => {
+    const ec = await inDir("thing", "create", "cli-ec", "--key-type", "ec", "--json");
+    expect(ec.code).toBe(0);
+    const made = JSON.parse(ec.out);
+    expect(made).toMatchObject({ name: "cli-ec", keyType: "ec", warnings: [expect.stringMatching(/firmware .* can't use it/)] });
+    expect(existsSync(made.certPath)).toBe(true);
+    expect(ec.err).toMatch(/^warning: EC device key: the firmware .* --key-type rsa$/);
+    const rsa = await inDir("thing", "create", "cli-rsa", "--json");
+    expect([rsa.code, rsa.err, JSON.parse(rsa.out).warnings]).toEqual([0, "", []]);
+    const text = await inDir("thing", "create", "cli-ec-2", "--key-type", "ec");
+    expect(text.out).toMatch(/^created cli-ec-2$/m);
+    expect(text.err).toMatch(/^warning: EC device key/);
+  });
 });
 
 describe("help and bad input", () => {
@@ -160,14 +190,14 @@ describe("help and bad input", () => {
       expect(top.out).toContain(name);
       const r = await pki(...name.split(" "), "--help");
       expect([name, r.code]).toEqual([name, 0]);
-      expect(r.out).toContain(`usage: npm run pki -- [--dir <pkiDir>] ${name}`);
+      expect(r.out).toContain(`usage: npm run pki -- [--pki-dir <pkiDir>] ${name}`);
       expect(r.out).toContain("--help");
     }
     expect((await pki("thing", "--help")).out).toContain("thing create <name>");
-    expect((await pki()).code).toBe(1);
+    expect((await pki()).code).toBe(2);
   });
 
-  it("answers bad input with one line and exit code 1", async () => {
+  it("answers bad input with one line: exit code 1 for a failure, 2 for a usage error", async () => {
     const notCert = join(t.dir, "not-a-cert.pem");
     writeFileSync(notCert, read(join(pkiDir, "ca/root.crl.pem")));
     const garbage = join(t.dir, "garbage.txt");
@@ -179,7 +209,7 @@ describe("help and bad input", () => {
     const badCsr = join(deviceDir, "tampered-bad.csr.pem");
     writeFileSync(badCsr, x509.PemConverter.encode(der, "CERTIFICATE REQUEST"));
 
-    const cases: [string[], RegExp][] = [
+    const failures: [string[], RegExp][] = [
       [["verify", join(t.dir, "missing.pem")], /^error: certificate file not found: .*missing\.pem$/],
       [["verify", notCert], /is not a PEM certificate \(found X509 CRL\)$/],
       [["verify", garbage], /is not a PEM certificate \(no PEM block found\)$/],
@@ -188,29 +218,33 @@ describe("help and bad input", () => {
       [["ca", "sign", garbage], /is not a PEM certificate request/],
       [["ca", "sign", join(t.dir, "nope.csr")], /CSR file not found/],
       [["thing", "create", "bad/name"], /invalid thing name "bad\/name"/],
+      [["thing", "deactivate", "ghost"], /unknown thing ghost/],
+      [["import", "aws", "--cert", notCert, "--key", notCert, "--ca", notCert, "--name", "x"], /--cert is not a PEM certificate/],
+      [["broker", "cert", "--ip", "localhost"], /not an IP address: localhost/],
+      [["ca", "init"], /a CA already exists in .* \(a root and an intermediate that issues devices; .*\): keep using it, .* To start over, e\.g\. with --intermediate, move .* away first/],
+    ];
+    const usageErrors: [string[], RegExp][] = [
       [["thing", "create", "ok-name", "--key-type", "dsa"], /--key-type must be rsa or ec, not "dsa"/],
       [["thing", "create", "ok-name", "--days", "0"], /--days must be a whole number/],
       [["thing", "create"], /missing argument \(usage: thing create <name>/],
       [["thing", "create", "a", "b"], /unexpected argument/],
       [["thing", "create", "x", "--bogus"], /unknown option --bogus/],
       [["thing", "csr", "x"], /missing --out/],
-      [["thing", "deactivate", "ghost"], /unknown thing ghost/],
       [["thing", "frobnicate", "x"], /unknown command "thing frobnicate"/],
       [["thing"], /"thing" needs a subcommand: create, csr/],
       [["launch"], /unknown command "launch"/],
       [["export", "moddable", "cli-one"], /missing --out/],
       [["import", "aws", "--cert", notCert, "--key", notCert, "--ca", notCert], /missing --name/],
-      [["import", "aws", "--cert", notCert, "--key", notCert, "--ca", notCert, "--name", "x"], /--cert is not a PEM certificate/],
-      [["broker", "cert", "--ip", "localhost"], /not an IP address: localhost/],
-      [["ca", "init"], /a CA already exists/],
       [["verify", garbage, "--purpose", "email"], /--purpose must be client, server or any/],
     ];
-    for (const [argv, message] of cases) {
-      const r = await inDir(...argv);
-      expect([argv.join(" "), r.code]).toEqual([argv.join(" "), 1]);
-      expectOneLineError(r, message);
+    for (const [cases, code] of [[failures, 1], [usageErrors, 2]] as const) {
+      for (const [argv, message] of cases) {
+        const r = await inDir(...argv);
+        expect([argv.join(" "), r.code]).toEqual([argv.join(" "), code]);
+        expectOneLineError(r, message, code);
+      }
     }
-    expectOneLineError(await pki("--dir", join(t.dir, "no-such-pki"), "thing", "list"), /PKI dir not found/);
+    expectOneLineError(await pki("--pki-dir", join(t.dir, "no-such-pki"), "thing", "list"), /PKI dir not found/);
     expect(existsSync(join(t.dir, "no-such-pki"))).toBe(false);
   });
 
@@ -223,16 +257,27 @@ describe("as a process (npm run pki runs tsx tools/pki/cli.ts)", () => {
   const cli = resolve("tools/pki/cli.ts");
   const run = (...argv: string[]) => spawnSync(process.execPath, ["--import", "tsx", cli, ...argv], { encoding: "utf8" });
 
-  it("exits 0 on success and 1 with a single stderr line on failure", () => {
+  it("exits 0 on success, 1 with a single stderr line on failure, 2 on a usage error", () => {
     const dir = join(t.dir, "proc");
-    const ok = run("--dir", dir, "ca", "init", "--key-type", "ec");
+    const ok = run("--pki-dir", dir, "ca", "init", "--key-type", "ec");
     expect([ok.status, ok.stderr]).toEqual([0, ""]);
     expect(ok.stdout).toContain("CA created in");
-    const bad = run("--dir", dir, "verify", join(dir, "missing.pem"));
+    const bad = run("--pki-dir", dir, "verify", join(dir, "missing.pem"));
     expect(bad.status).toBe(1);
     expect(bad.stdout).toBe("");
     expect(bad.stderr.trimEnd().split("\n")).toEqual([`error: certificate file not found: ${join(dir, "missing.pem")}`]);
     const mustExist = readFileSync(join(dir, "registry.json"), "utf8");
     expect(JSON.parse(mustExist).cas).toHaveLength(1);
+    const usage = run("--pki-dir", dir, "thing", "create", "x", "--colour");
+    expect([usage.status, usage.stderr.trimEnd().split("\n")]).toEqual([2, [expect.stringMatching(/^error: unknown option --colour/)]]);
+  });
+
+  it("--dir still works, as a deprecated alias of --pki-dir with a one-line notice", () => {
+    const dir = join(t.dir, "proc");
+    const old = run("--dir", dir, "thing", "list", "--json");
+    expect(old.status).toBe(0);
+    expect(old.stderr.trimEnd().split("\n")).toEqual(["note: --dir is deprecated, use --pki-dir"]);
+    expect(JSON.parse(old.stdout)).toEqual([]);
+    expect(run(`--dir=${dir}`, "thing", "list").stdout).toBe("no things\n");
   });
 });

@@ -64,21 +64,32 @@ describe("policy CLI (in process)", () => {
   it("usage errors exit 2 with a clear message", () => {
     expect(run("explain", "--policy", devicePolicy, "--action", "iot:Publish", "--resource", "t")).toMatchObject({ code: 2, err: expect.stringMatching(/--client-id is required/) });
     expect(run("explain", "--policy", devicePolicy, "--client-id", "c", "--action", "iot:Publish")).toMatchObject({ code: 2, err: expect.stringMatching(/--resource is required/) });
-    expect(run("explain", "--policy", join(tmp, "missing.json"), "--client-id", "c", "--action", "iot:Connect")).toMatchObject({ code: 2, err: expect.stringMatching(/cannot read policy file/) });
+    expect(run("explain", "--policy", join(tmp, "missing.json"), "--client-id", "c", "--action", "iot:Connect")).toMatchObject({ code: 1, err: expect.stringMatching(/cannot read policy file/) });
     expect(run("explain", "--policy", devicePolicy, ...button, "--attached", "maybe", "--action", "iot:Connect").err).toMatch(/--attached must be true or false/);
     expect(run("explain", "--bogus").code).toBe(2);
     expect(run("frobnicate").err).toMatch(/unknown command/);
   });
 
-  it("an invalid policy exits 2 naming the element", () => {
+  it("explain: an action AWS IoT doesn't have is an unknown action (exit 2), whatever else is missing", () => {
+    for (const extra of [[], ["--resource", "pizza/orders/x"]]) {
+      const r = run("explain", "--policy", devicePolicy, "--client-id", "c", "--action", "iot:Frob", ...extra);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/^error: unknown action "iot:Frob": AWS IoT's MQTT actions are iot:Connect, iot:Publish, iot:Subscribe, iot:Receive/);
+      expect(r.err).not.toMatch(/--resource is required/);
+    }
+    // Known actions in any letter case still work.
+    expect(run("explain", "--policy", devicePolicy, ...button, "--action", "iot:connect").code).toBe(0);
+  });
+
+  it("an invalid policy exits 1 naming the element", () => {
     const bad = join(tmp, "bad.json");
     writeFileSync(bad, JSON.stringify({ Version: "2012-10-17", Statement: [{ Action: "iot:Publish", Resource: "*" }] }));
     const r = run("explain", "--policy", bad, "--client-id", "c", "--action", "iot:Connect");
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(1);
     expect(r.err).toContain("bad.json: Statement[0].Effect: missing");
   });
 
-  it("check: valid files exit 0 with warnings shown, an invalid one exits 2", () => {
+  it("check: valid files exit 0 with warnings shown, an invalid one exits 1; --strict fails on warnings; --json", () => {
     const warn = join(tmp, "warn.json");
     writeFileSync(warn, JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Deny", Action: "iot:Subscribe", Resource: "arn:aws:iot:*:*:topicfilter/a/#" }] }));
     const good = run("check", devicePolicy, warn);
@@ -86,13 +97,28 @@ describe("policy CLI (in process)", () => {
     expect(good.out).toMatch(/warning: .*literal characters/);
     const bad = join(tmp, "bad2.json");
     writeFileSync(bad, "{");
-    expect(run("check", devicePolicy, bad)).toMatchObject({ code: 2, err: expect.stringMatching(/bad2\.json: not valid JSON/) });
+    expect(run("check", devicePolicy, bad)).toMatchObject({ code: 1, err: expect.stringMatching(/bad2\.json: not valid JSON/) });
+
+    const strict = run("check", "--strict", devicePolicy, warn);
+    expect(strict.code).toBe(1);
+    expect(strict.out).toMatch(/^ok {3}.*device\.json \(\d+ statements\)$/m);
+    expect(strict.out).toMatch(/^FAIL .*warn\.json \(1 statement; --strict: 1 warning\)$/m);
+    expect(run("check", "--strict", devicePolicy).code).toBe(0);
+
+    const json = run("check", devicePolicy, warn, bad, "--json");
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.out)).toEqual([
+      { file: devicePolicy, ok: true, statements: expect.any(Number), warnings: [] },
+      { file: warn, ok: true, statements: 1, warnings: [expect.stringMatching(/literal characters/)] },
+      { file: bad, ok: false, warnings: [], error: expect.stringMatching(/not valid JSON/) },
+    ]);
+    expect(run("check", "--strictly", devicePolicy).code).toBe(2);
   });
 
   it("--help documents the exit status", () => {
     const r = run("explain", "--help");
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/Exit status: 0 allowed, 1 denied, 2 usage error or invalid policy/);
+    expect(r.out).toMatch(/Exit status: 0 allowed, 1 denied or a policy file unreadable or invalid, 2 usage error/);
   });
 });
 
@@ -106,5 +132,17 @@ describe("policy CLI (real process via tsx)", () => {
     expect(allowed.stdout).toMatch(/^ALLOW/);
     const denied = exec(tsx, [cli, "explain", "--policy", devicePolicy, ...button, "--action", "iot:Subscribe", "--resource", "pizza/acks/+"], { cwd: root });
     await expect(denied).rejects.toMatchObject({ code: 1, stdout: expect.stringMatching(/^DENY/) });
+  });
+
+  it("exits 2 on a usage error (unknown action), 1 on a failed --strict check; --pki is a deprecated --pki-dir", async () => {
+    const frob = exec(tsx, [cli, "explain", "--policy", devicePolicy, ...button, "--action", "iot:Frob"], { cwd: root });
+    await expect(frob).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/^error: unknown action "iot:Frob"/) });
+    const warn = join(tmp, "warn-process.json");
+    writeFileSync(warn, JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Deny", Action: "iot:Subscribe", Resource: "arn:aws:iot:*:*:topicfilter/a/#" }] }));
+    await expect(exec(tsx, [cli, "check", "--strict", warn], { cwd: root })).rejects.toMatchObject({ code: 1 });
+    const now = await exec(tsx, [cli, "list", "--pki-dir", tmp], { cwd: root });
+    expect([now.stdout.trim(), now.stderr]).toEqual([`no policies stored in ${join(tmp, "policies")}`, ""]);
+    const old = await exec(tsx, [cli, "list", "--pki", tmp], { cwd: root });
+    expect([old.stdout, old.stderr]).toEqual([now.stdout, "note: --pki is deprecated, use --pki-dir\n"]);
   });
 });

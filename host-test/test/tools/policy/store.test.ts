@@ -149,7 +149,7 @@ describe("policy store command", () => {
     expect(run("list").out).toMatch(/device: pizza-button-01/);
     expect(run("detach", "device", "pizza-button-01")).toMatchObject({ code: 0 });
     expect(run("list", "pizza-button-01").out).toMatch(/no policies attached/);
-    expect(run("detach", "device", "pizza-button-01")).toMatchObject({ code: 2, err: expect.stringMatching(/not attached/) });
+    expect(run("detach", "device", "pizza-button-01")).toMatchObject({ code: 1, err: expect.stringMatching(/not attached/) });
     expect(run("attach", devicePolicy)).toMatchObject({ code: 2, err: expect.stringMatching(/usage:/) });
     expect(run("frob").code).toBe(2);
   });
@@ -159,16 +159,16 @@ describe("npm run pki -- policy … (wired into the PKI CLI)", () => {
   const runPki = async (...argv: string[]) => {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await pkiCli(["--dir", dir, ...argv], { out: (l) => out.push(l), err: (l) => err.push(l) });
+    const code = await pkiCli(["--pki-dir", dir, ...argv], { out: (l) => out.push(l), err: (l) => err.push(l) });
     return { code, out: out.join("\n"), err: err.join("\n") };
   };
 
-  it("attach, list, detach; refusals exit 1 like every PKI command", async () => {
+  it("attach, list, detach; refusals exit 1 and usage errors 2, like every PKI command", async () => {
     expect(await runPki("policy", "attach", restaurantPolicy, "restaurant", "--name", "kitchen")).toMatchObject({ code: 0, out: expect.stringMatching(/policy kitchen stored; attached to restaurant/) });
     expect((await runPki("policy", "list", "restaurant")).out).toMatch(/restaurant: kitchen/);
     expect(await runPki("policy", "detach", "kitchen", "restaurant")).toMatchObject({ code: 0 });
     expect(await runPki("policy", "detach", "kitchen", "restaurant")).toMatchObject({ code: 1, err: expect.stringMatching(/not attached/) });
     expect(await runPki("policy", "attach", devicePolicy, "nobody")).toMatchObject({ code: 1, err: expect.stringMatching(/unknown thing "nobody"/) });
-    expect((await runPki("policy", "attach", devicePolicy)).code).toBe(1);
+    expect((await runPki("policy", "attach", devicePolicy)).code).toBe(2);
   });
 });

@@ -1,0 +1,81 @@
+// One command-line vocabulary across the project's commands, checked on the commands themselves (child
+// processes, as a user runs them): --help exits 0, a usage error exits 2 with a message on stderr, the
+// PKI directory is --pki-dir everywhere (old names still work, with a notice), --json where results are
+// printed. Conventions: tools/cli/conventions.ts.
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const TSX = path.join(ROOT, "node_modules/.bin/tsx");
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cli-conventions-"));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function run(script: string, ...args: string[]) {
+  const { MODDABLE: _sdk, ...env } = process.env;
+  return spawnSync(TSX, [script, ...args], { cwd: ROOT, env, encoding: "utf8", timeout: 60_000 });
+}
+
+/** Each command, and the arguments that put it in front of its flag parser. */
+const COMMANDS: Array<[name: string, script: string, prefix: string[]]> = [
+  ["simulate", "host-test/simulate.ts", []],
+  ["broker", "services/broker/service.ts", []],
+  ["restaurant", "services/restaurant/service.ts", []],
+  ["pki", "tools/pki/cli.ts", ["thing", "list"]],
+  ["policy", "tools/policy/cli.ts", ["check"]],
+  ["bench", "host-test/bench/bench.ts", []],
+  ["firmware", "tools/firmware/cli.ts", ["host"]],
+];
+
+describe("every command", () => {
+  it.each(COMMANDS)("%s: --help exits 0; an unknown flag exits 2 and says so on stderr", (_name, script, prefix) => {
+    const help = run(script, ...prefix, "--help");
+    expect(help.status, help.stderr).toBe(0);
+    expect(`${help.stdout}${help.stderr}`).toMatch(/usage/i);
+    const bad = run(script, ...prefix, "--colour-scheme", "x");
+    expect(bad.status, bad.stdout + bad.stderr).toBe(2);
+    expect(bad.stderr).toMatch(/--colour-scheme/);
+  });
+});
+
+describe("the PKI directory is --pki-dir", () => {
+  const pkiDir = path.join(dir, "pki");
+  it("pki and policy take --pki-dir; their old --dir and --pki still work with a one-line notice", () => {
+    expect(run("tools/pki/cli.ts", "--pki-dir", pkiDir, "ca", "init").status).toBe(0);
+    const viaDir = run("tools/pki/cli.ts", "--dir", pkiDir, "thing", "list", "--json");
+    expect([viaDir.status, viaDir.stderr]).toEqual([0, "note: --dir is deprecated, use --pki-dir\n"]);
+    const viaPki = run("tools/policy/cli.ts", "list", "--pki", pkiDir);
+    expect([viaPki.status, viaPki.stderr]).toEqual([0, "note: --pki is deprecated, use --pki-dir\n"]);
+    expect(run("tools/policy/cli.ts", "list", "--pki-dir", pkiDir).stdout).toBe(viaPki.stdout);
+  });
+
+  it.each([
+    ["simulate", "host-test/simulate.ts"],
+    ["broker", "services/broker/service.ts"],
+    ["restaurant", "services/restaurant/service.ts"],
+    ["pki", "tools/pki/cli.ts"],
+    ["policy", "tools/policy/cli.ts"],
+  ])("%s --help documents --pki-dir", (_name, script) => {
+    expect(run(script, "--help").stdout).toContain("--pki-dir");
+  });
+});
+
+describe("the same names for the same things", () => {
+  it.each([
+    ["simulate", "host-test/simulate.ts"],
+    ["restaurant", "services/restaurant/service.ts"],
+  ])("%s: the ETA is --eta-min; --no-color is documented", (_name, script) => {
+    const help = run(script, "--help").stdout;
+    expect(help).toMatch(/^ +--eta-min N /m);
+    expect(help).not.toMatch(/^ +--eta N/m);
+    expect(help).toMatch(/^ +--no-color /m);
+  });
+
+  it("broker: --json and --no-color are documented", () => {
+    const help = run("services/broker/service.ts", "--help").stdout;
+    expect(help).toMatch(/^ +--json /m);
+    expect(help).toMatch(/^ +--no-color /m);
+  });
+});

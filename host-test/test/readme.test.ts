@@ -1,0 +1,47 @@
+// The README followed from top to bottom on a fresh clone, as a newcomer would: a `git clone` of this
+// checkout into a temp dir (node_modules linked, not reinstalled), then every shell command of every
+// ```sh block, in order, each of which must succeed. Commands that cannot run here (flashing a board,
+// the SDK's builds, npm ci, the test suite itself) are skipped with their reason, printed.
+// The clone is of the committed HEAD: commit README changes before running this.
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readmeCommands } from "./support/readme-commands";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const commands = readmeCommands(fs.readFileSync(path.join(ROOT, "README.md"), "utf8"));
+
+let home: string;
+let clone: string;
+beforeAll(() => {
+  home = fs.mkdtempSync(path.join(os.tmpdir(), "readme-"));
+  clone = path.join(home, "pizza-button");
+  execFileSync("git", ["clone", "--quiet", ROOT, clone]);
+  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(clone, "node_modules"));
+});
+afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
+
+describe("the README, top to bottom, on a fresh clone", () => {
+  it("has shell commands, most of them runnable here", () => {
+    const skipped = commands.filter((c) => c.skipped);
+    for (const c of skipped) console.log(`README line ${c.line}: skipped (${c.skipped}): ${c.text}`);
+    expect(commands.filter((c) => c.run).length).toBeGreaterThan(skipped.length);
+  });
+
+  for (const command of commands.filter((c) => c.run)) {
+    it(`line ${command.line}: ${command.text}`, () => {
+      const { MODDABLE: _sdk, ...env } = process.env;
+      // stdin closed: the interactive simulator starts, sees the end of its input and quits cleanly.
+      const run = spawnSync("bash", ["-c", command.run!], {
+        cwd: clone,
+        env: { ...env, HOME: home, npm_config_update_notifier: "false" },
+        stdio: ["ignore", "pipe", "pipe"],
+        encoding: "utf8",
+        timeout: 150_000,
+      });
+      expect(run.status, `${command.run}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0);
+    }, 160_000);
+  }
+});
