@@ -46,7 +46,7 @@ describe("broker certificate lifetime", () => {
   it("warns at start when its certificate expires within 30 days, with the command that renews it", () => {
     const warning = broker.lines.find((l) => l.event === "warning" && /broker certificate expires in/.test(String(l.reason)));
     expect(warning).toMatchObject({ daysLeft: 9 });
-    expect(warning!.fix).toContain(`--dir ${pkiDir} broker cert --renew`);
+    expect(warning!.fix).toContain(`--pki-dir ${pkiDir} broker cert --renew`);
   });
 
   it("broker cert --renew: same names, new certificate, served to a new connection by the running broker", async () => {
