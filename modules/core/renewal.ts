@@ -1,6 +1,7 @@
 // Certificate renewal on the device, with the same key: when the certificate in use is within `windowDays`
 // of its notAfter (by the wall clock), the button asks the renewal service for a new one on its own topic,
-// on a short connection of its own after an order's outcome (never before or during an order). It checks the
+// on a short connection of its own after an order's outcome (never before or during an order; button.ts says
+// how each connection mode makes room for it). It checks the
 // answer against the certificate it holds (same public key, subject and issuer; valid now; later notAfter)
 // and only then stores it; the host's transport presents the stored certificate from its next connection.
 // Anything else (no answer, refusal, a certificate that does not match) keeps the old one and retries later
