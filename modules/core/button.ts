@@ -7,6 +7,14 @@
 // the host boots again when the button wakes it). Every edge, flow event and LED change is activity. A
 // boot woken by the button uses startWoken: the classifier holds the press that woke it, and a pending
 // message is resent by the click that press makes (not by the boot), so it never becomes a second order.
+//
+// Certificate renewal (renewal.ts) runs after an order's outcome, when the certificate is inside its
+// window, on a short connection of its own (a click aborts it: an order never waits for a renewal):
+// - on-demand and battery: the order's connection has closed by then; a battery button stays awake
+//   until the attempt has ended (renewed, refused, or the answer timeout), the SleepGate asks;
+// - persistent: the broker allows one connection per client id, so the link is taken down for the attempt
+//   and comes back up right after it, on a new connection that presents the renewed certificate. Also tried
+//   each time the link comes up while idle, so a button that is rarely pressed renews too.
 
 import { ClickClassifier } from "./click";
 import type { ButtonConfig, ClickType } from "./config";
@@ -30,8 +38,8 @@ export interface ButtonPorts {
   batteryVoltage?: () => string | undefined;
   /** Deep sleep until the button is pressed (battery mode, where it is required). Called once, after stop(). */
   sleep?: () => void;
-  /** Certificate renewal (renewal.ts): run after an order's outcome (on-demand mode), given up when a click needs the network. */
-  renewal?: Pick<CertificateRenewal, "run" | "abort">;
+  /** Certificate renewal (renewal.ts): run after an order's outcome, given up when a click needs the network. */
+  renewal?: Pick<CertificateRenewal, "run" | "abort" | "wanted" | "busy">;
 }
 
 /** Outcomes after which the broker has just accepted this certificate: the moment to renew it if due. */
@@ -65,6 +73,7 @@ export interface Button {
 export function createButton(config: ButtonConfig, ports: ButtonPorts, observers: ButtonObservers = {}): Button {
   const { timers, log } = ports;
   const battery = config.connectionMode === "battery";
+  const persistent = config.connectionMode === "persistent";
   if (battery && !ports.sleep) throw new Error("battery mode needs the host's sleep port");
   let gate: SleepGate | undefined; // battery mode: when to deep-sleep
   const led = new LedPlayer({
@@ -76,6 +85,21 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
     },
   });
   const showOnLed = ledView(led);
+  let stopping = false;
+  // From a timer: after the outcome the flow's connection has closed (on demand) or the link is quiet.
+  const renewSoon = (): void => {
+    const renewal = ports.renewal;
+    if (!renewal) return;
+    timers.set(() => {
+      if (stopping || flow.state !== "idle" || !renewal.wanted) return;
+      if (!persistent) {
+        renewal.run(() => gate?.activity()); // the sleep countdown starts again once the attempt ended
+        return;
+      }
+      if (!flow.suspendLink()) return;
+      if (!renewal.run(() => stopping || flow.resumeLink())) flow.resumeLink();
+    }, 0);
+  };
   const flow = new OrderFlow({
     config,
     timers,
@@ -89,15 +113,8 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
       showOnLed(event);
       gate?.activity();
       observers.onEvent?.(event);
-      // After the outcome, on a connection of its own once the flow's has closed. Only on-demand: a
-      // persistent link holds the one connection the client id allows, and a battery button may sleep
-      // before the answer comes (both renew when they run on demand).
-      if (ports.renewal && event.type === "outcome" && RENEW_AFTER.indexOf(event.outcome) >= 0 && config.connectionMode === "on-demand") {
-        const renewal = ports.renewal;
-        timers.set(() => {
-          if (flow.state === "idle") renewal.run();
-        }, 0);
-      }
+      if (event.type === "outcome" && RENEW_AFTER.indexOf(event.outcome) >= 0) renewSoon();
+      else if (persistent && event.type === "connection" && event.phase === "ready" && flow.state === "idle") renewSoon();
     },
   });
   const click = (type: ClickType) => {
@@ -113,6 +130,7 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
     onClick: click,
   });
   const stop = () => {
+    stopping = true;
     ports.renewal?.abort("stopping");
     gate?.stop();
     classifier.dispose();
@@ -121,7 +139,12 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
   if (battery) {
     gate = new SleepGate({
       timers,
-      busy: { flow: () => flow.state !== "idle", click: () => classifier.busy, led: () => led.current !== undefined },
+      busy: {
+        flow: () => flow.state !== "idle",
+        click: () => classifier.busy,
+        led: () => led.current !== undefined,
+        renewal: () => ports.renewal?.busy === true, // its answer comes within its timeout; then it may sleep
+      },
       onSleep: () => {
         log.info("deep sleep until the button is pressed");
         stop();

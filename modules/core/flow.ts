@@ -198,6 +198,19 @@ export class OrderFlow {
     }
   }
 
+  /**
+   * Persistent mode, idle: takes the link down until resumeLink() or the next click, so that a connection
+   * of the button's own (certificate renewal) can use the client id. False when not idle or not persistent.
+   */
+  suspendLink(): boolean {
+    return this.flowState === "idle" && this.link.suspend();
+  }
+
+  /** Brings a suspended link back up (on a new connection). */
+  resumeLink(): void {
+    this.link.resume();
+  }
+
   /** Shuts down: closes the connection and clears every timer. A pending message stays in the store. */
   stop(): void {
     if (this.flowState === "stopped") return;

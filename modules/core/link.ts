@@ -71,6 +71,7 @@ export class Link {
   private held = false; // a message holds the link
   private blocked = false; // refused: no automatic reconnects until the next message
   private stopped = false;
+  private suspended = false; // persistent, idle: the link is down on purpose (another connection needs the client id)
   private connectTimer: TimerHandle | undefined;
   private reconnectTimer: TimerHandle | undefined;
 
@@ -98,11 +99,32 @@ export class Link {
     this.close();
   }
 
+  /**
+   * Persistent mode, no message in flight: closes the link and keeps it down until resume() or the next
+   * message. The broker allows one connection per client id, so a connection of the button's own (a
+   * certificate renewal) needs the link out of its way. False when there is nothing to suspend.
+   */
+  suspend(): boolean {
+    if (this.options.mode !== "persistent" || this.held || this.stopped || this.blocked) return false;
+    this.suspended = true;
+    this.clearTimers();
+    this.close();
+    return true;
+  }
+
+  /** Ends a suspend(): the link comes up again (a new connection: it presents the certificate in use now). */
+  resume(): void {
+    if (!this.suspended) return;
+    this.suspended = false;
+    if (!this.held && !this.stopped && !this.blocked && !this.current) this.open("link");
+  }
+
   // ------------------------------------------------------------------------------- a message's use
 
   /** A message takes the link: from now on the flow drives (re)connecting. */
   take(): void {
     this.held = true;
+    this.suspended = false; // a message needs the link back
     this.clearTimers();
   }
 
@@ -249,7 +271,7 @@ export class Link {
 
   private scheduleReconnect(closed?: Connection): void {
     const { mode, clock, backoff, stableAfterMs, timers } = this.options;
-    if (mode !== "persistent" || this.stopped || this.blocked) return;
+    if (mode !== "persistent" || this.stopped || this.blocked || this.suspended) return;
     if (closed?.readyAt !== undefined && clock.now() - closed.readyAt >= stableAfterMs) backoff.reset();
     const delayMs = backoff.next();
     this.clearTimers();

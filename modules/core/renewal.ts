@@ -1,6 +1,7 @@
 // Certificate renewal on the device, with the same key: when the certificate in use is within `windowDays`
 // of its notAfter (by the wall clock), the button asks the renewal service for a new one on its own topic,
-// on a short connection of its own after an order's outcome (never before or during an order). It checks the
+// on a short connection of its own after an order's outcome (never before or during an order; button.ts says
+// how each connection mode makes room for it). It checks the
 // answer against the certificate it holds (same public key, subject and issuer; valid now; later notAfter)
 // and only then stores it; the host's transport presents the stored certificate from its next connection.
 // Anything else (no answer, refusal, a certificate that does not match) keeps the old one and retries later
@@ -120,7 +121,7 @@ export class CertificateRenewal {
   private readonly backoff: Backoff;
   private readonly provisioned: CertificateFields;
   private notBeforeMs = 0;
-  private attempt: { connection: MqttConnection | undefined; timer: TimerHandle | undefined; done: boolean; readyEarly: boolean } | undefined;
+  private attempt: { connection: MqttConnection | undefined; timer: TimerHandle | undefined; done: boolean; readyEarly: boolean; onDone: (() => void) | undefined } | undefined;
 
   constructor(options: CertificateRenewalOptions) {
     this.o = options;
@@ -163,13 +164,22 @@ export class CertificateRenewal {
     return this.attempt !== undefined;
   }
 
-  /** Renews now if due, not already renewing, and not waiting out a retry delay. Hosts call it when the button is idle. */
-  run(): void {
-    if (this.attempt || this.o.clock.now() < this.notBeforeMs || !this.due()) return;
+  /** True when run() would start an attempt now: due, not already renewing, not waiting out a retry delay. */
+  get wanted(): boolean {
+    return !this.attempt && this.o.clock.now() >= this.notBeforeMs && this.due();
+  }
+
+  /**
+   * Renews now if wanted (see `wanted`); returns whether an attempt started. `onDone` is called once the
+   * attempt has ended (renewed, failed or aborted), after its connection was closed. Hosts call it when the
+   * button is idle.
+   */
+  run(onDone?: () => void): boolean {
+    if (!this.wanted) return false;
     const { fields } = this.currentWithFields();
     const prefix = this.o.topicPrefix;
     const thing = this.o.thingName;
-    const attempt: NonNullable<CertificateRenewal["attempt"]> = { connection: undefined, timer: undefined, done: false, readyEarly: false };
+    const attempt: NonNullable<CertificateRenewal["attempt"]> = { connection: undefined, timer: undefined, done: false, readyEarly: false, onDone };
     this.attempt = attempt;
     this.emit({ type: "renewal", step: "asking", serial: fields.serial, notAfter: fields.notAfter });
     const end = (failure: string | undefined, closeConnection: boolean) => {
@@ -178,11 +188,15 @@ export class CertificateRenewal {
       if (attempt.timer !== undefined) this.o.timers.clear(attempt.timer);
       if (this.attempt === attempt) this.attempt = undefined;
       if (closeConnection) attempt.connection?.close();
-      if (failure === undefined) return;
-      const retryInMs = this.backoff.next();
-      this.notBeforeMs = this.o.clock.now() + retryInMs;
-      this.o.log.warn(`certificate renewal failed: ${failure}; keeping the certificate in use, retrying in ${Math.round(retryInMs / 1000)} s or later`);
-      this.emit({ type: "renewal", step: "failed", reason: failure, retryInMs });
+      if (failure !== undefined) {
+        const retryInMs = this.backoff.next();
+        this.notBeforeMs = this.o.clock.now() + retryInMs;
+        this.o.log.warn(`certificate renewal failed: ${failure}; keeping the certificate in use, retrying in ${Math.round(retryInMs / 1000)} s or later`);
+        this.emit({ type: "renewal", step: "failed", reason: failure, retryInMs });
+      }
+      // A renewal connection that closed by itself reports it from the transport's callback: the owner's
+      // next step (a persistent link reconnecting) runs from a timer, outside it.
+      if (attempt.onDone) this.o.timers.set(attempt.onDone, 0);
     };
     const ask = () => {
       if (attempt.done) return;
@@ -224,6 +238,7 @@ export class CertificateRenewal {
     }
     if (attempt.done) attempt.connection?.close();
     else if (attempt.readyEarly) ask();
+    return true;
   }
 
   /** Gives the connection up (a click needs the network, or the host stops); counts as a failed attempt. */
@@ -237,6 +252,7 @@ export class CertificateRenewal {
     const retryInMs = this.backoff.next();
     this.notBeforeMs = this.o.clock.now() + retryInMs;
     this.emit({ type: "renewal", step: "failed", reason: `aborted: ${reason}`, retryInMs });
+    attempt.onDone?.(); // the owner is here already (a click, a stop): no need to wait for a timer
   }
 
   private emit(event: RenewalEvent): void {

@@ -237,6 +237,49 @@ describe("Link on its own", () => {
     expect(timers.pendingCount).toBe(0);
   });
 
+  it("suspend(): the idle persistent link goes down and stays down (no reconnect timer) until resume() or a message", () => {
+    const { timers, connector, link } = setupLink("persistent");
+    link.start();
+    connector.last!.ready();
+    expect(link.suspend()).toBe(true);
+    expect(connector.last!.closedByCore).toBe(true);
+    expect(timers.pendingCount).toBe(0);
+    timers.advance(120_000);
+    expect(connector.connections).toHaveLength(1);
+    link.resume();
+    expect(connector.connections).toHaveLength(2);
+    expect(connector.last!.subscribe).toBe(ACKS);
+    link.resume(); // not suspended any more: nothing
+    expect(connector.connections).toHaveLength(2);
+
+    // A message ends a suspension: the flow drives; after it the idle link keeps itself up again.
+    connector.last!.ready();
+    expect(link.suspend()).toBe(true);
+    link.take();
+    link.connect();
+    expect(connector.connections).toHaveLength(3);
+    link.release(false);
+    link.idle();
+    connector.last!.drop("network", "reset");
+    timers.advance(0);
+    timers.advance(10_000);
+    expect(connector.connections).toHaveLength(4);
+  });
+
+  it("suspend() refuses while a message holds the link, in on-demand mode, and once the link was refused", () => {
+    const held = setupLink("persistent");
+    held.link.take();
+    expect(held.link.suspend()).toBe(false);
+    expect(setupLink("on-demand").link.suspend()).toBe(false);
+    const refused = setupLink("persistent");
+    refused.link.start();
+    refused.connector.last!.drop("auth", "bad certificate");
+    refused.timers.advance(0);
+    expect(refused.link.suspend()).toBe(false);
+    refused.link.resume();
+    expect(refused.connector.connections).toHaveLength(1);
+  });
+
   it("on-demand: release() closes the connection and idle() keeps nothing up", () => {
     const { timers, connector, link } = setupLink("on-demand");
     link.start();

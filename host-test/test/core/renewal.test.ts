@@ -175,7 +175,7 @@ class TextEncoderish {
 }
 
 describe("renewal in createButton", () => {
-  function button() {
+  function button(mode: "on-demand" | "persistent" | "battery" = "on-demand") {
     const timers = new FakeTimers(NOW);
     const store = new MemoryStore();
     const connector = new FakeConnector();
@@ -188,8 +188,12 @@ describe("renewal in createButton", () => {
       }
     };
     const renewal = new CertificateRenewal({ thingName: THING, topicPrefix: "pizza", provisioned: certificate(OLD), timers, clock: timers, store, connector, log });
-    const b = createButton({ ...defaultConfig, thingName: THING }, { timers, clock: timers, led: new RecordingLed(timers), store, connector, log, renewal });
-    return { timers, store, connector, b };
+    const sleeps: number[] = [];
+    const b = createButton(
+      { ...defaultConfig, thingName: THING, connectionMode: mode },
+      { timers, clock: timers, led: new RecordingLed(timers), store, connector, log, renewal, ...(mode === "battery" ? { sleep: () => sleeps.push(timers.now()) } : {}) },
+    );
+    return { timers, store, connector, b, sleeps, renewal };
   }
 
   it("renews after the order's outcome, on a connection of its own, once the order's has closed", () => {
@@ -219,6 +223,100 @@ describe("renewal in createButton", () => {
     const third = s.connector.connections[2]!;
     expect(third.subscribe).toBe(`pizza/acks/${THING}`);
     expect(third.published.map((p) => p.topic)).toEqual([`pizza/orders/${THING}`]);
+    expect(s.store.read(RENEWED_CERT_KEY)).toBeUndefined();
+  });
+
+  it("persistent: the link steps aside for the renewal (one connection per client id), then comes back presenting the new certificate", () => {
+    const s = button("persistent");
+    s.b.start();
+    s.timers.advance(5); // the link comes up; idle and due: it is taken down for the renewal
+    const [link, renew] = s.connector.connections;
+    expect(link!.subscribe).toBe(`pizza/acks/${THING}`);
+    expect(link!.closedByCore).toBe(true);
+    expect(renew!.subscribe).toBe(`pizza/renewed/${THING}`);
+    expect(s.connector.openConnections).toEqual([renew]); // never two at once
+    s.timers.advance(5);
+    expect(renew!.published.map((p) => p.topic)).toEqual([`pizza/renew/${THING}`]);
+    renew!.deliver(`pizza/renewed/${THING}`, answer(GOOD));
+    expect(renew!.closedByCore).toBe(true);
+    s.timers.advance(5);
+    const back = s.connector.connections[2]!;
+    expect(back.subscribe).toBe(`pizza/acks/${THING}`);
+    expect(back.isReady).toBe(true);
+    expect(Array.from(s.renewal.current())).toEqual(Array.from(certificate(GOOD))); // what the host presents on it
+    // Renewed: no further attempt; orders go over the link that came back.
+    s.timers.advance(60_000);
+    expect(s.connector.connections).toHaveLength(3);
+    s.b.click("SINGLE");
+    s.timers.advance(20);
+    expect(back.published.map((p) => p.topic)).toEqual([`pizza/orders/${THING}`]);
+    expect(s.b.flow.state).toBe("idle");
+  });
+
+  it("persistent: a click during the renewal gets the link back at once; a failed renewal brings the link back and waits its backoff", () => {
+    const s = button("persistent");
+    s.b.start();
+    s.timers.advance(10);
+    const renew = s.connector.connections[1]!;
+    expect(renew.subscribe).toBe(`pizza/renewed/${THING}`);
+    s.b.click("SINGLE");
+    expect(renew.closedByCore).toBe(true);
+    s.timers.advance(20);
+    const order = s.connector.connections[2]!;
+    expect(order.subscribe).toBe(`pizza/acks/${THING}`);
+    expect(order.published.map((p) => p.topic)).toEqual([`pizza/orders/${THING}`]);
+    expect(s.b.flow.state).toBe("idle");
+    expect(order.open).toBe(true); // the persistent link stays up: the renewal waits out its retry delay
+    expect(s.connector.connections).toHaveLength(3);
+
+    // After the delay, the next outcome tries again; a refusal brings the link straight back.
+    s.timers.advance(10 * 60_000);
+    s.b.click("SINGLE");
+    s.timers.advance(20);
+    const again = s.connector.connections[3]!;
+    expect(again.subscribe).toBe(`pizza/renewed/${THING}`);
+    expect(order.closedByCore).toBe(true);
+    again.deliver(`pizza/renewed/${THING}`, encodeRenewalAnswer({ status: "refused", reason: "thing-not-active" }));
+    s.timers.advance(10);
+    const back = s.connector.connections[4]!;
+    expect(back.subscribe).toBe(`pizza/acks/${THING}`);
+    expect(back.isReady).toBe(true);
+    expect(s.store.read(RENEWED_CERT_KEY)).toBeUndefined();
+    s.timers.advance(30_000); // inside the retry delay: the link stays up, no new attempt
+    expect(s.connector.connections).toHaveLength(5);
+  });
+
+  it("battery: awake until the renewal has its answer, then deep sleep; the order's outcome came first", () => {
+    const s = button("battery");
+    s.b.start();
+    s.b.click("SINGLE");
+    s.timers.advance(20);
+    const [order, renew] = s.connector.connections;
+    expect(order!.closedByCore).toBe(true);
+    expect(s.b.flow.state).toBe("idle"); // the outcome is in before the renewal begins
+    expect(renew!.published.map((p) => p.topic)).toEqual([`pizza/renew/${THING}`]);
+    s.timers.advance(15_000); // long after the LED and the idle time: still awake, the answer is awaited
+    expect(s.sleeps).toEqual([]);
+    const answeredAt = s.timers.now();
+    renew!.deliver(`pizza/renewed/${THING}`, answer(GOOD));
+    s.timers.advance(5_000);
+    expect(s.store.read(RENEWED_CERT_KEY)).toBeDefined();
+    expect(s.sleeps).toHaveLength(1);
+    expect(s.sleeps[0]!).toBeGreaterThan(answeredAt);
+  });
+
+  it("battery: no answer keeps it awake only until the answer timeout, then it sleeps with the old certificate", () => {
+    const s = button("battery");
+    s.b.start();
+    s.b.click("SINGLE");
+    s.timers.advance(20);
+    const renew = s.connector.connections[1]!;
+    expect(renew.subscribe).toBe(`pizza/renewed/${THING}`);
+    s.timers.advance(19_000);
+    expect(s.sleeps).toEqual([]);
+    s.timers.advance(5_000);
+    expect(renew.closedByCore).toBe(true);
+    expect(s.sleeps).toHaveLength(1);
     expect(s.store.read(RENEWED_CERT_KEY)).toBeUndefined();
   });
 });
