@@ -14,7 +14,8 @@
 //   until the attempt has ended (renewed, refused, or the answer timeout), the SleepGate asks;
 // - persistent: the broker allows one connection per client id, so the link is taken down for the attempt
 //   and comes back up right after it, on a new connection that presents the renewed certificate. Also tried
-//   each time the link comes up while idle, so a button that is rarely pressed renews too.
+//   each time the link comes up while idle, and every RENEWAL_CHECK_MS while it stays up, so a button that
+//   is never pressed and never drops its link still renews before its certificate expires.
 
 import { ClickClassifier } from "./click";
 import type { ButtonConfig, ClickType } from "./config";
@@ -70,6 +71,9 @@ export interface Button {
   stop(): void;
 }
 
+/** A persistent link may stay up for months: how often an idle one checks whether its certificate is due. */
+export const RENEWAL_CHECK_MS = 12 * 3_600_000;
+
 export function createButton(config: ButtonConfig, ports: ButtonPorts, observers: ButtonObservers = {}): Button {
   const { timers, log } = ports;
   const battery = config.connectionMode === "battery";
@@ -86,6 +90,7 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
   });
   const showOnLed = ledView(led);
   let stopping = false;
+  let renewalCheck: unknown;
   // From a timer: after the outcome the flow's connection has closed (on demand) or the link is quiet.
   const renewSoon = (): void => {
     const renewal = ports.renewal;
@@ -129,8 +134,18 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
     longPressMs: config.longPressMs,
     onClick: click,
   });
+  const checkRenewalPeriodically = (): void => {
+    if (!persistent || !ports.renewal || stopping) return;
+    renewalCheck = timers.set(() => {
+      renewalCheck = undefined;
+      renewSoon();
+      checkRenewalPeriodically();
+    }, RENEWAL_CHECK_MS);
+  };
   const stop = () => {
     stopping = true;
+    if (renewalCheck !== undefined) timers.clear(renewalCheck);
+    renewalCheck = undefined;
     ports.renewal?.abort("stopping");
     gate?.stop();
     classifier.dispose();
@@ -157,6 +172,7 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
     led,
     start: () => {
       flow.start();
+      checkRenewalPeriodically();
       gate?.start();
     },
     startWoken: (pressedAtMs, nowMs) => {

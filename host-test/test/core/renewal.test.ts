@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createButton } from "../../../modules/core/button";
+import { createButton, RENEWAL_CHECK_MS } from "../../../modules/core/button";
 import { defaultConfig } from "../../../modules/core/config";
 import { base64Decode, base64Encode, readCertificate } from "../../../modules/core/der";
 import { decodeOrder, encodeAck } from "../../../modules/core/messages";
@@ -251,6 +251,40 @@ describe("renewal in createButton", () => {
     s.timers.advance(20);
     expect(back.published.map((p) => p.topic)).toEqual([`pizza/orders/${THING}`]);
     expect(s.b.flow.state).toBe("idle");
+  });
+
+  it("persistent: a link that stays up and is never pressed still checks, every RENEWAL_CHECK_MS, whether it is due", () => {
+    const timers = new FakeTimers(NOW);
+    const connector = new FakeConnector();
+    connector.onConnect = (c) => timers.set(() => c.ready(), 5);
+    const runs: number[] = [];
+    // A renewal that is not due at first and becomes due later (the clock reaching the window).
+    const renewal = {
+      wanted: false,
+      busy: false,
+      run(onDone?: () => void): boolean {
+        runs.push(timers.now());
+        timers.set(() => onDone?.(), 10); // answered: the link comes back
+        return true;
+      },
+      abort(): void {},
+    };
+    const b = createButton(
+      { ...defaultConfig, thingName: THING, connectionMode: "persistent" },
+      { timers, clock: timers, led: new RecordingLed(timers), store: new MemoryStore(), connector, log: new MemoryLog(), renewal },
+    );
+    b.start();
+    timers.advance(RENEWAL_CHECK_MS);
+    expect(runs).toEqual([]); // not due: nothing happens, the link stays up
+    expect(connector.connections).toHaveLength(1);
+    renewal.wanted = true;
+    timers.advance(RENEWAL_CHECK_MS);
+    expect(runs).toEqual([NOW + 2 * RENEWAL_CHECK_MS]); // the next check renews, with no press and no reconnect
+    renewal.wanted = false;
+    timers.advance(100);
+    expect(connector.openConnections).toHaveLength(1); // the link came back after the attempt
+    b.stop();
+    expect(timers.pendingCount).toBe(0); // stop() clears the periodic check
   });
 
   it("persistent: a click during the renewal gets the link back at once; a failed renewal brings the link back and waits its backoff", () => {
