@@ -14,6 +14,7 @@ export const UNIT_TESTS = [
   "host-test/test/device/terminal-led.test.ts",
   "host-test/test/device/live-line.test.ts",
   "host-test/test/services/runtime.test.ts",
+  "host-test/test/services/settings-cli.test.ts",
   "host-test/test/device/keyboard-button.test.ts",
   "host-test/test/services/net/close-kind.test.ts",
   "host-test/test/services/restaurant/order-desk*.test.ts",

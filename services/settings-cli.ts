@@ -5,14 +5,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import {
-  flagOf,
   pickSettings,
-  settingsHelp,
   suggestion,
   validateSettings,
   type RawSettings,
   type Setting,
   type SettingsSchema,
+  type SettingValue,
   type SettingValues,
 } from "../modules/core/settings";
 import { UsageError } from "./runtime";
@@ -142,4 +141,64 @@ export function parseCommandLine(schema: SettingsSchema, argv: readonly string[]
     values[s.key] = path.resolve(fromCli.has(s.key) ? cwd : fromFile.has(s.key) ? fileDir : cwd, v);
   }
   return { values: values as SettingValues, given: new Set([...fromFile.keys(), ...fromCli.keys()]), where };
+}
+
+/** The command-line flag of a key (without "--"). */
+export function flagOf(key: string): string {
+  return key.replace(/\./g, "-").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/--+/g, "-");
+}
+
+/** Help lines for a schema: one per setting, "--flag VALUE  help (default …)". */
+export function settingsHelp(schema: SettingsSchema, options: { width?: number; columns?: number } = {}): string[] {
+  const width = options.width ?? 30;
+  const lines: string[] = [];
+  for (const s of schema.settings) {
+    const name = s.type === "switches" ? `${s.key} (file only)` : `--${flagOf(s.key)}${valueHint(s)}`;
+    const aliases = s.aliases && s.aliases.length > 0 ? ` (also --${s.aliases.join(", --")})` : "";
+    const text = wrap(`${s.help}${aliases}${defaultText(s)}`, (options.columns ?? 110) - width - 3);
+    // A name wider than its column gets a line of its own.
+    if (name.length > width) lines.push(`  ${name}`);
+    text.forEach((part, i) => lines.push(`  ${(i === 0 && name.length <= width ? name : "").padEnd(width)} ${part}`));
+  }
+  return lines;
+}
+
+function wrap(text: string, columns: number): string[] {
+  const out: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > columns) {
+      out.push(line);
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  out.push(line);
+  return out;
+}
+
+function valueHint(s: Setting): string {
+  switch (s.type) {
+    case "boolean":
+      return "";
+    case "integer":
+      return " N";
+    case "path":
+      return " PATH";
+    case "choice":
+      return ` ${s.choices.join("|")}`;
+    case "list":
+      return " A,B";
+    default:
+      return " TEXT";
+  }
+}
+
+function defaultText(s: Setting): string {
+  if (s.default === undefined || s.default === "") return "";
+  if (s.type === "boolean") return s.default ? ` (default on; --no-${flagOf(s.key)} turns it off)` : "";
+  if (s.type === "switches") return "";
+  const d = s.default as SettingValue;
+  return ` [${Array.isArray(d) ? d.join(",") : String(d)}]`;
 }

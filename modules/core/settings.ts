@@ -7,20 +7,19 @@
 // services' --flags. So every reader accepts a JSON value or its text form.
 //
 // Key names are the manifest's `config` keys, flat and dotted ("mqtt.host", "item.single"): mcconfig sets
-// "mqtt.host" literally, it does not reach into a nested object. A command-line flag is derived from a key
-// in one way (flagOf): dots and camel humps become dashes, "item.single" → --item-single,
-// "mqtt.serverName" → --mqtt-server-name, "ackTimeoutMs" → --ack-timeout-ms.
+// "mqtt.host" literally, it does not reach into a nested object. The Node hosts derive a command-line flag
+// from a key (flagOf and the help text are theirs, services/settings-cli.ts: the firmware has no command line).
 //
 // Pure ECMAScript: this file runs on XS in the firmware.
 
-import type { ButtonConfig, ConnectionMode } from "./config";
+import type { ButtonConfig, ConnectionMode } from "./config-types";
 import { buttonThingNameProblem, DEFAULT_TOPIC_PREFIX, topicPrefixProblem } from "./topics";
 
 export type SwitchSet = { [name: string]: boolean };
 export type SettingValue = string | number | boolean | readonly string[] | SwitchSet;
 
 interface SettingBase {
-  /** The key in the manifest's `config`, the --config file and (via flagOf) the command line. */
+  /** The key in the manifest's `config`, the --config file and (as its flag) the command line. */
   key: string;
   help: string;
   /** Other flags that mean this key (kept for existing command lines), without the leading dashes. */
@@ -74,11 +73,6 @@ export type ValidationResult = { ok: true; values: SettingValues } | { ok: false
 export interface ValidateOptions {
   /** "refuse" (default): an unknown key is an error, so a typo never runs silently with a default. "ignore": for mc/config, which holds the SDK's keys too. */
   unknownKeys?: "refuse" | "ignore";
-}
-
-/** The command-line flag of a key (without "--"). */
-export function flagOf(key: string): string {
-  return key.replace(/\./g, "-").replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/--+/g, "-");
 }
 
 /**
@@ -330,59 +324,4 @@ export function buttonSettingsFrom(v: SettingValues): ButtonSettings {
 export function validateButtonSettings(raw: RawSettings, options: ValidateOptions = {}): { ok: true; value: ButtonSettings } | { ok: false; errors: string[] } {
   const result = validateSettings(BUTTON_SETTINGS, raw, options);
   return result.ok ? { ok: true, value: buttonSettingsFrom(result.values) } : result;
-}
-
-/** Help lines for a schema: one per setting, "--flag VALUE  help (default …)". */
-export function settingsHelp(schema: SettingsSchema, options: { width?: number; columns?: number } = {}): string[] {
-  const width = options.width ?? 30;
-  const lines: string[] = [];
-  for (const s of schema.settings) {
-    const name = s.type === "switches" ? `${s.key} (file only)` : `--${flagOf(s.key)}${valueHint(s)}`;
-    const aliases = s.aliases && s.aliases.length > 0 ? ` (also --${s.aliases.join(", --")})` : "";
-    const text = wrap(`${s.help}${aliases}${defaultText(s)}`, (options.columns ?? 110) - width - 3);
-    // A name wider than its column gets a line of its own.
-    if (name.length > width) lines.push(`  ${name}`);
-    text.forEach((part, i) => lines.push(`  ${(i === 0 && name.length <= width ? name : "").padEnd(width)} ${part}`));
-  }
-  return lines;
-}
-
-function wrap(text: string, columns: number): string[] {
-  const out: string[] = [];
-  let line = "";
-  for (const word of text.split(" ")) {
-    if (line !== "" && line.length + 1 + word.length > columns) {
-      out.push(line);
-      line = word;
-    } else {
-      line = line === "" ? word : `${line} ${word}`;
-    }
-  }
-  out.push(line);
-  return out;
-}
-
-function valueHint(s: Setting): string {
-  switch (s.type) {
-    case "boolean":
-      return "";
-    case "integer":
-      return " N";
-    case "path":
-      return " PATH";
-    case "choice":
-      return ` ${s.choices.join("|")}`;
-    case "list":
-      return " A,B";
-    default:
-      return " TEXT";
-  }
-}
-
-function defaultText(s: Setting): string {
-  if (s.default === undefined || s.default === "") return "";
-  if (s.type === "boolean") return s.default ? ` (default on; --no-${flagOf(s.key)} turns it off)` : "";
-  if (s.type === "switches") return "";
-  const d = s.default as SettingValue;
-  return ` [${Array.isArray(d) ? d.join(",") : String(d)}]`;
 }

@@ -12,7 +12,7 @@
 // revoked identity cannot come back through session resumption.
 import { isServiceName } from "../../tools/pki/reserved";
 import type { Authorizer, ClientIdentity, Decision } from "./authorizer";
-import type { CertificateBinding, ThingState } from "./broker";
+import type { CertificateBinding, ThingState } from "./broker-types";
 import { deny, failClosed, isReservedTopic, retainDecision } from "./decisions";
 import type { Peer } from "./peer";
 

@@ -16,7 +16,7 @@
 //   replace; `$SYS/<id>/new/clients` would let a client kick any other client, so we refuse `$SYS` here.
 import type { AedesPublishPacket, AuthenticateError, Client, PublishPacket, Subscription } from "aedes";
 import type { Authorizer, ClientIdentity, Decision } from "./authorizer";
-import type { BrokerEvent, BrokerStats } from "./broker";
+import type { BrokerEvent, BrokerStats } from "./broker-types";
 import { deny, failClosed, isReservedTopic, retainDecision } from "./decisions";
 import type { Peer } from "./peer";
 import type { PublishLimiter } from "./publish-limit";
@@ -50,14 +50,10 @@ interface Verdict {
   decision: Decision;
 }
 
-
 export function createHooks(ctx: HookContext) {
   const { peers, stats, emit } = ctx;
 
-  const who = (client: Client | null): Who => {
-    const peer = client ? peers.get(client) : undefined;
-    return { clientId: peer?.connect?.clientId ?? client?.id ?? undefined, cn: peer?.commonName };
-  };
+  const who = (client: Client | null): Who => whoIs(peers, client);
 
   /** The one check: identity, not being disconnected, not the broker's topics, then the authorizer. */
   function guard(client: Client | null, topic: string, ask: (identity: ClientIdentity) => Decision, opts: { whileClosing: boolean }): Verdict {
@@ -69,13 +65,6 @@ export function createHooks(ctx: HookContext) {
     else if (isReservedTopic(topic)) decision = deny("topic reserved for the broker");
     else decision = failClosed(() => ask(identity));
     return { peer, who: who(client), decision };
-  }
-
-  /** A violation: the client is refused everything from now on and disconnected for `closeReason`. */
-  function markForDisconnect(peer: Peer | undefined, closeReason: string): void {
-    if (!peer) return;
-    peer.closing = true;
-    peer.closeReason = closeReason;
   }
 
   function preConnect(client: Client, packet: { clientId: string; will?: { topic: string; retain?: boolean } }, done: (err: Error | null, ok: boolean) => void): void {
@@ -106,11 +95,7 @@ export function createHooks(ctx: HookContext) {
   }
 
   function authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
-    // A retained message is replayed to every later subscriber, so it needs iot:RetainPublish as well.
-    const ask = (id: ClientIdentity) => {
-      const publish = ctx.authorizer.publish(id, packet.topic);
-      return publish.allow && packet.retain ? retainDecision(ctx.authorizer, id, packet.topic) : publish;
-    };
+    const ask = (id: ClientIdentity) => publishDecision(ctx.authorizer, id, packet);
     const { peer, who: subject, decision } = guard(client, packet.topic, ask, { whileClosing: false });
     const isWill = client !== null && (client as Client & { will?: unknown }).will === packet;
     const details = { ...subject, topic: packet.topic, bytes: payloadBytes(packet), qos: packet.qos, retain: packet.retain };
@@ -161,6 +146,25 @@ export function createHooks(ctx: HookContext) {
   }
 
   return { who, preConnect, authenticate, authorizePublish, authorizeSubscribe, authorizeForward };
+}
+
+/** A retained message is replayed to every later subscriber, so it needs iot:RetainPublish as well. */
+function publishDecision(authorizer: Authorizer, identity: ClientIdentity, packet: PublishPacket): Decision {
+  const publish = authorizer.publish(identity, packet.topic);
+  return publish.allow && packet.retain ? retainDecision(authorizer, identity, packet.topic) : publish;
+}
+
+/** Who a log line is about: the client id from CONNECT (else aedes's) and the certificate's CN. */
+function whoIs(peers: WeakMap<Client, Peer>, client: Client | null): Who {
+  const peer = client ? peers.get(client) : undefined;
+  return { clientId: peer?.connect?.clientId ?? client?.id ?? undefined, cn: peer?.commonName };
+}
+
+/** A violation: the client is refused everything from now on and disconnected for `closeReason`. */
+function markForDisconnect(peer: Peer | undefined, closeReason: string): void {
+  if (!peer) return;
+  peer.closing = true;
+  peer.closeReason = closeReason;
 }
 
 function payloadBytes(packet: PublishPacket): number {

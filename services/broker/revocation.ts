@@ -3,7 +3,7 @@
 // before. The CRL check matches the certificate's issuer name (DER) and serial against every CRL entry.
 import type { Client } from "aedes";
 import { normalizeSerial, x509 } from "../../tools/pki/crypto";
-import type { CertificateBinding, ThingState } from "./broker";
+import type { CertificateBinding, ThingState } from "./broker-types";
 import { bindingRefusal } from "./connect-decision";
 import type { Peer } from "./peer";
 
