@@ -4,9 +4,9 @@
 import config from "mc/config";
 import { board } from "board";
 import { createButton } from "core/button";
-import { isValidThingName } from "core/config";
 import { LedPlayer } from "core/led";
 import { CertificateRenewal } from "core/renewal";
+import { chooseThingName } from "core/thing-name";
 import { ensureWallClock, wallClock } from "device/clock";
 import { loadIdentity } from "device/identity";
 import { traceLog as log } from "device/log";
@@ -39,15 +39,15 @@ function main(): void {
   }
   const { value: s } = settings;
   const cn = identity.value.commonName;
-  const thingName = s.thingName ?? cn;
-  if (thingName === undefined || !isValidThingName(thingName)) {
-    // AWS-issued certificates all carry CN "AWS IoT Certificate": the thing must then come from config.
-    log.error(`no thing name: the certificate CN ${JSON.stringify(cn ?? "")} is not one; set it with thing=<name> (mcconfig … thing=pizza-button-01)`);
+  const thing = chooseThingName(s.thingName, cn);
+  if (!thing.ok) {
+    log.error(`no thing name: the ${thing.problem}; set it with thing=<name> (mcconfig … thing=pizza-button-01)`);
     board.report("halt", "identity");
     led.play("auth-error");
     return;
   }
-  if (cn !== undefined && cn !== thingName) {
+  const { thingName } = thing;
+  if (thing.differsFromCn) {
     log.warn(`thing ${thingName} differs from the certificate CN ${cn}: the broker must bind this certificate to ${thingName} (npm run pki -- import aws --name, or AWS IoT)`);
   }
 

@@ -4,7 +4,9 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { isValidThingName, type ButtonConfig } from "../modules/core/config";
+import type { ButtonConfig } from "../modules/core/config";
+import { subjectCommonName } from "../modules/core/der";
+import { chooseThingName } from "../modules/core/thing-name";
 import type { FlowEvent } from "../modules/core/flow";
 import type { Log } from "../modules/core/ports";
 import { startBroker, type BrokerEvent, type RunningBroker } from "../services/broker/broker";
@@ -74,7 +76,7 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
   };
   try {
     const embedded = config.broker === undefined;
-    const thingName = config.button.thingName ?? thingFromCertificate(config.cert) ?? DEV_DEVICE;
+    const thingName = config.button.thingName ?? (config.cert ? thingFromCertificate(config.cert) : DEV_DEVICE);
 
     // The dev PKI serves the embedded broker (and anything not given explicitly).
     let dev: DevPki | undefined;
@@ -254,22 +256,13 @@ function restaurantDbPath(stateDir: string, log: Log): string {
   return dbPath;
 }
 
-/** The CN of a PEM certificate (the thing name, by the AWS IoT rule), if it has one. */
-function commonNameOf(certPath: string): string | undefined {
-  const subject = new crypto.X509Certificate(fs.readFileSync(certPath)).subject;
-  return /(?:^|\n)CN=([^\n]+)/.exec(subject)?.[1];
-}
-
 /**
- * Without a configured thing, the certificate's CN names it (certificates of this PKI). AWS-issued ones
- * carry CN "AWS IoT Certificate", which is no thing name: then the thing must come from configuration.
+ * The thing a certificate given with --cert names, by the rule both hosts share (chooseThingName): its CN
+ * unless that is no thing name, which AWS-issued certificates' CN is; then the thing must be configured.
  */
-function thingFromCertificate(certPath: string | undefined): string | undefined {
-  if (!certPath) return undefined;
-  const cn = commonNameOf(certPath);
-  if (cn !== undefined && isValidThingName(cn)) return cn;
-  throw new Error(
-    `the certificate ${certPath} has CN ${JSON.stringify(cn ?? "")}, which is not a thing name (AWS IoT certificates all carry "AWS IoT Certificate"): ` +
-      "set the thing with --thing <name> (or \"thingName\" in --config)",
-  );
+function thingFromCertificate(certPath: string): string {
+  const cn = subjectCommonName(new Uint8Array(new crypto.X509Certificate(fs.readFileSync(certPath)).raw));
+  const choice = chooseThingName(undefined, cn);
+  if (choice.ok) return choice.thingName;
+  throw new Error(`the certificate ${certPath}: ${choice.problem}: set the thing with --thing <name> (or "thingName" in --config)`);
 }

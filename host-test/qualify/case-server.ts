@@ -6,11 +6,11 @@ import net from "node:net";
 import tls from "node:tls";
 import { acksTopic, ordersTopic } from "../../modules/core/config";
 import { parseClientHello } from "./client-hello";
-import { connack, describePacket, MqttReader, PINGRESP, puback, publish, suback, type InboundPacket } from "./mqtt-wire";
+import { ClientPacketReader, connack, describePacket, PINGRESP, puback, publish, suback, type ClientPacket } from "./mqtt-wire";
 
-type Connect = Extract<InboundPacket, { type: "CONNECT" }>;
-type Subscribe = Extract<InboundPacket, { type: "SUBSCRIBE" }>;
-type Publish = Extract<InboundPacket, { type: "PUBLISH" }>;
+type Connect = Extract<ClientPacket, { cmd: "connect" }>;
+type Subscribe = Extract<ClientPacket, { cmd: "subscribe" }>;
+type Publish = Extract<ClientPacket, { cmd: "publish" }>;
 
 export interface ServerTlsOptions {
   /** PEM: server certificate followed by any intermediates. */
@@ -33,14 +33,14 @@ export interface ConnectionRecord {
   tlsError?: string;
   closedAt?: number;
   closedBy?: "server" | "device";
-  packets: Array<{ at: number; packet: InboundPacket }>;
+  packets: Array<{ at: number; packet: ClientPacket }>;
   /** Set once the connection has an MQTT session (CONNECT seen): 1-based among CONNECTs. */
   connectIndex?: number;
 }
 
 export interface Session {
   readonly record: ConnectionRecord;
-  send(bytes: Buffer, label: string): void;
+  send(bytes: Uint8Array, label: string): void;
   /** Drops the connection (as a broker that hangs up would). */
   drop(reason: string): void;
 }
@@ -141,10 +141,10 @@ export class CaseServer {
   }
 
   /** Every packet the device sent, in order, with its connection. */
-  packets(type?: InboundPacket["type"]): Array<{ at: number; connection: number; packet: InboundPacket }> {
+  packets(cmd?: ClientPacket["cmd"]): Array<{ at: number; connection: number; packet: ClientPacket }> {
     return this.connections
       .flatMap((c) => c.packets.map((p) => ({ ...p, connection: c.id })))
-      .filter((p) => type === undefined || p.packet.type === type)
+      .filter((p) => cmd === undefined || p.packet.cmd === cmd)
       .sort((a, b) => a.at - b.at);
   }
 
@@ -154,8 +154,8 @@ export class CaseServer {
   }
 
   /** The restaurant's ack for an order, as bytes of a PUBLISH on the device's ack topic. */
-  ack(orderId: string, status = "accepted"): Buffer {
-    return publish(this.acksTopic, Buffer.from(JSON.stringify({ v: 1, orderId, status, etaMin: 20 })));
+  ack(orderId: string, status = "accepted"): Uint8Array {
+    return publish(this.acksTopic, JSON.stringify({ v: 1, orderId, status, etaMin: 20 }));
   }
 
   async close(): Promise<void> {
@@ -168,7 +168,7 @@ export class CaseServer {
   }
 
   #serve(socket: tls.TLSSocket, record: ConnectionRecord): void {
-    const reader = new MqttReader();
+    const reader = new ClientPacketReader();
     // A broker that refuses a CONNECT processes nothing the client sent behind it (MQTT 3.1.1 §3.2.2.3: it
     // closes the connection), even a pipelined SUBSCRIBE and PUBLISH that came in the same flight.
     let refusedConnect = false;
@@ -191,7 +191,7 @@ export class CaseServer {
     socket.once("close", () => this.#sessions.delete(record.id));
     socket.on("error", () => undefined);
     socket.on("data", (chunk: Buffer) => {
-      let packets: InboundPacket[];
+      let packets: ClientPacket[];
       try {
         packets = reader.feed(chunk);
       } catch (error) {
@@ -210,23 +210,23 @@ export class CaseServer {
     });
   }
 
-  #dispatch(session: Session, packet: InboundPacket): void {
+  #dispatch(session: Session, packet: ClientPacket): void {
     const b = this.behaviour;
-    switch (packet.type) {
-      case "CONNECT":
+    switch (packet.cmd) {
+      case "connect":
         session.record.connectIndex = ++this.#connects;
         if (b.onConnect) b.onConnect(session, packet);
         else session.send(connack(0), "CONNACK 0 (accepted)");
         return;
-      case "SUBSCRIBE":
+      case "subscribe":
         if (b.onSubscribe) b.onSubscribe(session, packet);
         else {
-          const codes = packet.filters.map((f) => (f.topic === this.acksTopic ? Math.min(f.qos, 1) : 0x80));
-          session.send(suback(packet.packetId, codes), `SUBACK ${codes.join(",")}`);
+          const codes = packet.subscriptions.map((f) => (f.topic === this.acksTopic ? Math.min(f.qos, 1) : 0x80));
+          session.send(suback(packet.messageId, codes), `SUBACK ${codes.join(",")}`);
         }
         return;
-      case "PUBLISH": {
-        if (packet.qos === 1 && packet.packetId !== undefined) session.send(puback(packet.packetId), `PUBACK ${packet.packetId}`);
+      case "publish": {
+        if (packet.qos === 1 && packet.messageId !== undefined) session.send(puback(packet.messageId), `PUBACK ${packet.messageId}`);
         if (packet.topic !== this.ordersTopic) return;
         const orderId = orderIdOf(packet.payload);
         if (orderId !== undefined) {
@@ -238,7 +238,7 @@ export class CaseServer {
         else if (orderId !== undefined) session.send(this.ack(orderId), `ack ${orderId} accepted`);
         return;
       }
-      case "PINGREQ":
+      case "pingreq":
         if (b.onPingreq) b.onPingreq(session);
         else session.send(PINGRESP, "PINGRESP");
         return;
@@ -248,9 +248,9 @@ export class CaseServer {
   }
 }
 
-function orderIdOf(payload: Buffer): string | undefined {
+function orderIdOf(payload: Uint8Array): string | undefined {
   try {
-    const value = JSON.parse(payload.toString("utf8")) as { orderId?: unknown };
+    const value = JSON.parse(Buffer.from(payload).toString("utf8")) as { orderId?: unknown };
     return typeof value.orderId === "string" ? value.orderId : undefined;
   } catch {
     return undefined;

@@ -21,10 +21,10 @@ function list(values: number[]): string {
 
 /** The orderId of every order the device published, in order ("?" for a payload without one). */
 function publishedOrderIds(server: CaseServer): string[] {
-  return server.packets("PUBLISH").map(({ packet }) => {
-    if (packet.type !== "PUBLISH") return "?";
+  return server.packets("publish").map(({ packet }) => {
+    if (packet.cmd !== "publish") return "?";
     try {
-      const id = (JSON.parse(packet.payload.toString("utf8")) as { orderId?: unknown }).orderId;
+      const id = (JSON.parse(Buffer.from(packet.payload).toString("utf8")) as { orderId?: unknown }).orderId;
       return typeof id === "string" ? id : "?";
     } catch {
       return "?";
@@ -210,7 +210,7 @@ export const CASES: QualificationCase[] = [
       await ctx.sleep(NO_LOOP_WAIT_MS);
       const established = server.connections.filter((c) => c.secureAt !== undefined);
       ctx.check("no TLS 1.0/1.1 session established", established.length === 0, established.length ? established.map((c) => c.protocol).join(", ") : tlsEnds(server));
-      ctx.check("no MQTT CONNECT", server.packets("CONNECT").length === 0, `${server.packets("CONNECT").length} CONNECT(s)`);
+      ctx.check("no MQTT CONNECT", server.packets("connect").length === 0, `${server.packets("connect").length} CONNECT(s)`);
       ctx.check("LED auth-error, after one attempt, no retry loop", outcome.outcome === "auth-error" && server.connections.length === 1, `outcome ${outcome.outcome}, ${server.connections.length} TCP connection(s)`, { advisory: true });
     },
   },
@@ -220,14 +220,14 @@ export const CASES: QualificationCase[] = [
     title: "MQTT connect: client id = thing name, a keep-alive, MQTT 3.1.1",
     async run(ctx) {
       const { server } = await goodSession(ctx);
-      const connect = server.packets("CONNECT")[0]?.packet;
-      if (connect?.type !== "CONNECT") {
+      const connect = server.packets("connect")[0]?.packet;
+      if (connect?.cmd !== "connect") {
         ctx.check("CONNECT received", false, "none");
         return;
       }
       ctx.check("client id = thing name", connect.clientId === ctx.thingName, `clientId ${connect.clientId}, thing ${ctx.thingName}`);
-      ctx.check("keep-alive set (> 0 s)", connect.keepaliveSec > 0, `${connect.keepaliveSec} s`);
-      ctx.check("MQTT 3.1.1 (protocol MQTT, level 4)", connect.protocol === "MQTT" && connect.level === 4, `${connect.protocol} level ${connect.level}`);
+      ctx.check("keep-alive set (> 0 s)", connect.keepalive > 0, `${connect.keepalive} s`);
+      ctx.check("MQTT 3.1.1 (protocol MQTT, level 4)", connect.protocolId === "MQTT" && connect.protocolVersion === 4, `${connect.protocolId} level ${connect.protocolVersion}`);
       ctx.check("no username (the certificate is the identity)", connect.username === undefined, connect.username ?? "none", { advisory: true });
     },
   },
@@ -237,7 +237,7 @@ export const CASES: QualificationCase[] = [
     title: "MQTT subscribe: exactly its ack topic",
     async run(ctx) {
       const { server } = await goodSession(ctx);
-      const filters = server.packets("SUBSCRIBE").flatMap((p) => (p.packet.type === "SUBSCRIBE" ? p.packet.filters.map((f) => f.topic) : []));
+      const filters = server.packets("subscribe").flatMap((p) => (p.packet.cmd === "subscribe" ? p.packet.subscriptions.map((f) => f.topic) : []));
       ctx.check("subscribes to exactly its ack topic, once, without wildcards", filters.length === 1 && filters[0] === server.acksTopic, `${filters.join(", ") || "nothing"} (expected ${server.acksTopic})`);
     },
   },
@@ -247,7 +247,7 @@ export const CASES: QualificationCase[] = [
     title: "MQTT publish: exactly its order topic, a valid order",
     async run(ctx) {
       const { server } = await goodSession(ctx);
-      const publishes = server.packets("PUBLISH").map((p) => p.packet).filter((p) => p.type === "PUBLISH");
+      const publishes = server.packets("publish").map((p) => p.packet).filter((p) => p.cmd === "publish");
       ctx.check("publishes only to its order topic", publishes.length > 0 && publishes.every((p) => p.topic === server.ordersTopic), `${publishes.map((p) => p.topic).join(", ") || "nothing"} (expected ${server.ordersTopic})`);
       const decoded = publishes.map((p) => decodeOrder(new Uint8Array(p.payload)));
       ctx.check("payload is a valid order of this thing", decoded.length > 0 && decoded.every((d) => d.ok && d.value.serialNumber === ctx.thingName), decoded.map((d) => (d.ok ? `${d.value.orderId} ${d.value.clickType}` : d.reason)).join("; "));
@@ -278,10 +278,10 @@ export const CASES: QualificationCase[] = [
       const outcomes = await Promise.all(devices.map((device) => ctx.press(device, 40_000)));
       const delays = servers.map((server) => reconnectDelays(server).slice(0, unanswered));
       servers.forEach((server, i) =>
-        ctx.note(`button ${i + 1}: retry delays (device closed → next TCP connection) ${list(delays[i]!)} ms; CONNECT to CONNECT ${list(gapsBetween(server.packets("CONNECT").map((p) => p.at)))} ms`),
+        ctx.note(`button ${i + 1}: retry delays (device closed → next TCP connection) ${list(delays[i]!)} ms; CONNECT to CONNECT ${list(gapsBetween(server.packets("connect").map((p) => p.at)))} ms`),
       );
       const [a, b] = delays as [number[], number[]];
-      const connects = servers.map((server) => server.packets("CONNECT").length);
+      const connects = servers.map((server) => server.packets("connect").length);
       ctx.check(`at least ${unanswered} unanswered attempts, then connected`, connects.every((n) => n >= unanswered + 1), `${connects.join(" and ")} CONNECT(s)`);
       const all = [...a, ...b];
       ctx.check(`no retry sooner than backoffBaseMs (${settings.backoffBaseMs} ms)`, a.length > 0 && all.every((d) => d >= settings.backoffBaseMs - EARLY_MS), `shortest ${Math.min(...all)} ms`);
@@ -316,7 +316,7 @@ export const CASES: QualificationCase[] = [
       const orderIds = publishedOrderIds(server);
       const delays = reconnectDelays(server);
       ctx.note(`reconnect delays (server dropped → next TCP connection): ${list(delays)} ms; orderIds: ${orderIds.join(", ")}`);
-      ctx.check(`reconnected after each of the ${drops} drops`, server.packets("CONNECT").length >= drops + 1, `${server.packets("CONNECT").length} CONNECT(s)`);
+      ctx.check(`reconnected after each of the ${drops} drops`, server.packets("connect").length >= drops + 1, `${server.packets("connect").length} CONNECT(s)`);
       ctx.check(`reconnects wait at least backoffBaseMs (${settings.backoffBaseMs} ms)`, delays.length >= drops && delays.every((d) => d >= settings.backoffBaseMs - EARLY_MS), `shortest ${delays.length ? Math.min(...delays) : "-"} ms`);
       ctx.check("the pending order resent with the same orderId", orderIds.length >= drops + 1 && orderIds.every((id) => id === orderIds[0]), orderIds.join(", "));
       ctx.check("order acknowledged: LED ok", outcome.outcome === "ok", `outcome ${outcome.outcome}`);
@@ -342,7 +342,7 @@ export const CASES: QualificationCase[] = [
       const pressedAt = ctx.now();
       const outcome = await ctx.press(device);
       const tookMs = outcome.at - pressedAt;
-      const before = server.packets("PUBLISH").length;
+      const before = server.packets("publish").length;
       await ctx.sleep(2 * settings.backoffCapMs);
       const ids = publishedOrderIds(server);
       ctx.check("resent more than once, always the same orderId", before >= 2 && ids.every((id) => id === ids[0]), `${before} PUBLISH(es): ${[...new Set(ids)].join(", ")}`);
@@ -352,7 +352,7 @@ export const CASES: QualificationCase[] = [
         tookMs >= settings.giveUpMs - EARLY_MS && tookMs <= settings.giveUpMs + 2_000,
         `${tookMs} ms from the press to the outcome`,
       );
-      ctx.check("silent after giving up", server.packets("PUBLISH").length === before, `${server.packets("PUBLISH").length - before} PUBLISH(es) after the outcome`);
+      ctx.check("silent after giving up", server.packets("publish").length === before, `${server.packets("publish").length - before} PUBLISH(es) after the outcome`);
       answering = true;
       const again = await ctx.press(device);
       const lastId = publishedOrderIds(server).at(-1);
@@ -370,7 +370,7 @@ export const CASES: QualificationCase[] = [
       const outcome = await ctx.press(device);
       await ctx.sleep(NO_LOOP_WAIT_MS);
       ctx.check("LED auth-error", outcome.outcome === "auth-error" && device.leds().some((l) => l.pattern === "auth-error"), `outcome ${outcome.outcome}`);
-      ctx.check("one attempt, no retry loop", server.packets("CONNECT").length === 1 && server.connections.length === 1, `${server.connections.length} connection(s), ${server.packets("CONNECT").length} CONNECT(s)`);
+      ctx.check("one attempt, no retry loop", server.packets("connect").length === 1 && server.connections.length === 1, `${server.connections.length} connection(s), ${server.packets("connect").length} CONNECT(s)`);
       ctx.check("no order row", server.rows.size === 0, `${server.rows.size} row(s)`);
     },
   },
@@ -392,16 +392,16 @@ export const CASES: QualificationCase[] = [
         },
       });
       const device = await ctx.startDevice(server, settings);
-      const linked = await ctx.until(() => server.packets("SUBSCRIBE").length > 0, 10_000);
+      const linked = await ctx.until(() => server.packets("subscribe").length > 0, 10_000);
       ctx.check("link up at boot (persistent mode)", linked, linked ? "subscribed" : "no SUBSCRIBE within 10 s");
       if (!linked) return;
-      const connect = server.packets("CONNECT")[0]!.packet;
-      const k = connect.type === "CONNECT" ? connect.keepaliveSec : 0;
+      const connect = server.packets("connect")[0]!.packet;
+      const k = connect.cmd === "connect" ? connect.keepalive : 0;
       ctx.check(`CONNECT keep-alive is the configured ${keepaliveSec} s`, k === keepaliveSec, `${k} s`);
       await ctx.sleep(3 * keepaliveSec * 1_000);
       const first = server.connections[0]!;
       const times = first.packets.map((p) => p.at);
-      const pings = first.packets.filter((p) => p.packet.type === "PINGREQ").length;
+      const pings = first.packets.filter((p) => p.packet.cmd === "pingreq").length;
       const longest = Math.max(...gapsBetween([...times, ctx.now()]));
       ctx.note(`link 1: ${pings} PINGREQ in ${3 * keepaliveSec} s idle, longest silence from the device ${longest} ms`);
       ctx.check("PINGREQ sent while idle", pings >= 1, `${pings} PINGREQ`);
@@ -421,15 +421,15 @@ export const CASES: QualificationCase[] = [
         detected ? `closed by the ${first.closedBy} ${detectMs} ms after the server's last packet` : "the link was never dropped",
       );
       silent = false;
-      const relinked = await ctx.until(() => server.packets("SUBSCRIBE").length > 1, 10_000);
+      const relinked = await ctx.until(() => server.packets("subscribe").length > 1, 10_000);
       const delay = reconnectDelays(server)[0];
       ctx.check("reconnected with backoff", relinked && delay !== undefined && delay >= settings.backoffBaseMs - EARLY_MS, relinked ? `after ${delay} ms` : "no new link within 10 s");
       if (!relinked) return;
 
       // The server side hangs up (a broker restart): the device notices at once and comes back after backoff.
-      const dropped = server.connections.filter((c) => c.packets.some((p) => p.packet.type === "SUBSCRIBE")).at(-1)!;
+      const dropped = server.connections.filter((c) => c.packets.some((p) => p.packet.cmd === "subscribe")).at(-1)!;
       server.dropAll("broker restart");
-      const back = await ctx.until(() => server.packets("SUBSCRIBE").length > 2, 10_000);
+      const back = await ctx.until(() => server.packets("subscribe").length > 2, 10_000);
       const next = server.connections.find((c) => c.id > dropped.id);
       const wait = next && dropped.closedAt !== undefined ? next.tcpAt - dropped.closedAt : undefined;
       ctx.check(

@@ -1,32 +1,42 @@
-// A tiny MQTT 3.1.1 packet reader and writer for the qualification server: just what a device under test
-// sends (CONNECT, SUBSCRIBE, PUBLISH, PUBACK, PINGREQ, DISCONNECT) and what it must be answered with.
-// The server has to misbehave on purpose (no CONNACK, a drop after CONNACK, silence on PINGREQ), which a
-// real broker cannot be told to do, so it speaks the protocol itself.
+// The broker's side of MQTT 3.1.1, for tests and the qualification server: reads what a client sends
+// (CONNECT, SUBSCRIBE, PUBLISH, PUBACK, PINGREQ, DISCONNECT) and writes what a broker sends, with mqtt-packet's
+// field names. The qualification server has to misbehave on purpose (no CONNACK, a drop after CONNACK, silence
+// on PINGREQ), which a real broker cannot be told to do, so it speaks the protocol itself; the core's tests use
+// it as an oracle written apart from the core's client codec (modules/core/mqtt-packets.ts), sharing only the
+// Remaining Length encoder. Pure ECMAScript (no Buffer), so the core's MQTT tests run on XS too.
 
-export type InboundPacket =
-  | { type: "CONNECT"; protocol: string; level: number; clientId: string; keepaliveSec: number; cleanSession: boolean; username?: string }
-  | { type: "SUBSCRIBE"; packetId: number; filters: Array<{ topic: string; qos: number }> }
-  | { type: "PUBLISH"; topic: string; qos: number; packetId?: number; payload: Buffer }
-  | { type: "PUBACK"; packetId: number }
-  | { type: "PINGREQ" }
-  | { type: "DISCONNECT" }
-  | { type: "OTHER"; code: number };
+import { type InboundPacket, PacketReader, remainingLengthBytes } from "../../modules/core/mqtt-packets";
+import { utf8Decode, utf8Encode } from "../../modules/core/utf8";
 
-/** Splits a byte stream into MQTT packets; throws on a malformed length (the server then drops the client). */
-export class MqttReader {
-  #buffer = Buffer.alloc(0);
+export type ClientPacket =
+  | { cmd: "connect"; protocolId: string; protocolVersion: number; clean: boolean; keepalive: number; clientId: string; username?: string }
+  | { cmd: "subscribe"; messageId: number; subscriptions: { topic: string; qos: number }[] }
+  | { cmd: "publish"; topic: string; payload: Uint8Array; qos: number; messageId?: number; retain: boolean; dup: boolean }
+  | { cmd: "puback"; messageId: number }
+  | { cmd: "pingreq" }
+  | { cmd: "disconnect" }
+  | { cmd: "other"; code: number };
 
-  feed(chunk: Buffer): InboundPacket[] {
-    this.#buffer = Buffer.concat([this.#buffer, chunk]);
-    const packets: InboundPacket[] = [];
+/** Splits a client's byte stream into packets, whatever its chunking; throws on a malformed length. */
+export class ClientPacketReader {
+  #buffer: Uint8Array = new Uint8Array(0);
+
+  feed(chunk: Uint8Array): ClientPacket[] {
+    this.#buffer = concat(this.#buffer, chunk);
+    const packets: ClientPacket[] = [];
     for (;;) {
       const frame = this.#nextFrame();
       if (!frame) return packets;
-      packets.push(decodePacket(frame.header, frame.body));
+      packets.push(decodeClientPacket(frame.first, frame.body));
     }
   }
 
-  #nextFrame(): { header: number; body: Buffer } | undefined {
+  /** Bytes of an unfinished packet still waiting for the rest. */
+  get pending(): number {
+    return this.#buffer.length;
+  }
+
+  #nextFrame(): { first: number; body: Uint8Array } | undefined {
     const b = this.#buffer;
     if (b.length < 2) return undefined;
     let length = 0;
@@ -41,130 +51,157 @@ export class MqttReader {
       if ((byte & 0x80) === 0) break;
     }
     if (b.length < offset + length) return undefined;
-    const frame = { header: b[0]!, body: b.subarray(offset, offset + length) };
-    this.#buffer = b.subarray(offset + length);
+    const frame = { first: b[0]!, body: b.slice(offset, offset + length) };
+    this.#buffer = b.slice(offset + length);
     return frame;
   }
 }
 
-function readString(body: Buffer, at: number): [string, number] {
-  const length = body.readUInt16BE(at);
-  return [body.subarray(at + 2, at + 2 + length).toString("utf8"), at + 2 + length];
+/** Every packet in a whole client byte stream; throws on a packet it does not know or a cut-off one. */
+export function clientPackets(stream: Uint8Array): ClientPacket[] {
+  const reader = new ClientPacketReader();
+  const packets = reader.feed(stream);
+  if (reader.pending > 0) throw new Error(`${reader.pending} bytes of a cut-off packet`);
+  const other = packets.find((p) => p.cmd === "other");
+  if (other) throw new Error(`unexpected client packet type ${(other as { code: number }).code}`);
+  return packets;
 }
 
-function decodePacket(header: number, body: Buffer): InboundPacket {
-  switch (header >> 4) {
+function decodeClientPacket(first: number, body: Uint8Array): ClientPacket {
+  const u16 = (k: number) => (body[k]! << 8) | body[k + 1]!;
+  /** A length-prefixed string at k, and where the next field starts. */
+  const str = (k: number): [string, number] => [utf8Decode(body.subarray(k + 2, k + 2 + u16(k))) ?? "", k + 2 + u16(k)];
+  switch (first >> 4) {
     case 1: {
-      let at = 0;
-      let protocol: string;
-      [protocol, at] = readString(body, at);
-      const level = body[at++]!;
-      const flags = body[at++]!;
-      const keepaliveSec = body.readUInt16BE(at);
-      at += 2;
-      let clientId: string;
-      [clientId, at] = readString(body, at);
-      const packet: InboundPacket = { type: "CONNECT", protocol, level, clientId, keepaliveSec, cleanSession: (flags & 0x02) !== 0 };
+      const [protocolId, p] = str(0);
+      const flags = body[p + 1]!;
+      let [clientId, at] = str(p + 4);
+      const packet: ClientPacket = { cmd: "connect", protocolId, protocolVersion: body[p]!, clean: (flags & 0x02) !== 0, keepalive: u16(p + 2), clientId };
       if (flags & 0x04) {
-        [, at] = readString(body, at); // will topic
-        at += 2 + body.readUInt16BE(at); // will message
+        [, at] = str(at); // will topic
+        at += 2 + u16(at); // will message
       }
-      if (flags & 0x80) [packet.username] = readString(body, at);
+      if (flags & 0x80) [packet.username] = str(at);
       return packet;
     }
     case 3: {
-      const qos = (header >> 1) & 0x03;
-      const [topic, at] = readString(body, 0);
-      if (qos > 0) return { type: "PUBLISH", topic, qos, packetId: body.readUInt16BE(at), payload: Buffer.from(body.subarray(at + 2)) };
-      return { type: "PUBLISH", topic, qos, payload: Buffer.from(body.subarray(at)) };
+      const qos = (first >> 1) & 3;
+      let [topic, k] = str(0);
+      const messageId = qos > 0 ? u16(k) : undefined;
+      if (qos > 0) k += 2;
+      return { cmd: "publish", topic, qos, messageId, retain: (first & 1) === 1, dup: (first & 8) === 8, payload: body.slice(k) };
     }
     case 4:
-      return { type: "PUBACK", packetId: body.readUInt16BE(0) };
+      return { cmd: "puback", messageId: u16(0) };
     case 8: {
-      const packetId = body.readUInt16BE(0);
-      const filters: Array<{ topic: string; qos: number }> = [];
-      let at = 2;
-      while (at < body.length) {
-        let topic: string;
-        [topic, at] = readString(body, at);
-        filters.push({ topic, qos: body[at++]! });
+      const subscriptions: { topic: string; qos: number }[] = [];
+      for (let k = 2; k < body.length; ) {
+        const [topic, next] = str(k);
+        subscriptions.push({ topic, qos: body[next]! });
+        k = next + 1;
       }
-      return { type: "SUBSCRIBE", packetId, filters };
+      return { cmd: "subscribe", messageId: u16(0), subscriptions };
     }
     case 12:
-      return { type: "PINGREQ" };
+      return { cmd: "pingreq" };
     case 14:
-      return { type: "DISCONNECT" };
+      return { cmd: "disconnect" };
     default:
-      return { type: "OTHER", code: header >> 4 };
+      return { cmd: "other", code: first >> 4 };
   }
 }
 
-function remainingLength(length: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let byte = length % 128;
-    length = Math.floor(length / 128);
-    if (length > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (length > 0);
-  return Buffer.from(bytes);
+export type BrokerPacket =
+  | { cmd: "connack"; returnCode: number; sessionPresent: boolean }
+  | { cmd: "suback"; messageId: number; granted: number[] }
+  | { cmd: "publish"; topic: string; payload: Uint8Array | string; qos: number; messageId?: number; retain?: boolean; dup?: boolean }
+  | { cmd: "puback"; messageId: number }
+  | { cmd: "pingresp" };
+
+function frame(first: number, body: Uint8Array | number[]): Uint8Array {
+  return concat(new Uint8Array([first, ...remainingLengthBytes(body.length)]), body instanceof Uint8Array ? body : new Uint8Array(body));
 }
 
-function frame(header: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([header]), remainingLength(body.length), body]);
+const u16Bytes = (n: number) => [n >> 8, n & 0xff];
+
+/** The bytes a broker sends for one packet. */
+export function brokerPacket(p: BrokerPacket): Uint8Array {
+  switch (p.cmd) {
+    case "connack":
+      return frame(0x20, [p.sessionPresent ? 1 : 0, p.returnCode]);
+    case "suback":
+      return frame(0x90, [...u16Bytes(p.messageId), ...p.granted]);
+    case "publish": {
+      const topic = utf8Encode(p.topic);
+      const payload = typeof p.payload === "string" ? utf8Encode(p.payload) : p.payload;
+      const id = p.qos > 0 ? u16Bytes(p.messageId!) : [];
+      const first = 0x30 | (p.dup ? 8 : 0) | (p.qos << 1) | (p.retain ? 1 : 0);
+      return frame(first, concat(new Uint8Array([...u16Bytes(topic.length), ...topic, ...id]), payload));
+    }
+    case "puback":
+      return frame(0x40, u16Bytes(p.messageId));
+    case "pingresp":
+      return new Uint8Array([0xd0, 0]);
+  }
 }
 
-export function connack(returnCode: number): Buffer {
-  return frame(0x20, Buffer.from([0, returnCode]));
-}
-
-export function suback(packetId: number, codes: number[]): Buffer {
-  const body = Buffer.alloc(2 + codes.length);
-  body.writeUInt16BE(packetId, 0);
-  codes.forEach((code, i) => (body[2 + i] = code));
-  return frame(0x90, body);
-}
-
-export function puback(packetId: number): Buffer {
-  const body = Buffer.alloc(2);
-  body.writeUInt16BE(packetId, 0);
-  return frame(0x40, body);
-}
-
-export const PINGRESP = Buffer.from([0xd0, 0x00]);
-
+export const connack = (returnCode: number) => brokerPacket({ cmd: "connack", returnCode, sessionPresent: false });
+export const suback = (messageId: number, granted: number[]) => brokerPacket({ cmd: "suback", messageId, granted });
+export const puback = (messageId: number) => brokerPacket({ cmd: "puback", messageId });
+export const PINGRESP = brokerPacket({ cmd: "pingresp" });
 /** A QoS 0 PUBLISH (what the server sends the device: acks). */
-export function publish(topic: string, payload: Buffer): Buffer {
-  const name = Buffer.from(topic, "utf8");
-  const length = Buffer.alloc(2);
-  length.writeUInt16BE(name.length, 0);
-  return frame(0x30, Buffer.concat([length, name, payload]));
-}
+export const publish = (topic: string, payload: Uint8Array | string) => brokerPacket({ cmd: "publish", topic, payload, qos: 0 });
 
 /** The payload size that makes publish(topic, payload) exactly `packetBytes` long on the wire. */
 export function payloadSizeForPacket(topic: string, packetBytes: number): number {
-  const overhead = 2 + Buffer.byteLength(topic, "utf8");
+  const overhead = 2 + utf8Encode(topic).length;
   for (let payload = packetBytes - overhead - 5; payload <= packetBytes; payload++) {
-    if (1 + remainingLength(overhead + payload).length + overhead + payload === packetBytes) return payload;
+    if (1 + remainingLengthBytes(overhead + payload).length + overhead + payload === packetBytes) return payload;
   }
   throw new Error(`no payload makes a ${packetBytes}-byte PUBLISH on ${topic}`);
 }
 
-/** One line for the evidence log. */
-export function describePacket(packet: InboundPacket): string {
-  switch (packet.type) {
-    case "CONNECT":
-      return `CONNECT clientId=${packet.clientId} keepalive=${packet.keepaliveSec}s level=${packet.level} clean=${packet.cleanSession}`;
-    case "SUBSCRIBE":
-      return `SUBSCRIBE ${packet.filters.map((f) => `${f.topic} (QoS ${f.qos})`).join(", ")}`;
-    case "PUBLISH":
-      return `PUBLISH ${packet.topic} QoS ${packet.qos} ${packet.payload.length} B ${packet.payload.length <= 200 ? packet.payload.toString("utf8") : ""}`.trimEnd();
-    case "PUBACK":
-      return `PUBACK ${packet.packetId}`;
-    case "OTHER":
+/** One line for an evidence log. */
+export function describePacket(packet: ClientPacket): string {
+  switch (packet.cmd) {
+    case "connect":
+      return `CONNECT clientId=${packet.clientId} keepalive=${packet.keepalive}s level=${packet.protocolVersion} clean=${packet.clean}`;
+    case "subscribe":
+      return `SUBSCRIBE ${packet.subscriptions.map((f) => `${f.topic} (QoS ${f.qos})`).join(", ")}`;
+    case "publish": {
+      const text = packet.payload.length <= 200 ? (utf8Decode(packet.payload) ?? "") : "";
+      return `PUBLISH ${packet.topic} QoS ${packet.qos} ${packet.payload.length} B ${text}`.trimEnd();
+    }
+    case "puback":
+      return `PUBACK ${packet.messageId}`;
+    case "other":
       return `packet type ${packet.code}`;
     default:
-      return packet.type;
+      return packet.cmd.toUpperCase();
   }
+}
+
+/** Reads a broker's byte stream with the core's PacketReader, cut at `splits` (any order). */
+export function readAll(bytes: Uint8Array, splits: number[] = []): { packets: InboundPacket[]; error?: string } {
+  const reader = new PacketReader();
+  const packets: InboundPacket[] = [];
+  let at = 0;
+  for (const cut of [...splits.filter((s) => s > 0 && s < bytes.length).sort((a, b) => a - b), bytes.length]) {
+    const r = reader.push(bytes.subarray(at, cut));
+    packets.push(...r.packets);
+    if (r.error) return { packets, error: r.error };
+    at = cut;
+  }
+  return { packets };
+}
+
+/** The bytes of several packets in a row. */
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

@@ -8,14 +8,10 @@
 // boot woken by the button uses startWoken: the classifier holds the press that woke it, and a pending
 // message is resent by the click that press makes (not by the boot), so it never becomes a second order.
 //
-// Certificate renewal (renewal.ts) runs after an order's outcome, when the certificate is inside its
-// window, on a short connection of its own (a click aborts it: an order never waits for a renewal):
-// - on-demand and battery: the order's connection has closed by then; a battery button stays awake
-//   until the attempt has ended (renewed, refused, or the answer timeout), the SleepGate asks;
-// - persistent: the broker allows one connection per client id, so the link is taken down for the attempt
-//   and comes back up right after it, on a new connection that presents the renewed certificate. Also tried
-//   each time the link comes up while idle, and every RENEWAL_CHECK_MS while it stays up, so a button that
-//   is never pressed and never drops its link still renews before its certificate expires.
+// Certificate renewal (renewal.ts) runs when renewal-schedule.ts says, on a short connection of its own (a
+// click aborts it: an order never waits for a renewal). On demand and battery, the order's connection has
+// closed by then; a battery button stays awake until the attempt has ended (renewed, refused, or the
+// answer timeout), the SleepGate asks.
 
 import { ClickClassifier } from "./click";
 import type { ButtonConfig, ClickType } from "./config";
@@ -25,6 +21,9 @@ import { ledView } from "./led-view";
 import type { Clock, Led, Log, MqttConnector, Store, Timers } from "./ports";
 import { SleepGate } from "./sleep";
 import type { CertificateRenewal } from "./renewal";
+import { RenewalSchedule } from "./renewal-schedule";
+
+export { RENEWAL_CHECK_MS } from "./renewal-schedule";
 
 export interface ButtonPorts {
   timers: Timers;
@@ -42,9 +41,6 @@ export interface ButtonPorts {
   /** Certificate renewal (renewal.ts): run after an order's outcome, given up when a click needs the network. */
   renewal?: Pick<CertificateRenewal, "run" | "abort" | "wanted" | "busy">;
 }
-
-/** Outcomes after which the broker has just accepted this certificate: the moment to renew it if due. */
-const RENEW_AFTER: readonly string[] = ["ok", "rejected", "cancelled", "cancel-refused"];
 
 /** What a host watches: the flow's events, classified clicks, LED patterns. Observers run after the LED. */
 export interface ButtonObservers {
@@ -71,13 +67,9 @@ export interface Button {
   stop(): void;
 }
 
-/** A persistent link may stay up for months: how often an idle one checks whether its certificate is due. */
-export const RENEWAL_CHECK_MS = 12 * 3_600_000;
-
 export function createButton(config: ButtonConfig, ports: ButtonPorts, observers: ButtonObservers = {}): Button {
   const { timers, log } = ports;
   const battery = config.connectionMode === "battery";
-  const persistent = config.connectionMode === "persistent";
   if (battery && !ports.sleep) throw new Error("battery mode needs the host's sleep port");
   let gate: SleepGate | undefined; // battery mode: when to deep-sleep
   const led = new LedPlayer({
@@ -89,22 +81,7 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
     },
   });
   const showOnLed = ledView(led);
-  let stopping = false;
-  let renewalCheck: unknown;
-  // From a timer: after the outcome the flow's connection has closed (on demand) or the link is quiet.
-  const renewSoon = (): void => {
-    const renewal = ports.renewal;
-    if (!renewal) return;
-    timers.set(() => {
-      if (stopping || flow.state !== "idle" || !renewal.wanted) return;
-      if (!persistent) {
-        renewal.run(() => gate?.activity()); // the sleep countdown starts again once the attempt ended
-        return;
-      }
-      if (!flow.suspendLink()) return;
-      if (!renewal.run(() => stopping || flow.resumeLink())) flow.resumeLink();
-    }, 0);
-  };
+  let renewals: RenewalSchedule | undefined;
   const flow = new OrderFlow({
     config,
     timers,
@@ -118,10 +95,13 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
       showOnLed(event);
       gate?.activity();
       observers.onEvent?.(event);
-      if (event.type === "outcome" && RENEW_AFTER.indexOf(event.outcome) >= 0) renewSoon();
-      else if (persistent && event.type === "connection" && event.phase === "ready" && flow.state === "idle") renewSoon();
+      renewals?.onFlowEvent(event);
     },
   });
+  if (ports.renewal) {
+    // The sleep countdown starts again once an attempt ended.
+    renewals = new RenewalSchedule({ timers, renewal: ports.renewal, persistent: config.connectionMode === "persistent", flow, onAttemptEnded: () => gate?.activity() });
+  }
   const click = (type: ClickType) => {
     ports.renewal?.abort("a click needs the connection"); // an order never waits for a renewal
     observers.onClick?.(type);
@@ -134,45 +114,19 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
     longPressMs: config.longPressMs,
     onClick: click,
   });
-  const checkRenewalPeriodically = (): void => {
-    if (!persistent || !ports.renewal || stopping) return;
-    renewalCheck = timers.set(() => {
-      renewalCheck = undefined;
-      renewSoon();
-      checkRenewalPeriodically();
-    }, RENEWAL_CHECK_MS);
-  };
   const stop = () => {
-    stopping = true;
-    if (renewalCheck !== undefined) timers.clear(renewalCheck);
-    renewalCheck = undefined;
-    ports.renewal?.abort("stopping");
+    renewals?.stop();
     gate?.stop();
     classifier.dispose();
     flow.stop();
   };
-  if (battery) {
-    gate = new SleepGate({
-      timers,
-      busy: {
-        flow: () => flow.state !== "idle",
-        click: () => classifier.busy,
-        led: () => led.current !== undefined,
-        renewal: () => ports.renewal?.busy === true, // its answer comes within its timeout; then it may sleep
-      },
-      onSleep: () => {
-        log.info("deep sleep until the button is pressed");
-        stop();
-        ports.sleep!();
-      },
-    });
-  }
+  if (battery) gate = sleepGate({ ports, flow, classifier, led, stop });
   return {
     flow,
     led,
     start: () => {
       flow.start();
-      checkRenewalPeriodically();
+      renewals?.startPeriodic();
       gate?.start();
     },
     startWoken: (pressedAtMs, nowMs) => {
@@ -187,4 +141,23 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
     click,
     stop,
   };
+}
+
+/** Battery mode: deep sleep once the flow, the classifier, the LED and a renewal attempt are all quiet. */
+function sleepGate(parts: { ports: ButtonPorts; flow: OrderFlow; classifier: ClickClassifier; led: LedPlayer; stop(): void }): SleepGate {
+  const { ports, flow, classifier, led } = parts;
+  return new SleepGate({
+    timers: ports.timers,
+    busy: {
+      flow: () => flow.state !== "idle",
+      click: () => classifier.busy,
+      led: () => led.current !== undefined,
+      renewal: () => ports.renewal?.busy === true, // its answer comes within its timeout; then it may sleep
+    },
+    onSleep: () => {
+      ports.log.info("deep sleep until the button is pressed");
+      parts.stop();
+      ports.sleep!();
+    },
+  });
 }

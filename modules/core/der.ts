@@ -3,6 +3,8 @@
 // the structure strictly (definite lengths within their parent, the expected tags in order) and returns
 // undefined for anything else; it does not check the signature (the TLS handshake with the broker does).
 
+import { utf8Decode } from "./utf8";
+
 /** Fields of one certificate. Names and the key are their full DER encodings (tag and length included). */
 export interface CertificateFields {
   /** Serial number, lower-case hex of its content octets (as the PKI registry writes it, leading zeros kept). */
@@ -119,6 +121,43 @@ export function readCertificate(der: Uint8Array): CertificateFields | undefined 
     notBefore,
     notAfter,
   };
+}
+
+const SET = 0x31;
+const CN_OID = [0x55, 0x04, 0x03]; // 2.5.4.3
+const STRING_TAGS = [0x0c, 0x13, 0x16, 0x14]; // UTF8String, PrintableString, IA5String, TeletexString
+
+/**
+ * The (last) CN of a DER certificate's subject, or undefined (no CN, or not a certificate). The thing name
+ * defaults to it, so a device whose certificate arrives in a mod or a preference needs no per-device build.
+ */
+export function subjectCommonName(der: Uint8Array): string | undefined {
+  const fields = readCertificate(der);
+  return fields ? nameCommonName(fields.subject) : undefined;
+}
+
+/** The last CN attribute of a DER Name (SEQUENCE OF SET OF AttributeTypeAndValue), or undefined. */
+function nameCommonName(name: Uint8Array): string | undefined {
+  const outer = readTlv(name, 0, name.length);
+  if (!outer || outer.tag !== 0x30) return undefined;
+  let cn: string | undefined;
+  for (let rdnAt = outer.body; rdnAt < outer.end; ) {
+    const rdn = readTlv(name, rdnAt, outer.end);
+    if (!rdn || rdn.tag !== SET) return undefined;
+    for (let atvAt = rdn.body; atvAt < rdn.end; ) {
+      const atv = readTlv(name, atvAt, rdn.end);
+      if (!atv || atv.tag !== 0x30) return undefined;
+      const oid = readTlv(name, atv.body, atv.end);
+      const value = oid && readTlv(name, oid.end, atv.end);
+      if (!oid || !value) return undefined;
+      if (oid.tag === 0x06 && sameBytes(name.subarray(oid.body, oid.end), new Uint8Array(CN_OID)) && STRING_TAGS.indexOf(value.tag) >= 0) {
+        cn = utf8Decode(name.subarray(value.body, value.end));
+      }
+      atvAt = atv.end;
+    }
+    rdnAt = rdn.end;
+  }
+  return cn;
 }
 
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

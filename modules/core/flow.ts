@@ -44,6 +44,7 @@ import type { AckMessage, OrderMessage } from "./messages";
 import { decodeAck, encodeOrder, makeOrderId } from "./messages";
 import type { CloseKind, Clock, Log, MqttConnector, Store, TimerHandle, Timers } from "./ports";
 import { MessageRecord } from "./record";
+import { errorText } from "./error-text";
 
 export type FlowState = "idle" | "connecting" | "awaiting-ack" | "retry-wait" | "stopped";
 
@@ -506,7 +507,3 @@ export class OrderFlow {
 
 /** Longer battery strings are dropped, so the size check at construction covers every real message. */
 const MAX_VOLTAGE_CHARS = 16;
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}

@@ -21,6 +21,7 @@
 import type { Backoff } from "./backoff";
 import type { ConnectionMode } from "./config";
 import type { Clock, CloseKind, Log, MqttConnection, MqttConnector, TimerHandle, Timers } from "./ports";
+import { errorText } from "./error-text";
 
 export type LinkEvent =
   | { type: "connection"; phase: "connecting"; purpose: "message" | "link" }
@@ -287,8 +288,4 @@ export class Link {
     this.connectTimer = undefined;
     this.reconnectTimer = undefined;
   }
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

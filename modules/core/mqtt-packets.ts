@@ -58,7 +58,8 @@ export type InboundPacket =
 
 // ---- encoding ---------------------------------------------------------------------------------------
 
-function remainingLengthBytes(length: number): number[] {
+/** The Remaining Length field (MQTT 3.1.1 §2.2.3): 7 bits per byte, continuation bit 0x80, 1–4 bytes. */
+export function remainingLengthBytes(length: number): number[] {
   if (!(length >= 0 && length <= MAX_REMAINING_LENGTH)) throw new RangeError(`remaining length ${length} out of range`);
   const out: number[] = [];
   do {

@@ -21,6 +21,7 @@ import type { AckMessage, OrderMessage } from "./messages";
 import { decodeOrder, encodeOrder } from "./messages";
 import type { Clock, Log, Store } from "./ports";
 import { CLOCK_SET_AFTER_MS, CLOCK_SET_AFTER_YEAR } from "./wall-clock";
+import { errorText } from "./error-text";
 
 /** The store key (NVS: at most 15 characters) holding seq, pending and lastAccepted as one JSON record. */
 export const STORE_KEY = "record";
@@ -245,8 +246,4 @@ export class MessageRecord {
 
 function validSeq(value: unknown): number | undefined {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

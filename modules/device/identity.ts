@@ -4,7 +4,7 @@
 // rebuild of the app (see README, "Provisioning a batch of devices").
 
 import Resource from "Resource";
-import { subjectCommonName } from "./cert-name";
+import { subjectCommonName } from "../core/der";
 
 export const IDENTITY_RESOURCES = {
   certificate: "device.der",

@@ -7,7 +7,7 @@
 // a new identity recompiles one C file and relinks (seconds); the first build compiles XS (minutes).
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { subjectCommonName } from "../../modules/device/cert-name";
+import { subjectCommonName } from "../../modules/core/der";
 import { REPO_ROOT, type Sdk } from "./sdk";
 import { runTool } from "./run";
 

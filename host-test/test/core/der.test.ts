@@ -1,9 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { base64Decode, base64Encode, readCertificate, sameBytes } from "../../../modules/core/der";
+import { base64Decode, base64Encode, readCertificate, sameBytes, subjectCommonName } from "../../../modules/core/der";
 import { certificate, name } from "./der-builder";
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 0, 15, 12, 30, 45);
+
+describe("subjectCommonName", () => {
+  it("reads the subject's CN, not the issuer's, and nothing from a non-certificate", () => {
+    const der = certificate({ issuer: "Root", subject: "button-7", notBefore: T0, notAfter: T0 + DAY });
+    expect(subjectCommonName(der)).toBe("button-7");
+    expect(subjectCommonName(der.subarray(0, der.length - 1))).toBeUndefined();
+    expect(subjectCommonName(new Uint8Array([0x30, 0x00]))).toBeUndefined();
+  });
+});
 
 describe("readCertificate", () => {
   it("reads serial, issuer, subject, key and validity", () => {

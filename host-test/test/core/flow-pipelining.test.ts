@@ -9,7 +9,7 @@ import { decodeOrder, encodeAck } from "../../../modules/core/index";
 import { type ByteStreamHandlers, mqttSessionConnector, type PacketTrace } from "../../../modules/core/mqtt-session";
 import { FakeTimers, MemoryLog, MemoryStore } from "./fakes";
 import { recordIn } from "./flow-harness";
-import { brokerPacket, type BrokerPacket, clientPackets } from "./mqtt-wire";
+import { brokerPacket, type BrokerPacket, clientPackets } from "../../qualify/mqtt-wire";
 
 const THING = "pizza-button-01";
 const ACKS = `pizza/acks/${THING}`;

@@ -15,7 +15,7 @@ import {
   PacketReader,
 } from "../../../modules/core/mqtt-packets";
 import { utf8Encode } from "../../../modules/core/utf8";
-import { brokerPacket, clientPackets, concat, readAll } from "./mqtt-wire";
+import { brokerPacket, clientPackets, concat, readAll } from "../../qualify/mqtt-wire";
 
 describe("encoders", () => {
   it("CONNECT, SUBSCRIBE (flags 0010), PUBLISH QoS 0/1 with flags, PUBACK, PINGREQ, DISCONNECT", () => {

@@ -5,7 +5,7 @@ import { type ByteStream, type ByteStreamHandlers, mqttSessionConnector, type Pa
 import type { CloseKind } from "../../../modules/core/ports";
 import { utf8Decode, utf8Encode } from "../../../modules/core/utf8";
 import { FakeTimers } from "./fakes";
-import { brokerPacket, type BrokerPacket, clientPackets, type WirePacket } from "./mqtt-wire";
+import { brokerPacket, type BrokerPacket, clientPackets, type ClientPacket } from "../../qualify/mqtt-wire";
 
 /** A byte stream the test drives: records every write as one flight, lets the test play the broker. */
 class ScriptedStream implements ByteStream {
@@ -23,7 +23,7 @@ class ScriptedStream implements ByteStream {
   }
 
   /** Every packet written so far, read by the test oracle. */
-  packets(): WirePacket[] {
+  packets(): ClientPacket[] {
     return this.flights.flatMap((f) => clientPackets(f));
   }
 

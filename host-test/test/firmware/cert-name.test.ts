@@ -2,7 +2,7 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { subjectCommonName } from "../../../modules/device/cert-name";
+import { subjectCommonName } from "../../../modules/core/der";
 import { Pki } from "../../../tools/pki/pki";
 import { removeDir, tempDir } from "../integration/fixtures";
 
@@ -10,7 +10,7 @@ function der(pemPath: string): Uint8Array {
   return new Uint8Array(new X509Certificate(readFileSync(pemPath, "utf8")).raw);
 }
 
-describe("subjectCommonName (thing name from the device certificate)", () => {
+describe("subjectCommonName of the core DER reader, on certificates the PKI issues", () => {
   let dir: string;
   let pki: Pki;
   beforeAll(async () => {

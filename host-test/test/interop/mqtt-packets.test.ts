@@ -12,7 +12,7 @@ import {
   encodePublish,
   encodeSubscribe,
 } from "../../../modules/core/mqtt-packets";
-import { concat, readAll } from "../core/mqtt-wire";
+import { concat, readAll } from "../../qualify/mqtt-wire";
 
 /** Parses bytes with mqtt-packet; returns every packet. */
 function reference(bytes: Uint8Array): mqttPacket.Packet[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { connack, MqttReader, payloadSizeForPacket, PINGRESP, publish, suback } from "../../qualify/mqtt-wire";
+import { ClientPacketReader, clientPackets, connack, payloadSizeForPacket, PINGRESP, publish, suback } from "../../qualify/mqtt-wire";
 
 /** CONNECT as MQTT 3.1.1 puts it on the wire (section 3.1), built by hand. */
 function connectBytes(clientId: string, keepaliveSec: number): Buffer {
@@ -11,19 +11,19 @@ function connectBytes(clientId: string, keepaliveSec: number): Buffer {
   return Buffer.concat([Buffer.from([0x10, body.length]), body]);
 }
 
-describe("MqttReader", () => {
+describe("ClientPacketReader", () => {
   it("reads CONNECT, SUBSCRIBE, PINGREQ and DISCONNECT, whatever the chunking", () => {
     const sub = Buffer.from([0x82, 0x0c, 0x00, 0x07, 0x00, 0x07, ...Buffer.from("a/b/c/d"), 0x01]);
     const stream = Buffer.concat([connectBytes("pizza-button-01", 60), sub, Buffer.from([0xc0, 0x00, 0xe0, 0x00])]);
     for (const size of [1, 3, 7, stream.length]) {
-      const reader = new MqttReader();
+      const reader = new ClientPacketReader();
       const packets = [];
       for (let at = 0; at < stream.length; at += size) packets.push(...reader.feed(stream.subarray(at, at + size)));
       expect(packets).toEqual([
-        { type: "CONNECT", protocol: "MQTT", level: 4, clientId: "pizza-button-01", keepaliveSec: 60, cleanSession: true },
-        { type: "SUBSCRIBE", packetId: 7, filters: [{ topic: "a/b/c/d", qos: 1 }] },
-        { type: "PINGREQ" },
-        { type: "DISCONNECT" },
+        { cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clientId: "pizza-button-01", keepalive: 60, clean: true },
+        { cmd: "subscribe", messageId: 7, subscriptions: [{ topic: "a/b/c/d", qos: 1 }] },
+        { cmd: "pingreq" },
+        { cmd: "disconnect" },
       ]);
     }
   });
@@ -33,13 +33,18 @@ describe("MqttReader", () => {
     const size = payloadSizeForPacket(topic, 16_384);
     const packet = publish(topic, Buffer.alloc(size, 0x78));
     expect(packet.length).toBe(16_384);
-    const [read] = new MqttReader().feed(packet);
-    expect(read).toMatchObject({ type: "PUBLISH", topic, qos: 0 });
-    expect(read!.type === "PUBLISH" && read.payload.length).toBe(size);
+    const [read] = new ClientPacketReader().feed(packet);
+    expect(read).toMatchObject({ cmd: "publish", topic, qos: 0 });
+    expect(read!.cmd === "publish" && read.payload.length).toBe(size);
   });
 
   it("refuses a remaining length longer than four bytes", () => {
-    expect(() => new MqttReader().feed(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x7f]))).toThrow(/malformed/);
+    expect(() => new ClientPacketReader().feed(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x7f]))).toThrow(/malformed/);
+  });
+
+  it("reads a whole stream strictly: a cut-off or unknown packet is an error", () => {
+    expect(() => clientPackets(new Uint8Array([0xc0, 0x00, 0xe0]))).toThrow(/cut-off/);
+    expect(() => clientPackets(new Uint8Array([0x20, 0x02, 0x00, 0x00]))).toThrow(/unexpected client packet type 2/);
   });
 
   it("writes CONNACK, SUBACK and PINGRESP as the specification spells them", () => {
