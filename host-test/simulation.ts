@@ -206,7 +206,7 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
         ...(config.alpn ? { alpnProtocols: config.alpn } : {}),
       },
       credentials: device,
-      keepaliveSec: Math.ceil(config.keepaliveMs / 1_000),
+      keepaliveMs: config.keepaliveMs,
       storePath: path.join(config.stateDir, `${thingName}.store.json`),
       ledMode: hooks.ledMode,
       ...(hooks.write ? { write: hooks.write } : {}),

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { startBroker, type RunningBroker } from "../../services/broker/broker";
 import { startRestaurant, type Restaurant } from "../../services/restaurant/restaurant";
+import { mosquittoUnavailableReason, startMosquitto } from "../mosquitto/mosquitto";
 import { ensureDevPki, type DevPki } from "../../tools/pki/dev";
 import type { BaselineTarget } from "./baseline";
 
@@ -166,6 +167,34 @@ export async function startStack(ws: Workspace): Promise<Stack> {
       await broker.close();
     },
   };
+}
+
+/**
+ * mosquitto (the product's config) with a restaurant on it, for the bench's second broker: `run` gets the
+ * broker's address; both are closed after it. Skipped, with the reason, where mosquitto is unavailable.
+ */
+export async function onMosquittoStack<T>(ws: Workspace, dbName: string, run: (target: { host: string; port: number }) => Promise<T>): Promise<T | { skipped: string }> {
+  const skip = mosquittoUnavailableReason();
+  if (skip) return { skipped: skip };
+  const broker = await startMosquitto({ pkiDir: ws.dev.pki.dir, quiet: true });
+  ws.track(broker.dir);
+  try {
+    const restaurant = await startRestaurant({
+      brokerUrl: broker.url,
+      ca: ws.pem.ca,
+      cert: ws.pem.restaurantCert,
+      key: ws.pem.restaurantKey,
+      dbPath: path.join(ws.stateDir, dbName),
+      reconnectPeriodMs: 0,
+    });
+    try {
+      return await run({ host: broker.host, port: broker.port });
+    } finally {
+      await restaurant.close();
+    }
+  } finally {
+    await broker.close();
+  }
 }
 
 /** Mean cost (ms) of one durable write as FileStore does it (write, fsync, rename, fsync dir) in `dir`. */

@@ -3,12 +3,11 @@
 // CONNECT + SUBSCRIBE + PUBLISH pipelined in one flight, TLS sessions resumed between presses.
 // Retries and backoff belong to the core; this only reports, per connection, the steps a timing display
 // shows (TCP, TLS, CONNACK, SUBACK, publish, PUBACK, ack) and every packet that crossed the wire.
-import type tls from "node:tls";
 import { mqttSessionConnector, type PacketTrace } from "../../modules/core/mqtt-session";
 import type { CloseKind, ConnectionHandlers, Log, MqttConnection, MqttConnector as MqttConnectorPort } from "../../modules/core/ports";
-import type { PemInput } from "../../services/net/tls-stream";
+import { BUTTON_SETTINGS, defaultsOf } from "../../modules/core/settings";
 import { nodeTimers } from "./timers";
-import { TlsTransport } from "./tls-transport";
+import { TlsTransport, type TlsTransportOptions } from "./tls-transport";
 
 /**
  * One step of one connection, for timing displays. `ms` is the duration of that step alone:
@@ -30,21 +29,16 @@ export type ConnectionStep =
 /** `connection` numbers the connections of one connector; `at` is performance.now() when it happened. */
 export type ConnectionEvent = ConnectionStep & { connection: number; at: number };
 
-export interface MqttConnectorOptions {
-  host: string;
-  port: number;
-  /** Name to verify the broker certificate against (and SNI); defaults to host. */
-  servername?: string;
-  alpnProtocols?: string[];
-  ca: PemInput | PemInput[];
-  /** Client certificate (chain); a function is asked at every connect (a renewed certificate is used from then on). */
-  cert: PemInput | (() => PemInput);
-  key: PemInput;
+const DEFAULT_KEEPALIVE_MS = defaultsOf(BUTTON_SETTINGS)["mqtt.keepaliveMs"] as number;
+
+export interface MqttConnectorOptions extends Omit<TlsTransportOptions, "resumeSessions" | "closeGraceMs"> {
   /** The thing name. The broker requires it to equal the certificate CN. */
   clientId: string;
-  keepaliveSec?: number;
-  /** Defaults to TLSv1.2, like the firmware; raise it only to test the broker. */
-  tlsMaxVersion?: tls.SecureVersion;
+  /**
+   * Keep-alive in ms, as the settings schema (mqtt.keepaliveMs) and every timer of the core count time; only
+   * the CONNECT packet carries MQTT's seconds, which the core's session writes. Default: the schema's.
+   */
+  keepaliveMs?: number;
   /** Offer the previous connection's TLS session on the next (default true, as the firmware's SDK does). */
   resumeTlsSessions?: boolean;
   /** Send SUBSCRIBE and PUBLISH behind CONNECT without waiting for CONNACK (default true). */
@@ -114,7 +108,7 @@ export class MqttConnector implements MqttConnectorPort {
       },
       clientId: options.clientId,
       timers: nodeTimers,
-      keepAliveMs: (options.keepaliveSec ?? 60) * 1000,
+      keepAliveMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS,
       publishQos: 1,
       pipeline: options.pipeline ?? true,
       onPublished: () => emit({ step: "puback", ms: performance.now() - publishedAt }),

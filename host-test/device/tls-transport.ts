@@ -41,16 +41,25 @@ export interface TlsHandshake {
   resumed: boolean;
 }
 
-export interface TlsTransportOptions {
+/** Where the broker is and how to reach it. */
+export interface BrokerEndpoint {
   host: string;
   port: number;
   /** Name to verify the broker certificate against (and SNI); defaults to host. */
   servername?: string;
   alpnProtocols?: string[];
+}
+
+/** Mutual TLS: the CA(s) the broker certificate must chain to, the client certificate (chain) and its key. */
+export interface TlsCredentials {
   ca: PemInput | PemInput[];
+  cert: PemInput;
+  key: PemInput;
+}
+
+export interface TlsTransportOptions extends BrokerEndpoint, Omit<TlsCredentials, "cert"> {
   /** Client certificate (chain); a function is asked at every open (a renewed certificate is used from then on). */
   cert: PemInput | (() => PemInput);
-  key: PemInput;
   /** Defaults to TLSv1.2, like the firmware; raise it only to test the broker. */
   tlsMaxVersion?: tls.SecureVersion;
   /** Offer the previous connection's TLS session (default true). */

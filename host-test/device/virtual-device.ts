@@ -12,6 +12,7 @@ import { MqttConnector, type ConnectionEvent } from "./mqtt-connector";
 import type { LiveStatus } from "./live-line";
 import { TerminalLed, type LedOutputMode } from "./terminal-led";
 import { nodeTimers } from "./timers";
+import type { BrokerEndpoint, TlsCredentials } from "./tls-transport";
 import type { PemInput } from "../../services/net/tls-stream";
 import { VirtualButton } from "./virtual-button";
 import { CertificateRenewal, type RenewalEvent } from "../../modules/core/renewal";
@@ -37,8 +38,8 @@ export function roundMs(ms: number): number {
 
 export interface VirtualDeviceOptions {
   config: ButtonConfig;
-  broker: { host: string; port: number; servername?: string; alpnProtocols?: string[] };
-  credentials: { ca: PemInput | PemInput[]; cert: PemInput; key: PemInput };
+  broker: BrokerEndpoint;
+  credentials: TlsCredentials;
   /** JSON file standing in for the board's NVS. */
   storePath: string;
   ledMode?: LedOutputMode;
@@ -56,7 +57,8 @@ export interface VirtualDeviceOptions {
   onLedPattern?: (name: string) => void;
   /** Battery mode: the button went to deep sleep, or a press woke it. */
   onPower?: (state: "sleep" | "wake") => void;
-  keepaliveSec?: number;
+  /** MQTT keep-alive, ms (the connector's default when left out). */
+  keepaliveMs?: number;
   random?: () => number;
   /**
    * Certificate renewal as on the board: inside the window the button asks for a new certificate after an
@@ -102,7 +104,7 @@ export class VirtualDevice {
       // With renewal: the certificate in use (renewed or provisioned) plus the chain's intermediates, read at each connect.
       cert: options.renewal ? () => [derToPem(renewal!.current()), ...certificates.slice(1)].join("\n") + "\n" : options.credentials.cert,
       clientId: options.config.thingName,
-      ...(options.keepaliveSec !== undefined ? { keepaliveSec: options.keepaliveSec } : {}),
+      ...(options.keepaliveMs !== undefined ? { keepaliveMs: options.keepaliveMs } : {}),
       log: options.log,
       observer: (event) => {
         // Pipelined, the PUBLISH leaves with CONNECT: publish→ack counts from the later of it and the SUBACK.

@@ -379,8 +379,9 @@ export const CASES: QualificationCase[] = [
     group: "MQTT",
     title: "Persistent mode keep-alive: PINGREQ within the keep-alive, a silent server and a dropped link detected, reconnect",
     async run(ctx) {
-      const keepaliveSec = 2;
-      const settings = { connectionMode: "persistent" as const, keepaliveSec, backoffBaseMs: 300, backoffCapMs: 1_600 };
+      const keepaliveMs = 2_000;
+      const keepaliveSec = keepaliveMs / 1_000; // what CONNECT carries
+      const settings = { connectionMode: "persistent" as const, keepaliveMs, backoffBaseMs: 300, backoffCapMs: 1_600 };
       let silent = false;
       const server = await ctx.server({
         cert: "good",

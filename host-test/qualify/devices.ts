@@ -18,7 +18,8 @@ export interface DeviceSettings {
   backoffBaseMs: number;
   backoffCapMs: number;
   giveUpMs: number;
-  keepaliveSec: number;
+  /** ms, as the button's setting mqtt.keepaliveMs. */
+  keepaliveMs: number;
 }
 
 export interface DeviceTarget {
@@ -91,7 +92,7 @@ export function virtualButton(identity: DeviceIdentityFiles): DeviceUnderTest {
         broker: { host: target.host, port: target.port, servername: target.serverName },
         credentials: { ca: identity.ca, cert: identity.cert, key: identity.key },
         storePath: join(workDir, "store.json"),
-        keepaliveSec: settings.keepaliveSec,
+        keepaliveMs: settings.keepaliveMs,
         log,
         onLedPattern: (pattern) => leds.push({ at: now(), pattern }),
       });
@@ -134,7 +135,7 @@ export function firmwareDevice(build: HostBuild): DeviceUnderTest {
           `mqtt.host=${target.host}`,
           `mqtt.port=${target.port}`,
           `mqtt.serverName=${target.serverName}`,
-          `mqtt.keepaliveMs=${settings.keepaliveSec * 1000}`,
+          `mqtt.keepaliveMs=${settings.keepaliveMs}`,
           `connection=${settings.connectionMode}`,
           `ackTimeoutMs=${settings.ackTimeoutMs}`,
           `backoffBaseMs=${settings.backoffBaseMs}`,

@@ -3,6 +3,7 @@
 // a failed "required" check fails the case, a failed "advisory" one makes it pass-with-warnings.
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { BUTTON_SETTINGS, defaultsOf } from "../../modules/core/settings";
 import type { CasePki, ServerCertKind } from "./case-pki";
 import { SERVER_HOST } from "./case-pki";
 import { CaseServer, type Behaviour, type ServerTlsOptions } from "./case-server";
@@ -65,7 +66,7 @@ export const CASE_DEFAULTS: DeviceSettings = {
   backoffBaseMs: 200,
   backoffCapMs: 1_600,
   giveUpMs: 10_000,
-  keepaliveSec: 60,
+  keepaliveMs: defaultsOf(BUTTON_SETTINGS)["mqtt.keepaliveMs"] as number,
 };
 
 const CASE_TIMEOUT_MS = 90_000;
