@@ -1,6 +1,6 @@
 // One command-line vocabulary across the project's commands, checked on the commands themselves (child
 // processes, as a user runs them): --help exits 0, a usage error exits 2 with a message on stderr, the
-// PKI directory is --pki-dir everywhere (old names still work, with a notice), --json where results are
+// PKI directory is --pki-dir everywhere (its aliases work, with a notice), --json where results are
 // printed. Conventions: tools/cli/conventions.ts.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";

@@ -34,5 +34,5 @@ export interface ButtonConfig {
 /** The defaults of the settings schema (modules/core/settings.ts), the one place they are written. */
 export const defaultConfig: Omit<ButtonConfig, "thingName"> = buttonSettingsFrom(defaultsOf(BUTTON_SETTINGS)).core;
 
-// The topic contract lives in ./topics; re-exported for the modules that have always imported it from here.
+// The topic contract lives in ./topics; re-exported so the config's users need one import for a button.
 export { acksTopic, isValidThingName, ordersTopic } from "./topics";

@@ -24,7 +24,7 @@ export function recordIn(store: MemoryStore): StoredRecord | undefined {
   return raw === undefined ? undefined : (JSON.parse(raw) as StoredRecord);
 }
 
-/** The stored seq as text, like the old per-key store held it. */
+/** The stored seq as text, as the one-key-each layout holds it. */
 export function seqIn(store: MemoryStore): string | undefined {
   const seq = recordIn(store)?.seq;
   return seq === undefined ? undefined : String(seq);
