@@ -42,7 +42,7 @@ describe("every command", () => {
 
 describe("the PKI directory is --pki-dir", () => {
   const pkiDir = path.join(dir, "pki");
-  it("pki and policy take --pki-dir; their old --dir and --pki still work with a one-line notice", () => {
+  it("pki and policy take --pki-dir; their aliases --dir and --pki work with a one-line notice", () => {
     expect(run("tools/pki/cli.ts", "--pki-dir", pkiDir, "ca", "init").status).toBe(0);
     const viaDir = run("tools/pki/cli.ts", "--dir", pkiDir, "thing", "list", "--json");
     expect([viaDir.status, viaDir.stderr]).toEqual([0, "note: --dir is deprecated, use --pki-dir\n"]);
