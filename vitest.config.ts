@@ -1,9 +1,10 @@
 import { defineConfig } from "vitest/config";
 
-// Two suites. `unit`: pure code (the core, pure device code, the settings schema, the policy engine, the
+// Three suites. `unit`: pure code (the core, pure device code, the settings schema, the policy engine, the
 // restaurant's order desk, the layering rule): no broker, no child process, no browser; `npm run test:unit`
 // runs it in seconds. `system`: everything over real parts (TLS on loopback, brokers, SQLite, child
-// processes, Chromium, load, bench). `npm test` runs both.
+// processes, Chromium, load, bench). `firmware`: the real firmware on the Moddable runtime (needs $MODDABLE).
+// `npm test` runs all three; `npm run test:system` the last two.
 export const UNIT_TESTS = [
   "host-test/test/core/**/*.test.ts",
   "host-test/test/architecture/**/*.test.ts",
@@ -27,15 +28,26 @@ export const UNIT_TESTS = [
   "host-test/test/tools/policy/glob.test.ts",
 ];
 
+/** Suites that build and run the real firmware with the Moddable SDK. */
+export const FIRMWARE_TESTS = ["host-test/test/firmware/**/*.test.ts"];
+
 export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Integration suites start brokers on loopback ports; keep files in separate processes.
     pool: "forks",
+    // Most system files spend their time waiting (reconnect backoffs, ack timeouts, outages they stage,
+    // child processes starting), not computing: with vitest's default of one file at a time on a 2-core
+    // machine the CPU idles for most of the run. Files share no port (every server listens on port 0) and
+    // no directory (each makes its own temp dir), so several can run at once.
+    maxWorkers: 4,
     projects: [
       { extends: true, test: { name: "unit", include: UNIT_TESTS } },
-      { extends: true, test: { name: "system", include: ["host-test/test/**/*.test.ts"], exclude: UNIT_TESTS } },
+      { extends: true, test: { name: "system", include: ["host-test/test/**/*.test.ts"], exclude: [...UNIT_TESTS, ...FIRMWARE_TESTS] } },
+      // The real firmware (x-cli-lin builds of minutes each, with $MODDABLE; skipped without it): one file at a
+      // time, after the others, so parallel SDK builds do not starve each other or the timing-bound suites.
+      { extends: true, test: { name: "firmware", include: FIRMWARE_TESTS, exclude: UNIT_TESTS, maxWorkers: 1, sequence: { groupOrder: 1 } } },
     ],
   },
 });

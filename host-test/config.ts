@@ -1,7 +1,8 @@
 // Configuration of `npm run simulate`: the button's settings (modules/core/settings.ts: exactly the keys of
 // manifest.json's `config`, so a file of the firmware's config is a valid --config file) plus the harness's
 // own, from defaults < a JSON file (--config) < command-line flags. A flag is its key by flagOf
-// (item.single ⇄ --item-single, ackTimeoutMs ⇄ --ack-timeout-ms); --thing and --mode stay as they were.
+// (item.single ⇄ --item-single, ackTimeoutMs ⇄ --ack-timeout-ms); --thing and --mode are accepted too, the
+// short names a person types most.
 // Anything unknown or malformed is an error that names the flag or key, and every error is reported at once.
 //
 // What the button's network keys mean here: mqtt.host empty (the manifest's default) = the embedded broker;

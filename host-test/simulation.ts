@@ -243,8 +243,8 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
 export const RESTAURANT_DB = "restaurant.db";
 
 /**
- * The restaurant's database in the state directory. A database from before both commands used the
- * same name (restaurant.sqlite) is renamed, so its orders and their acks are kept.
+ * The restaurant's database in the state directory. A `restaurant.sqlite` found there instead is
+ * renamed to it, so the orders and acks of a state directory made under that name are kept.
  */
 function restaurantDbPath(stateDir: string, log: Log): string {
   const dbPath = path.join(stateDir, RESTAURANT_DB);

@@ -159,7 +159,7 @@ function rttTargets(rtt: BenchReport["rtt"]): Target[] {
 
 const fmt = (x: number | null | undefined, digits = 2) => (x === null || x === undefined || !Number.isFinite(x) ? "—" : x.toFixed(digits));
 
-/** A short human table of one run (what the README's Performance section shows). */
+/** A short human table of one run (what docs/performance.md shows). */
 export function formatTable(report: BenchReport): string {
   const rows: string[][] = [["measure", "ours p50", "p90", "p99", "baseline p50", "p90", "p99", "ratio p50", "p90", "p99"]];
   const warm = report.warm;

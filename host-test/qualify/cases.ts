@@ -1,6 +1,6 @@
 // The qualification cases: AWS IoT Device Advisor's TLS and MQTT checks, run locally against a case
 // server on loopback, plus the product's own rule (one press = at most one order row). Each case says what
-// it sets up, what the device must do, and records the evidence; docs in README "Qualification".
+// it sets up, what the device must do, and records the evidence; docs in docs/qualification.md.
 import { decodeOrder } from "../../modules/core/messages";
 import { DHE_RSA_SUITES, ECDHE_RSA_AES_GCM, parseClientHello, suiteName } from "./client-hello";
 import type { ServerCertKind } from "./case-pki";

@@ -1,6 +1,6 @@
 // One command-line vocabulary across the project's commands, checked on the commands themselves (child
 // processes, as a user runs them): --help exits 0, a usage error exits 2 with a message on stderr, the
-// PKI directory is --pki-dir everywhere (old names still work, with a notice), --json where results are
+// PKI directory is --pki-dir everywhere (its aliases work, with a notice), --json where results are
 // printed. Conventions: tools/cli/conventions.ts.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -42,7 +42,7 @@ describe("every command", () => {
 
 describe("the PKI directory is --pki-dir", () => {
   const pkiDir = path.join(dir, "pki");
-  it("pki and policy take --pki-dir; their old --dir and --pki still work with a one-line notice", () => {
+  it("pki and policy take --pki-dir; their aliases --dir and --pki work with a one-line notice", () => {
     expect(run("tools/pki/cli.ts", "--pki-dir", pkiDir, "ca", "init").status).toBe(0);
     const viaDir = run("tools/pki/cli.ts", "--dir", pkiDir, "thing", "list", "--json");
     expect([viaDir.status, viaDir.stderr]).toEqual([0, "note: --dir is deprecated, use --pki-dir\n"]);

@@ -69,7 +69,7 @@ describe("simulate configuration", () => {
     for (const key of Object.keys(manifestConfig)) expect(simulatorKeys.has(key), key).toBe(true);
   });
 
-  it("the old names (thingName, items.SINGLE, connectionMode) are not keys: one name per setting everywhere", () => {
+  it("ButtonConfig's field names (thingName, items.SINGLE, connectionMode) are not keys: one name per setting everywhere", () => {
     const file = writeJson("old-names.json", { thingName: "a", items: { SINGLE: "x" }, connectionMode: "persistent" });
     let message = "";
     try {

@@ -1,8 +1,9 @@
-// The README followed from top to bottom on a fresh clone, as a newcomer would: a `git clone` of this
-// checkout into a temp dir (node_modules linked, not reinstalled), then every shell command of every
-// ```sh block, in order, each of which must succeed. Commands that cannot run here (flashing a board,
-// the SDK's builds, npm ci, the test suite itself) are skipped with their reason, printed.
-// The clone is of the committed HEAD: commit README changes before running this.
+// The README followed from top to bottom on a fresh clone, as a newcomer would, then the docs pages that give
+// commands to type, in the order a reader reaches them: a `git clone` of this checkout into a temp dir
+// (node_modules linked, not reinstalled), then every shell command of every ```sh block, page after page, each
+// of which must succeed. Commands that cannot run here (flashing a board, the SDK's builds, npm ci, the test
+// suite itself) are skipped with their reason, printed.
+// The clone is of the committed HEAD: commit documentation changes before running this.
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -11,7 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readmeCommands } from "./support/readme-commands";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
-const commands = readmeCommands(fs.readFileSync(path.join(ROOT, "README.md"), "utf8"));
+/** The pages with commands, in reading order: each builds on what the ones before it made (the PKI). */
+const PAGES = ["README.md", "docs/security.md", "docs/firmware.md", "docs/operations.md", "docs/performance.md", "docs/qualification.md", "docs/testing.md"];
+const commands = PAGES.flatMap((page) =>
+  readmeCommands(fs.readFileSync(path.join(ROOT, page), "utf8")).map((command) => ({ ...command, page })),
+);
 
 let home: string;
 let clone: string;
@@ -23,15 +28,16 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
 
-describe("the README, top to bottom, on a fresh clone", () => {
-  it("has shell commands, most of them runnable here", () => {
+describe("the README and the docs pages, top to bottom, on a fresh clone", () => {
+  it("have shell commands, most of them runnable here", () => {
     const skipped = commands.filter((c) => c.skipped);
-    for (const c of skipped) console.log(`README line ${c.line}: skipped (${c.skipped}): ${c.text}`);
+    for (const c of skipped) console.log(`${c.page} line ${c.line}: skipped (${c.skipped}): ${c.text}`);
+    for (const c of commands.filter((c) => c.narrowed)) console.log(`${c.page} line ${c.line}: runs as \`${c.run}\` (${c.narrowed})`);
     expect(commands.filter((c) => c.run).length).toBeGreaterThan(skipped.length);
   });
 
   for (const command of commands.filter((c) => c.run)) {
-    it(`line ${command.line}: ${command.text}`, () => {
+    it(`${command.page} line ${command.line}: ${command.text}`, () => {
       const { MODDABLE: _sdk, ...env } = process.env;
       // stdin closed: the interactive simulator starts, sees the end of its input and quits cleanly.
       const run = spawnSync("bash", ["-c", command.run!], {

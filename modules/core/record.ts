@@ -4,8 +4,8 @@
 // All three live under ONE store key, so each change of state is one atomic write (a reset sees the
 // state before or after it, never half of it) and a press costs two writes, not four: create() writes the
 // new seq with the new pending message, settle() the last accepted order with the pending one gone.
-// A store written by an earlier version (one key each: seq, pending, lastAccepted) is migrated on first
-// read: its pending order survives the update.
+// A store in the one-key-each layout (seq, pending, lastAccepted), as devices in the field may hold it, is
+// migrated on first read: its pending order survives the firmware update.
 //
 // Rules that keep "one press = at most one pizza, and nothing lost":
 // - A new message's seq is advanced and persisted together with the message as pending, BEFORE it is
@@ -26,7 +26,7 @@ import { errorText } from "./error-text";
 /** The store key (NVS: at most 15 characters) holding seq, pending and lastAccepted as one JSON record. */
 export const STORE_KEY = "record";
 
-/** One key each, as earlier versions stored them: read once to migrate, then removed. */
+/** The one-key-each layout: read once to migrate, then removed. */
 export const LEGACY_STORE_KEYS = { seq: "seq", pending: "pending", lastAccepted: "lastAccepted" } as const;
 
 /** The pending message and when it was created (Clock ms). */
@@ -187,8 +187,8 @@ export class MessageRecord {
   }
 
   /**
-   * A store from an earlier version: one key each. Their content becomes the record (one write), then
-   * the old keys go. Should the write fail, the old keys stay and the next read tries again.
+   * A store in the one-key-each layout. Their content becomes the record (one write), then those keys
+   * go. Should the write fail, they stay and the next read tries again.
    */
   private migrate(): Loaded {
     const seqRaw = this.store.read(LEGACY_STORE_KEYS.seq);

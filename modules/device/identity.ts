@@ -1,7 +1,7 @@
 // The device's TLS identity: its certificate, its private key (PKCS#8 DER, RSA — the SDK's TLS cannot use
 // EC client keys) and the CA it trusts for the broker. They are Resources, and Resource looks in an
 // installed mod first: a per-device mod carrying these three files replaces the build's defaults, no
-// rebuild of the app (see README, "Provisioning a batch of devices").
+// rebuild of the app (see docs/firmware.md, "Provisioning a batch of devices").
 
 import Resource from "Resource";
 import { subjectCommonName } from "../core/der";

@@ -107,7 +107,7 @@ export function parseRestaurantArgs(
   cwd = process.cwd(),
   notice: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): RestaurantServiceConfig | undefined {
-  // --eta-min is the ETA's name in every command (tools/cli/conventions.ts); --eta was this one's.
+  // --eta-min is the ETA's name in every command (tools/cli/conventions.ts); --eta is its alias here.
   const line = parseCommandLine(RESTAURANT_SETTINGS, renameDeprecatedFlags(argv, { "--eta": "--eta-min" }, notice), { cwd });
   if (line === undefined) return undefined;
   const v = line.values;

@@ -4,8 +4,8 @@
 //   exit 1   a runtime failure, or a check that failed (verify, policy check, a DENY from policy explain);
 //   exit 2   a usage error: unknown flag, missing or malformed value, unknown command;
 //   one name per thing across commands: --pki-dir (PKI directory), --eta-min (ETA in minutes), --json
-//   (machine-readable output), --no-color (or NO_COLOR). Old names keep working for a while as
-//   deprecated aliases, with a one-line notice on stderr.
+//   (machine-readable output), --no-color (or NO_COLOR). Other spellings of them (--dir, --pki, --eta) are
+//   deprecated aliases that print a one-line notice on stderr, so existing scripts keep running.
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;

@@ -8,10 +8,11 @@ import type { FlowEvent } from "../../../modules/core/flow";
 import { STORE_KEY, type StoredRecord } from "../../../modules/core/record";
 import { decodeOrder, encodeAck, type AckMessage, type OrderMessage } from "../../../modules/core/index";
 import { FakeConnector, FakeTimers, MemoryLog, MemoryStore, RecordingLed } from "./fakes";
+import { acksOf, ordersOf } from "../support/topics";
 
 export const THING = "pizza-button-01";
-export const ORDERS = `pizza/orders/${THING}`;
-export const ACKS = `pizza/acks/${THING}`;
+export const ORDERS = ordersOf(THING);
+export const ACKS = acksOf(THING);
 export const T0 = 1_800_000_000_000; // virtual wall clock at the start of every test
 /** A fresh store's first seq: the wall clock in seconds at the first click (every test clicks first at T0). */
 export const SEQ0 = Math.floor(T0 / 1000);
@@ -24,7 +25,7 @@ export function recordIn(store: MemoryStore): StoredRecord | undefined {
   return raw === undefined ? undefined : (JSON.parse(raw) as StoredRecord);
 }
 
-/** The stored seq as text, like the old per-key store held it. */
+/** The stored seq as text, as the one-key-each layout holds it. */
 export function seqIn(store: MemoryStore): string | undefined {
   const seq = recordIn(store)?.seq;
   return seq === undefined ? undefined : String(seq);

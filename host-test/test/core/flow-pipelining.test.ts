@@ -10,9 +10,10 @@ import { type ByteStreamHandlers, mqttSessionConnector, type PacketTrace } from 
 import { FakeTimers, MemoryLog, MemoryStore } from "./fakes";
 import { recordIn } from "./flow-harness";
 import { brokerPacket, type BrokerPacket, clientPackets } from "../../qualify/mqtt-wire";
+import { acksOf, ordersOf } from "../support/topics";
 
 const THING = "pizza-button-01";
-const ACKS = `pizza/acks/${THING}`;
+const ACKS = acksOf(THING);
 const T0 = 1_800_000_000_000;
 const HALF_RTT = 50;
 
@@ -132,7 +133,7 @@ describe("flow over the MQTT session: a cold press is one flight", () => {
     expect(outcome!.pressToAckMs).toBe(6 * HALF_RTT + 2 * HALF_RTT); // + restaurant time 0
     expect(t.broker.flights).toEqual([["connect+subscribe+publish", "disconnect"]]);
     expect(t.traces.filter((e) => e.direction === "out").map((e) => e.packet)).toEqual([
-      `CONNECT + SUBSCRIBE ${ACKS} + PUBLISH pizza/orders/${THING}`,
+      `CONNECT + SUBSCRIBE ${ACKS} + PUBLISH ${ordersOf(THING)}`,
       "DISCONNECT",
     ]);
     expect(t.traces.filter((e) => e.direction === "in").map((e) => e.packet)).toEqual(["CONNACK", "SUBACK", "PUBACK", "PUBLISH"]);

@@ -5,6 +5,7 @@ import { OrderFlow } from "../../../modules/core/flow";
 import { encodeAck, utf8Encode, type OrderMessage } from "../../../modules/core/index";
 import { FakeConnector, FakeTimers, MemoryLog, MemoryStore } from "./fakes";
 import { ACKS, FakeRestaurant, SEQ0, T0, THING, nth, recordIn, seqIn, setup } from "./flow-harness";
+import { acksOf } from "../support/topics";
 
 describe("OrderFlow on-demand: happy paths", () => {
   it("SINGLE: order persisted before sending, published, acked → ok; connection closed after the ack", () => {
@@ -372,7 +373,7 @@ describe("OrderFlow: busy, stray messages, auth", () => {
     c.deliver(ACKS, utf8Encode(`{"v":1,"orderId":"${nth(1)}","status":"maybe"}`));
     c.deliver(ACKS, utf8Encode("not json"));
     c.deliver(ACKS, new Uint8Array(600));
-    c.deliver("pizza/acks/someone-else", encodeAck({ v: 1, orderId: nth(1), status: "accepted" }));
+    c.deliver(acksOf("someone-else"), encodeAck({ v: 1, orderId: nth(1), status: "accepted" }));
     expect(t.flow.state).toBe("awaiting-ack");
     expect(t.outcomes()).toHaveLength(0);
     const ignored = t.events.filter((e) => e.type === "ignored").map((e) => (e as { reason: string }).reason);
@@ -382,7 +383,7 @@ describe("OrderFlow: busy, stray messages, auth", () => {
       "malformed ack: unknown status",
       "malformed ack: malformed JSON",
       "malformed ack: too large: 600 bytes > 512",
-      "message on unexpected topic pizza/acks/someone-else",
+      `message on unexpected topic ${acksOf("someone-else")}`,
     ]);
     expect(t.log.lines.filter((l) => l.startsWith("warn: ignored")).length).toBe(6);
     c.deliver(ACKS, encodeAck({ v: 1, orderId: nth(1), status: "accepted" }));

@@ -6,6 +6,7 @@ import { Backoff } from "../../../modules/core/backoff";
 import { Link, type LinkEvent } from "../../../modules/core/link";
 import { FakeConnection, FakeConnector, FakeTimers, MemoryLog, MemoryStore } from "./fakes";
 import { ACKS, T0, nth, recordIn, setup } from "./flow-harness";
+import { ordersOf } from "../support/topics";
 
 describe("Link: persistent mode", () => {
   it("connects at start, publishes clicks on the live link, stays connected", () => {
@@ -330,7 +331,7 @@ describe("Link on its own", () => {
     link.take();
     link.connect();
     connector.last!.ready();
-    link.publish("pizza/orders/x", new Uint8Array([1]));
+    link.publish(ordersOf("x"), new Uint8Array([1]));
     expect(closes).toEqual([]); // not from inside the transport's call
     expect(link.ready).toBe(false); // nothing publishes on it any more
     timers.advance(0);

@@ -16,25 +16,26 @@ import {
 } from "../../../modules/core/mqtt-packets";
 import { utf8Encode } from "../../../modules/core/utf8";
 import { brokerPacket, clientPackets, concat, readAll } from "../../qualify/mqtt-wire";
+import { acksOf, ordersOf } from "../support/topics";
 
 describe("encoders", () => {
   it("CONNECT, SUBSCRIBE (flags 0010), PUBLISH QoS 0/1 with flags, PUBACK, PINGREQ, DISCONNECT", () => {
-    const sub = encodeSubscribe(7, "pizza/acks/pizza-button-01", 1);
+    const sub = encodeSubscribe(7, acksOf("pizza-button-01"), 1);
     expect(sub[0]).toBe(0x82);
     const stream = concat(
       encodeConnect({ clientId: "pizza-button-01", keepAliveSec: 60, cleanSession: true }),
       sub,
-      encodePublish({ topic: "pizza/orders/x", payload: utf8Encode('{"v":1}'), qos: 0 }),
-      encodePublish({ topic: "pizza/orders/x", payload: new Uint8Array([1]), qos: 1, packetId: 65535, retain: true, dup: true }),
+      encodePublish({ topic: ordersOf("x"), payload: utf8Encode('{"v":1}'), qos: 0 }),
+      encodePublish({ topic: ordersOf("x"), payload: new Uint8Array([1]), qos: 1, packetId: 65535, retain: true, dup: true }),
       encodePuback(300),
       encodePingreq(),
       encodeDisconnect(),
     );
     expect(clientPackets(stream)).toEqual([
       { cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, keepalive: 60, clientId: "pizza-button-01" },
-      { cmd: "subscribe", messageId: 7, subscriptions: [{ topic: "pizza/acks/pizza-button-01", qos: 1 }] },
-      { cmd: "publish", topic: "pizza/orders/x", qos: 0, messageId: undefined, retain: false, dup: false, payload: utf8Encode('{"v":1}') },
-      { cmd: "publish", topic: "pizza/orders/x", qos: 1, messageId: 65535, retain: true, dup: true, payload: new Uint8Array([1]) },
+      { cmd: "subscribe", messageId: 7, subscriptions: [{ topic: acksOf("pizza-button-01"), qos: 1 }] },
+      { cmd: "publish", topic: ordersOf("x"), qos: 0, messageId: undefined, retain: false, dup: false, payload: utf8Encode('{"v":1}') },
+      { cmd: "publish", topic: ordersOf("x"), qos: 1, messageId: 65535, retain: true, dup: true, payload: new Uint8Array([1]) },
       { cmd: "puback", messageId: 300 },
       { cmd: "pingreq" },
       { cmd: "disconnect" },
@@ -65,8 +66,8 @@ describe("decoder: what a broker sends", () => {
         brokerPacket({ cmd: "connack", returnCode: 5, sessionPresent: true }),
         brokerPacket({ cmd: "suback", messageId: 1, granted: [1] }),
         brokerPacket({ cmd: "suback", messageId: 2, granted: [0x80] }),
-        brokerPacket({ cmd: "publish", topic: "pizza/acks/x", payload: "hi", qos: 0 }),
-        brokerPacket({ cmd: "publish", topic: "pizza/acks/x", payload: "yo", qos: 1, messageId: 9, retain: true }),
+        brokerPacket({ cmd: "publish", topic: acksOf("x"), payload: "hi", qos: 0 }),
+        brokerPacket({ cmd: "publish", topic: acksOf("x"), payload: "yo", qos: 1, messageId: 9, retain: true }),
         brokerPacket({ cmd: "puback", messageId: 4 }),
         brokerPacket({ cmd: "pingresp" }),
       ),
@@ -76,8 +77,8 @@ describe("decoder: what a broker sends", () => {
       { type: "connack", sessionPresent: true, returnCode: 5 },
       { type: "suback", packetId: 1, returnCodes: [1] },
       { type: "suback", packetId: 2, returnCodes: [0x80] },
-      { type: "publish", topic: "pizza/acks/x", payload: utf8Encode("hi"), qos: 0, packetId: undefined, retain: false, dup: false },
-      { type: "publish", topic: "pizza/acks/x", payload: utf8Encode("yo"), qos: 1, packetId: 9, retain: true, dup: false },
+      { type: "publish", topic: acksOf("x"), payload: utf8Encode("hi"), qos: 0, packetId: undefined, retain: false, dup: false },
+      { type: "publish", topic: acksOf("x"), payload: utf8Encode("yo"), qos: 1, packetId: 9, retain: true, dup: false },
       { type: "puback", packetId: 4 },
       { type: "pingresp" },
     ]);
@@ -87,7 +88,7 @@ describe("decoder: what a broker sends", () => {
     const stream = concat(
       brokerPacket({ cmd: "connack", returnCode: 0, sessionPresent: false }),
       brokerPacket({ cmd: "suback", messageId: 1, granted: [1] }),
-      brokerPacket({ cmd: "publish", topic: "pizza/acks/x", payload: new Uint8Array(300).fill(7), qos: 1, messageId: 2 }),
+      brokerPacket({ cmd: "publish", topic: acksOf("x"), payload: new Uint8Array(300).fill(7), qos: 1, messageId: 2 }),
       brokerPacket({ cmd: "pingresp" }),
     );
     const whole = readAll(stream).packets;
@@ -139,8 +140,8 @@ describe("decoder refuses malformed, truncated and unexpected packets", () => {
   }
 
   it("a PUBLISH larger than the limit is skipped as it streams in, never buffered; the next packet is read", () => {
-    const big = brokerPacket({ cmd: "publish", topic: "pizza/acks/x", payload: new Uint8Array(5000).fill(0x41), qos: 0 });
-    const next = brokerPacket({ cmd: "publish", topic: "pizza/acks/x", payload: "ok", qos: 0 });
+    const big = brokerPacket({ cmd: "publish", topic: acksOf("x"), payload: new Uint8Array(5000).fill(0x41), qos: 0 });
+    const next = brokerPacket({ cmd: "publish", topic: acksOf("x"), payload: "ok", qos: 0 });
     const stream = concat(big, next);
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 8 }), (cuts) => {
@@ -156,7 +157,7 @@ describe("decoder refuses malformed, truncated and unexpected packets", () => {
           at = cut;
         }
         expect(ignored).toEqual(["PUBLISH of 5014 bytes ignored: over the 1024-byte limit"]);
-        expect(packets).toEqual([{ type: "publish", topic: "pizza/acks/x", payload: utf8Encode("ok"), qos: 0, packetId: undefined, retain: false, dup: false }]);
+        expect(packets).toEqual([{ type: "publish", topic: acksOf("x"), payload: utf8Encode("ok"), qos: 0, packetId: undefined, retain: false, dup: false }]);
       }),
     );
   });

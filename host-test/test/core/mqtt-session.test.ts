@@ -6,6 +6,7 @@ import type { CloseKind } from "../../../modules/core/ports";
 import { utf8Decode, utf8Encode } from "../../../modules/core/utf8";
 import { FakeTimers } from "./fakes";
 import { brokerPacket, type BrokerPacket, clientPackets, type ClientPacket } from "../../qualify/mqtt-wire";
+import { acksOf, ordersOf } from "../support/topics";
 
 /** A byte stream the test drives: records every write as one flight, lets the test play the broker. */
 class ScriptedStream implements ByteStream {
@@ -57,7 +58,7 @@ function setup(options: { keepAliveMs?: number; pipeline?: boolean } = {}) {
   const hangUps: boolean[] = [];
   const messages: [string, string][] = [];
   const connection = connector.connect(
-    { subscribe: "pizza/acks/pizza-button-01" },
+    { subscribe: acksOf("pizza-button-01") },
     {
       onReady: () => events.push("ready"),
       onMessage: (topic, payload) => messages.push([topic, utf8Decode(payload)!]),
@@ -77,41 +78,41 @@ const suback = (granted: number, messageId = 1): BrokerPacket => ({ cmd: "suback
 describe("mqtt session: one flight for CONNECT, SUBSCRIBE and PUBLISH", () => {
   it("a publish asked for before the stream opens leaves with CONNECT and SUBSCRIBE in one write", () => {
     const s = setup({ keepAliveMs: 60_000 });
-    s.connection.publish("pizza/orders/pizza-button-01", ORDER);
+    s.connection.publish(ordersOf("pizza-button-01"), ORDER);
     expect(s.stream.flights).toHaveLength(0);
     s.stream.handlers.onOpen();
     expect(s.stream.flights).toHaveLength(1);
     const [connect, subscribe, publish] = s.stream.packets();
     expect(connect).toMatchObject({ cmd: "connect", clientId: "pizza-button-01", keepalive: 60, clean: true, protocolVersion: 4 });
-    expect(subscribe).toMatchObject({ cmd: "subscribe", subscriptions: [{ topic: "pizza/acks/pizza-button-01", qos: 1 }] });
-    expect(publish).toMatchObject({ cmd: "publish", topic: "pizza/orders/pizza-button-01", qos: 1, retain: false });
-    expect(s.traces[0]).toEqual({ direction: "out", packet: "CONNECT + SUBSCRIBE pizza/acks/pizza-button-01 + PUBLISH pizza/orders/pizza-button-01" });
+    expect(subscribe).toMatchObject({ cmd: "subscribe", subscriptions: [{ topic: acksOf("pizza-button-01"), qos: 1 }] });
+    expect(publish).toMatchObject({ cmd: "publish", topic: ordersOf("pizza-button-01"), qos: 1, retain: false });
+    expect(s.traces[0]).toEqual({ direction: "out", packet: `CONNECT + SUBSCRIBE ${acksOf("pizza-button-01")} + PUBLISH ${ordersOf("pizza-button-01")}` });
   });
 
   it("ready after CONNACK and SUBACK; the broker's PUBACK is reported; an ack is delivered and PUBACKed", () => {
     const s = setup();
-    s.connection.publish("pizza/orders/pizza-button-01", ORDER);
+    s.connection.publish(ordersOf("pizza-button-01"), ORDER);
     s.stream.handlers.onOpen();
     s.stream.reply(connack(), suback(1));
     expect(s.events).toEqual(["ready"]);
     const publishId = (s.stream.packets()[2] as { messageId: number }).messageId;
     s.stream.reply({ cmd: "puback", messageId: publishId });
-    expect(s.published).toEqual(["pizza/orders/pizza-button-01"]);
-    s.stream.reply({ cmd: "publish", topic: "pizza/acks/pizza-button-01", payload: "ack", qos: 1, messageId: 77, retain: false, dup: false });
-    expect(s.messages).toEqual([["pizza/acks/pizza-button-01", "ack"]]);
+    expect(s.published).toEqual([ordersOf("pizza-button-01")]);
+    s.stream.reply({ cmd: "publish", topic: acksOf("pizza-button-01"), payload: "ack", qos: 1, messageId: 77, retain: false, dup: false });
+    expect(s.messages).toEqual([[acksOf("pizza-button-01"), "ack"]]);
     expect(s.stream.packets().at(-1)).toMatchObject({ cmd: "puback", messageId: 77 });
   });
 
   it("a publish after the stream opened goes out at once, before CONNACK (pipelined)", () => {
     const s = setup();
     s.stream.handlers.onOpen();
-    s.connection.publish("pizza/orders/pizza-button-01", ORDER);
+    s.connection.publish(ordersOf("pizza-button-01"), ORDER);
     expect(s.stream.packets().map((p) => p.cmd)).toEqual(["connect", "subscribe", "publish"]);
   });
 
   it("without pipelining: SUBSCRIBE and the queued PUBLISH wait for CONNACK", () => {
     const s = setup({ pipeline: false });
-    s.connection.publish("pizza/orders/pizza-button-01", ORDER);
+    s.connection.publish(ordersOf("pizza-button-01"), ORDER);
     s.stream.handlers.onOpen();
     expect(s.stream.packets().map((p) => p.cmd)).toEqual(["connect"]);
     s.stream.reply(connack());
@@ -148,7 +149,7 @@ describe("mqtt session: refusals reach the flow", () => {
     const s = setup();
     s.stream.handlers.onOpen();
     s.stream.reply(connack(), suback(0x80));
-    expect(s.closes).toEqual([["auth", "SUBSCRIBE pizza/acks/pizza-button-01 refused by the broker"]]);
+    expect(s.closes).toEqual([["auth", `SUBSCRIBE ${acksOf("pizza-button-01")} refused by the broker`]]);
   });
 
   it("a hang-up before CONNACK with no publish of ours on the wire → auth (a refused CONNECT)", () => {
@@ -161,7 +162,7 @@ describe("mqtt session: refusals reach the flow", () => {
 
   it("a hang-up after a pipelined publish → network, flagged for the flow to count (refusal or restart?)", () => {
     const s = setup();
-    s.connection.publish("pizza/orders/pizza-button-01", ORDER);
+    s.connection.publish(ordersOf("pizza-button-01"), ORDER);
     s.stream.handlers.onOpen();
     s.stream.reply(connack());
     s.stream.handlers.onClose("network", "peer closed", true);
@@ -171,7 +172,7 @@ describe("mqtt session: refusals reach the flow", () => {
 
   it("a connection that never opened is not a hang-up after publish, even with a publish queued", () => {
     const s = setup();
-    s.connection.publish("pizza/orders/pizza-button-01", ORDER);
+    s.connection.publish(ordersOf("pizza-button-01"), ORDER);
     s.stream.handlers.onClose("network", "ECONNREFUSED", false);
     expect(s.closes).toEqual([["network", "ECONNREFUSED"]]);
     expect(s.hangUps).toEqual([false]);

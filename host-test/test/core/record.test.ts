@@ -198,7 +198,7 @@ describe("MessageRecord on its own", () => {
   });
 });
 
-describe("MessageRecord: a store written by the earlier version (one key each) is migrated", () => {
+describe("MessageRecord: a store in the one-key-each layout is migrated", () => {
   it("an installed button's pending order survives the update: resent at boot with its orderId, seq goes on", () => {
     const store = new MemoryStore();
     const oldSeq = SEQ0 - 500;

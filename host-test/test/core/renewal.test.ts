@@ -14,6 +14,7 @@ import {
 import { utf8Decode } from "../../../modules/core/utf8";
 import { certificate, type FakeCert } from "./der-builder";
 import { FakeConnector, FakeTimers, MemoryLog, MemoryStore, RecordingLed, type FakeConnection } from "./fakes";
+import { acksOf, ordersOf, renewOf, renewedOf } from "../support/topics";
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2027, 2, 1);
@@ -67,11 +68,11 @@ describe("CertificateRenewal", () => {
     expect(s.renewal.due()).toBe(true);
     s.renewal.run();
     const c = s.connector.last!;
-    expect(c.subscribe).toBe(`pizza/renewed/${THING}`);
+    expect(c.subscribe).toBe(renewedOf(THING));
     c.ready();
-    expect(c.published[0]!.topic).toBe(`pizza/renew/${THING}`);
+    expect(c.published[0]!.topic).toBe(renewOf(THING));
     expect(requestOf(c)).toEqual({ ok: true, value: { v: 1, serial: "1122" } });
-    c.deliver(`pizza/renewed/${THING}`, answer(GOOD));
+    c.deliver(renewedOf(THING), answer(GOOD));
     expect(c.closedByCore).toBe(true);
     expect(Array.from(base64Decode(s.store.read(RENEWED_CERT_KEY)!)!)).toEqual(Array.from(certificate(GOOD)));
     expect(Array.from(s.renewal.current())).toEqual(Array.from(certificate(GOOD)));
@@ -92,7 +93,7 @@ describe("CertificateRenewal", () => {
     const s = setup();
     s.renewal.run();
     s.connector.last!.ready();
-    s.connector.last!.deliver(`pizza/renewed/${THING}`, answer({ ...GOOD, ...change }));
+    s.connector.last!.deliver(renewedOf(THING), answer({ ...GOOD, ...change }));
     expect(s.store.read(RENEWED_CERT_KEY)).toBeUndefined();
     expect(Array.from(s.renewal.current())).toEqual(Array.from(certificate(OLD)));
     const failed = s.events.find((e) => e.step === "failed") as Extract<RenewalEvent, { step: "failed" }>;
@@ -111,7 +112,7 @@ describe("CertificateRenewal", () => {
       s.timers.advance(7 * 3_600_000);
       s.renewal.run();
       s.connector.last!.ready();
-      s.connector.last!.deliver(`pizza/renewed/${THING}`, payload);
+      s.connector.last!.deliver(renewedOf(THING), payload);
       expect(s.connector.last!.closedByCore).toBe(true);
     }
     expect(s.events.filter((e) => e.step === "failed").map((e) => (e as { reason: string }).reason)).toEqual([
@@ -126,7 +127,7 @@ describe("CertificateRenewal", () => {
     const s = setup();
     s.renewal.run();
     s.connector.last!.ready();
-    s.connector.last!.deliver(`pizza/renewed/${THING}`, encodeRenewalAnswer({ status: "refused", reason: "thing-not-active" }));
+    s.connector.last!.deliver(renewedOf(THING), encodeRenewalAnswer({ status: "refused", reason: "thing-not-active" }));
     s.timers.advance(90_000);
     s.renewal.run();
     s.connector.last!.ready();
@@ -145,7 +146,7 @@ describe("CertificateRenewal", () => {
     const s = setup();
     s.renewal.run();
     s.connector.last!.ready();
-    s.connector.last!.deliver("pizza/renewed/pizza-button-02", answer(GOOD));
+    s.connector.last!.deliver(renewedOf("pizza-button-02"), answer(GOOD));
     expect(s.connector.last!.open).toBe(true);
   });
 
@@ -182,9 +183,9 @@ describe("renewal in createButton", () => {
     const log = new MemoryLog();
     connector.onConnect = (c) => timers.set(() => c.ready(), 5);
     connector.onPublish = (c, topic, payload) => {
-      if (topic === `pizza/orders/${THING}`) {
+      if (topic === ordersOf(THING)) {
         const order = decodeOrder(payload);
-        if (order.ok) timers.set(() => c.deliver(`pizza/acks/${THING}`, encodeAck({ v: 1, orderId: order.value.orderId, status: "accepted", etaMin: 20 })), 5);
+        if (order.ok) timers.set(() => c.deliver(acksOf(THING), encodeAck({ v: 1, orderId: order.value.orderId, status: "accepted", etaMin: 20 })), 5);
       }
     };
     const renewal = new CertificateRenewal({ thingName: THING, topicPrefix: "pizza", provisioned: certificate(OLD), timers, clock: timers, store, connector, log });
@@ -202,12 +203,12 @@ describe("renewal in createButton", () => {
     s.b.click("SINGLE");
     s.timers.advance(20);
     const [order, renew] = s.connector.connections;
-    expect(order!.subscribe).toBe(`pizza/acks/${THING}`);
+    expect(order!.subscribe).toBe(acksOf(THING));
     expect(order!.closedByCore).toBe(true);
-    expect(renew!.subscribe).toBe(`pizza/renewed/${THING}`);
-    expect(renew!.published.map((p) => p.topic)).toEqual([`pizza/renew/${THING}`]);
+    expect(renew!.subscribe).toBe(renewedOf(THING));
+    expect(renew!.published.map((p) => p.topic)).toEqual([renewOf(THING)]);
     expect(utf8Decode(renew!.published[0]!.payload)).toBe('{"v":1,"serial":"1122"}');
-    renew!.deliver(`pizza/renewed/${THING}`, answer(GOOD));
+    renew!.deliver(renewedOf(THING), answer(GOOD));
     expect(readCertificate(base64Decode(s.store.read(RENEWED_CERT_KEY)!)!)!.serial).toBe("3344");
   });
 
@@ -221,8 +222,8 @@ describe("renewal in createButton", () => {
     expect(renew.closedByCore).toBe(true);
     s.timers.advance(20);
     const third = s.connector.connections[2]!;
-    expect(third.subscribe).toBe(`pizza/acks/${THING}`);
-    expect(third.published.map((p) => p.topic)).toEqual([`pizza/orders/${THING}`]);
+    expect(third.subscribe).toBe(acksOf(THING));
+    expect(third.published.map((p) => p.topic)).toEqual([ordersOf(THING)]);
     expect(s.store.read(RENEWED_CERT_KEY)).toBeUndefined();
   });
 
@@ -231,17 +232,17 @@ describe("renewal in createButton", () => {
     s.b.start();
     s.timers.advance(5); // the link comes up; idle and due: it is taken down for the renewal
     const [link, renew] = s.connector.connections;
-    expect(link!.subscribe).toBe(`pizza/acks/${THING}`);
+    expect(link!.subscribe).toBe(acksOf(THING));
     expect(link!.closedByCore).toBe(true);
-    expect(renew!.subscribe).toBe(`pizza/renewed/${THING}`);
+    expect(renew!.subscribe).toBe(renewedOf(THING));
     expect(s.connector.openConnections).toEqual([renew]); // never two at once
     s.timers.advance(5);
-    expect(renew!.published.map((p) => p.topic)).toEqual([`pizza/renew/${THING}`]);
-    renew!.deliver(`pizza/renewed/${THING}`, answer(GOOD));
+    expect(renew!.published.map((p) => p.topic)).toEqual([renewOf(THING)]);
+    renew!.deliver(renewedOf(THING), answer(GOOD));
     expect(renew!.closedByCore).toBe(true);
     s.timers.advance(5);
     const back = s.connector.connections[2]!;
-    expect(back.subscribe).toBe(`pizza/acks/${THING}`);
+    expect(back.subscribe).toBe(acksOf(THING));
     expect(back.isReady).toBe(true);
     expect(Array.from(s.renewal.current())).toEqual(Array.from(certificate(GOOD))); // what the host presents on it
     // Renewed: no further attempt; orders go over the link that came back.
@@ -249,7 +250,7 @@ describe("renewal in createButton", () => {
     expect(s.connector.connections).toHaveLength(3);
     s.b.click("SINGLE");
     s.timers.advance(20);
-    expect(back.published.map((p) => p.topic)).toEqual([`pizza/orders/${THING}`]);
+    expect(back.published.map((p) => p.topic)).toEqual([ordersOf(THING)]);
     expect(s.b.flow.state).toBe("idle");
   });
 
@@ -292,13 +293,13 @@ describe("renewal in createButton", () => {
     s.b.start();
     s.timers.advance(10);
     const renew = s.connector.connections[1]!;
-    expect(renew.subscribe).toBe(`pizza/renewed/${THING}`);
+    expect(renew.subscribe).toBe(renewedOf(THING));
     s.b.click("SINGLE");
     expect(renew.closedByCore).toBe(true);
     s.timers.advance(20);
     const order = s.connector.connections[2]!;
-    expect(order.subscribe).toBe(`pizza/acks/${THING}`);
-    expect(order.published.map((p) => p.topic)).toEqual([`pizza/orders/${THING}`]);
+    expect(order.subscribe).toBe(acksOf(THING));
+    expect(order.published.map((p) => p.topic)).toEqual([ordersOf(THING)]);
     expect(s.b.flow.state).toBe("idle");
     expect(order.open).toBe(true); // the persistent link stays up: the renewal waits out its retry delay
     expect(s.connector.connections).toHaveLength(3);
@@ -308,12 +309,12 @@ describe("renewal in createButton", () => {
     s.b.click("SINGLE");
     s.timers.advance(20);
     const again = s.connector.connections[3]!;
-    expect(again.subscribe).toBe(`pizza/renewed/${THING}`);
+    expect(again.subscribe).toBe(renewedOf(THING));
     expect(order.closedByCore).toBe(true);
-    again.deliver(`pizza/renewed/${THING}`, encodeRenewalAnswer({ status: "refused", reason: "thing-not-active" }));
+    again.deliver(renewedOf(THING), encodeRenewalAnswer({ status: "refused", reason: "thing-not-active" }));
     s.timers.advance(10);
     const back = s.connector.connections[4]!;
-    expect(back.subscribe).toBe(`pizza/acks/${THING}`);
+    expect(back.subscribe).toBe(acksOf(THING));
     expect(back.isReady).toBe(true);
     expect(s.store.read(RENEWED_CERT_KEY)).toBeUndefined();
     s.timers.advance(30_000); // inside the retry delay: the link stays up, no new attempt
@@ -328,11 +329,11 @@ describe("renewal in createButton", () => {
     const [order, renew] = s.connector.connections;
     expect(order!.closedByCore).toBe(true);
     expect(s.b.flow.state).toBe("idle"); // the outcome is in before the renewal begins
-    expect(renew!.published.map((p) => p.topic)).toEqual([`pizza/renew/${THING}`]);
+    expect(renew!.published.map((p) => p.topic)).toEqual([renewOf(THING)]);
     s.timers.advance(15_000); // long after the LED and the idle time: still awake, the answer is awaited
     expect(s.sleeps).toEqual([]);
     const answeredAt = s.timers.now();
-    renew!.deliver(`pizza/renewed/${THING}`, answer(GOOD));
+    renew!.deliver(renewedOf(THING), answer(GOOD));
     s.timers.advance(5_000);
     expect(s.store.read(RENEWED_CERT_KEY)).toBeDefined();
     expect(s.sleeps).toHaveLength(1);
@@ -345,7 +346,7 @@ describe("renewal in createButton", () => {
     s.b.click("SINGLE");
     s.timers.advance(20);
     const renew = s.connector.connections[1]!;
-    expect(renew.subscribe).toBe(`pizza/renewed/${THING}`);
+    expect(renew.subscribe).toBe(renewedOf(THING));
     s.timers.advance(19_000);
     expect(s.sleeps).toEqual([]);
     s.timers.advance(5_000);

@@ -61,10 +61,31 @@ describe("settings validator", () => {
 });
 
 describe("the button's settings (the manifest's config keys)", () => {
-  it("the defaults are the core's defaultConfig", () => {
+  it("the defaults are the product's documented values, and the core's defaultConfig is them", () => {
+    // Written out here (not derived from the schema) so a changed default fails this test.
+    const documented = {
+      topicPrefix: "pizza",
+      items: { SINGLE: "margherita", DOUBLE: "pepperoni" },
+      connectionMode: "on-demand",
+      debounceMs: 30,
+      doubleClickMs: 400,
+      longPressMs: 1_500,
+      ackTimeoutMs: 10_000,
+      backoffBaseMs: 1_000,
+      backoffCapMs: 30_000,
+      giveUpMs: 120_000,
+      pendingExpiryMs: 1_800_000,
+    };
     const result = validateButtonSettings({});
-    expect(result.ok && result.value.core).toEqual(defaultConfig);
-    expect(result.ok && result.value.thingName).toBeUndefined();
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.value.core).toEqual(documented);
+    expect(defaultConfig).toEqual(documented);
+    expect(result.value.thingName).toBeUndefined();
+    expect(result.value.mqtt).toEqual({ host: "", port: 8883, alpn: "", serverName: "", keepaliveMs: 60_000 });
+    expect(result.value.pins).toEqual({ button: -1, buttonActiveLow: true, led: -1, ledActiveLow: false });
+    expect(result.value.sntp).toBe("pool.ntp.org");
+    expect(result.value.tls).toEqual({ DHE_RSA: false, ECDHE_RSA: true });
   });
 
   it.each([

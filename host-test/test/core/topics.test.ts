@@ -1,3 +1,5 @@
+// The topic contract's own tests: here the topics are written out as literal strings, since this suite pins
+// what the contract builds. Every other test takes its topics from the contract (host-test/test/support/topics.ts).
 import { describe, expect, it } from "vitest";
 import { utf8Encode } from "../../../modules/core/utf8";
 import {

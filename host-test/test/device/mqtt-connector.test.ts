@@ -17,9 +17,10 @@ import {
   waitFor,
   type Credentials,
 } from "../integration/fixtures";
+import { ALL_ORDERS, acksOf, ordersOf } from "../support/topics";
 
 const THING = "pizza-button-01";
-const ACKS = `pizza/acks/${THING}`;
+const ACKS = acksOf(THING);
 
 let dir: string;
 let dev: DevPki;
@@ -89,12 +90,12 @@ describe("MqttConnector: a working connection", () => {
     // Messages both ways through the broker: an ack in, an order out.
     const restaurant = await connectRaw(broker.url, "restaurant", credentialsOf(dev.restaurant));
     try {
-      await restaurant.subscribeAsync("pizza/orders/+", { qos: 1 });
+      await restaurant.subscribeAsync(ALL_ORDERS, { qos: 1 });
       const orders = collectMessages(restaurant);
       await restaurant.publishAsync(ACKS, '{"v":1,"orderId":"pizza-button-01-1","status":"accepted"}', { qos: 1 });
       await waitFor(() => run.messages.length === 1, "the ack at the device");
       expect(run.messages[0]).toEqual({ topic: ACKS, text: '{"v":1,"orderId":"pizza-button-01-1","status":"accepted"}' });
-      run.connection.publish(`pizza/orders/${THING}`, new TextEncoder().encode("hello"));
+      run.connection.publish(ordersOf(THING), new TextEncoder().encode("hello"));
       await waitFor(() => orders.length === 1, "the publish at the restaurant");
       expect(orders[0]!.text).toBe("hello");
     } finally {
@@ -113,10 +114,10 @@ describe("MqttConnector: a working connection", () => {
 
   it("an order published right after connect() leaves in the first flight, and the broker acknowledges it", async () => {
     const run = connect();
-    run.connection.publish(`pizza/orders/${THING}`, new TextEncoder().encode('{"hello":1}'));
+    run.connection.publish(ordersOf(THING), new TextEncoder().encode('{"hello":1}'));
     await waitFor(() => run.events.some((e) => e.step === "puback"), "the PUBACK");
     const out = run.events.flatMap((e) => (e.step === "packet" && e.direction === "out" ? [e.packet] : []));
-    expect(out[0]).toBe(`CONNECT + SUBSCRIBE ${ACKS} + PUBLISH pizza/orders/${THING}`);
+    expect(out[0]).toBe(`CONNECT + SUBSCRIBE ${ACKS} + PUBLISH ${ordersOf(THING)}`);
     run.connection.close();
     await run.connector.drain();
   });
@@ -203,23 +204,23 @@ describe("MqttConnector: refusals are auth", () => {
   });
 
   it("client id ≠ certificate CN (CONNACK refused)", async () => {
-    const run = connect({ clientId: "pizza-button-02" }, "pizza/acks/pizza-button-02");
+    const run = connect({ clientId: "pizza-button-02" }, acksOf("pizza-button-02"));
     expect(await run.closed).toMatchObject({ kind: "auth", detail: expect.stringContaining("CONNACK") });
   });
 
   it("a deactivated thing (registry state INACTIVE)", async () => {
     const files = await dev.pki.createThing("pizza-button-inactive", { keyType: "ec" });
     await dev.pki.setThingState("pizza-button-inactive", "INACTIVE");
-    const run = connect({ ...credentialsOf(files), clientId: "pizza-button-inactive" }, "pizza/acks/pizza-button-inactive");
+    const run = connect({ ...credentialsOf(files), clientId: "pizza-button-inactive" }, acksOf("pizza-button-inactive"));
     expect((await run.closed).kind).toBe("auth");
   });
 
   it("subscribing to another thing's acks", async () => {
-    const run = connect({}, "pizza/acks/pizza-button-02");
+    const run = connect({}, acksOf("pizza-button-02"));
     const closed = await run.closed;
     expect(closed, JSON.stringify(run.events)).toMatchObject({ kind: "auth" });
     expect(run.events.some((e) => e.step === "connack")).toBe(true);
     expect(run.events).toContainEqual(expect.objectContaining({ step: "packet", direction: "in", packet: "SUBACK", detail: "codes=128" }));
-    expect(closed.detail).toContain("SUBSCRIBE pizza/acks/pizza-button-02");
+    expect(closed.detail).toContain(`SUBSCRIBE ${acksOf("pizza-button-02")}`);
   });
 });

@@ -22,6 +22,7 @@ import {
   type Credentials,
 } from "./fixtures";
 import type { BrokerEvent } from "../../../services/broker/broker";
+import { acksOf, ordersOf } from "../support/topics";
 
 const THING = "pizza-button-01";
 
@@ -246,7 +247,7 @@ describe("identity and authorization", () => {
       action: "order",
       item: "margherita",
     });
-    client.publish("pizza/orders/pizza-button-02", payload, { qos: 1 });
+    client.publish(ordersOf("pizza-button-02"), payload, { qos: 1 });
     await closed;
     await client.endAsync(true);
     expect(brokerEvents.some((e) => e.event === "publish-denied" && e.clientId === THING)).toBe(true);
@@ -257,9 +258,9 @@ describe("identity and authorization", () => {
     const client = await connectRaw(broker.url, THING, deviceCreds);
     const closed = new Promise<void>((resolve) => client.once("close", () => resolve()));
     try {
-      await client.subscribeAsync(`pizza/acks/${THING}`, { qos: 1 }); // its own: fine
+      await client.subscribeAsync(acksOf(THING), { qos: 1 }); // its own: fine
       // The broker answers with SUBACK 128 (failure); mqtt.js turns that into a "Subscribe error".
-      await expect(client.subscribeAsync("pizza/acks/pizza-button-02", { qos: 1 })).rejects.toThrow(/Subscribe error/);
+      await expect(client.subscribeAsync(acksOf("pizza-button-02"), { qos: 1 })).rejects.toThrow(/Subscribe error/);
       await closed;
     } finally {
       await client.endAsync(true);

@@ -13,6 +13,7 @@ import { ensureDevPki } from "../../../tools/pki/dev";
 import { collectMessages, connectRaw, removeDir, tempDir, waitFor } from "../integration/fixtures";
 import { buttonFor, startBrokerProcess, startRestaurantProcess, stopAll, thingCredentials, type BrokerProcess, type RestaurantProcess } from "../services/processes";
 import type { TestButton } from "../support/button";
+import { acksOf, ordersOf } from "../support/topics";
 
 const FLOODER = "pizza-button-01";
 const OTHER = "pizza-button-02";
@@ -44,11 +45,11 @@ afterAll(async () => {
 describe("one button flooding", () => {
   it("another button's press is answered on its first attempt, within its ack timeout; the flood gets 'too many orders'", async () => {
     flooder = await connectRaw(broker.url, FLOODER, thingCredentials(pkiDir, FLOODER));
-    await flooder.subscribeAsync(`pizza/acks/${FLOODER}`, { qos: 1 });
+    await flooder.subscribeAsync(acksOf(FLOODER), { qos: 1 });
     const floodAcks = collectMessages(flooder);
     for (let seq = 1; seq <= FLOOD; seq++) {
       const order = { serialNumber: FLOODER, clickType: "SINGLE", v: 1, orderId: `${FLOODER}-${seq}`, seq, action: "order", item: "margherita" };
-      flooder.publishAsync(`pizza/orders/${FLOODER}`, JSON.stringify(order), { qos: 1 }).catch(() => undefined); // cut off at the end
+      flooder.publishAsync(ordersOf(FLOODER), JSON.stringify(order), { qos: 1 }).catch(() => undefined); // cut off at the end
     }
     // The flood is on: the broker holds the connection back and the restaurant refuses past the limit.
     await broker.waitFor((l) => l.event === "publish-throttled" && l.clientId === FLOODER, "the broker to throttle the flooder");

@@ -39,6 +39,7 @@ describe("mosquitto config text", () => {
   });
 
   it("ACL: devices write their orders and renew requests, read their acks and renewal answers; the restaurant reads all orders, writes all acks; the renewal service reads all requests, writes all answers", () => {
+    // The ACL's text is the contract as mosquitto reads it: written out, so a change to it shows here.
     const lines = mosquittoAcl({ topicPrefix: "shop/pizza" }).split("\n").filter((l) => l && !l.startsWith("#"));
     expect(lines).toEqual([
       "pattern write shop/pizza/orders/%u",

@@ -8,6 +8,7 @@ import { startMosquitto, type RunningMosquitto } from "../../mosquitto/mosquitto
 import { collect, connectClient, waitFor } from "../support/mqtt-probe";
 import { createSecurityPki, type Credentials, type SecurityPki } from "../support/security-pki";
 import { mosquittoSkipReason } from "../support/test-brokers";
+import { ALL_RENEW, renewOf, renewedOf } from "../support/topics";
 
 describe.skipIf(mosquittoSkipReason !== undefined)("renewal topics on mosquitto", () => {
   let pki: SecurityPki;
@@ -35,22 +36,22 @@ describe.skipIf(mosquittoSkipReason !== undefined)("renewal topics on mosquitto"
   it("a device asks only for itself: its request for another thing never reaches the renewal service", async () => {
     const service = await connect("renewal");
     const requests = collect(service);
-    await service.subscribeAsync("pizza/renew/+", { qos: 1 });
+    await service.subscribeAsync(ALL_RENEW, { qos: 1 });
     const a = await connect("button-a");
-    await a.publishAsync("pizza/renew/button-b", '{"v":1,"serial":"0b"}', { qos: 1 });
-    await a.publishAsync("pizza/renew/button-a", '{"v":1,"serial":"0a"}', { qos: 1 });
-    await waitFor(() => requests.some((r) => r.topic === "pizza/renew/button-a"), "button-a's own request");
-    expect(requests.map((r) => r.topic)).toEqual(["pizza/renew/button-a"]);
+    await a.publishAsync(renewOf("button-b"), '{"v":1,"serial":"0b"}', { qos: 1 });
+    await a.publishAsync(renewOf("button-a"), '{"v":1,"serial":"0a"}', { qos: 1 });
+    await waitFor(() => requests.some((r) => r.topic === renewOf("button-a")), "button-a's own request");
+    expect(requests.map((r) => r.topic)).toEqual([renewOf("button-a")]);
   });
 
   it("a device reads only its own answer", async () => {
     const service = await connect("renewal");
     const b = await connect("button-b");
     const answers = collect(b);
-    await b.subscribeAsync(["pizza/renewed/button-a", "pizza/renewed/button-b"], { qos: 1 });
-    await service.publishAsync("pizza/renewed/button-a", '{"v":1,"status":"refused","reason":"a"}', { qos: 1 });
-    await service.publishAsync("pizza/renewed/button-b", '{"v":1,"status":"refused","reason":"b"}', { qos: 1 });
-    await waitFor(() => answers.some((m) => m.topic === "pizza/renewed/button-b"), "button-b's own answer");
-    expect(answers.map((m) => m.topic)).toEqual(["pizza/renewed/button-b"]);
+    await b.subscribeAsync([renewedOf("button-a"), renewedOf("button-b")], { qos: 1 });
+    await service.publishAsync(renewedOf("button-a"), '{"v":1,"status":"refused","reason":"a"}', { qos: 1 });
+    await service.publishAsync(renewedOf("button-b"), '{"v":1,"status":"refused","reason":"b"}', { qos: 1 });
+    await waitFor(() => answers.some((m) => m.topic === renewedOf("button-b")), "button-b's own answer");
+    expect(answers.map((m) => m.topic)).toEqual([renewedOf("button-b")]);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ClientPacketReader, clientPackets, connack, payloadSizeForPacket, PINGRESP, publish, suback } from "../../qualify/mqtt-wire";
+import { acksOf } from "../support/topics";
 
 /** CONNECT as MQTT 3.1.1 puts it on the wire (section 3.1), built by hand. */
 function connectBytes(clientId: string, keepaliveSec: number): Buffer {
@@ -29,7 +30,7 @@ describe("ClientPacketReader", () => {
   });
 
   it("round-trips a PUBLISH with a multi-byte remaining length (a full 16 KB record)", () => {
-    const topic = "pizza/acks/pizza-button-01";
+    const topic = acksOf("pizza-button-01");
     const size = payloadSizeForPacket(topic, 16_384);
     const packet = publish(topic, Buffer.alloc(size, 0x78));
     expect(packet.length).toBe(16_384);

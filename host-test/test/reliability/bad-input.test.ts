@@ -11,11 +11,12 @@ import { startKitchen, type Kitchen } from "../support/kitchen";
 import { ackJson, closedOf, collect, connectClient, orderJson, waitFor, type Received } from "../support/mqtt-probe";
 import { createSecurityPki, type Credentials, type SecurityPki } from "../support/security-pki";
 import { BROKER_KINDS, startTestBroker, type BrokerKind, type TestBroker } from "../support/test-brokers";
+import { ALL_ORDERS, acksOf, ordersOf } from "../support/topics";
 
 const A = "pizza-button-01";
 const B = "pizza-button-02";
-const ORDERS_A = `pizza/orders/${A}`;
-const ACKS_A = `pizza/acks/${A}`;
+const ORDERS_A = ordersOf(A);
+const ACKS_A = acksOf(A);
 const HUGE = Buffer.alloc(256 * 1024, 0x7b); // 256 KiB: over both brokers' 64 KiB packet limit
 
 let pki: SecurityPki;
@@ -199,7 +200,7 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
     /** A restaurant stand-in (the restaurant's certificate) that answers the first order with `bad`, then the real ack. */
     async function answering(bad: Array<string | Buffer>) {
       const fake = await client(id.restaurant!, "restaurant");
-      await fake.subscribeAsync("pizza/orders/+", { qos: 1 });
+      await fake.subscribeAsync(ALL_ORDERS, { qos: 1 });
       fake.on("message", (_topic, payload) => {
         const order = JSON.parse(payload.toString()) as { orderId: string };
         void (async () => {
@@ -247,7 +248,7 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
 
     it("a 256 KiB ack never reaches the device (the broker disconnects the sender); the real ack does", async () => {
       const fake = await client(id.restaurant!, "restaurant");
-      await fake.subscribeAsync("pizza/orders/+", { qos: 1 });
+      await fake.subscribeAsync(ALL_ORDERS, { qos: 1 });
       const orders = collect(fake);
       const b = pressButton();
       const result = b.device.click("SINGLE");

@@ -16,6 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { closedOf, collect, connectClient, orderJson, ackJson, tryConnect, waitFor, type ProbeOptions, type Received } from "../support/mqtt-probe";
 import { createSecurityPki, DAY_MS, selfSignedCredentials, type Credentials, type SecurityPki } from "../support/security-pki";
 import { BROKER_KINDS, startTestBroker, type BrokerKind, type TestBroker } from "../support/test-brokers";
+import { ALL_ORDERS, acksOf, ordersOf } from "../support/topics";
 
 const A = "pizza-button-01";
 const B = "pizza-button-02";
@@ -175,7 +176,7 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
 
   it("client id ≠ certificate CN cannot act as (or kick out) the other device", async () => {
     const victim = await client(id.b!, B);
-    await victim.subscribeAsync(`pizza/acks/${B}`, { qos: 1 });
+    await victim.subscribeAsync(acksOf(B), { qos: 1 });
     const eventsFrom = broker.events.length;
     const logFrom = broker.mosquitto?.mark() ?? 0;
 
@@ -196,7 +197,7 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
       expect(line).not.toMatch(new RegExp(` as ${B} `));
     }
     // The victim's session survived: a round trip on it still works.
-    await victim.subscribeAsync(`pizza/acks/${B}`, { qos: 1 });
+    await victim.subscribeAsync(acksOf(B), { qos: 1 });
     expect(victim.connected).toBe(true);
   });
 
@@ -204,11 +205,11 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
     /** Restaurant, device A and device B, each on its own topics, and what each receives. */
     async function cast() {
       const kitchen = await client(id.restaurant!, "restaurant");
-      await kitchen.subscribeAsync("pizza/orders/+", { qos: 1 });
+      await kitchen.subscribeAsync(ALL_ORDERS, { qos: 1 });
       const a = await client(id.a!, A);
-      await a.subscribeAsync(`pizza/acks/${A}`, { qos: 1 });
+      await a.subscribeAsync(acksOf(A), { qos: 1 });
       const b = await client(id.b!, B);
-      await b.subscribeAsync(`pizza/acks/${B}`, { qos: 1 });
+      await b.subscribeAsync(acksOf(B), { qos: 1 });
       return { kitchen, a, b, toKitchen: collect(kitchen), toA: collect(a), toB: collect(b) };
     }
 
@@ -240,39 +241,39 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
 
     it("publishing an order to another thing's orders topic: the restaurant never receives it", async () => {
       const { a, b, toKitchen } = await cast();
-      await expectReaction(a, a.publishAsync(`pizza/orders/${B}`, orderJson(B, 1), { qos: 1 }), "publish");
+      await expectReaction(a, a.publishAsync(ordersOf(B), orderJson(B, 1), { qos: 1 }), "publish");
       // Sentinel: B's own order. Had the forged one been delivered, it would be there too.
-      await b.publishAsync(`pizza/orders/${B}`, orderJson(B, 2), { qos: 1 });
+      await b.publishAsync(ordersOf(B), orderJson(B, 2), { qos: 1 });
       await waitFor(() => toKitchen.length >= 1, "B's own order at the restaurant");
-      expect(only(toKitchen)).toEqual([`pizza/orders/${B} ${orderJson(B, 2)}`]);
+      expect(only(toKitchen)).toEqual([`${ordersOf(B)} ${orderJson(B, 2)}`]);
     });
 
     it("publishing a forged ack to another thing's acks topic: that device never receives it", async () => {
       const { kitchen, a, toB } = await cast();
-      await expectReaction(a, a.publishAsync(`pizza/acks/${B}`, ackJson(`${B}-1`), { qos: 1 }), "publish");
-      await kitchen.publishAsync(`pizza/acks/${B}`, ackJson(`${B}-2`), { qos: 1 });
+      await expectReaction(a, a.publishAsync(acksOf(B), ackJson(`${B}-1`), { qos: 1 }), "publish");
+      await kitchen.publishAsync(acksOf(B), ackJson(`${B}-2`), { qos: 1 });
       await waitFor(() => toB.length >= 1, "the restaurant's ack at B");
-      expect(only(toB)).toEqual([`pizza/acks/${B} ${ackJson(`${B}-2`)}`]);
+      expect(only(toB)).toEqual([`${acksOf(B)} ${ackJson(`${B}-2`)}`]);
     });
 
     it.each([
-      ["another thing's acks topic", `pizza/acks/${B}`],
-      ["every order (pizza/orders/+)", "pizza/orders/+"],
+      ["another thing's acks topic", acksOf(B)],
+      ["every order (pizza/orders/+)", ALL_ORDERS],
       ["everything (#)", "#"],
     ])("subscribing to %s: nothing of the others ever arrives", async (_label, filter) => {
       const { kitchen, a, b, toA, toKitchen } = await cast();
       await expectReaction(a, a.subscribeAsync(filter, { qos: 1 }), "subscribe");
       // Traffic A must not see: B's order and the restaurant's ack to B.
-      await b.publishAsync(`pizza/orders/${B}`, orderJson(B, 3), { qos: 1 });
+      await b.publishAsync(ordersOf(B), orderJson(B, 3), { qos: 1 });
       await waitFor(() => toKitchen.length >= 1, "B's order at the restaurant");
-      await kitchen.publishAsync(`pizza/acks/${B}`, ackJson(`${B}-3`), { qos: 1 });
+      await kitchen.publishAsync(acksOf(B), ackJson(`${B}-3`), { qos: 1 });
       if (a.connected) {
         // Sentinel on A's own topic, sent after the rest: it arrives last, so the check is complete.
-        await kitchen.publishAsync(`pizza/acks/${A}`, ackJson(`${A}-9`), { qos: 1 });
+        await kitchen.publishAsync(acksOf(A), ackJson(`${A}-9`), { qos: 1 });
         await waitFor(() => toA.length >= 1, "the sentinel ack at A");
       }
       expect(toA.filter((m) => !m.topic.endsWith(`/${A}`))).toEqual([]);
-      expect(only(toA)).toEqual(a.connected ? [`pizza/acks/${A} ${ackJson(`${A}-9`)}`] : []);
+      expect(only(toA)).toEqual(a.connected ? [`${acksOf(A)} ${ackJson(`${A}-9`)}`] : []);
     });
   });
 });

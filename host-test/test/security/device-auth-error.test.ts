@@ -6,6 +6,7 @@ import { makeButton, type TestButton } from "../support/button";
 import { collect, connectClient, sleep, waitFor } from "../support/mqtt-probe";
 import { createSecurityPki, DAY_MS, selfSignedCredentials, type Credentials, type SecurityPki } from "../support/security-pki";
 import { BROKER_KINDS, startTestBroker, type BrokerKind, type TestBroker } from "../support/test-brokers";
+import { ALL_ORDERS } from "../support/topics";
 
 const A = "pizza-button-01";
 const B = "pizza-button-02";
@@ -101,7 +102,7 @@ describe.each(BROKER_KINDS)("device against the %s broker", (kind: BrokerKind) =
     // MQTT 5 reason codes would let it know).
     it("client id ≠ certificate CN → nothing is ordered; the button gives up with 'failed' (bounded retries)", async () => {
       const kitchen = await connectClient(broker.url, { credentials: id.restaurant!, clientId: "restaurant" });
-      await kitchen.subscribeAsync("pizza/orders/+", { qos: 1 });
+      await kitchen.subscribeAsync(ALL_ORDERS, { qos: 1 });
       const received = collect(kitchen);
       try {
         const giveUpMs = 4_000;

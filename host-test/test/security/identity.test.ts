@@ -18,6 +18,7 @@ import { createSecurityPki, type Credentials, type SecurityPki } from "../suppor
 import { runSimulate } from "../support/simulate-process";
 import { mosquittoSkipReason } from "../support/test-brokers";
 import { foreignCa, pkiCli, signOutsideRegistry, startBrokerServiceOn, type ForeignCa, type TestBrokerService } from "../support/trust-boundary";
+import { ALL_ORDERS, ordersOf } from "../support/topics";
 
 const A = "pizza-button-01";
 const BYO = "acme-01";
@@ -96,10 +97,10 @@ async function ordersSeenBy(target: Target, url: string, credentials: Credential
   const spy = attempt.client;
   const seen = collect(spy);
   spy.on("error", () => {});
-  spy.subscribe("pizza/orders/+", { qos: 0 }, () => {});
+  spy.subscribe(ALL_ORDERS, { qos: 0 }, () => {});
   await sleep(200);
   const orderer = await connectClient(target.url, { credentials: device, clientId: A });
-  await orderer.publishAsync(`pizza/orders/${A}`, orderJson(A, Date.now()), { qos: 1 });
+  await orderer.publishAsync(ordersOf(A), orderJson(A, Date.now()), { qos: 1 });
   await sleep(300);
   await orderer.endAsync();
   await spy.endAsync(true);
@@ -110,18 +111,18 @@ async function ordersSeenBy(target: Target, url: string, credentials: Credential
 async function ordersReachingRestaurant(target: Target, url: string, credentials: Credentials, clientId: string, thing: string): Promise<Received[]> {
   const restaurant = await connectClient(target.url, { credentials: id.restaurant!, clientId: "restaurant" });
   const seen = collect(restaurant);
-  await restaurant.subscribeAsync("pizza/orders/+", { qos: 1 });
+  await restaurant.subscribeAsync(ALL_ORDERS, { qos: 1 });
   const attempt = await tryConnect(url, { credentials, clientId });
   if (attempt.connected) {
     const client: MqttClient = attempt.client;
     client.on("error", () => {});
-    client.publish(`pizza/orders/${thing}`, orderJson(thing, Date.now()), { qos: 0 });
+    client.publish(ordersOf(thing), orderJson(thing, Date.now()), { qos: 0 });
     await sleep(300);
     await client.endAsync(true);
   }
   await sleep(100);
   await restaurant.endAsync();
-  return seen.filter((m) => m.topic === `pizza/orders/${thing}`);
+  return seen.filter((m) => m.topic === ordersOf(thing));
 }
 
 describe("service identities are reserved", () => {

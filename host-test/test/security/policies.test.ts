@@ -12,6 +12,7 @@ import { collect, connectClient, orderJson, sleep, tryConnect } from "../support
 import { createSecurityPki, type Credentials, type SecurityPki } from "../support/security-pki";
 import { mosquittoSkipReason } from "../support/test-brokers";
 import { pkiCli, startBrokerServiceOn, type TestBrokerService } from "../support/trust-boundary";
+import { ALL_ORDERS, acksOf, ordersOf } from "../support/topics";
 
 const A = "pizza-button-01";
 const B = "pizza-button-02";
@@ -84,7 +85,7 @@ const RETAIN_TARGETS: RetainTarget[] = [
 async function ordersOnSubscribe(url: string): Promise<string[]> {
   const restaurant = await connectClient(url, { credentials: id.restaurant!, clientId: "restaurant" });
   const seen = collect(restaurant);
-  await restaurant.subscribeAsync("pizza/orders/+", { qos: 1 });
+  await restaurant.subscribeAsync(ALL_ORDERS, { qos: 1 });
   await sleep(300);
   await restaurant.endAsync();
   return seen.map((m) => m.topic);
@@ -101,7 +102,7 @@ describe.each(RETAIN_TARGETS)("retained messages, $name", ({ start }) => {
     const device = await connectClient(broker.url, { credentials: id.a!, clientId: A });
     device.on("error", () => {});
     const closed = new Promise<void>((resolve) => device.once("close", () => resolve()));
-    device.publish(`pizza/orders/${A}`, orderJson(A, 1), { qos: 1, retain: true });
+    device.publish(ordersOf(A), orderJson(A, 1), { qos: 1, retain: true });
     await closed;
     await device.endAsync(true);
     expect(await ordersOnSubscribe(broker.url)).toEqual([]);
@@ -112,13 +113,13 @@ describe.each(RETAIN_TARGETS)("retained messages, $name", ({ start }) => {
   });
 
   it("a CONNECT with a retained will is refused, so the will can never become a waiting order", async () => {
-    const attempt = await tryConnectWithWill(broker.url, id.a!, A, { topic: `pizza/orders/${A}`, payload: orderJson(A, 2), retain: true });
+    const attempt = await tryConnectWithWill(broker.url, id.a!, A, { topic: ordersOf(A), payload: orderJson(A, 2), retain: true });
     expect(attempt).toBe(false);
     expect(await ordersOnSubscribe(broker.url)).toEqual([]);
   });
 
   it("a will without retain is still allowed (control)", async () => {
-    expect(await tryConnectWithWill(broker.url, id.a!, A, { topic: `pizza/orders/${A}`, payload: orderJson(A, 3), retain: false })).toBe(true);
+    expect(await tryConnectWithWill(broker.url, id.a!, A, { topic: ordersOf(A), payload: orderJson(A, 3), retain: false })).toBe(true);
   });
 });
 
@@ -183,10 +184,10 @@ describe.each(["policy", "builtin"] as const)("a denied SUBSCRIBE right after CO
   it("answers 0x80, disconnects, and is logged as a denied SUBSCRIBE (not a restored subscription)", async () => {
     const broker = await startBrokerServiceOn(pki.pki.dir, { rules });
     try {
-      const result = await subscribeDuringConnect(broker.url, id.a!, A, `pizza/acks/${B}`);
+      const result = await subscribeDuringConnect(broker.url, id.a!, A, acksOf(B));
       expect(result).toEqual({ granted: [0x80], closed: true });
       const denied = await broker.waitFor((e) => e.event === "subscribe-denied" && e.clientId === A, "the denied subscribe");
-      expect(denied).toMatchObject({ topicFilter: `pizza/acks/${B}`, action: "disconnect" });
+      expect(denied).toMatchObject({ topicFilter: acksOf(B), action: "disconnect" });
       expect(denied).not.toHaveProperty("restored");
       const gone = await broker.waitFor((e) => e.event === "disconnect" && e.clientId === A, "the disconnect");
       expect(gone.reason).toBe("subscribe denied");

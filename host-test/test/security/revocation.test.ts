@@ -15,6 +15,7 @@ import { closedOf, collect, connectClient, orderJson, sleep, tryConnect } from "
 import { createSecurityPki, type Credentials, type SecurityPki } from "../support/security-pki";
 import { mosquittoSkipReason } from "../support/test-brokers";
 import { foreignCa, pkiCli, startBrokerServiceOn, type ForeignCa, type TestBrokerService } from "../support/trust-boundary";
+import { ALL_ORDERS, acksOf, ordersOf } from "../support/topics";
 
 let pki: SecurityPki;
 let theirs: ForeignCa;
@@ -45,7 +46,7 @@ afterAll(() => pki?.remove());
 async function persistent(url: string, thing: string): Promise<MqttClient> {
   const client = await connectClient(url, { credentials: id[thing]!, clientId: thing });
   client.on("error", () => {});
-  await client.subscribeAsync(`pizza/acks/${thing}`, { qos: 1 });
+  await client.subscribeAsync(acksOf(thing), { qos: 1 });
   return client;
 }
 
@@ -129,11 +130,11 @@ describe.skipIf(mosquittoSkipReason !== undefined)("mosquitto: the ACL carries t
   async function orderReaches(client: MqttClient, thing: string): Promise<boolean> {
     const restaurant = await connectClient(mosquitto.url, { credentials: id.restaurant!, clientId: "restaurant" });
     const seen = collect(restaurant);
-    await restaurant.subscribeAsync("pizza/orders/+", { qos: 1 });
-    await client.publishAsync(`pizza/orders/${thing}`, orderJson(thing, Date.now()), { qos: 1 });
+    await restaurant.subscribeAsync(ALL_ORDERS, { qos: 1 });
+    await client.publishAsync(ordersOf(thing), orderJson(thing, Date.now()), { qos: 1 });
     await sleep(300);
     await restaurant.endAsync();
-    return seen.some((m) => m.topic === `pizza/orders/${thing}`);
+    return seen.some((m) => m.topic === ordersOf(thing));
   }
 
   it("thing revoke: the launcher reloads mosquitto by itself; the open connection keeps no right (mosquitto does not end it) and a new one is refused by the CRL", async () => {

@@ -7,6 +7,7 @@ import type { PemInput } from "../../../services/net/tls-stream";
 import { STORE_KEY } from "../../../modules/core/record";
 import { FileStore } from "../../device/file-store";
 import { VirtualDevice } from "../../device/virtual-device";
+import { acksOf, ordersOf } from "./topics";
 
 /** "out CONNECT + SUBSCRIBE pizza/acks/t + PUBLISH pizza/orders/t", "in CONNACK rc=0", "in PUBLISH pizza/acks/t qos=1". */
 export function packetLine(direction: string, packet: string, detail?: string): string {
@@ -61,11 +62,11 @@ export async function virtualClickPackets(options: {
  */
 export function expectedColdClick(thing: string): string[] {
   return comparable([
-    `out CONNECT + SUBSCRIBE pizza/acks/${thing} + PUBLISH pizza/orders/${thing}`,
+    `out CONNECT + SUBSCRIBE ${acksOf(thing)} + PUBLISH ${ordersOf(thing)}`,
     "in CONNACK rc=0",
     "in SUBACK codes=1",
     "in PUBACK id=2",
-    `in PUBLISH pizza/acks/${thing} qos=1`,
+    `in PUBLISH ${acksOf(thing)} qos=1`,
     "out PUBACK",
     "out DISCONNECT",
   ]);

@@ -10,17 +10,34 @@ export interface ReadmeCommand {
   /** What the test runs (placeholders filled in), or undefined when skipped. */
   run?: string;
   skipped?: string;
+  /** Why `run` does less than `text` (it still runs the command itself). */
+  narrowed?: string;
 }
 
 /** Commands that must not or cannot run in the test, and why. First match wins. */
 const SKIPS: Array<[RegExp, string]> = [
   [/^npm ci\b/, "would reinstall node_modules, which the temp clone shares with this checkout"],
   [/^npm (run )?test\b/, "the test suite this test is part of"],
+  [/^npm run typecheck\b/, "npm test runs it before every suite"],
   [/^(PIZZA_CERTS=\S+ )?(mcconfig|mcrun)\b/, "builds and flashes a board (Moddable SDK and a device)"],
   [/^npm run (build:esp32-check|firmware:host)\b/, "builds the firmware with the Moddable SDK (the firmware suite covers it)"],
   [/^npx xs-dev\b/, "installs the Moddable SDK from the network"],
   [/^aws\b/, "talks to AWS"],
   [/^npm run (broker|restaurant)\b/, "a long-running service, stopped with Ctrl-C (host-test/test/services runs it)"],
+];
+
+/**
+ * Commands whose whole run another suite already makes: the test runs them on a narrower input, so the
+ * command itself (its flags, its output modes, its exit code) is still checked. Appended when the command
+ * does not narrow itself already.
+ */
+const NARROWINGS: Array<{ pattern: RegExp; unless: RegExp; append: string; reason: string }> = [
+  {
+    pattern: /^npm run qualify\b/,
+    unless: /--case\b/,
+    append: "--case tls-connect",
+    reason: "every case runs in host-test/test/qualify; here the command itself, on one case",
+  },
 ];
 
 /** Placeholders a reader fills in, with the value the test uses (loopback only). */
@@ -68,5 +85,8 @@ function classify(line: number, text: string): ReadmeCommand {
   let run = text;
   for (const [placeholder, value] of FILL_INS) run = run.split(placeholder).join(value);
   if (/<[^>]+>|…/.test(run)) return { line, text, skipped: "has a placeholder for the reader's own value" };
+  for (const n of NARROWINGS) {
+    if (n.pattern.test(run) && !n.unless.test(run)) return { line, text, run: `${run}${/ -- /.test(` ${run} `) ? "" : " --"} ${n.append}`, narrowed: n.reason };
+  }
   return { line, text, run };
 }

@@ -7,6 +7,7 @@ import type { Authorizer } from "../../../../services/broker/authorizer";
 import { thingTopicAuthorizer } from "../../../../services/broker/authorizer";
 import { type RunningBroker, startBroker } from "../../../../services/broker/broker";
 import { clientOptions, closed, connect, createTestPki, LogCollector, nextMessage, type TestPki, type ThingTls, tryConnect } from "./fixtures";
+import { ALL_ACKS, ALL_ORDERS, acksOf, ordersOf } from "../../support/topics";
 
 let ca: TestPki;
 let otherCa: TestPki; // an unrelated CA the broker does not trust
@@ -62,26 +63,26 @@ describe("broker with the built-in thing rules", () => {
 
   it("delivers a device's order to the restaurant, and the ack only to that device", async () => {
     const kitchen = await connected(restaurant, broker.url);
-    await kitchen.subscribeAsync("pizza/orders/+", { qos: 1 });
+    await kitchen.subscribeAsync(ALL_ORDERS, { qos: 1 });
     const [one, two] = await Promise.all([connected(device1, broker.url), connected(device2, broker.url)]);
-    await one.subscribeAsync("pizza/acks/pizza-button-01", { qos: 1 });
-    await two.subscribeAsync("pizza/acks/pizza-button-02", { qos: 1 });
+    await one.subscribeAsync(acksOf("pizza-button-01"), { qos: 1 });
+    await two.subscribeAsync(acksOf("pizza-button-02"), { qos: 1 });
     const twoReceived: string[] = [];
     two.on("message", (topic) => twoReceived.push(topic));
 
     const order = nextMessage(kitchen);
-    await one.publishAsync("pizza/orders/pizza-button-01", '{"orderId":"pizza-button-01-1"}', { qos: 1 });
-    expect(await order).toEqual({ topic: "pizza/orders/pizza-button-01", payload: '{"orderId":"pizza-button-01-1"}' });
+    await one.publishAsync(ordersOf("pizza-button-01"), '{"orderId":"pizza-button-01-1"}', { qos: 1 });
+    expect(await order).toEqual({ topic: ordersOf("pizza-button-01"), payload: '{"orderId":"pizza-button-01-1"}' });
 
     const ackForOne = nextMessage(one);
     const ackForTwo = nextMessage(two);
-    await kitchen.publishAsync("pizza/acks/pizza-button-01", "ack-1", { qos: 1 });
-    await kitchen.publishAsync("pizza/acks/pizza-button-02", "ack-2", { qos: 1 });
-    expect(await ackForOne).toEqual({ topic: "pizza/acks/pizza-button-01", payload: "ack-1" });
+    await kitchen.publishAsync(acksOf("pizza-button-01"), "ack-1", { qos: 1 });
+    await kitchen.publishAsync(acksOf("pizza-button-02"), "ack-2", { qos: 1 });
+    expect(await ackForOne).toEqual({ topic: acksOf("pizza-button-01"), payload: "ack-1" });
     // The ack for device 1 went out first from the same publisher; had device 2 been sent it, it would
     // have arrived before device 2's own.
-    expect(await ackForTwo).toEqual({ topic: "pizza/acks/pizza-button-02", payload: "ack-2" });
-    expect(twoReceived).toEqual(["pizza/acks/pizza-button-02"]);
+    expect(await ackForTwo).toEqual({ topic: acksOf("pizza-button-02"), payload: "ack-2" });
+    expect(twoReceived).toEqual([acksOf("pizza-button-02")]);
 
     const connects = logs.find((e) => e.event === "connect").map((e) => [e.clientId, e.cn]);
     expect(connects).toEqual(expect.arrayContaining([["restaurant", "restaurant"], ["pizza-button-01", "pizza-button-01"]]));
@@ -90,9 +91,9 @@ describe("broker with the built-in thing rules", () => {
   it("logs publishes with their size, never their payload", async () => {
     const device = await connected(device1, broker.url);
     const from = logs.mark();
-    await device.publishAsync("pizza/orders/pizza-button-01", "secret-margherita", { qos: 1 });
+    await device.publishAsync(ordersOf("pizza-button-01"), "secret-margherita", { qos: 1 });
     const event = await logs.waitFor((e) => e.event === "publish" && e.clientId === "pizza-button-01", from);
-    expect(event).toMatchObject({ topic: "pizza/orders/pizza-button-01", bytes: 17, qos: 1, reason: "thing publishes its own orders" });
+    expect(event).toMatchObject({ topic: ordersOf("pizza-button-01"), bytes: 17, qos: 1, reason: "thing publishes its own orders" });
     expect(JSON.stringify(logs.events)).not.toContain("secret-margherita");
     expect(JSON.stringify(logs.events)).not.toContain("PRIVATE KEY");
   });
@@ -146,7 +147,7 @@ describe("broker with the built-in thing rules", () => {
 
     it("a will on another thing's topic", async () => {
       const from = logs.mark();
-      const will = { topic: "pizza/orders/pizza-button-02", payload: Buffer.from("x"), qos: 0 as const, retain: false };
+      const will = { topic: ordersOf("pizza-button-02"), payload: Buffer.from("x"), qos: 0 as const, retain: false };
       const outcome = await tryConnect(broker.url, clientOptions(device1, { will }));
       expect(outcome).toMatchObject({ connected: false, error: { code: 5 } });
       const event = await logs.waitFor((e) => e.event === "refused", from);
@@ -170,27 +171,27 @@ describe("broker with the built-in thing rules", () => {
   describe("disconnects a device that oversteps", () => {
     it("publishing to another thing's orders topic (and the order is not delivered)", async () => {
       const kitchen = await connected(restaurant, broker.url);
-      await kitchen.subscribeAsync("pizza/orders/+", { qos: 1 });
+      await kitchen.subscribeAsync(ALL_ORDERS, { qos: 1 });
       const received: string[] = [];
       kitchen.on("message", (topic, payload) => received.push(`${topic} ${payload}`));
       const intruder = await connected(device1, broker.url);
       const gone = closed(intruder);
       const from = logs.mark();
-      intruder.publish("pizza/orders/pizza-button-02", "forged", { qos: 1 });
+      intruder.publish(ordersOf("pizza-button-02"), "forged", { qos: 1 });
       await gone;
       const event = await logs.waitFor((e) => e.event === "publish-denied", from);
-      expect(event).toMatchObject({ clientId: "pizza-button-01", topic: "pizza/orders/pizza-button-02", action: "disconnect", reason: "no matching rule" });
+      expect(event).toMatchObject({ clientId: "pizza-button-01", topic: ordersOf("pizza-button-02"), action: "disconnect", reason: "no matching rule" });
       expect(await logs.waitFor((e) => e.event === "disconnect", from)).toMatchObject({ clientId: "pizza-button-01", reason: "publish denied" });
 
       // A later legitimate order arrives, and it is the first thing the restaurant got.
       const honest = await connected(device2, broker.url);
       const next = nextMessage(kitchen);
-      await honest.publishAsync("pizza/orders/pizza-button-02", "real", { qos: 1 });
+      await honest.publishAsync(ordersOf("pizza-button-02"), "real", { qos: 1 });
       await next;
-      expect(received).toEqual(["pizza/orders/pizza-button-02 real"]);
+      expect(received).toEqual([`${ordersOf("pizza-button-02")} real`]);
     });
 
-    it.each(["pizza/acks/pizza-button-02", "pizza/acks/+", "#", "pizza/orders/+", "$SYS/#"])(
+    it.each([acksOf("pizza-button-02"), ALL_ACKS, "#", ALL_ORDERS, "$SYS/#"])(
       "subscribing to %s: SUBACK 0x80, then disconnected",
       async (filter) => {
         const device = await connected(device1, broker.url);
@@ -207,7 +208,7 @@ describe("broker with the built-in thing rules", () => {
       const device = await connected(device1, broker.url);
       const gone = closed(device);
       const from = logs.mark();
-      device.publish("pizza/orders/pizza-button-01", Buffer.alloc(64 * 1024, 0x61), { qos: 0 });
+      device.publish(ordersOf("pizza-button-01"), Buffer.alloc(64 * 1024, 0x61), { qos: 0 });
       await gone;
       const event = await logs.waitFor((e) => e.event === "packet-too-large", from);
       expect(event).toMatchObject({ cn: "pizza-button-01" });
@@ -247,20 +248,20 @@ describe("broker with a custom authorizer", () => {
   it("does not deliver what receive() denies", async () => {
     const kitchen = await connected(restaurant, broker.url);
     const [one, two] = await Promise.all([connected(device1, broker.url), connected(device2, broker.url)]);
-    await one.subscribeAsync("pizza/acks/+");
-    await two.subscribeAsync("pizza/acks/+");
+    await one.subscribeAsync(ALL_ACKS);
+    await two.subscribeAsync(ALL_ACKS);
     const oneReceived: string[] = [];
     one.on("message", (topic) => oneReceived.push(topic));
     const from = logs.mark();
     const ackForTwo = nextMessage(two);
-    await kitchen.publishAsync("pizza/acks/pizza-button-02", "ack-2", { qos: 1 });
-    expect((await ackForTwo).topic).toBe("pizza/acks/pizza-button-02");
+    await kitchen.publishAsync(acksOf("pizza-button-02"), "ack-2", { qos: 1 });
+    expect((await ackForTwo).topic).toBe(acksOf("pizza-button-02"));
     const ackForOne = nextMessage(one);
-    await kitchen.publishAsync("pizza/acks/pizza-button-01", "ack-1", { qos: 1 });
-    expect((await ackForOne).topic).toBe("pizza/acks/pizza-button-01");
-    expect(oneReceived).toEqual(["pizza/acks/pizza-button-01"]);
+    await kitchen.publishAsync(acksOf("pizza-button-01"), "ack-1", { qos: 1 });
+    expect((await ackForOne).topic).toBe(acksOf("pizza-button-01"));
+    expect(oneReceived).toEqual([acksOf("pizza-button-01")]);
     const denied = await logs.waitFor((e) => e.event === "receive-denied", from);
-    expect(denied).toMatchObject({ clientId: "pizza-button-01", topic: "pizza/acks/pizza-button-02", reason: "no matching rule" });
+    expect(denied).toMatchObject({ clientId: "pizza-button-01", topic: acksOf("pizza-button-02"), reason: "no matching rule" });
   });
 
   it("requires client id = certificate CN whatever the authorizer says", async () => {
@@ -279,7 +280,7 @@ describe("broker with a custom authorizer", () => {
     await gone;
     const event = await logs.waitFor((e) => e.event === "publish-denied", from);
     expect(event).toMatchObject({ topic: "$SYS/x/new/clients", reason: "topic reserved for the broker" });
-    await victim.publishAsync("pizza/orders/pizza-button-02", "still here", { qos: 1 });
+    await victim.publishAsync(ordersOf("pizza-button-02"), "still here", { qos: 1 });
     expect(victim.connected).toBe(true);
   });
 
@@ -289,19 +290,19 @@ describe("broker with a custom authorizer", () => {
       ...permissive,
       receive: () => ({ allow: true, reason: "test: anything" }),
       subscribe: (_id, filter) =>
-        filter === "pizza/acks/pizza-button-01" && !acksAllowed ? { allow: false, reason: "test: acks withdrawn" } : { allow: true, reason: "test" },
+        filter === acksOf("pizza-button-01") && !acksAllowed ? { allow: false, reason: "test: acks withdrawn" } : { allow: true, reason: "test" },
     };
     const changingBroker = await startBroker({ key: ca.brokerKey, cert: ca.brokerCert, ca: [ca.caPem], authorizer: changing, log: logs.log });
     try {
       const first = await connected(device1, changingBroker.url, { clean: false });
-      await first.subscribeAsync("pizza/acks/pizza-button-01", { qos: 1 });
+      await first.subscribeAsync(acksOf("pizza-button-01"), { qos: 1 });
       await first.endAsync();
 
       acksAllowed = false;
       const from = logs.mark();
       const second = await connected(device1, changingBroker.url, { clean: false });
       expect(await logs.waitFor((e) => e.event === "subscribe-denied", from)).toMatchObject({
-        topicFilter: "pizza/acks/pizza-button-01",
+        topicFilter: acksOf("pizza-button-01"),
         restored: true,
         reason: "test: acks withdrawn",
       });
@@ -311,7 +312,7 @@ describe("broker with a custom authorizer", () => {
       second.on("message", (topic) => received.push(topic));
       const kitchen = await connected(restaurant, changingBroker.url);
       const news = nextMessage(second);
-      await kitchen.publishAsync("pizza/acks/pizza-button-01", "ack", { qos: 1 });
+      await kitchen.publishAsync(acksOf("pizza-button-01"), "ack", { qos: 1 });
       await kitchen.publishAsync("pizza/news", "news", { qos: 1 });
       await news;
       expect(received).toEqual(["pizza/news"]);
@@ -363,7 +364,7 @@ describe("trust changes without restart", () => {
         expect(event).toMatchObject({ reason: "client certificate rejected: CERT_REVOKED" });
         // Other things of the same CA still connect; an existing connection is not cut by the reload.
         await connected(kept, broker.url);
-        await before.publishAsync("pizza/orders/pizza-button-03", "still open", { qos: 1 });
+        await before.publishAsync(ordersOf("pizza-button-03"), "still open", { qos: 1 });
         expect(before.connected).toBe(true);
       } finally {
         await broker.close();

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MqttFrameScanner } from "../../../../services/broker/limited-connection";
+import { ordersOf } from "../../support/topics";
 
 /** MQTT variable byte integer (the fixed header's remaining length). */
 function varint(n: number): number[] {
@@ -14,7 +15,7 @@ function varint(n: number): number[] {
 }
 /** A QoS 0 PUBLISH packet, encoded by hand so the test does not share code with the scanner. */
 function publish(payloadBytes: number): Buffer {
-  const topic = Buffer.from("pizza/orders/pizza-button-01");
+  const topic = Buffer.from(ordersOf("pizza-button-01"));
   const body = Buffer.concat([Buffer.from([topic.length >> 8, topic.length & 0xff]), topic, Buffer.alloc(payloadBytes, 0x61)]);
   return Buffer.concat([Buffer.from([0x30, ...varint(body.length)]), body]);
 }

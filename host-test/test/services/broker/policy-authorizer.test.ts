@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { ClientIdentity } from "../../../../services/broker/authorizer";
 import { type PolicyDecisionEvent, policyAuthorizer } from "../../../../services/broker/policy-authorizer";
+import { ALL_ACKS, acksOf, ordersOf } from "../../support/topics";
 
 const policyDir = fileURLToPath(new URL("../../../../services/policies/", import.meta.url));
 const device = { name: "device", document: readFileSync(policyDir + "device.json", "utf8") };
@@ -32,15 +33,15 @@ describe("policyAuthorizer", () => {
     const { authz, events } = setup([device]);
     const id = identity("pizza-button-01");
     expect(authz.connect(id)).toEqual({ allow: true, reason: expect.stringMatching(/iot:Connect on arn:aws:iot:us-east-1:123456789012:client\/pizza-button-01 allowed by device Statement\[0\] \(Sid "ConnectAsOwnThing"\)/) });
-    expect(authz.publish(id, "pizza/orders/pizza-button-01").allow).toBe(true);
-    expect(authz.publish(id, "pizza/orders/pizza-button-02").allow).toBe(false);
-    expect(authz.subscribe(id, "pizza/acks/pizza-button-01").allow).toBe(true);
-    expect(authz.subscribe(id, "pizza/acks/+").allow).toBe(false);
-    expect(authz.receive(id, "pizza/acks/pizza-button-01").allow).toBe(true);
-    expect(authz.receive(id, "pizza/acks/pizza-button-02").allow).toBe(false);
+    expect(authz.publish(id, ordersOf("pizza-button-01")).allow).toBe(true);
+    expect(authz.publish(id, ordersOf("pizza-button-02")).allow).toBe(false);
+    expect(authz.subscribe(id, acksOf("pizza-button-01")).allow).toBe(true);
+    expect(authz.subscribe(id, ALL_ACKS).allow).toBe(false);
+    expect(authz.receive(id, acksOf("pizza-button-01")).allow).toBe(true);
+    expect(authz.receive(id, acksOf("pizza-button-02")).allow).toBe(false);
     expect(events.map((e) => e.action)).toEqual(["iot:Connect", "iot:Publish", "iot:Publish", "iot:Subscribe", "iot:Subscribe", "iot:Receive", "iot:Receive"]);
-    expect(events[1]).toMatchObject({ allow: true, policy: "device", statement: 1, sid: "PublishOwnOrders", resource: "pizza/orders/pizza-button-01" });
-    expect(events[2]).toMatchObject({ allow: false, resource: "pizza/orders/pizza-button-02" });
+    expect(events[1]).toMatchObject({ allow: true, policy: "device", statement: 1, sid: "PublishOwnOrders", resource: ordersOf("pizza-button-01") });
+    expect(events[2]).toMatchObject({ allow: false, resource: ordersOf("pizza-button-02") });
     expect(events[2]!.policy).toBeUndefined();
   });
 
@@ -54,12 +55,12 @@ describe("policyAuthorizer", () => {
     const first = identity("pizza-button-01");
     expect(authz.connect(first).allow).toBe(true);
     set([device, { name: "deny", document: { Version: "2012-10-17", Statement: { Effect: "Deny", Action: "iot:Publish", Resource: "*" } } }]);
-    expect(authz.publish(first, "pizza/orders/pizza-button-01").allow).toBe(true);
+    expect(authz.publish(first, ordersOf("pizza-button-01")).allow).toBe(true);
     expect(asked).toHaveLength(1);
 
     const second = identity("pizza-button-01");
     expect(authz.connect(second).allow).toBe(true);
-    expect(authz.publish(second, "pizza/orders/pizza-button-01")).toEqual({ allow: false, reason: expect.stringMatching(/denied by deny Statement\[0\]/) });
+    expect(authz.publish(second, ordersOf("pizza-button-01"))).toEqual({ allow: false, reason: expect.stringMatching(/denied by deny Statement\[0\]/) });
     expect(asked).toHaveLength(2);
   });
 

@@ -19,6 +19,7 @@ import {
   nextMessage,
   tryConnect,
 } from "./fixtures";
+import { ALL_ACKS, ALL_ORDERS, acksOf, ordersOf } from "../../support/topics";
 
 const policyDir = fileURLToPath(new URL("../../../../services/policies/", import.meta.url));
 const devicePolicy = join(policyDir, "device.json");
@@ -73,19 +74,19 @@ afterAll(async () => {
 describe("broker with policyAuthorizer over TLS", () => {
   it("a device with the default device policy orders and gets its ack from the restaurant", async () => {
     const restaurant = await connectAs("restaurant");
-    expect((await restaurant.subscribeAsync("pizza/orders/+", { qos: 1 }))[0]!.qos).toBe(1);
+    expect((await restaurant.subscribeAsync(ALL_ORDERS, { qos: 1 }))[0]!.qos).toBe(1);
     const button = await connectAs("pizza-button-01");
-    expect((await button.subscribeAsync("pizza/acks/pizza-button-01", { qos: 1 }))[0]!.qos).toBe(1);
+    expect((await button.subscribeAsync(acksOf("pizza-button-01"), { qos: 1 }))[0]!.qos).toBe(1);
 
     const order = nextMessage(restaurant);
-    await button.publishAsync("pizza/orders/pizza-button-01", '{"orderId":"pizza-button-01-1"}', { qos: 1 });
-    expect(await order).toEqual({ topic: "pizza/orders/pizza-button-01", payload: '{"orderId":"pizza-button-01-1"}' });
+    await button.publishAsync(ordersOf("pizza-button-01"), '{"orderId":"pizza-button-01-1"}', { qos: 1 });
+    expect(await order).toEqual({ topic: ordersOf("pizza-button-01"), payload: '{"orderId":"pizza-button-01-1"}' });
 
     const ack = nextMessage(button);
-    await restaurant.publishAsync("pizza/acks/pizza-button-01", '{"status":"accepted"}', { qos: 1 });
-    expect(await ack).toEqual({ topic: "pizza/acks/pizza-button-01", payload: '{"status":"accepted"}' });
+    await restaurant.publishAsync(acksOf("pizza-button-01"), '{"status":"accepted"}', { qos: 1 });
+    expect(await ack).toEqual({ topic: acksOf("pizza-button-01"), payload: '{"status":"accepted"}' });
 
-    const published = await logs.waitFor((e) => e.event === "publish" && e.topic === "pizza/orders/pizza-button-01");
+    const published = await logs.waitFor((e) => e.event === "publish" && e.topic === ordersOf("pizza-button-01"));
     expect(published.reason).toMatch(/allowed by device Statement\[1\] \(Sid "PublishOwnOrders"\)/);
     expect((await logs.waitFor((e) => e.event === "connect" && e.clientId === "restaurant")).reason).toMatch(/restaurant Statement\[0\] \(Sid "ConnectAsRestaurant"\)/);
     button.end(true);
@@ -100,10 +101,10 @@ describe("broker with policyAuthorizer over TLS", () => {
     const button = await connectAs("pizza-button-01");
     const from = logs.mark();
     const gone = closed(button);
-    button.publish("pizza/orders/pizza-button-01", '{"orderId":"pizza-button-01-2"}', { qos: 0 });
+    button.publish(ordersOf("pizza-button-01"), '{"orderId":"pizza-button-01-2"}', { qos: 0 });
     await gone;
     const denied = await logs.waitFor((e) => e.event === "publish-denied" && e.clientId === "pizza-button-01", from);
-    expect(denied).toMatchObject({ action: "disconnect", topic: "pizza/orders/pizza-button-01" });
+    expect(denied).toMatchObject({ action: "disconnect", topic: ordersOf("pizza-button-01") });
     expect(denied.reason).toMatch(/denied by deny-orders Statement\[0\] \(Sid "NoOrders"\) \(explicit Deny\)/);
   });
 
@@ -111,10 +112,10 @@ describe("broker with policyAuthorizer over TLS", () => {
     // Detaching the Deny: the next connection may publish again.
     store.detach("deny-orders", "pizza-button-01");
     const restaurant = await connectAs("restaurant");
-    await restaurant.subscribeAsync("pizza/orders/+", { qos: 1 });
+    await restaurant.subscribeAsync(ALL_ORDERS, { qos: 1 });
     const button = await connectAs("pizza-button-01");
     const order = nextMessage(restaurant);
-    await button.publishAsync("pizza/orders/pizza-button-01", '{"orderId":"pizza-button-01-3"}', { qos: 1 });
+    await button.publishAsync(ordersOf("pizza-button-01"), '{"orderId":"pizza-button-01-3"}', { qos: 1 });
     expect((await order).payload).toBe('{"orderId":"pizza-button-01-3"}');
     button.end(true);
 
@@ -126,14 +127,14 @@ describe("broker with policyAuthorizer over TLS", () => {
     const from = logs.mark();
     const gone = closed(second);
     // SUBACK 0x80 (mqtt.js rejects the subscribe), then the broker disconnects the client.
-    await expect(second.subscribeAsync("pizza/acks/pizza-button-02")).rejects.toMatchObject({ packet: { cmd: "suback", granted: [128] } });
+    await expect(second.subscribeAsync(acksOf("pizza-button-02"))).rejects.toMatchObject({ packet: { cmd: "suback", granted: [128] } });
     await gone;
     expect((await logs.waitFor((e) => e.event === "subscribe-denied" && e.clientId === "pizza-button-02", from)).reason).toMatch(/implicitly denied/);
 
     // …and restoring it restores the permission, still on the same broker.
     store.attach(devicePolicy, "pizza-button-02");
     const third = await connectAs("pizza-button-02");
-    expect((await third.subscribeAsync("pizza/acks/pizza-button-02"))[0]!.qos).toBe(0);
+    expect((await third.subscribeAsync(acksOf("pizza-button-02")))[0]!.qos).toBe(0);
     third.end(true);
   });
 
@@ -158,15 +159,15 @@ describe("broker with policyAuthorizer over TLS", () => {
     store.detach("device", "pizza-button-02");
     store.attach(watcher, "pizza-button-02");
     const button = await connectAs("pizza-button-02");
-    expect((await button.subscribeAsync("pizza/acks/+", { qos: 1 }))[0]!.qos).toBe(1);
+    expect((await button.subscribeAsync(ALL_ACKS, { qos: 1 }))[0]!.qos).toBe(1);
     const restaurant = await connectAs("restaurant");
     const from = logs.mark();
     const received = nextMessage(button);
-    await restaurant.publishAsync("pizza/acks/pizza-button-01", "not yours", { qos: 1 });
-    await restaurant.publishAsync("pizza/acks/pizza-button-02", "yours", { qos: 1 });
-    expect(await received).toEqual({ topic: "pizza/acks/pizza-button-02", payload: "yours" });
+    await restaurant.publishAsync(acksOf("pizza-button-01"), "not yours", { qos: 1 });
+    await restaurant.publishAsync(acksOf("pizza-button-02"), "yours", { qos: 1 });
+    expect(await received).toEqual({ topic: acksOf("pizza-button-02"), payload: "yours" });
     const dropped = await logs.waitFor((e) => e.event === "receive-denied" && e.clientId === "pizza-button-02", from);
-    expect(dropped).toMatchObject({ topic: "pizza/acks/pizza-button-01" });
+    expect(dropped).toMatchObject({ topic: acksOf("pizza-button-01") });
     expect(dropped.reason).toMatch(/iot:Receive .*topic\/pizza\/acks\/pizza-button-01 implicitly denied/);
   });
 });

@@ -6,6 +6,7 @@ import type { BrokerEvent, RunningBroker } from "../../../../services/broker/bro
 import { PublishLimiter } from "../../../../services/broker/publish-limit";
 import { collectMessages, connectRaw, credentialsOf, devPki, removeDir, startTestBroker, tempDir, waitFor } from "../../integration/fixtures";
 import type { DevPki } from "../../../../tools/pki/dev";
+import { ALL_ORDERS, ordersOf } from "../../support/topics";
 
 describe("PublishLimiter", () => {
   it("lets a burst through, then spaces a connection's publishes at the rate; exempt ids and other connections are not held", () => {
@@ -50,13 +51,13 @@ describe("embedded broker: one connection cannot monopolise it", () => {
     const flooder = await connectRaw(broker.url, dev.device.name, credentialsOf(dev.device));
     const calm = await connectRaw(broker.url, "pizza-button-02", credentialsOf(other));
     try {
-      await restaurant.subscribeAsync("pizza/orders/+", { qos: 1 });
+      await restaurant.subscribeAsync(ALL_ORDERS, { qos: 1 });
       const received = collectMessages(restaurant);
       const FLOOD = 200;
-      const flood = Array.from({ length: FLOOD }, (_, i) => flooder.publishAsync(`pizza/orders/${dev.device.name}`, `flood ${i}`, { qos: 1 }));
+      const flood = Array.from({ length: FLOOD }, (_, i) => flooder.publishAsync(ordersOf(dev.device.name), `flood ${i}`, { qos: 1 }));
       for (const publish of flood) publish.catch(() => undefined); // the rest is cut off when the test ends it
       await waitFor(() => events.some((e) => e.event === "publish-throttled" && e.clientId === dev.device.name), "the flooder to be throttled");
-      await calm.publishAsync("pizza/orders/pizza-button-02", "one order", { qos: 1 });
+      await calm.publishAsync(ordersOf("pizza-button-02"), "one order", { qos: 1 });
       await waitFor(() => received.some((m) => m.text === "one order"), "the calm client's message");
       const floodSeen = received.filter((m) => m.text.startsWith("flood ")).length;
       console.log(JSON.stringify({ publishLimit: "calm client delivered", floodDeliveredBefore: floodSeen, flood: FLOOD }));

@@ -10,6 +10,7 @@ import { UsageError } from "../../../../services/runtime";
 import { connectRaw, removeDir, tempDir } from "../../integration/fixtures";
 import { tryConnect } from "../../support/mqtt-probe";
 import { pkiTool, startBrokerProcess, startService, stopAll, thingCredentials, type BrokerProcess } from "../processes";
+import { ordersOf } from "../../support/topics";
 
 let dir: string;
 let pkiDir: string;
@@ -51,7 +52,7 @@ describe("npm run broker", () => {
     const mark = broker.lines.length;
     const client = await connectRaw(broker.url, "pizza-button-01", thingCredentials(pkiDir, "pizza-button-01"));
     const closed = new Promise<void>((resolve) => client.once("close", () => resolve()));
-    client.publish("pizza/orders/someone-else", "{}", { qos: 0 });
+    client.publish(ordersOf("someone-else"), "{}", { qos: 0 });
     await closed; // a violation disconnects, as AWS IoT does
     await broker.waitFor((l) => l.event === "disconnect" && l.clientId === "pizza-button-01" && broker.lines.indexOf(l) >= mark, "the disconnect");
     await client.endAsync(true);
@@ -59,9 +60,9 @@ describe("npm run broker", () => {
     expect(lines.find((l) => l.event === "connect" && l.clientId === "pizza-button-01")?.reason).toMatch(/allowed by device Statement\[0\]/);
     expect(lines.find((l) => l.source === "policy" && l.action === "iot:Connect")).toMatchObject({ allow: true, policy: "device", sid: "ConnectAsOwnThing" });
     const denied = lines.find((l) => l.event === "publish-denied");
-    expect(denied).toMatchObject({ clientId: "pizza-button-01", topic: "pizza/orders/someone-else", action: "disconnect" });
+    expect(denied).toMatchObject({ clientId: "pizza-button-01", topic: ordersOf("someone-else"), action: "disconnect" });
     expect(denied!.reason).toMatch(/denied|no matching/i);
-    expect(lines.find((l) => l.source === "policy" && l.action === "iot:Publish")).toMatchObject({ allow: false, resource: "pizza/orders/someone-else" });
+    expect(lines.find((l) => l.source === "policy" && l.action === "iot:Publish")).toMatchObject({ allow: false, resource: ordersOf("someone-else") });
   });
 
   it("a thing created with the PKI tool gets the device policy; deactivate refuses it at CONNECT, activate lets it back", async () => {

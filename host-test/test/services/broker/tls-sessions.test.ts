@@ -10,6 +10,7 @@ import type { CloseKind } from "../../../../modules/core/ports";
 import { MqttConnector, type ConnectionEvent } from "../../../device/mqtt-connector";
 import type { DevPki } from "../../../../tools/pki/dev";
 import { credentialsOf, devPki, removeDir, startTestBroker, tempDir, type Credentials } from "../../integration/fixtures";
+import { acksOf } from "../../support/topics";
 
 const THING = "pizza-button-01";
 
@@ -108,7 +109,7 @@ describe("the broker resumes TLS sessions, and still asks the registry on every 
     const attempt = () =>
       new Promise<{ ready: boolean; kind?: CloseKind; detail?: string }>((resolve) => {
         const c = connector.connect(
-          { subscribe: `pizza/acks/${THING}` },
+          { subscribe: acksOf(THING) },
           {
             onReady: () => {
               c.close();

@@ -15,6 +15,7 @@ import { startRenewal } from "../../../../services/renewal/service";
 import type { RenewalService } from "../../../../services/renewal/renewal";
 import { connectRaw, removeDir, tempDir } from "../../integration/fixtures";
 import { pkiTool, startBrokerProcess, stopAll, thingCredentials, type BrokerProcess, type LogLine } from "../processes";
+import { renewOf, renewedOf } from "../../support/topics";
 
 let dir: string;
 let pkiDir: string;
@@ -57,7 +58,7 @@ async function button(thing: string): Promise<{ client: MqttClient; answers: Ren
     if (decoded.ok) answers.push(decoded.value);
   });
   const closed = new Promise<void>((resolve) => client.once("close", () => resolve()));
-  await client.subscribeAsync(`pizza/renewed/${thing}`, { qos: 1 });
+  await client.subscribeAsync(renewedOf(thing), { qos: 1 });
   return { client, answers, closed };
 }
 
@@ -68,7 +69,7 @@ async function waitUntil(check: () => boolean, what: string): Promise<void> {
 
 async function ask(b: Awaited<ReturnType<typeof button>>, thing: string, serial: string): Promise<RenewalAnswer> {
   const before = b.answers.length;
-  await b.client.publishAsync(`pizza/renew/${thing}`, JSON.stringify({ v: 1, serial }), { qos: 1 });
+  await b.client.publishAsync(renewOf(thing), JSON.stringify({ v: 1, serial }), { qos: 1 });
   await waitUntil(() => b.answers.length > before, `the answer to ${thing}`);
   return b.answers[before]!;
 }
@@ -108,14 +109,14 @@ describe("renewal service", () => {
   it("a thing can't renew another: the broker refuses the publish and disconnects it; nothing is issued", async () => {
     const b = await button("button-b");
     const issuedBefore = renewal.issued;
-    b.client.publish("pizza/renew/button-a", JSON.stringify({ v: 1, serial: serialOf(certOf("button-a")) }), { qos: 0 });
+    b.client.publish(renewOf("button-a"), JSON.stringify({ v: 1, serial: serialOf(certOf("button-a")) }), { qos: 0 });
     await b.closed;
-    await broker.waitFor((l) => l.event === "publish-denied" && l.clientId === "button-b" && l.topic === "pizza/renew/button-a", "the denied publish");
+    await broker.waitFor((l) => l.event === "publish-denied" && l.clientId === "button-b" && l.topic === renewOf("button-a"), "the denied publish");
     const c = await connectRaw(broker.url, "button-b", thingCredentials(pkiDir, "button-b"));
     clients.push(c);
-    c.subscribe("pizza/renewed/button-a", () => {});
+    c.subscribe(renewedOf("button-a"), () => {});
     // Reading another thing's answers is refused too.
-    await broker.waitFor((l) => l.event === "subscribe-denied" && l.clientId === "button-b" && l.topicFilter === "pizza/renewed/button-a", "the denied subscribe");
+    await broker.waitFor((l) => l.event === "subscribe-denied" && l.clientId === "button-b" && l.topicFilter === renewedOf("button-a"), "the denied subscribe");
     expect(renewal.issued).toBe(issuedBefore);
   });
 
@@ -145,7 +146,7 @@ describe("renewal service", () => {
   it("a malformed request is answered with a refusal and nothing else happens", async () => {
     const b = await button("button-b");
     const before = b.answers.length;
-    await b.client.publishAsync("pizza/renew/button-b", "not json", { qos: 1 });
+    await b.client.publishAsync(renewOf("button-b"), "not json", { qos: 1 });
     await waitUntil(() => b.answers.length > before, "the refusal");
     expect(b.answers[before]).toEqual({ v: 1, status: "refused", reason: "bad request: not JSON" });
   });

@@ -4,9 +4,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { memoryLog } from "../../../device/log";
 import { OrderDb } from "../../../../services/restaurant/order-db";
 import { OrderDesk, SettleError, TOO_MANY_ORDERS, parseIncoming, type OrderDeskOptions, type ThingState } from "../../../../services/restaurant/order-desk";
+import { acksOf, ordersOf } from "../../support/topics";
 
 const THING = "pizza-button-01";
-const TOPIC = `pizza/orders/${THING}`;
+const TOPIC = ordersOf(THING);
 const bytes = (text: string) => new TextEncoder().encode(text);
 
 function order(seq: number, fields: Record<string, unknown> = {}, thing = THING): Uint8Array {
@@ -30,7 +31,7 @@ function openDesk(options: Partial<OrderDeskOptions> = {}) {
 describe("parseIncoming", () => {
   it("takes the thing from the topic and refuses payloads that claim another thing", () => {
     expect(parseIncoming("pizza", TOPIC, order(1))).toMatchObject({ ok: true, thing: THING, order: { orderId: `${THING}-1` } });
-    expect(parseIncoming("pizza", "pizza/acks/x", order(1))).toEqual({ ok: false, reason: "not an orders topic of a valid thing name" });
+    expect(parseIncoming("pizza", acksOf("x"), order(1))).toEqual({ ok: false, reason: "not an orders topic of a valid thing name" });
     expect(parseIncoming("pizza", "pizza/orders/a+b", order(1))).toEqual({ ok: false, reason: "not an orders topic of a valid thing name" });
     expect(parseIncoming("pizza", TOPIC, order(1, { serialNumber: "pizza-button-02", orderId: "pizza-button-02-1" }))).toMatchObject({ ok: false, reason: expect.stringContaining("does not match the topic's thing") });
     expect(parseIncoming("pizza", TOPIC, bytes("{nope"))).toMatchObject({ ok: false });
@@ -82,7 +83,7 @@ describe("OrderDesk: per-thing request limit", () => {
     expect(over).toMatchObject({ type: "new", order: { status: "rejected", reason: TOO_MANY_ORDERS } });
     expect(JSON.parse((over as { order: { ack: string } }).order.ack)).toEqual({ v: 1, orderId: `${THING}-4`, status: "rejected", reason: "too many orders" });
     // Another button is not affected.
-    expect(desk.receive("pizza/orders/pizza-button-02", order(1, {}, "pizza-button-02"))).toMatchObject({ order: { status: "accepted" } });
+    expect(desk.receive(ordersOf("pizza-button-02"), order(1, {}, "pizza-button-02"))).toMatchObject({ order: { status: "accepted" } });
     // 10 per hour: one more after 6 minutes, not before.
     clock.now += 5 * 60_000;
     expect(desk.receive(TOPIC, order(5))).toMatchObject({ order: { status: "rejected", reason: TOO_MANY_ORDERS } });

@@ -19,10 +19,11 @@ import {
   waitFor,
   type Credentials,
 } from "../../integration/fixtures";
+import { acksOf, ordersOf } from "../../support/topics";
 
 const THING = "pizza-button-01";
-const ORDERS = `pizza/orders/${THING}`;
-const ACKS = `pizza/acks/${THING}`;
+const ORDERS = ordersOf(THING);
+const ACKS = acksOf(THING);
 
 function order(seq: number, fields: Record<string, unknown> = {}): string {
   return JSON.stringify({
@@ -164,7 +165,7 @@ describe("restaurant: cancels", () => {
     const otherButton = await connectRaw(broker.url, other, credentialsOf(otherFiles));
     try {
       await otherButton.publishAsync(
-        `pizza/orders/${other}`,
+        ordersOf(other),
         JSON.stringify({ serialNumber: other, clickType: "SINGLE", v: 1, orderId: `${other}-1`, seq: 1, action: "order", item: "margherita" }),
         { qos: 1 },
       );
@@ -238,10 +239,10 @@ describe("restaurant: fairness and text safety", () => {
     const { restaurant } = await setup({ thingState: (thing) => dev.pki.thingState(thing) });
     const otherButton = await connectRaw(broker.url, other, credentialsOf(files));
     try {
-      await otherButton.subscribeAsync(`pizza/acks/${other}`, { qos: 1 });
+      await otherButton.subscribeAsync(acksOf(other), { qos: 1 });
       const otherAcks = collectMessages(otherButton);
       const send = (seq: number) =>
-        otherButton.publishAsync(`pizza/orders/${other}`, JSON.stringify({ serialNumber: other, clickType: "SINGLE", v: 1, orderId: `${other}-${seq}`, seq, action: "order", item: "margherita" }), { qos: 1 });
+        otherButton.publishAsync(ordersOf(other), JSON.stringify({ serialNumber: other, clickType: "SINGLE", v: 1, orderId: `${other}-${seq}`, seq, action: "order", item: "margherita" }), { qos: 1 });
       await send(1);
       await waitFor(() => otherAcks.length === 1, "the first ack");
       expect(otherAcks[0]!.json.status).toBe("accepted");

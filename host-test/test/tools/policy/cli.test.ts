@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../../../../tools/policy/cli";
+import { ALL_ACKS, acksOf, ordersOf } from "../../support/topics";
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
 const devicePolicy = join(root, "services/policies/device.json");
@@ -23,14 +24,14 @@ const button = ["--thing", "pizza-button-01", "--client-id", "pizza-button-01"];
 
 describe("policy CLI (in process)", () => {
   it("explain: allow prints the deciding statement and exits 0", () => {
-    const r = run("explain", "--policy", devicePolicy, ...button, "--action", "iot:Publish", "--resource", "pizza/orders/pizza-button-01");
+    const r = run("explain", "--policy", devicePolicy, ...button, "--action", "iot:Publish", "--resource", ordersOf("pizza-button-01"));
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^ALLOW {2}iot:Publish on arn:aws:iot:\*:\*:topic\/pizza\/orders\/pizza-button-01/);
     expect(r.out).toMatch(/deciding statement: .*device\.json Statement\[1\] \(Sid "PublishOwnOrders"\)/);
   });
 
   it("explain: implicit deny exits 1 and says so", () => {
-    const r = run("explain", "--policy", devicePolicy, ...button, "--action", "iot:Publish", "--resource", "pizza/orders/someone-else");
+    const r = run("explain", "--policy", devicePolicy, ...button, "--action", "iot:Publish", "--resource", ordersOf("someone-else"));
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^DENY/);
     expect(r.out).toMatch(/deciding statement: none \(implicit deny/);
@@ -46,7 +47,7 @@ describe("policy CLI (in process)", () => {
   it("explain: an explicit Deny in a second policy wins and is named", () => {
     const deny = join(tmp, "deny-publish.json");
     writeFileSync(deny, JSON.stringify({ Version: "2012-10-17", Statement: [{ Sid: "NoOrders", Effect: "Deny", Action: "iot:Publish", Resource: "arn:aws:iot:*:*:topic/pizza/orders/*" }] }));
-    const r = run("explain", "--policy", devicePolicy, "--policy", deny, ...button, "--action", "iot:Publish", "--resource", "pizza/orders/pizza-button-01", "--json");
+    const r = run("explain", "--policy", devicePolicy, "--policy", deny, ...button, "--action", "iot:Publish", "--resource", ordersOf("pizza-button-01"), "--json");
     expect(r.code).toBe(1);
     const json = JSON.parse(r.out);
     expect(json.allow).toBe(false);
@@ -71,7 +72,7 @@ describe("policy CLI (in process)", () => {
   });
 
   it("explain: an action AWS IoT doesn't have is an unknown action (exit 2), whatever else is missing", () => {
-    for (const extra of [[], ["--resource", "pizza/orders/x"]]) {
+    for (const extra of [[], ["--resource", ordersOf("x")]]) {
       const r = run("explain", "--policy", devicePolicy, "--client-id", "c", "--action", "iot:Frob", ...extra);
       expect(r.code).toBe(2);
       expect(r.err).toMatch(/^error: unknown action "iot:Frob": AWS IoT's MQTT actions are iot:Connect, iot:Publish, iot:Subscribe, iot:Receive/);
@@ -128,9 +129,9 @@ describe("policy CLI (real process via tsx)", () => {
   const exec = promisify(execFile);
 
   it("exits 0 on allow and 1 on deny", async () => {
-    const allowed = await exec(tsx, [cli, "explain", "--policy", devicePolicy, ...button, "--action", "iot:Subscribe", "--resource", "pizza/acks/pizza-button-01"], { cwd: root });
+    const allowed = await exec(tsx, [cli, "explain", "--policy", devicePolicy, ...button, "--action", "iot:Subscribe", "--resource", acksOf("pizza-button-01")], { cwd: root });
     expect(allowed.stdout).toMatch(/^ALLOW/);
-    const denied = exec(tsx, [cli, "explain", "--policy", devicePolicy, ...button, "--action", "iot:Subscribe", "--resource", "pizza/acks/+"], { cwd: root });
+    const denied = exec(tsx, [cli, "explain", "--policy", devicePolicy, ...button, "--action", "iot:Subscribe", "--resource", ALL_ACKS], { cwd: root });
     await expect(denied).rejects.toMatchObject({ code: 1, stdout: expect.stringMatching(/^DENY/) });
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PolicyParseError, parsePolicy } from "../../../../tools/policy/parse";
+import { ordersOf } from "../../support/topics";
 
 const V = "2012-10-17";
 const ok = (statement: unknown) => JSON.stringify({ Version: V, Statement: statement });
@@ -56,7 +57,7 @@ describe("parsePolicy: errors name the element", () => {
     ["no Resource", ok([{ Effect: "Allow", Action: "iot:Publish" }]), /Statement\[0\]\.Resource: missing/],
     ["empty Resource list", ok([{ Effect: "Allow", Action: "iot:Publish", Resource: [] }]), /Resource: must not be empty/],
     ["non-string Resource", ok([{ Effect: "Allow", Action: "iot:Publish", Resource: [42] }]), /Resource\[0\]: must be a string/],
-    ["bare topic as Resource", ok([{ Effect: "Allow", Action: "iot:Publish", Resource: "pizza/orders/x" }]), /is not "\*" or an ARN/],
+    ["bare topic as Resource", ok([{ Effect: "Allow", Action: "iot:Publish", Resource: ordersOf("x") }]), /is not "\*" or an ARN/],
     ["truncated ARN", ok([{ Effect: "Allow", Action: "iot:Publish", Resource: "arn:aws:iot:us-east-1" }]), /not a complete ARN/],
     ["Principal", ok([{ Effect: "Allow", Principal: "*", Action: "iot:Publish", Resource: "*" }]), /Principal: not allowed in AWS IoT policies/],
     ["unknown statement key", ok([{ Effect: "Allow", Action: "iot:Publish", Resource: "*", Resources: "*" }]), /Statement\[0\]\.Resources: unknown element/],

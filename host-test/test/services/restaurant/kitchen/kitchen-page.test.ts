@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectRaw, removeDir, tempDir } from "../../../integration/fixtures";
 import type { TestButton } from "../../../support/button";
 import { buttonFor, pkiTool, startBrokerProcess, startRestaurantProcess, stopAll, thingCredentials, type BrokerProcess, type RestaurantProcess } from "../../processes";
+import { ordersOf } from "../../../support/topics";
 
 const CHROMIUM = "/usr/bin/chromium";
 const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
@@ -181,7 +182,7 @@ describe.skipIf(!HAVE_CHROMIUM)("kitchen page in a real browser", () => {
     const played = Number((await page.locator("#alerts").getAttribute("data-played")) ?? 0);
     try {
       const send = (seq: number, fields: Record<string, unknown>) =>
-        raw.publishAsync(`pizza/orders/${THING}`, JSON.stringify({ serialNumber: THING, clickType: "SINGLE", v: 1, orderId: `${THING}-${seq}`, seq, action: "order", item: "margherita", ...fields }), { qos: 1 });
+        raw.publishAsync(ordersOf(THING), JSON.stringify({ serialNumber: THING, clickType: "SINGLE", v: 1, orderId: `${THING}-${seq}`, seq, action: "order", item: "margherita", ...fields }), { qos: 1 });
       const seq = Math.floor(Date.now() / 1000) + 1_000;
       // A right-to-left override in a field would reverse the text after it.
       await send(seq, { batteryVoltage: "\u202e3012mV" });

@@ -20,6 +20,7 @@ import {
   tempDir,
   waitFor,
 } from "../../../integration/fixtures";
+import { acksOf, ordersOf } from "../../../support/topics";
 
 const THING = "pizza-button-01";
 
@@ -57,7 +58,7 @@ beforeAll(async () => {
     defaultEtaMin: 25,
   });
   button = await connectRaw(broker.url, THING, credentialsOf(dev.device));
-  await button.subscribeAsync(`pizza/acks/${THING}`, { qos: 1 });
+  await button.subscribeAsync(acksOf(THING), { qos: 1 });
   acks = collectMessages(button);
 });
 
@@ -77,7 +78,7 @@ async function place(fields: Record<string, unknown> = {}): Promise<string> {
     fields.action === "cancel"
       ? { serialNumber: THING, clickType: "LONG", v: 1, orderId, seq, action: "cancel", cancels: fields.cancels }
       : { serialNumber: THING, clickType: "SINGLE", v: 1, orderId, seq, action: "order", item: "margherita", ...fields };
-  await button.publishAsync(`pizza/orders/${THING}`, JSON.stringify(message), { qos: 1 });
+  await button.publishAsync(ordersOf(THING), JSON.stringify(message), { qos: 1 });
   await waitFor(() => restaurant.order(orderId) !== undefined, `${orderId} at the restaurant`);
   return orderId;
 }
