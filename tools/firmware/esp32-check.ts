@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { REPO_ROOT, type Sdk } from "./sdk";
 import { runTool } from "./run";
-import { checkProfiles, type ProfileCheck } from "./esp32-profiles";
+import { checkProfiles, withoutIdf, type ProfileCheck } from "./esp32-profiles";
 
 export const ESP32_CHECK_MANIFEST = join(REPO_ROOT, "tools", "firmware", "esp32-check", "manifest.json");
 
@@ -24,7 +24,7 @@ export async function esp32Check(options: { sdk: Sdk; outDir?: string; log?: (li
   mkdirSync(outDir, { recursive: true });
   const output = await runTool("mcrun", ["-m", "-p", "esp32", "-t", "build", "-o", outDir, ESP32_CHECK_MANIFEST], {
     cwd: REPO_ROOT,
-    env: options.sdk.env,
+    env: withoutIdf(options.sdk.env),
     log: options.log,
   });
   const archivePath = join(outDir, "bin", "esp32", "release", "esp32-check", "esp32-check.xsa");

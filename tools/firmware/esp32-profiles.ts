@@ -10,6 +10,12 @@ import { checkPartitions, PARTITIONS_CSV, readPartitions } from "./partitions";
 import { runTool } from "./run";
 import { REPO_ROOT, type Sdk } from "./sdk";
 
+/** The SDK tools' environment without IDF_PATH: mcrun -p esp32 sources $IDF_PATH/export.sh when it is set, and neither this check nor the profile check needs ESP-IDF's tools (a headers-only ESP-IDF has no export.sh). */
+export function withoutIdf(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { IDF_PATH: _idf, ...rest } = env;
+  return rest;
+}
+
 export const PROFILES = ["development", "production"] as const;
 export type Profile = (typeof PROFILES)[number];
 
@@ -42,6 +48,8 @@ export interface ProfileCheck {
   options: number;
   /** Whether the build defines XS_MODS (mods on). */
   mods: boolean;
+  /** The ESP-IDF whose Kconfig knew every option of the fragment (IDF_PATH), if one was given. */
+  kconfig: string | undefined;
 }
 
 function findFile(dir: string, name: string): string | undefined {
@@ -77,7 +85,7 @@ export async function checkProfiles(options: { sdk: Sdk; outDir: string; log?: (
     mkdirSync(certs);
     await runTool("mcconfig", ["-p", "esp32/nodemcu", "-o", out, join(REPO_ROOT, "manifest.json")], {
       cwd: REPO_ROOT,
-      env: { ...options.sdk.env, PIZZA_PROFILE: profile, PIZZA_CERTS: certs },
+      env: { ...withoutIdf(options.sdk.env), PIZZA_PROFILE: profile, PIZZA_CERTS: certs },
       log: options.log,
     });
     const sdkconfig = findFile(out, "sdkconfig.mc");
@@ -88,7 +96,7 @@ export async function checkProfiles(options: { sdk: Sdk; outDir: string; log?: (
     const missing = fragment.filter((line) => !merged.has(line));
     if (missing.length > 0) throw new Error(`${profile}: the build's sdkconfig lacks ${missing.join(", ")}`);
     if (readFileSync(partitions, "utf8") !== table) throw new Error(`${profile}: the build's partition table is not ${PARTITIONS_CSV}`);
-    results.push({ profile, options: fragment.length, mods: /MODDEF_XS_MODS\b/.test(readFileSync(defines, "utf8")) });
+    results.push({ profile, options: fragment.length, mods: /MODDEF_XS_MODS\b/.test(readFileSync(defines, "utf8")), kconfig: known ? idf : undefined });
   }
   const production = results.find((r) => r.profile === "production")!;
   if (production.mods) throw new Error("production profile: mods are on (XS_MODS); its image must carry no mod loader");
