@@ -47,6 +47,8 @@ function main(): void {
     return;
   }
   const { thingName } = thing;
+  log.info(`identity from the ${identity.value.source}: thing ${thingName}`);
+  board.report("identity", `${identity.value.source === "esp_secure_cert partition" ? "partition" : "resources"} ${thingName}`);
   if (thing.differsFromCn) {
     log.warn(`thing ${thingName} differs from the certificate CN ${cn}: the broker must bind this certificate to ${thingName} (npm run pki -- import aws --name, or AWS IoT)`);
   }

@@ -49,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === "esp32-check") {
     const result = await esp32Check({ sdk: found.sdk, outDir: values.out, log });
     console.log(`esp32 compile check passed: ${result.modules === 0 ? "up to date" : `${result.modules} modules compiled`}, archive ${result.archiveBytes} bytes (${result.archivePath}), ${(result.buildMs / 1000).toFixed(1)} s`);
+    for (const p of result.profiles) console.log(`esp32 ${p.profile} profile: partition table and ${p.options} sdkconfig options reach the build (mcconfig, not compiled by ESP-IDF), mods ${p.mods ? "on" : "off"}, ${p.kconfig ? `options known to ESP-IDF's Kconfig (${p.kconfig})` : "Kconfig not checked (no IDF_PATH)"}`);
     return 0;
   }
 

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { REPO_ROOT, type Sdk } from "./sdk";
 import { runTool } from "./run";
+import { checkProfiles, withoutIdf, type ProfileCheck } from "./esp32-profiles";
 
 export const ESP32_CHECK_MANIFEST = join(REPO_ROOT, "tools", "firmware", "esp32-check", "manifest.json");
 
@@ -13,6 +14,8 @@ export interface Esp32Check {
   archiveBytes: number;
   buildMs: number;
   modules: number;
+  /** The build profiles' sdkconfig and partition table, as mcconfig hands them to ESP-IDF (esp32-profiles.ts). */
+  profiles: ProfileCheck[];
 }
 
 export async function esp32Check(options: { sdk: Sdk; outDir?: string; log?: (line: string) => void }): Promise<Esp32Check> {
@@ -21,12 +24,14 @@ export async function esp32Check(options: { sdk: Sdk; outDir?: string; log?: (li
   mkdirSync(outDir, { recursive: true });
   const output = await runTool("mcrun", ["-m", "-p", "esp32", "-t", "build", "-o", outDir, ESP32_CHECK_MANIFEST], {
     cwd: REPO_ROOT,
-    env: options.sdk.env,
+    env: withoutIdf(options.sdk.env),
     log: options.log,
   });
   const archivePath = join(outDir, "bin", "esp32", "release", "esp32-check", "esp32-check.xsa");
   if (!existsSync(archivePath)) throw new Error(`mcrun succeeded but ${archivePath} is missing`);
+  const profiles = await checkProfiles({ sdk: options.sdk, outDir, log: options.log });
   return {
+    profiles,
     archivePath,
     archiveBytes: statSync(archivePath).size,
     buildMs: Date.now() - started,

@@ -13,8 +13,8 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-files="modules/device/sleep/esp32/deep_sleep.c"
-bindings="modules/device/sleep/esp32/deep_sleep.js"
+files="modules/device/sleep/esp32/deep_sleep.c modules/device/secure-cert/esp32/secure_cert_partition.c"
+bindings="modules/device/sleep/esp32/deep_sleep.js modules/device/secure-cert/esp32/secure_cert_partition.js"
 
 if [ -z "${IDF_PATH:-}" ] || [ ! -d "${IDF_PATH}/components" ]; then
 	echo "esp32 native check skipped: IDF_PATH is not set to an ESP-IDF folder with components/ (got '${IDF_PATH:-}')"
@@ -43,6 +43,8 @@ includes="
 	$c/esp_hw_support/include/soc
 	$c/esp_hw_support/etm/include
 	$c/esp_timer/include
+	$c/esp_partition/include
+	$c/esp_blockdev/include
 	$c/esp_driver_gpio/include
 	$c/esp_hal_gpio/include
 	$c/esp_hal_gpio/esp32/include

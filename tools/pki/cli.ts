@@ -15,6 +15,7 @@ import { policyStoreCommand } from "../policy/store-cli";
 import { setupDevice, shortPath } from "./device-setup";
 import { auditPki, auditTable, DEFAULT_AUDIT_WINDOWS } from "./audit";
 import { renewBrokerCert } from "./renew";
+import { exportEsp32Command } from "./esp-secure-cert";
 
 export interface CliIo {
   out(line: string): void;
@@ -393,6 +394,7 @@ const commands: Record<string, Command> = {
       io.out(`broker CA:          ${files.caPath}`);
     },
   },
+  "export esp32": exportEsp32Command,
   "import aws": {
     usage: "import aws --cert <device.pem.crt> --key <private.pem.key> --ca <AmazonRootCA1.pem> --name <thing>",
     summary: "take the files AWS IoT hands out and store them in the same layout as a created thing",

@@ -6,10 +6,11 @@
 //         mem                        XS memory (bytes) → @mem {"chunksUsed","chunksPeak","slotsUsed","slotsPeak"};
 //                                    peaks since the previous mem, which resets them
 //         quit
-// stdout: @led on|off · @pattern <name|off> · @event <json> · @click <type> · @ready <thing> ·
+// stdout: @led on|off · @pattern <name|off> · @event <json> · @click <type> · @ready <thing> · @identity partition|resources <thing> ·
 //         @mem <json> · @sleep (deep sleep: the process ends) · @halt <why> · @error <text>      (other lines are the firmware's own trace output)
 // argv:   key=value ...              settings that override mc/config (e.g. mqtt.port=8884), and
 //         wake.button=<epoch ms>     "woken from deep sleep by a press at that time" (sleep.ts)
+//         esp_secure_cert=<file>     the board's esp_secure_cert partition image (secure_cert_partition.c)
 
 /// <reference path="./hostio.d.ts" />
 import { args, exit, mem, onLine, write } from "hostio";
@@ -74,6 +75,7 @@ export const board: Board = {
         continue;
       }
       if (arg.slice(0, eq) === "wake.button") continue; // boot state, not a setting: sleep.ts reads it
+      if (arg.slice(0, eq) === "esp_secure_cert") continue; // the partition image file: secure_cert_partition.c reads it
       overrides[arg.slice(0, eq)] = arg.slice(eq + 1);
     }
     return overrides as RawConfig;
