@@ -1,6 +1,7 @@
 // Firmware entry: wires the device adapters to the core. No logic of its own beyond refusing to start
 // with a broken configuration or identity.
 
+/// <reference path="./modules/device/types/ssl-cache.d.ts" />
 import config from "mc/config";
 import { board } from "board";
 import { createButton } from "core/button";
@@ -15,7 +16,6 @@ import { mergeConfig, readSettings } from "device/settings";
 import { PreferenceStore } from "device/store";
 import * as deepSleep from "device/sleep";
 import { monotonicMs, sdkTimers as timers } from "device/timers";
-/// <reference path="./modules/device/types/ssl-cache.d.ts" />
 import tlsSessions from "ssl/cache";
 
 function main(): void {
