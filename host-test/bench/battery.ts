@@ -15,12 +15,11 @@
 // Against the embedded broker and mosquitto. Needs $MODDABLE; otherwise { skipped: reason }.
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { startRestaurant } from "../../services/restaurant/restaurant";
 import { BatteryFirmware } from "../../tools/firmware/battery";
 import { findSdk } from "../../tools/firmware/sdk";
-import { mosquittoUnavailableReason, startMosquitto } from "../mosquitto/mosquitto";
 import { startDelayRelay, type DelayRelay } from "./delay-relay";
 import { buildBenchFirmware, FIRMWARE_THING } from "./firmware";
+import { onMosquitto } from "./mosquitto-run";
 import type { Stack, Workspace } from "./stack";
 import { round, summarize, type Summary } from "./stats";
 
@@ -68,30 +67,9 @@ export async function benchBattery(
   const binary = (await buildBenchFirmware(ws, sdk.sdk, options.progress)).binaryPath;
   const rttMs = 2 * options.oneWayMs;
   const embedded = await batteryPresses(binary, { host: stack.host, port: stack.port }, path.join(ws.dir, "battery-embedded"), { ...options, label: "embedded broker" });
-  let mosquitto: BatteryRun | { skipped: string };
-  const skip = mosquittoUnavailableReason();
-  if (skip) mosquitto = { skipped: skip };
-  else {
-    const broker = await startMosquitto({ pkiDir: ws.dev.pki.dir, quiet: true });
-    ws.track(broker.dir);
-    try {
-      const restaurant = await startRestaurant({
-        brokerUrl: broker.url,
-        ca: ws.pem.ca,
-        cert: ws.pem.restaurantCert,
-        key: ws.pem.restaurantKey,
-        dbPath: path.join(ws.stateDir, "battery-mosquitto.sqlite"),
-        reconnectPeriodMs: 0,
-      });
-      try {
-        mosquitto = await batteryPresses(binary, { host: broker.host, port: broker.port }, path.join(ws.dir, "battery-mosquitto"), { ...options, label: "mosquitto" });
-      } finally {
-        await restaurant.close();
-      }
-    } finally {
-      await broker.close();
-    }
-  }
+  const mosquitto = await onMosquitto(ws, "battery-mosquitto.sqlite", (target) =>
+    batteryPresses(binary, target, path.join(ws.dir, "battery-mosquitto"), { ...options, label: "mosquitto" }),
+  );
   return { oneWayMs: options.oneWayMs, rttMs, embedded, mosquitto };
 }
 

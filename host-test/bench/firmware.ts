@@ -21,8 +21,7 @@ import path from "node:path";
 import { buildFirmwareHost, type HostBuild } from "../../tools/firmware/host-build";
 import { REPO_ROOT, findSdk, type Sdk } from "../../tools/firmware/sdk";
 import { FirmwareProcess, type FlowEventLine } from "../../tools/firmware/process";
-import { mosquittoUnavailableReason, startMosquitto } from "../mosquitto/mosquitto";
-import { startRestaurant } from "../../services/restaurant/restaurant";
+import { onMosquitto } from "./mosquitto-run";
 import type { Stack, Workspace } from "./stack";
 import { round, samplesOf, summarize, type Summary } from "./stats";
 import { startTlsRelay, wireAckAt, wireSteps } from "./tls-relay";
@@ -111,40 +110,14 @@ export async function benchFirmware(
   const sdk = findSdk();
   if (!sdk.ok) return { skipped: sdk.reason };
   const build = await buildBenchFirmware(ws, sdk.sdk, options.progress);
-  const pki = ws.dev.pki;
-
   const embedded = await firmwareClicks(build.binaryPath, { host: stack.host, port: stack.port }, path.join(ws.dir, "firmware-run-embedded"), {
     ...options,
     label: "embedded broker",
   });
   const wake = await firmwareWakes(build.binaryPath, path.join(ws.dir, "firmware-run-wake"), { wakes: Math.max(5, options.clicks), progress: options.progress });
-  let mosquitto: FirmwareRun | { skipped: string };
-  const skip = mosquittoUnavailableReason();
-  if (skip) mosquitto = { skipped: skip };
-  else {
-    const broker = await startMosquitto({ pkiDir: pki.dir, quiet: true });
-    ws.track(broker.dir);
-    try {
-      const restaurant = await startRestaurant({
-        brokerUrl: broker.url,
-        ca: ws.pem.ca,
-        cert: ws.pem.restaurantCert,
-        key: ws.pem.restaurantKey,
-        dbPath: path.join(ws.stateDir, "firmware-mosquitto.sqlite"),
-        reconnectPeriodMs: 0,
-      });
-      try {
-        mosquitto = await firmwareClicks(build.binaryPath, { host: broker.host, port: broker.port }, path.join(ws.dir, "firmware-run-mosquitto"), {
-          ...options,
-          label: "mosquitto",
-        });
-      } finally {
-        await restaurant.close();
-      }
-    } finally {
-      await broker.close();
-    }
-  }
+  const mosquitto = await onMosquitto(ws, "firmware-mosquitto.sqlite", (target) =>
+    firmwareClicks(build.binaryPath, target, path.join(ws.dir, "firmware-run-mosquitto"), { ...options, label: "mosquitto" }),
+  );
   return { ...embedded, build: { ms: round(build.buildMs), binaryBytes: build.binaryBytes }, mosquitto, wake };
 }
 

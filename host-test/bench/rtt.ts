@@ -12,13 +12,12 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { defaultConfig } from "../../modules/core/config";
-import { startRestaurant } from "../../services/restaurant/restaurant";
 import { findSdk } from "../../tools/firmware/sdk";
 import { FirmwareProcess } from "../../tools/firmware/process";
 import { VirtualDevice } from "../device/virtual-device";
-import { mosquittoUnavailableReason, startMosquitto } from "../mosquitto/mosquitto";
 import { startDelayRelay } from "./delay-relay";
 import { quietLog } from "./device-probe";
+import { onMosquitto } from "./mosquitto-run";
 import { buildBenchFirmware, FIRMWARE_THING } from "./firmware";
 import { BENCH_THING, benchCredentials, benchStorePath, type Stack, type Workspace } from "./stack";
 import { round, summarize, type Summary } from "./stats";
@@ -72,30 +71,7 @@ export async function benchRtt(
   };
 
   const embedded = await onBroker("embedded broker", { host: stack.host, port: stack.port });
-  let mosquitto: { virtual: RttHost; firmware?: RttHost } | { skipped: string };
-  const skip = mosquittoUnavailableReason();
-  if (skip) mosquitto = { skipped: skip };
-  else {
-    const broker = await startMosquitto({ pkiDir: ws.dev.pki.dir, quiet: true });
-    ws.track(broker.dir);
-    try {
-      const restaurant = await startRestaurant({
-        brokerUrl: broker.url,
-        ca: ws.pem.ca,
-        cert: ws.pem.restaurantCert,
-        key: ws.pem.restaurantKey,
-        dbPath: path.join(ws.stateDir, "rtt-mosquitto.sqlite"),
-        reconnectPeriodMs: 0,
-      });
-      try {
-        mosquitto = await onBroker("mosquitto", { host: broker.host, port: broker.port });
-      } finally {
-        await restaurant.close();
-      }
-    } finally {
-      await broker.close();
-    }
-  }
+  const mosquitto = await onMosquitto(ws, "rtt-mosquitto.sqlite", (target) => onBroker("mosquitto", target));
   const of = (host: "virtual" | "firmware", run: typeof mosquitto): RttHost | { skipped: string } =>
     "skipped" in run ? run : (run[host] ?? { skipped: "no firmware" });
   return {

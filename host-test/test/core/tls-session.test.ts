@@ -2,24 +2,8 @@
 // lifetime it was made for; dropped when expired, corrupted, refused, or the settings change. The keeper
 // speaks the SDK's cache interface, so these tests call it as the SDK's TLS handshake does.
 import { describe, expect, it } from "vitest";
-import type { RtcSlot } from "../../../modules/core/rtc-record";
+import { MemorySlot } from "./fakes";
 import { TLS_SESSION_RECORD_BYTES, TlsSessionKeeper, decodeTlsSession, encodeTlsSession, type TlsSessionBinding, type TlsSessionEvent } from "../../../modules/core/tls-session";
-
-/** RTC memory that outlives the keeper (a new keeper = a wake from deep sleep). */
-class SlotMemory implements RtcSlot {
-  bytes: Uint8Array | undefined;
-  writes = 0;
-  read() {
-    return this.bytes?.slice();
-  }
-  write(bytes: Uint8Array) {
-    this.writes++;
-    this.bytes = bytes.slice();
-  }
-  clear() {
-    this.bytes = undefined;
-  }
-}
 
 const HOUR = 3_600_000;
 const cert = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) & 0xff);
@@ -28,7 +12,7 @@ const id = Uint8Array.from({ length: 32 }, (_, i) => i + 1).buffer;
 const secret = Uint8Array.from({ length: 48 }, (_, i) => 200 - i).buffer;
 const bytesOf = (b: ArrayBuffer | undefined) => (b ? [...new Uint8Array(b)] : undefined);
 
-function wake(slot: SlotMemory, now: { t: number }) {
+function wake(slot: MemorySlot, now: { t: number }) {
   const events: TlsSessionEvent[] = [];
   const keeper = new TlsSessionKeeper({ slot, now: () => now.t, onEvent: (e) => events.push(e) });
   return { keeper, events };
@@ -44,7 +28,7 @@ function fullHandshake(keeper: TlsSessionKeeper, b: TlsSessionBinding = binding)
 
 describe("TlsSessionKeeper", () => {
   it("after a full handshake, a wake offers the same session ID and master secret; its age counts from the full handshake", () => {
-    const slot = new SlotMemory();
+    const slot = new MemorySlot();
     const now = { t: 1_767_000_000_000 };
     const first = wake(slot, now);
     expect(fullHandshake(first.keeper)).toBeUndefined();
@@ -80,7 +64,7 @@ describe("TlsSessionKeeper", () => {
       { lifetimeSec: 300 },
     ];
     for (const change of changes) {
-      const slot = new SlotMemory();
+      const slot = new MemorySlot();
       const now = { t: 1_767_000_000_000 };
       fullHandshake(wake(slot, now).keeper);
       const next = wake(slot, now);
@@ -92,7 +76,7 @@ describe("TlsSessionKeeper", () => {
   });
 
   it("a corrupted record is never offered (CRC), and the slot is wiped", () => {
-    const slot = new SlotMemory();
+    const slot = new MemorySlot();
     const now = { t: 1_767_000_000_000 };
     fullHandshake(wake(slot, now).keeper);
     slot.bytes![40] ^= 0xff; // inside the master secret
@@ -104,7 +88,7 @@ describe("TlsSessionKeeper", () => {
   });
 
   it("a refused resumption keeps the new session (the SDK deletes the old ID after saving the new one)", () => {
-    const slot = new SlotMemory();
+    const slot = new MemorySlot();
     const now = { t: 1_767_000_000_000 };
     fullHandshake(wake(slot, now).keeper);
     const next = wake(slot, now);
@@ -122,7 +106,7 @@ describe("TlsSessionKeeper", () => {
   });
 
   it("forget() drops it (a TLS failure); a clock stepped back drops it; lifetime 0 keeps nothing", () => {
-    const slot = new SlotMemory();
+    const slot = new MemorySlot();
     const now = { t: 1_767_000_000_000 };
     fullHandshake(wake(slot, now).keeper);
     const w = wake(slot, now);
@@ -143,7 +127,7 @@ describe("TlsSessionKeeper", () => {
   });
 
   it("offers nothing to another server name, serves no session by ID, and ignores sessions it cannot resume", () => {
-    const slot = new SlotMemory();
+    const slot = new MemorySlot();
     const now = { t: 1_767_000_000_000 };
     const w = wake(slot, now);
     fullHandshake(w.keeper);

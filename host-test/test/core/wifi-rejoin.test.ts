@@ -1,30 +1,15 @@
 // Wi-Fi fast rejoin (core/wifi-rejoin): the remembered access point first, a full scan when it fails, the
 // AP that works remembered for the next wake; static IP settings checked as a whole.
 import { describe, expect, it } from "vitest";
-import type { RtcSlot } from "../../../modules/core/rtc-record";
+import { MemorySlot } from "./fakes";
 import { ACCESS_POINT_RECORD_BYTES, WifiJoin, decodeAccessPoint, encodeAccessPoint, parseBssid, parseIpv4, staticIpFrom } from "../../../modules/core/wifi-rejoin";
 import { validateButtonSettings } from "../../../modules/core/settings";
-
-class SlotMemory implements RtcSlot {
-  bytes: Uint8Array | undefined;
-  writes = 0;
-  read() {
-    return this.bytes?.slice();
-  }
-  write(bytes: Uint8Array) {
-    this.writes++;
-    this.bytes = bytes.slice();
-  }
-  clear() {
-    this.bytes = undefined;
-  }
-}
 
 const AP = { bssid: Uint8Array.from([0x24, 0x0a, 0xc4, 0x11, 0x22, 0x33]), channel: 6 };
 
 describe("WifiJoin", () => {
   it("power-on (empty RTC memory): scans; the AP joined is remembered for the next wake", () => {
-    const slot = new SlotMemory();
+    const slot = new MemorySlot();
     const join = new WifiJoin({ slot, ssid: "pizzeria" });
     expect(join.first()).toEqual({ kind: "scan" });
     expect(join.noStoredReason).toBe("empty");
@@ -38,7 +23,7 @@ describe("WifiJoin", () => {
   });
 
   it("the remembered AP fails: it is forgotten and the join scans; a scan that fails has no next step", () => {
-    const slot = new SlotMemory();
+    const slot = new MemorySlot();
     new WifiJoin({ slot, ssid: "pizzeria" }).joined(AP);
     const wake = new WifiJoin({ slot, ssid: "pizzeria" });
     const first = wake.first();
@@ -51,7 +36,7 @@ describe("WifiJoin", () => {
   });
 
   it("an AP of another network, or a corrupted record, is not tried (and a bad record is wiped)", () => {
-    const slot = new SlotMemory();
+    const slot = new MemorySlot();
     new WifiJoin({ slot, ssid: "pizzeria" }).joined(AP);
     const other = new WifiJoin({ slot, ssid: "home" });
     expect(other.first()).toEqual({ kind: "scan" });
@@ -69,7 +54,7 @@ describe("WifiJoin", () => {
     expect(decodeAccessPoint(encodeAccessPoint("n", AP), "n")).toEqual({ ok: true, ap: AP });
     expect(decodeAccessPoint(encodeAccessPoint("n", { ...AP, channel: 14 }), "n")).toEqual({ ok: false, reason: "channel 14" });
     expect(() => encodeAccessPoint("n", { bssid: new Uint8Array(5), channel: 1 })).toThrow(/6 bytes/);
-    const slot = new SlotMemory();
+    const slot = new MemorySlot();
     new WifiJoin({ slot, ssid: "n" }).joined({ bssid: AP.bssid, channel: 0 });
     expect(slot.bytes).toBeUndefined();
   });
