@@ -37,6 +37,8 @@ export interface BatteryPhase {
   rtts: number;
   /** The wake press → the ack line, the harness's clock (ms). */
   wakeToAck: Summary;
+  /** Connection opened → ready (TCP + TLS + CONNACK + SUBACK), the firmware's clock (ms). */
+  connectToReady: Summary;
   /** Handshakes the wire showed as resumed. */
   resumedOnWire: number;
   /** Firmware CPU time from its ClientHello to its Finished (ms); empty where /proc has no schedstat. */
@@ -87,6 +89,7 @@ function cpuNs(pid: number | undefined): number | undefined {
 interface Samples {
   pressToAck: number[];
   wakeToAck: number[];
+  connectToReady: number[];
   tlsCpuMs: number[];
   resumed: number;
 }
@@ -116,8 +119,8 @@ async function batteryPresses(
   const relay: DelayRelay = await startDelayRelay(target, { oneWayMs: options.oneWayMs, onRecord });
   mkdirSync(flash, { recursive: true });
   const device = new BatteryFirmware({ binary, cwd: flash, args: ["mqtt.host=127.0.0.1", `mqtt.port=${relay.port}`, "connection=battery"] });
-  const first: Samples = { pressToAck: [], wakeToAck: [], tlsCpuMs: [], resumed: 0 };
-  const after: Samples = { pressToAck: [], wakeToAck: [], tlsCpuMs: [], resumed: 0 };
+  const first: Samples = { pressToAck: [], wakeToAck: [], connectToReady: [], tlsCpuMs: [], resumed: 0 };
+  const after: Samples = { pressToAck: [], wakeToAck: [], connectToReady: [], tlsCpuMs: [], resumed: 0 };
 
   const press = async (into: Samples) => {
     const connections = relay.connections.length;
@@ -130,6 +133,8 @@ async function batteryPresses(
     if (outcome.outcome !== "ok") throw new Error(`battery press (${options.label}) ended ${String(outcome.outcome)}:\n${fw.transcript()}`);
     into.pressToAck.push(Number(outcome.pressToAckMs));
     into.wakeToAck.push(fw.startedAt + fw.lines[index]!.at - pressedAt);
+    const ready = fw.events().find((e) => e.type === "connection" && e.phase === "ready");
+    if (ready) into.connectToReady.push(Number(ready.connectMs));
     await device.waitForSleep();
     const connection = relay.connections[connections];
     if (!connection || relay.connections.length !== connections + 1) throw new Error(`battery press (${options.label}): expected one connection, saw ${relay.connections.length - connections}`);
@@ -158,6 +163,7 @@ async function batteryPresses(
       pressToAck,
       rtts: round(pressToAck.p50 / rttMs),
       wakeToAck: summarize(s.wakeToAck),
+      connectToReady: summarize(s.connectToReady),
       resumedOnWire: s.resumed,
       tlsCpuMs: s.tlsCpuMs.length > 0 ? summarize(s.tlsCpuMs) : { skipped: "no /proc/<pid>/schedstat (Linux only)" },
     };

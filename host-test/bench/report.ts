@@ -275,7 +275,7 @@ export function formatTable(report: BenchReport): string {
 
   const battery = report.battery;
   if (isRun(battery)) {
-    const rows: string[][] = [[`battery firmware, RTT ${battery.rttMs} ms`, "presses", "press→ack p50 ms", "RTT", "wake→ack p50 ms", "TLS CPU p50 ms", "resumed on wire"]];
+    const rows: string[][] = [[`battery firmware, RTT ${battery.rttMs} ms`, "presses", "press→ack p50 ms", "RTT", "connect→ready p50 ms", "wake→ack p50 ms", "TLS CPU p50 ms", "resumed on wire"]];
     for (const broker of ["embedded", "mosquitto"] as const) {
       const run: BatteryRun | { skipped: string } = battery[broker];
       if (!isRun(run)) {
@@ -283,7 +283,7 @@ export function formatTable(report: BenchReport): string {
         continue;
       }
       for (const [label, p] of [["first press after power-on", run.powerOn], ["press after deep sleep", run.afterSleep]] as const) {
-        rows.push([`${broker}: ${label}`, String(p.presses), fmt(p.pressToAck.p50, 0), fmt(p.rtts), fmt(p.wakeToAck.p50, 0), "skipped" in p.tlsCpuMs ? "—" : fmt(p.tlsCpuMs.p50, 1), `${p.resumedOnWire}/${p.presses}`]);
+        rows.push([`${broker}: ${label}`, String(p.presses), fmt(p.pressToAck.p50, 0), fmt(p.rtts), fmt(p.connectToReady.p50, 0), fmt(p.wakeToAck.p50, 0), "skipped" in p.tlsCpuMs ? "—" : fmt(p.tlsCpuMs.p50, 1), `${p.resumedOnWire}/${p.presses}`]);
       }
     }
     lines.push(table(rows));
