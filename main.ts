@@ -1,6 +1,7 @@
 // Firmware entry: wires the device adapters to the core. No logic of its own beyond refusing to start
 // with a broken configuration or identity.
 
+/// <reference path="./modules/device/types/ssl-cache.d.ts" />
 import config from "mc/config";
 import { board } from "board";
 import { createButton } from "core/button";
@@ -15,6 +16,7 @@ import { mergeConfig, readSettings } from "device/settings";
 import { PreferenceStore } from "device/store";
 import * as deepSleep from "device/sleep";
 import { monotonicMs, sdkTimers as timers } from "device/timers";
+import tlsSessions from "ssl/cache";
 
 function main(): void {
   const settings = readSettings(mergeConfig(config, board.configOverrides()));
@@ -68,6 +70,7 @@ function main(): void {
   // Woken by the button: its press began before this code ran (msSinceWake ago, by this boot's clock).
   const wakePressAt = battery && deepSleep.wokenByButton() ? monotonicMs() - deepSleep.msSinceWake() : undefined;
 
+  tlsSessions.onEvent = (event) => board.report("tls-session", JSON.stringify(event)); // kept across deep sleep (fast-wake)
   led.play("working"); // until the clock is known (SNTP on a fresh boot)
   ensureWallClock({
     host: s.sntpHost,

@@ -5,15 +5,16 @@
 //   npm run bench -- --quick           smoke run (< 30 s): small N everywhere
 //   npm run bench -- --table           also print a human table (stderr; stdout stays one JSON document)
 //   npm run bench -- --html FILE       also write one self-contained page with the distributions and timeline
-//   npm run bench -- --only warm,cold  sections: warm, cold, rtt, load, firmware
+//   npm run bench -- --only warm,cold  sections: warm, cold, rtt, load, firmware, battery
 //   --warm N  --cold N  --load N  --load-spread-ms MS  --steady-spread-ms MS (0: none)  --firmware-clicks N
-//   --rtt N (clicks per cell)  --rtt-one-way-ms MS (delay each way; RTT = 2 × MS)
+//   --rtt N (clicks per cell)  --rtt-one-way-ms MS (delay each way; RTT = 2 × MS; the battery section's too)
+//   --battery N (presses after deep sleep per power-on)
 //   --state-dir DIR (button stores and restaurant databases; default tmpfs)
 //   Profiling: node --cpu-prof --cpu-prof-dir=prof --import tsx host-test/bench/bench.ts --only warm
 //   (this process only: the load section's broker and restaurant run in processes of their own;
 //   BENCH_BROKER_CPU_PROF=DIR profiles the embedded broker's process of the load section)
 //
-// stdout: ONE JSON document (sections: warm, cold, rtt, load, firmware; targets). stderr: progress.
+// stdout: ONE JSON document (sections: warm, cold, rtt, load, firmware, battery; targets). stderr: progress.
 // Everything runs on 127.0.0.1 with ephemeral ports; PKI, databases and stores live in temp dirs that are
 // removed at the end.
 import { execFileSync } from "node:child_process";
@@ -21,6 +22,7 @@ import fs from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { findMosquitto } from "../mosquitto/mosquitto";
+import { benchBattery } from "./battery";
 import { benchCold } from "./cold";
 import { benchFirmware, firmwareSkipReason } from "./firmware";
 import { benchLoad } from "./load-bench";
@@ -30,7 +32,7 @@ import { evaluateTargets, formatTable, type BenchReport } from "./report";
 import { fsyncCostMs, openWorkspace, startStack, type Workspace } from "./stack";
 import { benchWarm } from "./warm";
 
-const SECTIONS = ["warm", "cold", "rtt", "load", "firmware"] as const;
+const SECTIONS = ["warm", "cold", "rtt", "load", "firmware", "battery"] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface BenchSettings {
@@ -41,6 +43,7 @@ interface BenchSettings {
   load: { buttons: number; spreadMs: number; steadySpreadMs: number; deadlineMs: number; warmup: number };
   firmware: { clicks: number };
   rtt: { clicks: number; firmwareClicks: number; oneWayMs: number };
+  battery: { powerOns: number; pressesAfterSleep: number };
   stateDir: string | undefined;
 }
 
@@ -74,6 +77,7 @@ function parseSettings(argv: string[]): BenchSettings & { table: boolean; html: 
         "firmware-clicks": { type: "string" },
         rtt: { type: "string" },
         "rtt-one-way-ms": { type: "string" },
+        battery: { type: "string" },
         "state-dir": { type: "string" },
         help: { type: "boolean", default: false },
       },
@@ -86,6 +90,7 @@ function parseSettings(argv: string[]): BenchSettings & { table: boolean; html: 
     process.stderr.write(
       "usage: npm run bench -- [--quick] [--table] [--html FILE] [--only warm,cold,rtt,load,firmware] [--warm N] [--cold N] [--load N]\n" +
         "                        [--load-spread-ms MS] [--steady-spread-ms MS] [--firmware-clicks N] [--rtt N] [--rtt-one-way-ms MS]\n" +
+        "                        [--battery N]\n" +
         "                        [--state-dir DIR]\n",
     );
     process.exit(0);
@@ -121,6 +126,7 @@ function parseSettings(argv: string[]): BenchSettings & { table: boolean; html: 
       firmwareClicks: quick ? 1 : 3,
       oneWayMs: count(values["rtt-one-way-ms"], "--rtt-one-way-ms", 50),
     },
+    battery: { powerOns: quick ? 1 : 2, pressesAfterSleep: count(values.battery, "--battery", quick ? 2 : 5) },
     stateDir: values["state-dir"],
   };
 }
@@ -173,7 +179,7 @@ async function main(): Promise<void> {
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) process.once(signal, () => process.exit(code));
 
   try {
-    if (want("warm") || want("cold") || want("rtt") || want("firmware")) {
+    if (want("warm") || want("cold") || want("rtt") || want("firmware") || want("battery")) {
       const stack = await startStack(ws);
       try {
         if (want("warm")) {
@@ -197,6 +203,10 @@ async function main(): Promise<void> {
           } else {
             report.firmware = await benchFirmware(ws, stack, { clicks: settings.firmware.clicks, progress });
           }
+        }
+        if (want("battery")) {
+          progress(`battery: the firmware in battery mode at RTT ${2 * settings.rtt.oneWayMs} ms, ${settings.battery.powerOns} power-on(s) × (1 + ${settings.battery.pressesAfterSleep} presses after deep sleep)`);
+          report.battery = await benchBattery(ws, stack, { ...settings.battery, oneWayMs: settings.rtt.oneWayMs, progress });
         }
       } finally {
         await stack.close();

@@ -24,8 +24,11 @@ export interface DelayRelay {
   close(): Promise<void>;
 }
 
-export async function startDelayRelay(target: { host: string; port: number }, options: { oneWayMs: number }): Promise<DelayRelay> {
-  const { oneWayMs } = options;
+export async function startDelayRelay(
+  target: { host: string; port: number },
+  options: { oneWayMs: number; /** Each TLS record's type as it arrives (before the delay), for timing the ends' work. */ onRecord?: (from: "client" | "server", type: number) => void },
+): Promise<DelayRelay> {
+  const { oneWayMs, onRecord } = options;
   const connections: DelayedConnection[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -39,8 +42,10 @@ export async function startDelayRelay(target: { host: string; port: number }, op
     sockets.add(upstream);
     const fromClient = new RecordReader((type) => {
       if (type === CHANGE_CIPHER_SPEC) clientCcs = true;
+      onRecord?.("client", type);
     });
     const fromServer = new RecordReader((type) => {
+      onRecord?.("server", type);
       if (type === CHANGE_CIPHER_SPEC && !serverCcs) {
         serverCcs = true;
         record.resumed = !clientCcs;

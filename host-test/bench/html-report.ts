@@ -149,6 +149,32 @@ function coldTimeline(cold: ColdResult, fw: FirmwareRun | undefined): string {
   return host + timelineChart("firmware-timeline", "Firmware (x-cli-lin) cold press, step by step (p50, ms)", [{ label: "firmware", steps: fwSteps }]);
 }
 
+/** The battery section: first press after power-on (full handshake) against presses after deep sleep (resumed). */
+function batterySection(report: BenchReport): string {
+  const battery = report.battery;
+  if (!isRun(battery)) return `<p class="note">battery: ${esc(battery ? battery.skipped : "not measured")}</p>`;
+  const rows: string[] = [];
+  for (const broker of ["embedded", "mosquitto"] as const) {
+    const run = battery[broker];
+    if (!isRun(run)) {
+      rows.push(`<tr data-broker="${broker}"><td>${broker}</td><td colspan="6" class="note">skipped: ${esc(run.skipped)}</td></tr>`);
+      continue;
+    }
+    for (const [phase, label, p] of [["power-on", "first press after power-on", run.powerOn], ["after-sleep", "press after deep sleep", run.afterSleep]] as const) {
+      const cpu = "skipped" in p.tlsCpuMs ? "—" : fmt(p.tlsCpuMs.p50);
+      rows.push(
+        `<tr data-broker="${broker}" data-phase="${phase}"><td>${broker}: ${label}</td><td>${p.presses}</td><td>${fmt(p.pressToAck.p50)}</td><td>${p.rtts}</td>` +
+          `<td>${fmt(p.wakeToAck.p50)}</td><td>${cpu}</td><td>${p.resumedOnWire}/${p.presses}</td></tr>`,
+      );
+    }
+  }
+  return (
+    `<table class="battery"><thead><tr><th>firmware x-cli-lin, RTT ${battery.rttMs} ms</th><th>presses</th><th>press→ack p50 ms</th><th>RTT</th>` +
+    `<th>wake→ack p50 ms</th><th>TLS CPU p50 ms</th><th>resumed on the wire</th></tr></thead><tbody>${rows.join("")}</tbody></table>` +
+    `<p class="note">press→ack: the firmware's clock from the classified click to the ack; wake→ack: from the press that wakes it (process start, XS boot, the double-click window included); TLS CPU: the firmware process's CPU time from its ClientHello to its Finished.</p>`
+  );
+}
+
 const STYLE = `
 body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 780px; color: #212529; }
 h1 { font-size: 22px; } h2 { font-size: 17px; margin-top: 28px; border-bottom: 1px solid #dee2e6; }
@@ -196,6 +222,9 @@ export function renderHtml(report: BenchReport): string {
       ]),
     );
   } else sections.push(skipped("firmware", report.firmware as { skipped: string } | undefined));
+
+  sections.push("<h2>Battery: a press that wakes the button from deep sleep</h2>");
+  sections.push(batterySection(report));
 
   sections.push("<h2>The cold press, step by step</h2>");
   sections.push(cold ? coldTimeline(cold, fw) : skipped("cold", report.cold as { skipped: string } | undefined));

@@ -1,4 +1,5 @@
 // The bench's JSON document: its shape, the targets it is judged by, and the human table (--table).
+import { BATTERY_RESUMED_TARGET_RTT, type BatteryPhase, type BatteryResult, type BatteryRun } from "./battery";
 import type { ColdResult } from "./cold";
 import { FIRMWARE_STEPS, type FirmwareResult, type FirmwareRun } from "./firmware";
 import type { LoadResult, LoadRun } from "./load-bench";
@@ -44,6 +45,7 @@ export interface BenchReport {
   rtt?: RttResult | { skipped: string };
   load?: LoadResult | { skipped: string };
   firmware?: FirmwareResult;
+  battery?: BatteryResult | { skipped: string };
   targets: Target[];
 }
 
@@ -109,6 +111,36 @@ export function evaluateTargets(report: BenchReport): Target[] {
       ? { name: fwName, value: fw.pressToAck.p50, limit: 300, met: fw.pressToAck.p50 <= 300 }
       : { name: fwName, value: null, limit: 300, met: null, note: fw?.skipped ?? "not run" },
   );
+  targets.push(...batteryTargets(report.battery));
+  return targets;
+}
+
+/** Per broker: presses after a deep sleep ≤ 3.3 RTT press→ack, and every one of their handshakes resumed on the wire. */
+function batteryTargets(battery: BenchReport["battery"]): Target[] {
+  const targets: Target[] = [];
+  for (const broker of ["embedded", "mosquitto"] as const) {
+    const limit = BATTERY_RESUMED_TARGET_RTT;
+    const timeName = `battery firmware (x-cli-lin) → ${broker}, press after deep sleep: press→ack ≤ ${limit} RTT`;
+    const resumeName = `battery firmware (x-cli-lin) → ${broker}: every press after deep sleep resumed on the wire (share)`;
+    const run = isRun(battery) ? battery[broker] : battery;
+    if (!isRun(run)) {
+      const note = run?.skipped ?? "not run";
+      targets.push({ name: timeName, value: null, limit, met: null, note }, { name: resumeName, value: null, limit: 1, met: null, note });
+      continue;
+    }
+    const a = run.afterSleep;
+    const rttMs = (battery as BatteryResult).rttMs;
+    const cpu = (p: BatteryPhase) => ("skipped" in p.tlsCpuMs ? "—" : `${p.tlsCpuMs.p50} ms`);
+    targets.push({
+      name: timeName,
+      value: a.rtts,
+      limit,
+      met: a.presses > 0 && a.rtts <= limit,
+      note: `p50 ${a.pressToAck.p50} ms at RTT ${rttMs} ms (first press after power-on: ${run.powerOn.pressToAck.p50} ms, ${run.powerOn.rtts} RTT); TLS CPU p50 ${cpu(a)} resumed vs ${cpu(run.powerOn)} full`,
+    });
+    const share = a.presses > 0 ? round2(a.resumedOnWire / a.presses) : 0;
+    targets.push({ name: resumeName, value: share, limit: 1, met: a.presses > 0 && a.resumedOnWire === a.presses, note: `${a.resumedOnWire}/${a.presses} resumed` });
+  }
   return targets;
 }
 
@@ -240,6 +272,22 @@ export function formatTable(report: BenchReport): string {
     );
     lines.push(fwLines.join("\n"));
   } else if (fw) lines.push(`firmware: skipped (${fw.skipped})`);
+
+  const battery = report.battery;
+  if (isRun(battery)) {
+    const rows: string[][] = [[`battery firmware, RTT ${battery.rttMs} ms`, "presses", "press→ack p50 ms", "RTT", "connect→ready p50 ms", "wake→ack p50 ms", "TLS CPU p50 ms", "resumed on wire"]];
+    for (const broker of ["embedded", "mosquitto"] as const) {
+      const run: BatteryRun | { skipped: string } = battery[broker];
+      if (!isRun(run)) {
+        rows.push([broker, `skipped: ${run.skipped}`]);
+        continue;
+      }
+      for (const [label, p] of [["first press after power-on", run.powerOn], ["press after deep sleep", run.afterSleep]] as const) {
+        rows.push([`${broker}: ${label}`, String(p.presses), fmt(p.pressToAck.p50, 0), fmt(p.rtts), fmt(p.connectToReady.p50, 0), fmt(p.wakeToAck.p50, 0), "skipped" in p.tlsCpuMs ? "—" : fmt(p.tlsCpuMs.p50, 1), `${p.resumedOnWire}/${p.presses}`]);
+      }
+    }
+    lines.push(table(rows));
+  } else if (battery) lines.push(`battery: skipped (${battery.skipped})`);
 
   lines.push(
     ["targets:", ...report.targets.map((t) => `  ${t.met === null ? "n/a " : t.met ? "MET " : "MISS"}  ${t.name}: ${t.value ?? "—"}${t.note ? ` (${t.note})` : ""}`)].join("\n"),

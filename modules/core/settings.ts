@@ -14,6 +14,7 @@
 
 import type { ButtonConfig, ConnectionMode } from "./config-types";
 import { buttonThingNameProblem, DEFAULT_TOPIC_PREFIX, topicPrefixProblem } from "./topics";
+import { ipv4Problem, staticIpFrom, type StaticIp } from "./wifi-rejoin";
 
 export type SwitchSet = { [name: string]: boolean };
 export type SettingValue = string | number | boolean | readonly string[] | SwitchSet;
@@ -269,6 +270,13 @@ export const BUTTON_SETTINGS: SettingsSchema = {
     { key: "pendingExpiryMs", type: "integer", default: 30 * MINUTE, min: SECOND, max: 7 * DAY, unit: "ms", help: "an unacknowledged order older than this is dropped instead of resent, at least giveUpMs" },
     { key: "sntp", type: "text", default: "pool.ntp.org", help: "SNTP server for the wall clock at boot (firmware only)" },
     { key: "tls", type: "switches", default: { DHE_RSA: false, ECDHE_RSA: true }, names: ["DHE_RSA", "ECDHE_RSA"], help: "the SDK's TLS cipher-suite families (firmware only; manifest/--config file only)" },
+    // Battery wake: the TLS session kept across deep sleep is offered only while the broker still has it
+    // (the embedded broker: 1 h; mosquitto/OpenSSL: 300 s unless configured); a static IP skips DHCP.
+    { key: "mqtt.tlsSessionLifetimeSec", type: "integer", default: 3_600, min: 0, max: 86_400, help: "how long the broker resumes a TLS session, seconds: the button offers its kept session only while younger (0: never keep one; firmware only)" },
+    { key: "wifi.address", type: "text", default: "", allowEmpty: true, check: ipv4Problem, help: "static IPv4 address (skips DHCP; empty: DHCP; firmware only)" },
+    { key: "wifi.netmask", type: "text", default: "", allowEmpty: true, check: ipv4Problem, help: "netmask of the static IP, e.g. 255.255.255.0 (firmware only)" },
+    { key: "wifi.gateway", type: "text", default: "", allowEmpty: true, check: ipv4Problem, help: "gateway of the static IP (firmware only)" },
+    { key: "wifi.dns", type: "text", default: "", allowEmpty: true, check: ipv4Problem, help: "DNS server with a static IP (empty: the gateway; firmware only)" },
   ],
   rules: [
     greater("doubleClickMs", "debounceMs", "a bounce would otherwise start a second click"),
@@ -276,6 +284,7 @@ export const BUTTON_SETTINGS: SettingsSchema = {
     atLeast("backoffCapMs", "backoffBaseMs", "the cap bounds the backoff"),
     atLeast("giveUpMs", "ackTimeoutMs", "an attempt must wait for at least one ack before giving up"),
     atLeast("pendingExpiryMs", "giveUpMs", "an order must not expire while it is still being retried"),
+    { keys: ["wifi.address", "wifi.netmask", "wifi.gateway", "wifi.dns"], check: (v) => { const r = staticIpFrom(staticIpValues(v)); return r.ok ? undefined : r.problem; } },
   ],
 };
 
@@ -291,6 +300,14 @@ export interface ButtonSettings {
   pins: { button: number; buttonActiveLow: boolean; led: number; ledActiveLow: boolean };
   sntp: string;
   tls: SwitchSet;
+  /** Seconds the broker resumes a TLS session (the kept session is offered only while younger). */
+  tlsSessionLifetimeSec: number;
+  /** Static IP instead of DHCP. */
+  staticIp: StaticIp | undefined;
+}
+
+function staticIpValues(v: SettingValues): StaticIp {
+  return { address: v["wifi.address"] as string, netmask: v["wifi.netmask"] as string, gateway: v["wifi.gateway"] as string, dns: v["wifi.dns"] as string };
 }
 
 /** Typed view of validated BUTTON_SETTINGS values. */
@@ -317,6 +334,8 @@ export function buttonSettingsFrom(v: SettingValues): ButtonSettings {
     pins: { button: int("button.pin"), buttonActiveLow: v["button.activeLow"] as boolean, led: int("led.pin"), ledActiveLow: v["led.activeLow"] as boolean },
     sntp: text("sntp"),
     tls: v.tls as SwitchSet,
+    tlsSessionLifetimeSec: int("mqtt.tlsSessionLifetimeSec"),
+    staticIp: (() => { const r = staticIpFrom(staticIpValues(v)); return r.ok ? r.value : undefined; })(),
   };
 }
 

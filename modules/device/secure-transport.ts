@@ -9,13 +9,15 @@
 // (the Linux socket reports a refused connect as connected-then-error), the TCP socket is ours: we watch
 // its public callback for any byte from the broker before handing it on to SecureSocket.
 //
-// TLS session resumption needs nothing here: the SDK's TLS keeps the last session per server name
-// (ssl/cache) and offers its ID on the next connection. Only a new client certificate (a renewal) drops
-// it: a resumed session carries the certificate of its first handshake, so the broker would not see the new one.
+// TLS session resumption: the SDK's TLS asks "ssl/cache" for a session to offer and saves the one it
+// ends with. The firmware maps that name to core/tls-session over RTC memory (fast-wake/ssl-cache.js), so
+// the session survives deep sleep. Before each connection we bind it to this connection's broker settings,
+// client certificate and lifetime (a session for anything else is dropped: a renewed certificate must be
+// seen by the broker in a full handshake). A TLS failure drops it too; when a resumed handshake fails the
+// close is reported as a network failure, so the flow's retry makes a full handshake instead of giving up.
 /// <reference path="./types/ssl-cache.d.ts" />
 import sessionCache from "ssl/cache";
 import SecureSocket from "securesocket";
-import { sameBytes } from "../core/der";
 import { Socket } from "socket";
 import type { ByteStream, ByteStreamHandlers, Transport } from "../core/mqtt-session";
 import type { DeviceIdentity } from "./identity";
@@ -61,9 +63,6 @@ export interface SecureTransportOptions {
 
 export class SecureTransport implements Transport {
   private readonly options: SecureTransportOptions;
-  /** The client certificate the last connection presented. */
-  private presented: Uint8Array | undefined;
-
   constructor(options: SecureTransportOptions) {
     this.options = options;
   }
@@ -71,9 +70,14 @@ export class SecureTransport implements Transport {
   open(handlers: ByteStreamHandlers): ByteStream {
     const { mqtt, identity } = this.options;
     const certificate = this.options.certificate ? this.options.certificate() : (identity.certificate as unknown as ArrayBuffer);
-    const bytes = new Uint8Array(certificate);
-    if (this.presented !== undefined && !sameBytes(this.presented, bytes)) sessionCache.deleteSessionID();
-    this.presented = bytes;
+    sessionCache.bind({
+      host: mqtt.host,
+      port: mqtt.port,
+      serverName: mqtt.serverName,
+      alpn: mqtt.alpn ?? "",
+      certificate: new Uint8Array(certificate),
+      lifetimeSec: mqtt.tlsSessionLifetimeSec,
+    });
     const secure: { [option: string]: unknown } = {
       protocolVersion: TLS_1_2,
       certificate: identity.ca,
@@ -89,6 +93,16 @@ export class SecureTransport implements Transport {
     const report = (kind: "network" | "auth", detail: string, peerClosed: boolean) => {
       if (ended) return;
       ended = true;
+      if (!open && brokerAnswered) {
+        // A failed handshake: never offer that session again. If it was a resumption, the session may be
+        // the cause (the broker lost it, RTC memory went bad): retry with a full handshake, not auth-error.
+        const resumed = sessionCache.offered;
+        sessionCache.forget(`TLS handshake failed`);
+        if (resumed && kind === "auth") {
+          kind = "network";
+          detail = `${detail}; it offered a kept TLS session, the retry makes a full handshake`;
+        }
+      } else if (open && !peerClosed) sessionCache.forget("TLS connection error");
       handlers.onClose(kind, detail, peerClosed);
     };
 

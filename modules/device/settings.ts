@@ -8,6 +8,7 @@
 
 import type { ButtonConfig } from "../core/config";
 import { BUTTON_SETTING_KEYS, validateButtonSettings } from "../core/settings";
+import type { StaticIp } from "../core/wifi-rejoin";
 
 export type RawConfig = { readonly [key: string]: unknown };
 
@@ -20,6 +21,8 @@ export interface MqttSettings {
   serverName: string;
   /** MQTT keepalive: the session pings after this much silence from our side. 0 = no keepalive. */
   keepaliveMs: number;
+  /** How long the broker resumes a TLS session, seconds (0: keep none across connections). */
+  tlsSessionLifetimeSec: number;
 }
 
 export interface PinSettings {
@@ -39,6 +42,8 @@ export interface DeviceSettings {
   /** SNTP server used when the wall clock is unknown at boot (TLS checks certificate dates). */
   sntpHost: string;
   pins: PinSettings;
+  /** Static IP instead of DHCP (the ESP32's network setup). */
+  staticIp: StaticIp | undefined;
 }
 
 export type SettingsResult = { ok: true; value: DeviceSettings } | { ok: false; errors: string[] };
@@ -58,13 +63,13 @@ export function readSettings(raw: RawConfig): SettingsResult {
     errors.push("mqtt.host is not set (build with mqtt.host=<broker name or address>)");
   }
   if (!result.ok || errors.length > 0) return { ok: false, errors };
-  const { thingName, core, mqtt, pins, sntp } = result.value;
+  const { thingName, core, mqtt, pins, sntp, tlsSessionLifetimeSec, staticIp } = result.value;
   return {
     ok: true,
     value: {
       thingName,
       core,
-      mqtt: { host: mqtt.host, port: mqtt.port, alpn: mqtt.alpn === "" ? undefined : mqtt.alpn, serverName: mqtt.serverName || mqtt.host, keepaliveMs: mqtt.keepaliveMs },
+      mqtt: { host: mqtt.host, port: mqtt.port, alpn: mqtt.alpn === "" ? undefined : mqtt.alpn, serverName: mqtt.serverName || mqtt.host, keepaliveMs: mqtt.keepaliveMs, tlsSessionLifetimeSec },
       sntpHost: sntp,
       pins: {
         button: pins.button < 0 ? undefined : pins.button,
@@ -72,6 +77,7 @@ export function readSettings(raw: RawConfig): SettingsResult {
         led: pins.led < 0 ? undefined : pins.led,
         ledActiveLow: pins.ledActiveLow,
       },
+      staticIp,
     },
   };
 }

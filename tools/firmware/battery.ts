@@ -1,7 +1,14 @@
 // A battery button on the headless firmware (x-cli-lin): the binary's deep sleep ends the process with
 // "@sleep", and a press of the sleeping button starts it again with wake.button=<epoch ms of the press>,
 // in the same working folder (its Preference file is the flash, so a pending order survives the sleep).
+// RTC memory (what survives deep sleep but not a power cut: the TLS session, the Wi-Fi access point) is the
+// file RTC_MEMORY_FILE in that folder: kept across the restarts, removed at a power-on and a power cut.
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { FirmwareProcess } from "./process";
+
+/** The headless firmware's stand-in for RTC memory (modules/device/fast-wake/file/rtc-store.ts). */
+export const RTC_MEMORY_FILE = "rtc-memory.bin";
 
 export interface BatteryFirmwareOptions {
   binary: string;
@@ -21,9 +28,21 @@ export class BatteryFirmware {
     return this.boots[this.boots.length - 1];
   }
 
-  /** Power-on (batteries in): a boot that no button woke. */
+  /** The device's RTC memory (a file while it stands in for the chip's). */
+  get rtcMemoryPath(): string {
+    return join(this.options.cwd, RTC_MEMORY_FILE);
+  }
+
+  /** Power-on (batteries in): a boot that no button woke, with RTC memory lost. */
   powerOn(extraArgs: string[] = []): FirmwareProcess {
+    this.powerCut();
     return this.start([...this.options.args, ...extraArgs]);
+  }
+
+  /** The batteries come out: RTC memory is lost (the flash, the Preference file, stays). */
+  powerCut(): void {
+    if (this.current?.running) throw new Error("the device is awake: let it sleep (or stop it) before cutting the power");
+    rmSync(this.rtcMemoryPath, { force: true });
   }
 
   /** Waits for the running firmware to print "@sleep" and end (deep sleep). */

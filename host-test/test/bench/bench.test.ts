@@ -108,9 +108,10 @@ describe("npm run bench -- --quick", () => {
       expect(run.full.resumed).toBe(0); // a forgotten session is never resumed
     }
     expect(report.rtt.firmware.skipped).toMatch(/MODDABLE/);
+    expect(report.battery.skipped).toMatch(/MODDABLE/);
 
     // Targets: one entry per goal, judged (true/false) where measured, null where not run.
-    expect(report.targets).toHaveLength(17);
+    expect(report.targets).toHaveLength(21);
     for (const target of report.targets) {
       expect(target).toEqual(expect.objectContaining({ name: expect.any(String), limit: expect.any(Number) }));
       expect([true, false, null]).toContain(target.met);
@@ -143,5 +144,25 @@ describe("npm run bench -- --quick", () => {
     expectSummary(fw.wake.pressToReady, fw.wake.wakes);
     expect(fw.wake.pressToClassifier.p50).toBeLessThanOrEqual(fw.wake.pressToReady.p50);
     expect(report.warm.skipped).toEqual(expect.any(String));
+  }, 20 * 60_000);
+
+  it.skipIf(!sdk.ok)("--only battery: the firmware in battery mode, first press after power-on full, presses after deep sleep resumed on the wire", async () => {
+    const run = await bench(["--quick", "--only", "battery", "--table"], process.env, 19 * 60_000);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    const battery = report.battery;
+    expect(battery.rttMs).toBe(2 * battery.oneWayMs);
+    const runs = mosquittoUnavailableReason() ? [battery.embedded] : [battery.embedded, battery.mosquitto];
+    for (const r of runs) {
+      expectSummary(r.powerOn.pressToAck, r.powerOn.presses);
+      expectSummary(r.afterSleep.pressToAck, r.afterSleep.presses);
+      expectSummary(r.afterSleep.wakeToAck, r.afterSleep.presses);
+      expect(r.powerOn.resumedOnWire).toBe(0); // RTC memory is empty after a power-on
+      expect(r.afterSleep.resumedOnWire).toBe(r.afterSleep.presses);
+      if (!("skipped" in r.afterSleep.tlsCpuMs)) expect(r.afterSleep.tlsCpuMs.p50).toBeLessThan(r.powerOn.tlsCpuMs.p50); // no RSA, no ECDHE
+    }
+    const battTargets = report.targets.filter((t: any) => t.name.startsWith("battery"));
+    expect(battTargets).toHaveLength(4);
+    expect(run.stderr).toContain("press after deep sleep");
   }, 20 * 60_000);
 });

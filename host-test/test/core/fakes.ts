@@ -11,7 +11,25 @@ import type {
   Timers,
 } from "../../../modules/core/ports";
 
+import type { RtcSlot } from "../../../modules/core/rtc-record";
+
 export { MemoryStore } from "../../device/memory-store";
+
+/** One slot of RTC memory that outlives the code reading it (a new reader = a wake from deep sleep). */
+export class MemorySlot implements RtcSlot {
+  bytes: Uint8Array | undefined;
+  writes = 0;
+  read(): Uint8Array | undefined {
+    return this.bytes?.slice();
+  }
+  write(bytes: Uint8Array): void {
+    this.writes++;
+    this.bytes = bytes.slice();
+  }
+  clear(): void {
+    this.bytes = undefined;
+  }
+}
 
 interface Pending {
   id: number;

@@ -22,7 +22,8 @@ describe("firmware settings (mc/config)", () => {
     expect(readSettings(manifestConfig)).toEqual({ ok: false, errors: [expect.stringMatching(/mqtt\.host is not set/)] });
     const s = settingsOf({ ...manifestConfig, "mqtt.host": "broker.example" });
     expect(s.core).toEqual(defaultConfig);
-    expect(s.mqtt).toEqual({ host: "broker.example", port: 8883, alpn: undefined, serverName: "broker.example", keepaliveMs: 60_000 });
+    expect(s.mqtt).toEqual({ host: "broker.example", port: 8883, alpn: undefined, serverName: "broker.example", keepaliveMs: 60_000, tlsSessionLifetimeSec: 3600 });
+    expect(s.staticIp).toBeUndefined(); // DHCP
     expect(s.thingName).toBeUndefined(); // taken from the certificate
     expect(s.pins).toEqual({ button: undefined, buttonActiveLow: true, led: undefined, ledActiveLow: false });
   });

@@ -1,8 +1,7 @@
-// The SDK's TLS session cache (modules/crypt/ssl/ssl_cache.js): one entry, the last server's session.
+// "ssl/cache": the TLS session cache the SDK's TLS handshake consults. The firmware maps it to
+// modules/device/fast-wake/ssl-cache.js (core/tls-session over RTC memory) in place of the SDK's own.
 declare module "ssl/cache" {
-  const cache: {
-    /** Forgets the kept session: the next connection makes a full handshake. */
-    deleteSessionID(id?: ArrayBuffer): void;
-  };
+  import type { TlsSessionKeeper } from "core/tls-session";
+  const cache: TlsSessionKeeper;
   export default cache;
 }

@@ -1,0 +1,24 @@
+/*
+ * device/wifi-rejoin on the ESP32: natives in wifi_rejoin.c (a join to one remembered access point, the
+ * joined AP, the DNS server of a static IP). Used by network.js.
+ */
+function connectNative(ssid, password, bssid, channel) @ "xs_wifi_rejoin_connect";
+function accessPointNative() @ "xs_wifi_rejoin_access_point";
+function useDnsNative(address) @ "xs_wifi_rejoin_use_dns";
+
+export function connectTo(ssid, password, bssid, channel) {
+	connectNative(ssid, password ?? "", bssid.buffer.slice(bssid.byteOffset, bssid.byteOffset + bssid.byteLength), channel);
+}
+
+/* The joined access point as { bssid: Uint8Array(6), channel }, or undefined when not joined. */
+export function accessPoint() {
+	const raw = accessPointNative();
+	if (!raw)
+		return undefined;
+	const bytes = new Uint8Array(raw);
+	return { bssid: bytes.slice(0, 6), channel: bytes[6] };
+}
+
+export function useDns(address) {
+	useDnsNative(address);
+}
