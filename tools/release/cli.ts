@@ -5,11 +5,10 @@ import { parseArgs } from "node:util";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "../cli/conventions";
 import { Pki } from "../pki/pki";
 import { isValidThingName, RESERVED_THING_NAMES } from "../../modules/core/topics";
-import { JobStore } from "./job-store";
+import { DEFAULT_JOBS_DIR, JobStore } from "./job-store";
 import { createReleaseKey, readPrivateKey, readPublicKey } from "./keys";
 import { releaseProblem, signRelease, TARGETS, type SignedRelease } from "./sign";
 
-export const DEFAULT_JOBS_DIR = ".data/jobs";
 
 const HELP = `Usage:
   npm run release -- key create --out <file.pem>

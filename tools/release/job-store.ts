@@ -18,6 +18,9 @@ import {
   type UpdateRequest,
 } from "../../modules/core/jobs";
 
+/** Where `npm run release -- publish` and `npm run jobs` keep the store by default (git-ignored). */
+export const DEFAULT_JOBS_DIR = ".data/jobs";
+
 export interface ExecutionRow {
   jobId: string;
   thing: string;
