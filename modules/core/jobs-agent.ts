@@ -131,20 +131,18 @@ export class JobsAgent {
       const owed = this.o.probation.pending();
       const answer = t.answer === "accepted" ? decodeUpdateAccepted(payload) : decodeJobsRejected(payload);
       if (t.answer === "rejected") this.o.log.warn(`jobs: update of ${t.jobId} refused: ${answer.ok ? JSON.stringify(answer.value) : answer.reason}`);
-      if (owed && owed.jobId === t.jobId) {
-        // Accepted, or refused for good (the execution ended or is gone): either way nothing more to send.
-        this.o.probation.reported();
-        this.publish(jobsGetNextTopic(this.o.thingName), encodeGetNextRequest(CLIENT_TOKEN));
-      } else if (this.working === undefined) {
-        this.finish(`reported ${t.jobId}`);
-      }
+      // Accepted, or refused for good (the execution ended or is gone): nothing more to send for it.
+      if (owed && owed.jobId === t.jobId) this.o.probation.reported();
+      // A job ended: ask for the next one, so that every queued job gets its answer in one run.
+      if (this.working === undefined) this.publish(jobsGetNextTopic(this.o.thingName), encodeGetNextRequest(CLIENT_TOKEN));
       return;
     }
     if (t.kind === "notify-next" || (t.kind === "get-next" && t.answer === "accepted")) {
       const next = decodeNextExecution(payload);
       if (!next.ok) return this.o.log.warn(`jobs: ignored ${topic}: ${next.reason}`);
       if (!next.value.execution) {
-        if (this.working === undefined && this.o.probation.pending() === undefined) this.finish("no pending job");
+        // Only the answer to our own question ends the run; an empty notify-next may be an old one.
+        if (t.kind === "get-next" && this.working === undefined && this.o.probation.pending() === undefined) this.finish("no pending job");
         return;
       }
       this.consider(next.value.execution);

@@ -103,6 +103,11 @@ describe("jobs agent", () => {
     expect(s.published().at(-1)).toEqual([`$aws/things/${THING}/jobs/fw-1/update`, { status: "REJECTED", statusDetails: { reason }, clientToken: "pizza-button" }]);
     expect(readUpdateRecord(s.store)).toBeUndefined();
     s.connector.last!.deliver(`$aws/things/${THING}/jobs/fw-1/update/accepted`, encodeUpdateAccepted({ status: "REJECTED", versionNumber: 3, timestamp: 1 }));
+    // The job ended: the next queued one is asked for; an empty notify-next does not end the run, the answer does.
+    expect(s.published().at(-1)![0]).toBe(`$aws/things/${THING}/jobs/$next/get`);
+    s.connector.last!.deliver(`$aws/things/${THING}/jobs/notify-next`, encodeNextExecution({ timestamp: 1 }));
+    expect(s.agent.busy).toBe(true);
+    s.connector.last!.deliver(`$aws/things/${THING}/jobs/$next/get/accepted`, encodeNextExecution({ timestamp: 1 }));
     expect(s.agent.busy).toBe(false);
   });
 
