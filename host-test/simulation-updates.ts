@@ -54,7 +54,12 @@ export async function startSimulatedUpdates(opts: {
     factoryVersion: config.updates.firmwareVersion,
     timers: nodeTimers,
     log: opts.log("updates"),
-    ...(opts.onEvent ? { onEvent: opts.onEvent } : {}),
+    onEvent: (event) => {
+      // The LED shows the update while it downloads and checks, as on the board.
+      if (event.type === "updating") device.ledPlayer.play("updating");
+      else if ((event.type === "reported" || event.type === "done") && device.ledPlayer.current === "updating") device.ledPlayer.off();
+      opts.onEvent?.(event);
+    },
   });
   const persistent = config.button.connectionMode === "persistent";
   /** A look for jobs on its own connection: in persistent mode the order link steps aside meanwhile. */

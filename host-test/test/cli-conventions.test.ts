@@ -28,6 +28,7 @@ const COMMANDS: Array<[name: string, script: string, prefix: string[]]> = [
   ["bench", "host-test/bench/bench.ts", []],
   ["firmware", "tools/firmware/cli.ts", ["host"]],
   ["release", "tools/release/cli.ts", ["status"]],
+  ["jobs", "services/jobs/service.ts", []],
 ];
 
 describe("every command", () => {

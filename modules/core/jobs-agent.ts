@@ -42,7 +42,11 @@ export interface FirmwarePort {
    * with the SHA-256 of exactly `job.size` bytes, or with why it failed. abort() stops it (done not called).
    */
   download(job: FirmwareJob, done: (result: { ok: true; sha256: Uint8Array } | { ok: false; reason: string }) => void): { abort(): void };
-  /** RSASSA-PKCS1-v1_5 / SHA-256 over `statement` with the release key built into this firmware. */
+  /**
+   * RSASSA-PKCS1-v1_5 / SHA-256 over `statement` with the release key built into this firmware. The decoded
+   * signature block must equal, byte for byte, the encoding expected for SHA-256(statement) (not a lenient
+   * parse of its padding and algorithm identifier).
+   */
   verifySignature(statement: Uint8Array, signature: Uint8Array): boolean;
   /** Forget what download() wrote: it must never boot. */
   discard(): void;
