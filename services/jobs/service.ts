@@ -6,12 +6,10 @@
 import fs from "node:fs";
 import { JOBS_SERVICE_NAME } from "../../modules/core/topics";
 import type { SettingsSchema } from "../../modules/core/settings";
-import { Pki } from "../../tools/pki/pki";
-import { openPolicyStore } from "../../tools/policy/store";
 import { DEFAULT_JOBS_DIR, JobStore } from "../../tools/release/job-store";
 import { POLICY_FILES } from "../broker/product-authorization";
-import { parseMqttsUrl } from "../net/broker-url";
 import { isMainModule, runServiceCli, type EventSink } from "../runtime";
+import { BROKER_SETTINGS, ensureServiceIdentity } from "../service-identity";
 import { commandHelp, parseCommandLine } from "../settings-cli";
 import { startJobsService, type JobsService } from "./jobs";
 
@@ -27,21 +25,7 @@ export interface JobsServiceConfig {
 
 export const JOBS_SETTINGS: SettingsSchema = {
   settings: [
-    {
-      key: "broker",
-      type: "text",
-      default: "mqtts://127.0.0.1:8883",
-      check: (url) => {
-        try {
-          parseMqttsUrl(url);
-          return undefined;
-        } catch (error) {
-          return `is not a broker URL: ${(error as Error).message}`;
-        }
-      },
-      help: "mqtts://host:port (default: npm run broker on this computer)",
-    },
-    { key: "servername", type: "text", help: "broker certificate name, if not the URL's host" },
+    ...BROKER_SETTINGS,
     { key: "pkiDir", type: "path", default: "certs", help: "the PKI of the broker and the buttons" },
     { key: "jobsDir", type: "path", default: DEFAULT_JOBS_DIR, help: "the jobs store npm run release -- publish writes" },
     { key: "imagesHost", type: "text", default: "127.0.0.1", help: "address the HTTPS image server listens on" },
@@ -83,18 +67,9 @@ export function parseJobsArgs(argv: string[], cwd = process.cwd()): JobsServiceC
 
 export async function startJobs(config: JobsServiceConfig, sink: EventSink): Promise<JobsService> {
   const log = (event: string, fields: Record<string, unknown> = {}) => sink("jobs", event, fields);
-  const pki = await Pki.open(config.pkiDir);
-  if (!pki.hasCa()) throw new Error(`no CA in ${config.pkiDir}: start "npm run broker" once (it creates the PKI) or run "npm run pki -- ca init"`);
+  const { pki, files } = await ensureServiceIdentity(config.pkiDir, JOBS_SERVICE_NAME, POLICY_FILES.jobs, log);
   const server = pki.brokerFiles();
   if (!server) throw new Error(`no broker certificate in ${config.pkiDir}: the image server uses it ("npm run pki -- broker cert")`);
-  let files = pki.thingFiles(JOBS_SERVICE_NAME);
-  if (!files?.keyPath || pki.thingState(JOBS_SERVICE_NAME) !== "ACTIVE") {
-    if (pki.thingState(JOBS_SERVICE_NAME) === "INACTIVE") throw new Error(`the jobs service's identity is deactivated in ${config.pkiDir}`);
-    files = await pki.createService(JOBS_SERVICE_NAME, { keyType: "ec" });
-    log("identity-created", { thing: JOBS_SERVICE_NAME, certificate: files.certPath });
-  }
-  const attached = openPolicyStore(config.pkiDir).attachDefaultOnce(POLICY_FILES.jobs, JOBS_SERVICE_NAME);
-  if (attached) log("policy-attached", { thing: JOBS_SERVICE_NAME, policy: attached.name });
   const read = (file: string) => fs.readFileSync(file, "utf8");
   const trust = pki.trustMaterial();
   const store = JobStore.open(config.jobsDir);
