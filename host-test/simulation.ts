@@ -226,7 +226,10 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
       ...(hooks.onConnectionEvent ? { onConnectionEvent: hooks.onConnectionEvent } : {}),
       ...(hooks.onLedPattern ? { onLedPattern: hooks.onLedPattern } : {}),
       renewal: { ...(hooks.onRenewalEvent ? { onEvent: hooks.onRenewalEvent } : {}) },
-      ...(hooks.onPower ? { onPower: hooks.onPower } : {}),
+      onPower: (state) => {
+        if (state === "sleep") updates?.updates.abort("deep sleep"); // battery: updates only while awake
+        hooks.onPower?.(state);
+      },
     });
     closers.push(() => virtual.stop());
     updates = await startSimulatedUpdates({ config, embedded: dev !== undefined, brokerUrl, device: virtual, credentials: device, thingName, log: hooks.log, ...(hooks.onUpdateEvent ? { onEvent: hooks.onUpdateEvent } : {}) });
