@@ -23,6 +23,7 @@ export const UNIT_TESTS = [
   "host-test/test/services/token-bucket.test.ts",
   "host-test/test/services/broker/authorizer.test.ts",
   "host-test/test/services/policies/*.test.ts",
+  "host-test/test/services/broker/jobs-rules.test.ts",
   "host-test/test/tools/policy/evaluate.test.ts",
   "host-test/test/tools/policy/parse.test.ts",
   "host-test/test/tools/policy/glob.test.ts",

@@ -16,6 +16,7 @@ import { parseMqttsUrl } from "../services/net/broker-url";
 import { UsageError } from "../services/runtime";
 import { commandHelp, parseCommandLine } from "../services/settings-cli";
 import type { ButtonConfig } from "../modules/core/config";
+import { UPDATE_SETTINGS, updateConfigFrom, type UpdateConfig } from "./update-config";
 
 export interface SimulateConfig {
   /** External broker (mqtts://host:port): --broker, or mqtt.host:mqtt.port; undefined = start the embedded broker. */
@@ -44,6 +45,8 @@ export interface SimulateConfig {
   /** Script mode: these clicks in order; undefined = interactive. */
   clicks: ClickType[] | undefined;
   json: boolean;
+  /** Firmware updates of the virtual button (host-test/update-config.ts). */
+  updates: UpdateConfig;
   /** The button's configuration; thingName undefined = from the certificate CN, else pizza-button-01. */
   button: Omit<ButtonConfig, "thingName"> & { thingName: string | undefined };
 }
@@ -79,6 +82,7 @@ const HARNESS_SETTINGS: Setting[] = [
   { key: "menu", type: "list", help: "items the restaurant accepts (default: a small menu plus the button's items)" },
   { key: "stateDir", type: "path", default: ".data", help: "device store and restaurant database" },
   { key: "pkiDir", type: "path", default: "certs", help: "local dev PKI" },
+  ...UPDATE_SETTINGS,
   { key: "clicks", type: "list", item: clickOf, help: "script mode: e.g. single,double,long" },
   { key: "json", type: "boolean", default: false, help: "one JSON object per event on stdout" },
 ];
@@ -150,6 +154,7 @@ export function parseSimulateArgs(argv: string[], options: { cwd?: string } = {}
     pkiDir: v.pkiDir as string,
     clicks: v.clicks as ClickType[] | undefined,
     json: v.json as boolean,
+    updates: updateConfigFrom(v),
     button: { ...b.core, thingName: b.thingName },
   };
   if ((config.cert === undefined) !== (config.key === undefined)) errors.push("--cert and --key go together");

@@ -14,6 +14,7 @@ import type { LiveField, LiveStatus } from "./device/live-line";
 import type { ConnectionEvent } from "./device/mqtt-connector";
 import type { OutcomeEvent } from "./device/virtual-device";
 import { startSimulation, type Simulation } from "./simulation";
+import type { VirtualUpdateEvent } from "./device/virtual-updates";
 
 /** What the contract says each click must end in. */
 const EXPECTED: Record<ClickType, string> = { SINGLE: "ok", DOUBLE: "ok", LONG: "cancelled" };
@@ -104,6 +105,24 @@ interface Output {
   /** A human line (text modes; above the live line in tty mode). */
   line(text: string): void;
   error(text: string): void;
+}
+
+/** One line for a person about a firmware update step. */
+function updateLine(event: VirtualUpdateEvent): string {
+  switch (event.type) {
+    case "boot":
+      return `firmware ${event.version}${event.verdict === "probation" ? " (new: on probation until it reaches the broker)" : ""}`;
+    case "job":
+      return `job ${event.jobId}${event.version ? `: firmware ${event.version}` : ""}`;
+    case "updating":
+      return `updating to ${event.version} (downloading and checking)`;
+    case "activating":
+      return `${event.version} checked out (SHA-256 and signature): restarting into it`;
+    case "reported":
+      return `job ${event.jobId} ${event.status}${event.reason ? `: ${event.reason}` : ""}`;
+    default:
+      return event.reason;
+  }
 }
 
 async function main(): Promise<number> {
@@ -236,6 +255,11 @@ async function main(): Promise<number> {
       },
       onLedPattern: (name) => out.event("led", "pattern", { pattern: name }),
       onRenewalEvent: ({ type, step, ...fields }) => out.event("renewal", step, fields),
+      onUpdateEvent: (event) => {
+        const { type, ...fields } = event;
+        out.event("updates", type, fields);
+        if (!out.json && type !== "done") out.line(updateLine(event));
+      },
       onPower: (state) => {
         out.event("button", state);
         for (const listener of powerListeners) listener(state);

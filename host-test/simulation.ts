@@ -21,6 +21,8 @@ import { DEV_DEVICE, ensureDevPki, type DevPki } from "../tools/pki/dev";
 import { startRenewal } from "../services/renewal/service";
 import type { RenewalService } from "../services/renewal/renewal";
 import type { RenewalEvent } from "../modules/core/renewal";
+import type { VirtualUpdateEvent } from "./device/virtual-updates";
+import { startSimulatedUpdates, type SimulatedUpdates } from "./simulation-updates";
 import { startKitchen, type KitchenServer } from "../services/restaurant/kitchen/server";
 import { POLICY_TOPIC_PREFIX, productAuthorization } from "../services/broker/product-authorization";
 
@@ -32,6 +34,8 @@ export interface SimulationHooks {
   onRestaurantEvent?(event: RestaurantEvent): void;
   onBrokerEvent?(event: BrokerEvent): void;
   onLedPattern?(name: string): void;
+  /** The virtual button's firmware update steps (boot, job, updating, reported, activating, done). */
+  onUpdateEvent?(event: VirtualUpdateEvent): void;
   /** The button's certificate renewal steps (asking, renewed, failed). */
   onRenewalEvent?(event: RenewalEvent): void;
   /** Battery mode: the button went to deep sleep, or a press woke it. */
@@ -51,6 +55,8 @@ export interface Simulation {
   readonly device: VirtualDevice;
   readonly restaurant: Restaurant | undefined;
   readonly broker: RunningBroker | undefined;
+  /** Firmware updates: the jobs service (embedded broker) and the virtual button's updater. */
+  readonly updates: SimulatedUpdates;
   /** The certificate renewal service next to the embedded broker (it holds the dev PKI's CA). */
   readonly renewal: RenewalService | undefined;
   readonly brokerUrl: string;
@@ -196,6 +202,7 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
       closers.push(() => started.close());
     }
 
+    let updates: SimulatedUpdates | undefined;
     const buttonConfig: ButtonConfig = { ...config.button, thingName };
     const virtual = new VirtualDevice({
       config: buttonConfig,
@@ -214,19 +221,29 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
       ...(hooks.columns ? { columns: hooks.columns } : {}),
       ...(hooks.color !== undefined ? { color: hooks.color } : {}),
       log: hooks.log("button"),
-      ...(hooks.onFlowEvent ? { onEvent: hooks.onFlowEvent } : {}),
+      onEvent: (event) => {
+        updates?.flowEvent(event);
+        hooks.onFlowEvent?.(event);
+      },
       ...(hooks.onConnectionEvent ? { onConnectionEvent: hooks.onConnectionEvent } : {}),
       ...(hooks.onLedPattern ? { onLedPattern: hooks.onLedPattern } : {}),
       renewal: { ...(hooks.onRenewalEvent ? { onEvent: hooks.onRenewalEvent } : {}) },
-      ...(hooks.onPower ? { onPower: hooks.onPower } : {}),
+      onPower: (state) => {
+        if (state === "sleep") updates?.updates.abort("deep sleep"); // battery: updates only while awake
+        hooks.onPower?.(state);
+      },
     });
     closers.push(() => virtual.stop());
+    updates = await startSimulatedUpdates({ config, embedded: dev !== undefined, brokerUrl, device: virtual, credentials: device, thingName, log: hooks.log, ...(hooks.onUpdateEvent ? { onEvent: hooks.onUpdateEvent } : {}) });
+    const startedUpdates = updates;
+    closers.push(() => startedUpdates.close());
 
     return {
       device: virtual,
       restaurant,
       broker,
       renewal,
+      updates,
       brokerUrl,
       kitchenUrl: kitchen?.url,
       thingName,

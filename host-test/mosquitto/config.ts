@@ -19,7 +19,9 @@
 //   max_packet_size                  the embedded broker's 64 KiB limit: bigger packets disconnect
 
 import { BUTTON_SETTINGS, pickSettings, validateSettings } from "../../modules/core/settings";
-import { acksTopic, allAcksFilter, allOrdersFilter, allRenewedFilter, allRenewFilter, isValidThingName, ordersTopic, RENEWAL_SERVICE_NAME, renewedTopic, renewTopic, RESTAURANT_NAME } from "../../modules/core/topics";
+import { acksTopic, allAcksFilter, allOrdersFilter, allRenewedFilter, allRenewFilter, isValidThingName, JOBS_SERVICE_NAME, ordersTopic, RENEWAL_SERVICE_NAME, renewedTopic, renewTopic, RESTAURANT_NAME } from "../../modules/core/topics";
+import { deviceJobsAcl, JOBS_ACL_BLOCK } from "./jobs-acl";
+
 
 export const DEFAULT_MAX_PACKET_BYTES = 64 * 1024;
 /** The embedded broker's default total. */
@@ -71,9 +73,11 @@ export function mosquittoAcl(options: { topicPrefix?: string; restaurantName?: s
       "# certificate renewal: a device asks for its own certificate only, and reads only its own answer.",
       `pattern write ${renewTopic(prefix, "%u")}`,
       `pattern read ${renewedTopic(prefix, "%u")}`,
+      ...deviceJobsAcl("pattern", "%u"),
       "",
       ...restaurantBlock,
       ...renewalBlock,
+      ...JOBS_ACL_BLOCK,
     ].join("\n");
   }
   const lines = [
@@ -86,15 +90,17 @@ export function mosquittoAcl(options: { topicPrefix?: string; restaurantName?: s
     if (thing.kind === "service") {
       if (thing.name === restaurant) lines.push(...restaurantBlock);
       if (thing.name === RENEWAL_SERVICE_NAME) lines.push(...renewalBlock);
+      if (thing.name === JOBS_SERVICE_NAME) lines.push(...JOBS_ACL_BLOCK);
       continue;
     }
-    if (thing.name === restaurant || thing.name === RENEWAL_SERVICE_NAME) continue; // a device may never hold a service's name
+    if (thing.name === restaurant || thing.name === RENEWAL_SERVICE_NAME || thing.name === JOBS_SERVICE_NAME) continue; // a device may never hold a service's name
     lines.push(
       `user ${thing.name}`,
       `topic write ${ordersTopic(prefix, thing.name)}`,
       `topic read ${acksTopic(prefix, thing.name)}`,
       `topic write ${renewTopic(prefix, thing.name)}`,
       `topic read ${renewedTopic(prefix, thing.name)}`,
+      ...deviceJobsAcl("topic", thing.name),
       "",
     );
   }

@@ -27,6 +27,8 @@ const COMMANDS: Array<[name: string, script: string, prefix: string[]]> = [
   ["policy", "tools/policy/cli.ts", ["check"]],
   ["bench", "host-test/bench/bench.ts", []],
   ["firmware", "tools/firmware/cli.ts", ["host"]],
+  ["release", "tools/release/cli.ts", ["status"]],
+  ["jobs", "services/jobs/service.ts", []],
 ];
 
 describe("every command", () => {

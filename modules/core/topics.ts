@@ -6,6 +6,8 @@
 //   restaurant subscribes <prefix>/orders/+           publishes  <prefix>/acks/<thing>
 //   device     publishes  <prefix>/renew/<thing>     subscribes <prefix>/renewed/<thing>   (certificate renewal)
 //   renewal    subscribes <prefix>/renew/+            publishes  <prefix>/renewed/<thing>
+//   device     the AWS IoT Jobs MQTT API for itself: $aws/things/<thing>/jobs/…  (firmware updates)
+//   jobs       the same topics for every thing (the local stand-in for AWS IoT Jobs)
 //
 // The thing is the last topic level, never a payload field: the broker lets only that thing's certificate
 // publish there, so the topic is the one trustworthy statement of who sent an order.
@@ -18,8 +20,17 @@ export const RESTAURANT_NAME = "restaurant";
 /** CN = client id of the certificate renewal service. Reserved: it may issue certificates to every thing. */
 export const RENEWAL_SERVICE_NAME = "renewal";
 
+/** CN = client id of the local jobs service (firmware updates). Reserved: it talks to every thing's jobs. */
+export const JOBS_SERVICE_NAME = "jobs";
+
 /** Identities a button must not take. */
-export const RESERVED_THING_NAMES: readonly string[] = Object.freeze([RESTAURANT_NAME, RENEWAL_SERVICE_NAME]);
+export const RESERVED_THING_NAMES: readonly string[] = Object.freeze([RESTAURANT_NAME, RENEWAL_SERVICE_NAME, JOBS_SERVICE_NAME]);
+
+const SERVICE_PURPOSE: { [name: string]: string } = {
+  [RESTAURANT_NAME]: "restaurant",
+  [RENEWAL_SERVICE_NAME]: "certificate renewal",
+  [JOBS_SERVICE_NAME]: "jobs (firmware update)",
+};
 
 export const DEFAULT_TOPIC_PREFIX = "pizza";
 
@@ -43,7 +54,7 @@ export function isValidThingName(name: string): boolean {
 export function buttonThingNameProblem(name: string): string | undefined {
   if (!isValidThingName(name)) return `${JSON.stringify(name)} is not a valid thing name (1-128 of A-Z a-z 0-9 _ -)`;
   if (RESERVED_THING_NAMES.indexOf(name) >= 0) {
-    return `${JSON.stringify(name)} is reserved for the ${name === RESTAURANT_NAME ? "restaurant" : "certificate renewal"} service`;
+    return `${JSON.stringify(name)} is reserved for the ${SERVICE_PURPOSE[name]} service`;
   }
   return undefined;
 }
@@ -133,4 +144,75 @@ export function thingOfRenewedTopic(prefix: string, topic: string): string | und
 /** The renewal service's publish pattern (mosquitto ACL, AWS policy resources): every thing's answers. */
 export function allRenewedFilter(prefix: string): string {
   return `${prefix}/renewed/+`;
+}
+
+// AWS IoT Jobs MQTT API (the subset a device uses for itself). The topics are AWS's, not under the product's
+// prefix: the same firmware then talks to AWS IoT Jobs and to the local jobs service.
+
+const JOBS_ROOT = "$aws/things/";
+
+/** AWS IoT job ids: 1–64 of [a-zA-Z0-9_-]. "$next" is the API's alias for the next pending job, not an id. */
+export function isValidJobId(id: string): boolean {
+  return /^[A-Za-z0-9_-]{1,64}$/.test(id);
+}
+
+/** `$aws/things/<thing>/jobs/` */
+export function jobsTopicBase(thing: string): string {
+  return `${JOBS_ROOT}${thing}/jobs/`;
+}
+
+/** Where the next pending job execution (or its absence) is announced to the thing. */
+export function jobsNotifyNextTopic(thing: string): string {
+  return `${jobsTopicBase(thing)}notify-next`;
+}
+
+/** The thing asks for its next pending job execution; answers on …/accepted and …/rejected. */
+export function jobsGetNextTopic(thing: string): string {
+  return `${jobsTopicBase(thing)}$next/get`;
+}
+
+/** The thing reports the status of one job execution; answers on …/accepted and …/rejected. */
+export function jobUpdateTopic(thing: string, jobId: string): string {
+  return `${jobsTopicBase(thing)}${jobId}/update`;
+}
+
+/** Every jobs topic of one thing: the device's one subscription, its ACL and policy resource. */
+export function jobsFilter(thing: string): string {
+  return `${jobsTopicBase(thing)}#`;
+}
+
+/** The jobs service's subscriptions: every thing's requests. */
+export const ALL_JOBS_GET_NEXT_FILTER = `${JOBS_ROOT}+/jobs/$next/get`;
+export const ALL_JOBS_UPDATE_FILTER = `${JOBS_ROOT}+/jobs/+/update`;
+
+/** What a jobs topic is: whose, and which request or answer, or undefined when it is not one. */
+export type JobsTopic =
+  | { thing: string; kind: "notify-next" }
+  | { thing: string; kind: "get-next"; answer?: "accepted" | "rejected" }
+  | { thing: string; kind: "update"; jobId: string; answer?: "accepted" | "rejected" };
+
+export function parseJobsTopic(topic: string): JobsTopic | undefined {
+  if (topic.slice(0, JOBS_ROOT.length) !== JOBS_ROOT) return undefined;
+  const levels = topic.slice(JOBS_ROOT.length).split("/");
+  const thing = levels[0]!;
+  if (!isValidThingName(thing) || levels[1] !== "jobs") return undefined;
+  const rest = levels.slice(2);
+  const answer = (level: string | undefined) => (level === "accepted" || level === "rejected" ? level : undefined);
+  if (rest.length === 1 && rest[0] === "notify-next") return { thing, kind: "notify-next" };
+  if ((rest.length === 2 || rest.length === 3) && rest[0] === "$next" && rest[1] === "get") {
+    if (rest.length === 2) return { thing, kind: "get-next" };
+    const a = answer(rest[2]);
+    return a ? { thing, kind: "get-next", answer: a } : undefined;
+  }
+  if ((rest.length === 2 || rest.length === 3) && isValidJobId(rest[0]!) && rest[1] === "update") {
+    if (rest.length === 2) return { thing, kind: "update", jobId: rest[0]! };
+    const a = answer(rest[2]);
+    return a ? { thing, kind: "update", jobId: rest[0]!, answer: a } : undefined;
+  }
+  return undefined;
+}
+
+/** The thing a jobs topic belongs to, or undefined when `topic` is not one of the API's topics. */
+export function thingOfJobsTopic(topic: string): string | undefined {
+  return parseJobsTopic(topic)?.thing;
 }

@@ -20,6 +20,7 @@ import {
   thingOfRenewTopic,
   topicPrefixProblem,
 } from "../../modules/core/topics";
+import { jobsRule } from "./jobs-rules";
 
 /** Who is asking. Built by the broker from the verified client certificate and the CONNECT packet. */
 export interface ClientIdentity {
@@ -67,6 +68,8 @@ const NO_RULE = "no matching rule";
  * - the restaurant may subscribe only `<p>/orders/+`, receive `<p>/orders/<thing>` and publish `<p>/acks/<thing>`;
  * - a device may also ask to renew its own certificate (publish `<p>/renew/<thing>`, subscribe/receive
  *   `<p>/renewed/<thing>`); the renewal service subscribes `<p>/renew/+` and publishes `<p>/renewed/<thing>`;
+ * - the AWS IoT Jobs topics: a device works only through its own jobs, the jobs service answers every
+ *   thing's (`jobs-rules.ts`);
  * - everybody must connect with client id = certificate CN, and the CN must be a valid thing name
  *   (a CN like "+" or "a/b" would otherwise turn an exact rule into a wildcard).
  */
@@ -90,6 +93,8 @@ export function thingTopicAuthorizer(opts: ThingTopicAuthorizerOptions): Authori
       return allow(isRestaurant(id) ? "restaurant connects as itself" : "thing connects as itself");
     },
     publish(id, topic) {
+      const jobs = jobsRule("publish", id.thingName, topic);
+      if (jobs) return jobs;
       if (isRestaurant(id)) {
         return thingOfAcksTopic(prefix, topic) !== undefined ? allow("restaurant publishes acks") : deny(NO_RULE);
       }
@@ -102,6 +107,8 @@ export function thingTopicAuthorizer(opts: ThingTopicAuthorizerOptions): Authori
       return deny("the product never retains messages");
     },
     subscribe(id, topicFilter) {
+      const jobs = jobsRule("subscribe", id.thingName, topicFilter);
+      if (jobs) return jobs;
       if (isRestaurant(id)) {
         return topicFilter === allOrdersFilter(prefix) ? allow("restaurant subscribes to all orders") : deny(NO_RULE);
       }
@@ -110,6 +117,8 @@ export function thingTopicAuthorizer(opts: ThingTopicAuthorizerOptions): Authori
       return topicFilter === acksTopic(prefix, id.thingName) ? allow("thing subscribes to its own acks") : deny(NO_RULE);
     },
     receive(id, topic) {
+      const jobs = jobsRule("receive", id.thingName, topic);
+      if (jobs) return jobs;
       if (isRestaurant(id)) {
         return thingOfOrdersTopic(prefix, topic) !== undefined ? allow("restaurant receives orders") : deny(NO_RULE);
       }

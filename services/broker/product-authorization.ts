@@ -3,7 +3,7 @@
 // evaluated by the policy authorizer; or the built-in per-thing topic rules. One place, used by
 // `npm run broker` and `npm run simulate`, so both enforce the same thing.
 import { fileURLToPath } from "node:url";
-import { DEFAULT_TOPIC_PREFIX, RENEWAL_SERVICE_NAME } from "../../modules/core/topics";
+import { DEFAULT_TOPIC_PREFIX, JOBS_SERVICE_NAME, RENEWAL_SERVICE_NAME } from "../../modules/core/topics";
 import type { Pki } from "../../tools/pki/pki";
 import { policyAuthorizerForPki, type PolicyDecisionEvent } from "./policy-authorizer";
 import { openPolicyStore } from "../../tools/policy/store";
@@ -13,6 +13,7 @@ export const POLICY_FILES = {
   device: fileURLToPath(new URL("../policies/device.json", import.meta.url)),
   restaurant: fileURLToPath(new URL("../policies/restaurant.json", import.meta.url)),
   renewal: fileURLToPath(new URL("../policies/renewal.json", import.meta.url)),
+  jobs: fileURLToPath(new URL("../policies/jobs.json", import.meta.url)),
 };
 
 /** The topic prefix the product policies name: the contract's default (modules/core/topics.ts). */
@@ -43,7 +44,11 @@ export function productAuthorization(opts: ProductAuthorizationOptions): Product
     if (opts.rules !== "policy" || !opts.defaultPolicies) return;
     for (const thing of opts.pki.listThings()) {
       if (thing.state !== "ACTIVE") continue;
-      const file = thing.kind !== "service" ? POLICY_FILES.device : thing.name === RENEWAL_SERVICE_NAME ? POLICY_FILES.renewal : POLICY_FILES.restaurant;
+      const file =
+        thing.kind !== "service" ? POLICY_FILES.device
+        : thing.name === RENEWAL_SERVICE_NAME ? POLICY_FILES.renewal
+        : thing.name === JOBS_SERVICE_NAME ? POLICY_FILES.jobs
+        : POLICY_FILES.restaurant;
       try {
         // Once per thing, when it is first seen (created): a later detach stays detached across restarts.
         const result = policyStore.attachDefaultOnce(file, thing.name);

@@ -6,11 +6,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { BUTTON_SETTINGS, type SettingsSchema } from "../../modules/core/settings";
 import { RENEWAL_SERVICE_NAME } from "../../modules/core/topics";
-import { Pki } from "../../tools/pki/pki";
-import { openPolicyStore } from "../../tools/policy/store";
-import { parseMqttsUrl } from "../net/broker-url";
 import { POLICY_FILES } from "../broker/product-authorization";
 import { isMainModule, runServiceCli, type EventSink } from "../runtime";
+import { BROKER_SETTINGS, ensureServiceIdentity } from "../service-identity";
 import { commandHelp, parseCommandLine, pickSettings } from "../settings-cli";
 import { startRenewalService, type RenewalService } from "./renewal";
 
@@ -24,21 +22,7 @@ export interface RenewalServiceConfig {
 
 export const RENEWAL_SETTINGS: SettingsSchema = {
   settings: [
-    {
-      key: "broker",
-      type: "text",
-      default: "mqtts://127.0.0.1:8883",
-      check: (url) => {
-        try {
-          parseMqttsUrl(url);
-          return undefined;
-        } catch (error) {
-          return `is not a broker URL: ${(error as Error).message}`;
-        }
-      },
-      help: "mqtts://host:port (default: npm run broker on this computer)",
-    },
-    { key: "servername", type: "text", help: "broker certificate name, if not the URL's host" },
+    ...BROKER_SETTINGS,
     { key: "pkiDir", type: "path", default: "certs", help: "the PKI that issued the buttons' certificates (its CA signs the renewals)" },
     ...pickSettings(BUTTON_SETTINGS, ["topicPrefix"]),
     { key: "days", type: "integer", default: 730, min: 1, max: 36_500, help: "validity of a renewed certificate, in days" },
@@ -71,16 +55,7 @@ export function parseRenewalArgs(argv: string[], cwd = process.cwd()): RenewalSe
 
 export async function startRenewal(config: RenewalServiceConfig, sink: EventSink): Promise<RenewalService> {
   const log = (event: string, fields: Record<string, unknown> = {}) => sink("renewal", event, fields);
-  const pki = await Pki.open(config.pkiDir);
-  if (!pki.hasCa()) throw new Error(`no CA in ${config.pkiDir}: start "npm run broker" once (it creates the PKI) or run "npm run pki -- ca init"`);
-  let files = pki.thingFiles(RENEWAL_SERVICE_NAME);
-  if (!files?.keyPath || pki.thingState(RENEWAL_SERVICE_NAME) !== "ACTIVE") {
-    if (pki.thingState(RENEWAL_SERVICE_NAME) === "INACTIVE") throw new Error(`the renewal service's identity is deactivated in ${config.pkiDir}`);
-    files = await pki.createService(RENEWAL_SERVICE_NAME, { keyType: "ec" });
-    log("identity-created", { thing: RENEWAL_SERVICE_NAME, certificate: files.certPath });
-  }
-  const attached = openPolicyStore(config.pkiDir).attachDefaultOnce(POLICY_FILES.renewal, RENEWAL_SERVICE_NAME);
-  if (attached) log("policy-attached", { thing: RENEWAL_SERVICE_NAME, policy: attached.name });
+  const { files } = await ensureServiceIdentity(config.pkiDir, RENEWAL_SERVICE_NAME, POLICY_FILES.renewal, log);
   const read = (file: string) => fs.readFileSync(file, "utf8");
   return startRenewalService({
     brokerUrl: config.brokerUrl,

@@ -2,7 +2,7 @@
 // `npm run pki -- service create <name>` issues them, never `thing create`, `ca sign`, `thing csr`,
 // `thing register` or `import aws`. The broker grants a service's rights only to the certificate the
 // registry recorded for it (by fingerprint), so a device can never become the restaurant by its CN.
-export const SERVICE_NAMES: readonly string[] = ["restaurant", "renewal"];
+export const SERVICE_NAMES: readonly string[] = ["restaurant", "renewal", "jobs"];
 
 export function isServiceName(name: string): boolean {
   return SERVICE_NAMES.includes(name);

@@ -2,6 +2,7 @@
 // what the contract builds. Every other test takes its topics from the contract (host-test/test/support/topics.ts).
 import { describe, expect, it } from "vitest";
 import { utf8Encode } from "../../../modules/core/utf8";
+import * as t from "../../../modules/core/topics";
 import {
   acksTopic,
   allAcksFilter,
@@ -88,5 +89,29 @@ describe("topic contract", () => {
     expect(thingOfRenewTopic("pizza", "pizza/renewed/b-1")).toBeUndefined();
     expect(thingOfRenewedTopic("pizza", "pizza/renewed/b-1")).toBe("b-1");
     expect(buttonThingNameProblem(RENEWAL_SERVICE_NAME)).toMatch(/reserved for the certificate renewal service/);
+  });
+});
+
+describe("jobs topics (AWS IoT Jobs MQTT API)", () => {
+  it("builds a thing's jobs topics and parses them back", () => {
+    expect(t.jobsNotifyNextTopic("b-1")).toBe("$aws/things/b-1/jobs/notify-next");
+    expect(t.jobsGetNextTopic("b-1")).toBe("$aws/things/b-1/jobs/$next/get");
+    expect(t.jobUpdateTopic("b-1", "fw-2")).toBe("$aws/things/b-1/jobs/fw-2/update");
+    expect(t.jobsFilter("b-1")).toBe("$aws/things/b-1/jobs/#");
+    expect(t.parseJobsTopic("$aws/things/b-1/jobs/notify-next")).toEqual({ thing: "b-1", kind: "notify-next" });
+    expect(t.parseJobsTopic("$aws/things/b-1/jobs/$next/get/accepted")).toEqual({ thing: "b-1", kind: "get-next", answer: "accepted" });
+    expect(t.parseJobsTopic("$aws/things/b-1/jobs/fw-2/update")).toEqual({ thing: "b-1", kind: "update", jobId: "fw-2" });
+    expect(t.parseJobsTopic("$aws/things/b-1/jobs/fw-2/update/rejected")).toEqual({ thing: "b-1", kind: "update", jobId: "fw-2", answer: "rejected" });
+    for (const topic of ["$aws/things/+/jobs/notify-next", "$aws/things/b-1/jobs/a.b/update", "$aws/things/b-1/jobs/fw/update/other", "$aws/things/b-1/shadow/get", "pizza/orders/b-1", "$aws/things/b-1/jobs/$next/get/x"]) {
+      expect(t.parseJobsTopic(topic), topic).toBeUndefined();
+    }
+    expect(t.thingOfJobsTopic("$aws/things/b-2/jobs/notify-next")).toBe("b-2");
+  });
+
+  it("the jobs service's name is reserved and the job id rule is AWS's", () => {
+    expect(t.buttonThingNameProblem(t.JOBS_SERVICE_NAME)).toMatch(/reserved for the jobs \(firmware update\) service/);
+    expect(t.isValidJobId("a".repeat(64))).toBe(true);
+    expect(t.isValidJobId("a".repeat(65))).toBe(false);
+    expect(t.isValidJobId("$next")).toBe(false);
   });
 });

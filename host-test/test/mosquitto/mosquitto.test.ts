@@ -46,12 +46,21 @@ describe("mosquitto config text", () => {
       "pattern read shop/pizza/acks/%u",
       "pattern write shop/pizza/renew/%u",
       "pattern read shop/pizza/renewed/%u",
+      "pattern write $aws/things/%u/jobs/$next/get",
+      "pattern write $aws/things/%u/jobs/+/update",
+      "pattern read $aws/things/%u/jobs/#",
       "user restaurant",
       "topic read shop/pizza/orders/+",
       "topic write shop/pizza/acks/+",
       "user renewal",
       "topic read shop/pizza/renew/+",
       "topic write shop/pizza/renewed/+",
+      "user jobs",
+      "topic read $aws/things/+/jobs/$next/get",
+      "topic read $aws/things/+/jobs/+/update",
+      "topic write $aws/things/+/jobs/notify-next",
+      "topic write $aws/things/+/jobs/$next/get/+",
+      "topic write $aws/things/+/jobs/+/update/+",
     ]);
   });
 
