@@ -7,6 +7,7 @@
 import type { ClickType } from "../modules/core/config";
 import type { FlowEvent, FlowState } from "../modules/core/flow";
 import type { Log } from "../modules/core/ports";
+import type { BrokerEvent } from "../services/broker/broker";
 import { ConfigError, parseSimulateArgs, usage, type SimulateConfig } from "./config";
 import { isLiveTerminal, takeColorFlag, useColor } from "../tools/cli/terminal";
 import { KeyboardButton } from "./device/keyboard-button";
@@ -125,9 +126,43 @@ function updateLine(event: VirtualUpdateEvent): string {
   }
 }
 
-async function main(): Promise<number> {
-  let config: SimulateConfig | undefined;
+/**
+ * The embedded broker's last refusal of this button, with its reason (the button itself only sees "not
+ * authorized"), so an auth-error outcome can say why; cleared at each outcome.
+ */
+class BrokerRefusals {
+  #last: string | undefined;
+
+  /** A broker event: is it a refusal (of anyone)? Remembers it when it is this button's. */
+  seen(event: BrokerEvent, thing: string | undefined): boolean {
+    const name = event.event;
+    const refusal = name === "tls-refused" || name === "refused" || name.endsWith("-denied");
+    const ours = (event.clientId ?? event.cn) === undefined || [event.clientId, event.cn].includes(thing);
+    if (refusal && ours) this.#last = `${name}: ${event.reason ?? "no reason given"}`;
+    return refusal;
+  }
+
+  /** The reason for an auth-error outcome, if the broker gave one; every outcome clears it. */
+  take(event: FlowEvent): string | undefined {
+    if (event.type !== "outcome") return undefined;
+    const reason = event.outcome === "auth-error" ? this.#last : undefined;
+    this.#last = undefined;
+    return reason;
+  }
+}
+
+/** A flow event as a JSON event line, with the broker's reason for a refusal when there is one. */
+function reportFlowEvent(event: FlowEvent, because: string | undefined, out: Output): void {
+  const { type, ...fields } = event;
+  if (because !== undefined && event.type === "outcome" && event.orderId) outcomeReasons.set(event.orderId, because);
+  out.event("button", type, because === undefined ? fields : { ...fields, brokerReason: because });
+  if (because !== undefined && !out.json) out.line(`the broker refused the button: ${because}`);
+}
+
+/** The command line, or the exit code when there is nothing to run (--help: 0, a usage error: 2). */
+function readCommandLine(): { config: SimulateConfig; colorFlag: ReturnType<typeof takeColorFlag>["flag"] } | number {
   const colorChoice = takeColorFlag(process.argv.slice(2));
+  let config: SimulateConfig | undefined;
   try {
     config = parseSimulateArgs(colorChoice.argv);
   } catch (error) {
@@ -142,56 +177,79 @@ async function main(): Promise<number> {
     process.stdout.write(`${text}\n${"  --no-color".padEnd(column)}no colours on the live line (also NO_COLOR=1)\n`);
     return 0;
   }
+  return { config, colorFlag: colorChoice.flag };
+}
 
-  const script = config.clicks !== undefined;
-  const tty = !script && !config.json && isLiveTerminal(process.stdout);
-  const color = useColor(process.stdout, colorChoice.flag);
-  const timings = new StepTimings();
-  let flowState: FlowState = "idle";
-  let last = "";
-  let lastShort = "";
-  /**
-   * The embedded broker's last refusal of this button, with its reason (the button itself only sees "not
-   * authorized"), so an auth-error outcome can say why; cleared at each outcome.
-   */
-  let brokerRefusal: string | undefined;
-  const takeRefusal = (event: FlowEvent): string | undefined => {
-    if (event.type !== "outcome") return undefined;
-    const reason = event.outcome === "auth-error" ? brokerRefusal : undefined;
-    brokerRefusal = undefined;
-    return reason;
-  };
-  /** True while the device boots (a message sent then is a resend), and the orderId it resent. */
-  let booting = false;
-  let bootResend: string | undefined;
-  let sim: Simulation | undefined;
-
+/** Where lines go: JSON events on stdout (--json), else human lines (above the live line in tty mode) and logs. */
+function outputFor(config: SimulateConfig, opts: { script: boolean; tty: boolean; sim: () => Simulation | undefined }): { out: Output; logFor: (source: string) => Log } {
+  const { script, tty } = opts;
   const out: Output = {
     json: config.json,
     event: (source, event, fields = {}) => {
-      if (config!.json) process.stdout.write(`${JSON.stringify({ t: since(), source, event, ...fields })}\n`);
+      if (config.json) process.stdout.write(`${JSON.stringify({ t: since(), source, event, ...fields })}\n`);
     },
     line: (text) => {
-      if (config!.json) return;
+      if (config.json) return;
+      const sim = opts.sim();
       if (tty && sim) sim.device.led.printAbove(text);
       else process.stdout.write(`${text}\n`);
     },
     error: (text) => {
-      if (config!.json) out.event("simulate", "error", { message: text });
+      if (config.json) out.event("simulate", "error", { message: text });
       else process.stderr.write(`simulate: ${text}\n`);
     },
   };
-
   const logFor = (source: string): Log => {
     const write = (level: "info" | "warn" | "error", message: string) => {
-      if (config!.json) return out.event(source, "log", { level, message });
+      if (config.json) return out.event(source, "log", { level, message });
       if (level === "info" && (script || source === "broker")) return; // scripts: only what went wrong
       const text = `[${source}] ${level === "info" ? "" : `${level}: `}${message}`;
+      const sim = opts.sim();
       if (tty && sim) sim.device.led.printAbove(text);
       else process.stderr.write(`${text}\n`);
     };
     return { info: (m) => write("info", m), warn: (m) => write("warn", m), error: (m) => write("error", m) };
   };
+  return { out, logFor };
+}
+
+/** The "started" event and the first lines: where the broker is, which thing, which mode, the kitchen page. */
+function announce(sim: Simulation, config: SimulateConfig, out: Output): void {
+  const where = sim.broker ? `${sim.brokerUrl} (embedded)` : sim.brokerUrl;
+  out.event("simulate", "started", {
+    broker: sim.brokerUrl,
+    embedded: sim.broker !== undefined,
+    restaurant: sim.restaurant !== undefined,
+    kitchen: sim.kitchenUrl,
+    thing: sim.thingName,
+    mode: config.button.connectionMode,
+    stateDir: config.stateDir,
+    pkiCreated: sim.pkiCreated,
+  });
+  out.line(`pizza button simulator: broker ${where}, thing ${sim.thingName}, ${config.button.connectionMode}` +
+    `${sim.restaurant ? "" : ", no restaurant"}${sim.pkiCreated ? ` (new dev PKI in ${config.pkiDir})` : ""}`);
+  if (sim.kitchenUrl) out.line(`kitchen page (orders as the restaurant sees them): ${sim.kitchenUrl}`);
+}
+
+async function main(): Promise<number> {
+  const commandLine = readCommandLine();
+  if (typeof commandLine === "number") return commandLine;
+  const { config } = commandLine;
+
+  const script = config.clicks !== undefined;
+  const tty = !script && !config.json && isLiveTerminal(process.stdout);
+  const color = useColor(process.stdout, commandLine.colorFlag);
+  const timings = new StepTimings();
+  let flowState: FlowState = "idle";
+  let last = "";
+  let lastShort = "";
+  const refusals = new BrokerRefusals();
+  /** True while the device boots (a message sent then is a resend), and the orderId it resent. */
+  let booting = false;
+  let bootResend: string | undefined;
+  let sim: Simulation | undefined;
+
+  const { out, logFor } = outputFor(config, { script, tty, sim: () => sim });
 
   const onFlowEvent = (event: FlowEvent) => {
     if (event.type === "state") flowState = event.state;
@@ -203,11 +261,7 @@ async function main(): Promise<number> {
       out.event("button", "boot-resend", { orderId: event.orderId });
       out.line(`resending order ${event.orderId}, left pending (never acknowledged) by an earlier run`);
     }
-    const { type, ...fields } = event;
-    const because = takeRefusal(event);
-    if (because !== undefined && event.type === "outcome" && event.orderId) outcomeReasons.set(event.orderId, because);
-    out.event("button", type, because === undefined ? fields : { ...fields, brokerReason: because });
-    if (because !== undefined && !out.json) out.line(`the broker refused the button: ${because}`);
+    reportFlowEvent(event, refusals.take(event), out);
     if (event.type === "outcome" && event.trigger === "boot" && !out.json) {
       const ms = event.pressToAckMs !== undefined ? ` in ${event.pressToAckMs} ms` : "";
       out.line(`resent at boot: ${event.clickType} → ${event.outcome} (${event.orderId})${ms}`);
@@ -246,12 +300,8 @@ async function main(): Promise<number> {
       onBrokerEvent: (event) => {
         const { event: name, ...fields } = event;
         out.event("broker", name, fields);
-        const refusal = name === "tls-refused" || name === "refused" || name.endsWith("-denied");
-        const ours = (event.clientId ?? event.cn) === undefined || [event.clientId, event.cn].includes(sim?.thingName ?? config!.button.thingName);
-        if (refusal && ours) brokerRefusal = `${name}: ${event.reason ?? "no reason given"}`;
-        if (!config!.json && refusal) {
-          logFor("broker").warn(`${name}: ${event.reason ?? ""} ${event.clientId ?? ""}`.trim());
-        }
+        const refusal = refusals.seen(event, sim?.thingName ?? config.button.thingName);
+        if (!config.json && refusal) logFor("broker").warn(`${name}: ${event.reason ?? ""} ${event.clientId ?? ""}`.trim());
       },
       onLedPattern: (name) => out.event("led", "pattern", { pattern: name }),
       onRenewalEvent: ({ type, step, ...fields }) => out.event("renewal", step, fields),
@@ -272,20 +322,7 @@ async function main(): Promise<number> {
     return 1;
   }
 
-  const where = sim.broker ? `${sim.brokerUrl} (embedded)` : sim.brokerUrl;
-  out.event("simulate", "started", {
-    broker: sim.brokerUrl,
-    embedded: sim.broker !== undefined,
-    restaurant: sim.restaurant !== undefined,
-    kitchen: sim.kitchenUrl,
-    thing: sim.thingName,
-    mode: config.button.connectionMode,
-    stateDir: config.stateDir,
-    pkiCreated: sim.pkiCreated,
-  });
-  out.line(`pizza button simulator: broker ${where}, thing ${sim.thingName}, ${config.button.connectionMode}` +
-    `${sim.restaurant ? "" : ", no restaurant"}${sim.pkiCreated ? ` (new dev PKI in ${config.pkiDir})` : ""}`);
-  if (sim.kitchenUrl) out.line(`kitchen page (orders as the restaurant sees them): ${sim.kitchenUrl}`);
+  announce(sim, config, out);
 
   const boot = (): Promise<OutcomeEvent | undefined> => {
     booting = true;

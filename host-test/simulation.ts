@@ -15,6 +15,7 @@ import type { ConnectionEvent } from "./device/mqtt-connector";
 import type { LiveStatus } from "./device/live-line";
 import type { LedOutputMode } from "./device/terminal-led";
 import { VirtualDevice } from "./device/virtual-device";
+import type { TlsCredentials } from "./device/tls-transport";
 import type { SimulateConfig } from "./config";
 import { DEFAULT_MENU, startRestaurant, type DecidePolicy, type Restaurant, type RestaurantEvent } from "../services/restaurant/restaurant";
 import { DEV_DEVICE, ensureDevPki, type DevPki } from "../tools/pki/dev";
@@ -96,42 +97,12 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
     }
 
     let broker: RunningBroker | undefined;
-    let brokerUrl: string;
     if (dev) {
-      const pki = dev.pki;
-      const trust = pki.trustMaterial();
-      // The same authorization as `npm run broker`: the product's AWS IoT policies (services/policies),
-      // or the built-in per-thing rules when a custom topic prefix makes those policies not apply.
-      const simulateLog = hooks.log("simulate");
-      const rules = config.button.topicPrefix === POLICY_TOPIC_PREFIX ? "policy" : "builtin";
-      if (rules === "builtin") simulateLog.info(`topic prefix ${config.button.topicPrefix}: built-in per-thing rules instead of the product policies`);
-      const { authorizer } = productAuthorization({
-        pki,
-        pkiDir: config.pkiDir,
-        rules,
-        defaultPolicies: true,
-        topicPrefix: config.button.topicPrefix,
-        log: (event, fields) => simulateLog.info(`${event} ${JSON.stringify(fields)}`),
-      });
-      broker = await startBroker({
-        host: "127.0.0.1",
-        port: 0,
-        key: fs.readFileSync(dev.broker.keyPath, "utf8"),
-        cert: fs.readFileSync(dev.broker.certPath, "utf8"),
-        ca: trust.ca,
-        crl: trust.crl,
-        topicPrefix: config.button.topicPrefix,
-        authorizer,
-        // The same registry binding as npm run broker: only registered certificates, as their thing.
-        identify: (fingerprint) => pki.certificateBinding(fingerprint),
-        ...(hooks.onBrokerEvent ? { log: hooks.onBrokerEvent } : {}),
-      });
-      const started = broker;
+      const started = await startEmbeddedBroker(config, dev, hooks);
       closers.push(() => started.close());
-      brokerUrl = broker.url;
-    } else {
-      brokerUrl = config.broker!;
+      broker = started;
     }
+    const brokerUrl = broker ? broker.url : config.broker!;
     const endpoint = parseMqttsUrl(brokerUrl);
 
     const read = (file: string) => fs.readFileSync(file, "utf8");
@@ -142,97 +113,45 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
       key: read(config.key ?? dev!.device.keyPath),
     };
 
-    let restaurant: Restaurant | undefined;
-    let kitchen: KitchenServer | undefined;
-    if (config.restaurant) {
-      const log = hooks.log("restaurant");
-      const onRestaurantEvent = (event: RestaurantEvent) => {
-        if (event.type === "received" || event.type === "decided") kitchen?.orderChanged(event.order);
-        hooks.onRestaurantEvent?.(event);
-      };
-      const starting = startRestaurant({
-        brokerUrl,
-        ...(config.servername ? { servername: config.servername } : {}),
-        ...(config.alpn ? { alpnProtocols: config.alpn } : {}),
-        ca: deviceCa,
-        cert: read(config.restaurantCert ?? dev!.restaurant.chainPath),
-        key: read(config.restaurantKey ?? dev!.restaurant.keyPath),
-        dbPath: restaurantDbPath(config.stateDir, hooks.log("simulate")),
-        topicPrefix: config.button.topicPrefix,
-        menu: config.menu ?? [...new Set([...DEFAULT_MENU, config.button.items.SINGLE, config.button.items.DOUBLE])],
-        etaMin: config.etaMin,
-        ...(hooks.decide ? { decide: hooks.decide } : {}),
-        log,
-        onEvent: onRestaurantEvent,
-      });
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`the restaurant could not connect to ${brokerUrl} within ${RESTAURANT_START_TIMEOUT_MS / 1000} s`)),
-          RESTAURANT_START_TIMEOUT_MS,
-        );
-      });
-      try {
-        restaurant = await Promise.race([starting, timeout]);
-      } catch (error) {
-        void starting.then((late) => late.close(), () => undefined); // a late start must not linger
-        throw error;
-      } finally {
-        clearTimeout(timer);
-      }
-      const started = restaurant;
-      closers.push(() => started.close());
-      // The kitchen page of `npm run restaurant`, on a free loopback port: here it watches the orders the
-      // restaurant decides by itself (auto-accept), so the demo shows the restaurant's side too.
-      const page = await startKitchen({ backend: started, port: 0, defaultEtaMin: config.etaMin, autoAccept: !hooks.decide, log });
-      kitchen = page;
-      closers.push(() => page.close());
-    }
+    const restaurantSide = config.restaurant
+      ? await startRestaurantSide(config, hooks, {
+          brokerUrl,
+          ca: deviceCa,
+          cert: read(config.restaurantCert ?? dev!.restaurant.chainPath),
+          key: read(config.restaurantKey ?? dev!.restaurant.keyPath),
+          closers,
+        })
+      : undefined;
 
     // With the embedded broker, the renewal service runs here too (it issues from the dev PKI's CA), so a
     // button whose certificate is inside its renewal window renews itself after an order.
     let renewal: RenewalService | undefined;
     if (dev) {
       const log = hooks.log("renewal");
-      renewal = await startRenewal(
+      const started = await startRenewal(
         { brokerUrl, servername: config.servername, pkiDir: config.pkiDir, topicPrefix: config.button.topicPrefix, days: 730 },
         (_source, event, fields) => log.info(`${event} ${JSON.stringify(fields ?? {})}`),
       );
-      const started = renewal;
       closers.push(() => started.close());
+      renewal = started;
     }
 
     let updates: SimulatedUpdates | undefined;
-    const buttonConfig: ButtonConfig = { ...config.button, thingName };
-    const virtual = new VirtualDevice({
-      config: buttonConfig,
-      broker: {
-        host: endpoint.host,
-        port: endpoint.port,
-        ...(config.servername ? { servername: config.servername } : {}),
-        ...(config.alpn ? { alpnProtocols: config.alpn } : {}),
+    const virtual = virtualButton(
+      config,
+      {
+        ...hooks,
+        onFlowEvent: (event) => {
+          updates?.flowEvent(event);
+          hooks.onFlowEvent?.(event);
+        },
+        onPower: (state) => {
+          if (state === "sleep") updates?.updates.abort("deep sleep"); // battery: updates only while awake
+          hooks.onPower?.(state);
+        },
       },
-      credentials: device,
-      keepaliveMs: config.keepaliveMs,
-      storePath: path.join(config.stateDir, `${thingName}.store.json`),
-      ledMode: hooks.ledMode,
-      ...(hooks.write ? { write: hooks.write } : {}),
-      ...(hooks.status ? { status: hooks.status } : {}),
-      ...(hooks.columns ? { columns: hooks.columns } : {}),
-      ...(hooks.color !== undefined ? { color: hooks.color } : {}),
-      log: hooks.log("button"),
-      onEvent: (event) => {
-        updates?.flowEvent(event);
-        hooks.onFlowEvent?.(event);
-      },
-      ...(hooks.onConnectionEvent ? { onConnectionEvent: hooks.onConnectionEvent } : {}),
-      ...(hooks.onLedPattern ? { onLedPattern: hooks.onLedPattern } : {}),
-      renewal: { ...(hooks.onRenewalEvent ? { onEvent: hooks.onRenewalEvent } : {}) },
-      onPower: (state) => {
-        if (state === "sleep") updates?.updates.abort("deep sleep"); // battery: updates only while awake
-        hooks.onPower?.(state);
-      },
-    });
+      { thingName, endpoint, credentials: device },
+    );
     closers.push(() => virtual.stop());
     updates = await startSimulatedUpdates({ config, embedded: dev !== undefined, brokerUrl, device: virtual, credentials: device, thingName, log: hooks.log, ...(hooks.onUpdateEvent ? { onEvent: hooks.onUpdateEvent } : {}) });
     const startedUpdates = updates;
@@ -240,12 +159,12 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
 
     return {
       device: virtual,
-      restaurant,
+      restaurant: restaurantSide?.restaurant,
       broker,
       renewal,
       updates,
       brokerUrl,
-      kitchenUrl: kitchen?.url,
+      kitchenUrl: restaurantSide?.kitchen.url,
       thingName,
       pkiCreated,
       close: closeAll,
@@ -254,6 +173,121 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
     await closeAll();
     throw error;
   }
+}
+
+/**
+ * The broker `npm run broker` runs, on a free loopback port: the product's AWS IoT policies
+ * (services/policies), or the built-in per-thing rules when a custom topic prefix makes those policies not
+ * apply, and the registry binding (only registered certificates, as their thing).
+ */
+async function startEmbeddedBroker(config: SimulateConfig, dev: DevPki, hooks: SimulationHooks): Promise<RunningBroker> {
+  const pki = dev.pki;
+  const trust = pki.trustMaterial();
+  const simulateLog = hooks.log("simulate");
+  const rules = config.button.topicPrefix === POLICY_TOPIC_PREFIX ? "policy" : "builtin";
+  if (rules === "builtin") simulateLog.info(`topic prefix ${config.button.topicPrefix}: built-in per-thing rules instead of the product policies`);
+  const { authorizer } = productAuthorization({
+    pki,
+    pkiDir: config.pkiDir,
+    rules,
+    defaultPolicies: true,
+    topicPrefix: config.button.topicPrefix,
+    log: (event, fields) => simulateLog.info(`${event} ${JSON.stringify(fields)}`),
+  });
+  return startBroker({
+    host: "127.0.0.1",
+    port: 0,
+    key: fs.readFileSync(dev.broker.keyPath, "utf8"),
+    cert: fs.readFileSync(dev.broker.certPath, "utf8"),
+    ca: trust.ca,
+    crl: trust.crl,
+    topicPrefix: config.button.topicPrefix,
+    authorizer,
+    identify: (fingerprint) => pki.certificateBinding(fingerprint),
+    ...(hooks.onBrokerEvent ? { log: hooks.onBrokerEvent } : {}),
+  });
+}
+
+/**
+ * The restaurant and the kitchen page of `npm run restaurant`, on a free loopback port: here it watches the
+ * orders the restaurant decides by itself (auto-accept), so the demo shows the restaurant's side too.
+ */
+async function startRestaurantSide(
+  config: SimulateConfig,
+  hooks: SimulationHooks,
+  opts: { brokerUrl: string; ca: string; cert: string; key: string; closers: Array<() => Promise<void>> },
+): Promise<{ restaurant: Restaurant; kitchen: KitchenServer }> {
+  const log = hooks.log("restaurant");
+  let kitchen: KitchenServer | undefined;
+  const starting = startRestaurant({
+    brokerUrl: opts.brokerUrl,
+    ...(config.servername ? { servername: config.servername } : {}),
+    ...(config.alpn ? { alpnProtocols: config.alpn } : {}),
+    ca: opts.ca,
+    cert: opts.cert,
+    key: opts.key,
+    dbPath: restaurantDbPath(config.stateDir, hooks.log("simulate")),
+    topicPrefix: config.button.topicPrefix,
+    menu: config.menu ?? [...new Set([...DEFAULT_MENU, config.button.items.SINGLE, config.button.items.DOUBLE])],
+    etaMin: config.etaMin,
+    ...(hooks.decide ? { decide: hooks.decide } : {}),
+    log,
+    onEvent: (event: RestaurantEvent) => {
+      if (event.type === "received" || event.type === "decided") kitchen?.orderChanged(event.order);
+      hooks.onRestaurantEvent?.(event);
+    },
+  });
+  const restaurant = await within(starting, RESTAURANT_START_TIMEOUT_MS, `the restaurant could not connect to ${opts.brokerUrl} within ${RESTAURANT_START_TIMEOUT_MS / 1000} s`);
+  opts.closers.push(() => restaurant.close());
+  const page = await startKitchen({ backend: restaurant, port: 0, defaultEtaMin: config.etaMin, autoAccept: !hooks.decide, log });
+  kitchen = page;
+  opts.closers.push(() => page.close());
+  return { restaurant, kitchen: page };
+}
+
+/** A start that must finish within `ms`; one that finishes later is closed at once (it must not linger). */
+async function within<T extends { close(): Promise<void> }>(starting: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  try {
+    return await Promise.race([starting, timeout]);
+  } catch (error) {
+    void starting.then((late) => late.close(), () => undefined);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The virtual button with the simulator's terminal and observers. */
+function virtualButton(config: SimulateConfig, hooks: SimulationHooks, opts: { thingName: string; endpoint: { host: string; port: number }; credentials: TlsCredentials }): VirtualDevice {
+  const { endpoint } = opts;
+  const buttonConfig: ButtonConfig = { ...config.button, thingName: opts.thingName };
+  return new VirtualDevice({
+    config: buttonConfig,
+    broker: {
+      host: endpoint.host,
+      port: endpoint.port,
+      ...(config.servername ? { servername: config.servername } : {}),
+      ...(config.alpn ? { alpnProtocols: config.alpn } : {}),
+    },
+    credentials: opts.credentials,
+    keepaliveMs: config.keepaliveMs,
+    storePath: path.join(config.stateDir, `${opts.thingName}.store.json`),
+    ledMode: hooks.ledMode,
+    ...(hooks.write ? { write: hooks.write } : {}),
+    ...(hooks.status ? { status: hooks.status } : {}),
+    ...(hooks.columns ? { columns: hooks.columns } : {}),
+    ...(hooks.color !== undefined ? { color: hooks.color } : {}),
+    log: hooks.log("button"),
+    ...(hooks.onFlowEvent ? { onEvent: hooks.onFlowEvent } : {}),
+    ...(hooks.onConnectionEvent ? { onConnectionEvent: hooks.onConnectionEvent } : {}),
+    ...(hooks.onLedPattern ? { onLedPattern: hooks.onLedPattern } : {}),
+    renewal: { ...(hooks.onRenewalEvent ? { onEvent: hooks.onRenewalEvent } : {}) },
+    ...(hooks.onPower ? { onPower: hooks.onPower } : {}),
+  });
 }
 
 /** The database name `npm run restaurant` uses too (.data/restaurant.db by default). */

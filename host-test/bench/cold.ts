@@ -35,6 +35,52 @@ export interface ColdResult {
 
 type Steps = { tcp: number; tls: number; connack: number; suback: number; publishToAck: number };
 
+/** The step timings of the current connection, from the connector's events. */
+class StepCollector {
+  steps: Partial<Steps> = {};
+  tls = { protocol: "unknown", cipher: "unknown" };
+  // With pipelining the PUBLISH leaves with CONNECT: publish→ack counts from the later of PUBLISH and SUBACK.
+  #publishAt = 0;
+  #subackAt = 0;
+
+  record(event: ConnectionEvent): void {
+    switch (event.step) {
+      case "tcp":
+        this.steps = { tcp: event.ms };
+        break;
+      case "tls":
+        this.steps.tls = event.ms;
+        this.tls = { protocol: event.protocol, cipher: event.cipher };
+        break;
+      case "connack":
+        this.steps.connack = event.ms;
+        break;
+      case "suback":
+        this.steps.suback = event.ms;
+        this.#subackAt = event.at;
+        break;
+      case "publish":
+        this.#publishAt = event.at;
+        break;
+      case "message":
+        this.steps.publishToAck = event.at - Math.max(this.#publishAt, this.#subackAt);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+function split(list: Steps[]): ColdSplit {
+  return {
+    tcp: summarize(list.map((s) => s.tcp)),
+    tls: summarize(list.map((s) => s.tls)),
+    connack: summarize(list.map((s) => s.connack)),
+    suback: summarize(list.map((s) => s.suback)),
+    publishToAck: summarize(list.map((s) => s.publishToAck)),
+  };
+}
+
 export async function benchCold(
   ws: Workspace,
   stack: Stack,
@@ -42,44 +88,14 @@ export async function benchCold(
 ): Promise<ColdResult> {
   const target = benchTarget(ws, stack);
   let baselineSeq = 2_100_000_000;
-  let tlsInfo = { protocol: "unknown", cipher: "unknown" };
-
-  let steps: Partial<Steps> = {};
-  // With pipelining the PUBLISH leaves with CONNECT: publish→ack counts from the later of PUBLISH and SUBACK.
-  let publishAt = 0;
-  let subackAt = 0;
+  const collector = new StepCollector();
   const device = new VirtualDevice({
     config: { ...defaultConfig, thingName: BENCH_THING, connectionMode: "on-demand" },
     broker: { host: stack.host, port: stack.port },
     credentials: benchCredentials(ws),
     storePath: benchStorePath(ws),
     log: quietLog,
-    onConnectionEvent: (event: ConnectionEvent) => {
-      switch (event.step) {
-        case "tcp":
-          steps = { tcp: event.ms };
-          break;
-        case "tls":
-          steps.tls = event.ms;
-          tlsInfo = { protocol: event.protocol, cipher: event.cipher };
-          break;
-        case "connack":
-          steps.connack = event.ms;
-          break;
-        case "suback":
-          steps.suback = event.ms;
-          subackAt = event.at;
-          break;
-        case "publish":
-          publishAt = event.at;
-          break;
-        case "message":
-          steps.publishToAck = event.at - Math.max(publishAt, subackAt);
-          break;
-        default:
-          break;
-      }
-    },
+    onConnectionEvent: (event: ConnectionEvent) => collector.record(event),
   });
   const store = timeStore(device);
   device.start();
@@ -101,7 +117,7 @@ export async function benchCold(
     if (result.outcome !== "ok") throw new Error(`cold: click ended ${result.outcome}`);
     await device.connector.drain(); // the disconnect after the ack: not timed, but not overlapping either
     if (!keep) return;
-    const s = steps as Steps;
+    const s = collector.steps as Steps;
     ours.push(result.clickToOutcomeMs);
     oursSteps.push(s);
     oursStore.push(storeMs);
@@ -132,13 +148,6 @@ export async function benchCold(
   }
   assertNewOrders("cold", stack, ordersBefore, sent);
 
-  const split = (list: Steps[]): ColdSplit => ({
-    tcp: summarize(list.map((s) => s.tcp)),
-    tls: summarize(list.map((s) => s.tls)),
-    connack: summarize(list.map((s) => s.connack)),
-    suback: summarize(list.map((s) => s.suback)),
-    publishToAck: summarize(list.map((s) => s.publishToAck)),
-  });
   return {
     n: options.n,
     blockSize: options.blockSize,
@@ -150,7 +159,7 @@ export async function benchCold(
       ours: { ...split(oursSteps), store: summarize(oursStore), rest: summarize(oursRest) },
       baseline: split(baseSteps),
     },
-    tls: tlsInfo,
+    tls: collector.tls,
     samples: { ours: samplesOf(ours), baseline: samplesOf(base) },
   };
 }

@@ -80,6 +80,39 @@ export function percentiles(values: number[]): Percentiles {
   return { min: round(sorted[0]!), p50: round(at(50)), p90: round(at(90)), p99: round(at(99)), max: round(sorted.at(-1)!) };
 }
 
+/** The buttons' warnings and errors: counted, the first ten kept as samples. */
+class WarningCount {
+  count = 0;
+  readonly samples: string[] = [];
+
+  logFor(name: string): Log {
+    const note = (message: string) => {
+      this.count++;
+      if (this.samples.length < 10) this.samples.push(`${name}: ${message}`);
+    };
+    return { info: () => {}, warn: note, error: note };
+  }
+}
+
+/** Outcomes per kind, press→ack of the accepted orders, their orderIds, and first press → last outcome. */
+function tally(outcomes: ReadonlyArray<Extract<FlowEvent, { type: "outcome" }> | undefined>, pressedAt: readonly number[], doneAt: readonly number[], start: number) {
+  const byOutcome: Record<string, number> = {};
+  const latencies: number[] = [];
+  let last = start;
+  const okIds = new Set<string>();
+  outcomes.forEach((outcome, index) => {
+    const name = outcome?.outcome ?? "missing";
+    byOutcome[name] = (byOutcome[name] ?? 0) + 1;
+    if (outcome?.outcome === "ok") {
+      latencies.push(doneAt[index]! - pressedAt[index]!);
+      okIds.add(outcome.orderId!);
+    }
+    if (doneAt[index] !== undefined) last = Math.max(last, doneAt[index]!);
+  });
+  const firstPress = Math.min(...pressedAt.filter((t) => t !== undefined));
+  return { byOutcome, latencies, okIds, wallMs: last - firstPress };
+}
+
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const { fleet } = options;
   const count = fleet.members.length;
@@ -93,15 +126,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     ...options.config,
   };
 
-  let warnings = 0;
-  const sampleWarnings: string[] = [];
-  const logFor = (name: string): Log => {
-    const note = (message: string) => {
-      warnings++;
-      if (sampleWarnings.length < 10) sampleWarnings.push(`${name}: ${message}`);
-    };
-    return { info: () => {}, warn: note, error: note };
-  };
+  const warnings = new WarningCount();
+  const logFor = (name: string) => warnings.logFor(name);
 
   const open = new Set<string>();
   let peak = 0;
@@ -167,21 +193,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   for (const { button } of buttons) button.stop();
   await Promise.all(buttons.map(({ connector }) => connector.drain(2_000)));
 
-  const byOutcome: Record<string, number> = {};
-  const latencies: number[] = [];
-  let last = start;
-  const okIds = new Set<string>();
-  outcomes.forEach((outcome, index) => {
-    const name = outcome?.outcome ?? "missing";
-    byOutcome[name] = (byOutcome[name] ?? 0) + 1;
-    if (outcome?.outcome === "ok") {
-      latencies.push(doneAt[index]! - pressedAt[index]!);
-      okIds.add(outcome.orderId!);
-    }
-    if (doneAt[index] !== undefined) last = Math.max(last, doneAt[index]!);
-  });
-  const firstPress = Math.min(...pressedAt.filter((t) => t !== undefined));
-  const wallMs = last - firstPress;
+  const { byOutcome, latencies, okIds, wallMs } = tally(outcomes, pressedAt, doneAt, start);
 
   return {
     buttons: count,
@@ -192,8 +204,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     retried: outcomes.filter((o) => o && o.attempts > 1).length,
     connections: buttons.reduce((sum, { connector }) => sum + connector.connectionCount, 0),
     peakConnections: peak,
-    buttonWarnings: warnings,
-    sampleWarnings,
+    buttonWarnings: warnings.count,
+    sampleWarnings: warnings.samples,
     okOrderIds: [...okIds],
   };
 }

@@ -14,7 +14,7 @@ import path from "node:path";
 import fs, { accessSync, constants } from "node:fs";
 import { DEFAULT_MAX_PACKET_BYTES, mosquittoAcl, mosquittoConfig, type MosquittoTlsFiles } from "./config";
 import { killMosquitto, LogLines, spawnMosquitto, stopMosquitto, waitListening, type MosquittoProcess } from "./process";
-import { registrySnapshot, resolveTlsFiles, stageFiles } from "./staging";
+import { registrySnapshot, resolveTlsFiles, stageFiles, type StagedFiles } from "./staging";
 
 export { DEFAULT_MAX_PACKET_BYTES, mosquittoAcl, mosquittoConfig, type MosquittoTlsFiles } from "./config";
 
@@ -140,25 +140,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
   const ownCaPath = path.join(staged.dir, "ca-own.pem");
   const registeredCaPath = path.join(staged.dir, "ca-registered.pem");
 
-  /**
-   * With a PKI: the ACLs from its registry (ACTIVE things only) and, when it has registered CAs, a
-   * second listener for their certificates (see RegisteredCaListener). Bare TLS files: pattern rules.
-   * Returns whether the registered-CA listener is needed.
-   */
-  const writeRegistryFiles = async (): Promise<boolean> => {
-    if (!options.pkiDir || options.tls) return false;
-    const snapshot = await registrySnapshot(options.pkiDir);
-    const split = snapshot.registeredCas !== "";
-    const own = snapshot.things.filter((t) => !split || t.issuer !== "registered");
-    staged.put(aclPath, mosquittoAcl({ ...options, things: own }), 0o644);
-    if (split) {
-      const theirs = snapshot.things.filter((t) => t.issuer === "registered" && t.kind !== "service");
-      staged.put(registeredAclPath, mosquittoAcl({ ...options, things: theirs }), 0o644);
-      staged.put(ownCaPath, snapshot.ownCas, 0o644);
-      staged.put(registeredCaPath, snapshot.registeredCas, 0o644);
-    }
-    return split;
-  };
+  const writeRegistryFiles = () => writePkiFiles(options, staged, { aclPath, registeredAclPath, ownCaPath, registeredCaPath });
   const split = await writeRegistryFiles();
   let registeredPort = 0;
   const log = new LogLines(options.onLog);
@@ -166,50 +148,15 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
   let port = options.port && options.port > 0 ? options.port : 0;
   let current: MosquittoProcess | undefined;
 
+  const registeredCa = (listenPort: number) => (split ? { port: listenPort, cafile: registeredCaPath, aclPath: registeredAclPath } : undefined);
   const writeConfig = (listenPort: number, registeredListenPort: number) =>
-    staged.put(
-      configPath,
-      mosquittoConfig({
-        port: listenPort,
-        files: split ? { ...files, cafile: ownCaPath } : files,
-        aclPath,
-        ...(split ? { registeredCa: { port: registeredListenPort, cafile: registeredCaPath, aclPath: registeredAclPath } } : {}),
-        ...(options.maxPacketBytes !== undefined ? { maxPacketBytes: options.maxPacketBytes } : {}),
-        ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
-        ...(options.verbose ? { verbose: true } : {}),
-        ...(options.quiet ? { quiet: true } : {}),
-        ...(options.extraConfig ? { extraConfig: options.extraConfig } : {}),
-      }),
-      0o644,
-    );
+    staged.put(configPath, configText(options, { port: listenPort, files: split ? { ...files, cafile: ownCaPath } : files, aclPath, registeredCa: registeredCa(registeredListenPort) }), 0o644);
 
   const launch = async (): Promise<void> => {
-    const fixedPort = port > 0;
-    for (let attempt = 1; ; attempt++) {
-      const tryPort = fixedPort ? port : await freePort();
-      const tryRegisteredPort = split ? (registeredPort > 0 ? registeredPort : await freePort()) : 0;
-      writeConfig(tryPort, tryRegisteredPort);
-      const from = log.lines.length;
-      const started = spawnMosquitto(binary, configPath, log);
-      const ready = await waitListening(started, log, from, startTimeoutMs);
-      if (ready === "listening") {
-        port = tryPort;
-        registeredPort = tryRegisteredPort;
-        current = started;
-        return;
-      }
-      await killMosquitto(started);
-      const output = log.lines.slice(from).join("\n");
-      const inUse = /Address already in use/i.test(output);
-      // Another process took the free port between our probe and mosquitto's bind: pick another one.
-      if (inUse && !fixedPort && attempt < 5) continue;
-      if (inUse && fixedPort && attempt < 50) {
-        // Restart on the same port: the old socket may linger briefly.
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        continue;
-      }
-      throw new Error(`mosquitto did not start (${ready}):\n${output}`);
-    }
+    const started = await launchListening({ binary, configPath, log, startTimeoutMs, port, registeredPort: split ? registeredPort : undefined, writeConfig });
+    port = started.port;
+    registeredPort = started.registeredPort;
+    current = started.process;
   };
 
   const stop = async (): Promise<void> => {
@@ -225,22 +172,13 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
     throw error;
   }
 
-  // Follow the PKI: `thing revoke`/`deactivate`, `ca import-crl` rewrite registry.json or crl.pem (temp
-  // file + rename, so the directory is watched, not the files); debounced like the embedded broker's.
-  let reloadTimer: NodeJS.Timeout | undefined;
+  // Follow the PKI (watchPki): the registry and CRLs are reloaded with SIGHUP.
   const watcher =
     options.pkiDir && !options.tls && options.followPki !== false
-      ? fs.watch(options.pkiDir, { persistent: false }, (_type, filename) => {
-          const name = filename?.toString();
-          if (name !== undefined && name !== "registry.json" && name !== "crl.pem") return;
-          clearTimeout(reloadTimer);
-          reloadTimer = setTimeout(() => {
-            if (!current) return;
-            running.reload().catch((error: Error) => log.push(`[launcher] reload after a PKI change failed: ${error.message}`));
-          }, 150);
+      ? watchPki(options.pkiDir, log, () => {
+          if (current) running.reload().catch((error: Error) => log.push(`[launcher] reload after a PKI change failed: ${error.message}`));
         })
       : undefined;
-  watcher?.on("error", (error) => log.push(`[launcher] PKI watch failed: ${error.message}`));
 
   const host = "127.0.0.1";
   const running: RunningMosquitto = {
@@ -270,13 +208,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
     async reload() {
       if (!current?.proc.pid) throw new Error("mosquitto is not running");
       staged.refresh(await resolveTlsFiles(options));
-      if ((await writeRegistryFiles()) !== split) {
-        throw new Error("the PKI's registered CAs changed: restart mosquitto (its listeners change)");
-      }
-      const from = log.lines.length;
-      process.kill(current.proc.pid, "SIGHUP");
-      const line = await log.waitFor(/Reloading config/, from, 5_000);
-      if (line === undefined) throw new Error("mosquitto did not log a config reload after SIGHUP");
+      if ((await writeRegistryFiles()) !== split) throw new Error("the PKI's registered CAs changed: restart mosquitto (its listeners change)");
+      await reloadConfig(current.proc.pid, log);
     },
     stop,
     start: async () => {
@@ -289,10 +222,117 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
     },
     close: async () => {
       watcher?.close();
-      clearTimeout(reloadTimer);
       await stop();
       staged.remove();
     },
   };
   return running;
+}
+
+/** mosquitto.conf for these options: the listener(s), the TLS files, the ACL and the bounds. */
+function configText(
+  options: MosquittoOptions,
+  listener: Omit<Parameters<typeof mosquittoConfig>[0], "registeredCa"> & { registeredCa: Parameters<typeof mosquittoConfig>[0]["registeredCa"] },
+): string {
+  return mosquittoConfig({
+    port: listener.port,
+    files: listener.files,
+    aclPath: listener.aclPath,
+    ...(listener.registeredCa ? { registeredCa: listener.registeredCa } : {}),
+    ...(options.maxPacketBytes !== undefined ? { maxPacketBytes: options.maxPacketBytes } : {}),
+    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    ...(options.verbose ? { verbose: true } : {}),
+    ...(options.quiet ? { quiet: true } : {}),
+    ...(options.extraConfig ? { extraConfig: options.extraConfig } : {}),
+  });
+}
+
+/**
+ * With a PKI: the ACLs from its registry (ACTIVE things only) and, when it has registered CAs, a second
+ * listener for their certificates (see RegisteredCaListener). Bare TLS files: pattern rules. Returns
+ * whether the registered-CA listener is needed.
+ */
+async function writePkiFiles(
+  options: MosquittoOptions,
+  staged: StagedFiles,
+  paths: { aclPath: string; registeredAclPath: string; ownCaPath: string; registeredCaPath: string },
+): Promise<boolean> {
+  if (!options.pkiDir || options.tls) return false;
+  const snapshot = await registrySnapshot(options.pkiDir);
+  const split = snapshot.registeredCas !== "";
+  const own = snapshot.things.filter((t) => !split || t.issuer !== "registered");
+  staged.put(paths.aclPath, mosquittoAcl({ ...options, things: own }), 0o644);
+  if (split) {
+    const theirs = snapshot.things.filter((t) => t.issuer === "registered" && t.kind !== "service");
+    staged.put(paths.registeredAclPath, mosquittoAcl({ ...options, things: theirs }), 0o644);
+    staged.put(paths.ownCaPath, snapshot.ownCas, 0o644);
+    staged.put(paths.registeredCaPath, snapshot.registeredCas, 0o644);
+  }
+  return split;
+}
+
+/** SIGHUP: mosquitto reads its config, ACLs, CA and CRL files again; resolves once it says so. */
+async function reloadConfig(pid: number, log: LogLines): Promise<void> {
+  const from = log.lines.length;
+  process.kill(pid, "SIGHUP");
+  const line = await log.waitFor(/Reloading config/, from, 5_000);
+  if (line === undefined) throw new Error("mosquitto did not log a config reload after SIGHUP");
+}
+
+/**
+ * Starts mosquitto and waits until it listens: on `port` (0: a free one, picked again if another process
+ * takes it first) and, when `registeredPort` is given, a second listener (0: a free one).
+ */
+async function launchListening(opts: {
+  binary: string;
+  configPath: string;
+  log: LogLines;
+  startTimeoutMs: number;
+  port: number;
+  registeredPort: number | undefined;
+  writeConfig(port: number, registeredPort: number): void;
+}): Promise<{ process: MosquittoProcess; port: number; registeredPort: number }> {
+  const { log } = opts;
+  const fixedPort = opts.port > 0;
+  for (let attempt = 1; ; attempt++) {
+    const tryPort = fixedPort ? opts.port : await freePort();
+    const tryRegisteredPort = opts.registeredPort === undefined ? 0 : opts.registeredPort > 0 ? opts.registeredPort : await freePort();
+    opts.writeConfig(tryPort, tryRegisteredPort);
+    const from = log.lines.length;
+    const started = spawnMosquitto(opts.binary, opts.configPath, log);
+    const ready = await waitListening(started, log, from, opts.startTimeoutMs);
+    if (ready === "listening") return { process: started, port: tryPort, registeredPort: tryRegisteredPort };
+    await killMosquitto(started);
+    const output = log.lines.slice(from).join("\n");
+    const inUse = /Address already in use/i.test(output);
+    // Another process took the free port between our probe and mosquitto's bind: pick another one.
+    if (inUse && !fixedPort && attempt < 5) continue;
+    if (inUse && fixedPort && attempt < 50) {
+      // Restart on the same port: the old socket may linger briefly.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      continue;
+    }
+    throw new Error(`mosquitto did not start (${ready}):\n${output}`);
+  }
+}
+
+/**
+ * Follows the PKI: `thing revoke`/`deactivate`, `ca import-crl` rewrite registry.json or crl.pem (temp file +
+ * rename, so the directory is watched, not the files); debounced like the embedded broker's.
+ */
+function watchPki(pkiDir: string, log: LogLines, onChange: () => void): { close(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const watcher = fs.watch(pkiDir, { persistent: false }, (_type, filename) => {
+    const name = filename?.toString();
+    if (name !== undefined && name !== "registry.json" && name !== "crl.pem") return;
+    clearTimeout(timer);
+    timer = setTimeout(onChange, 150);
+  });
+  watcher.on("error", (error) => log.push(`[launcher] PKI watch failed: ${error.message}`));
+  return {
+    close() {
+      watcher.close();
+      clearTimeout(timer);
+    },
+  };
 }

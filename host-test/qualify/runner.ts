@@ -71,6 +71,40 @@ export const CASE_DEFAULTS: DeviceSettings = {
 
 const CASE_TIMEOUT_MS = 90_000;
 
+/** Polls `cond` every 20 ms; false when it is still not true after `timeoutMs`. */
+async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!cond()) {
+    if (performance.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return true;
+}
+
+/** Runs a case within CASE_TIMEOUT_MS; the error that stopped it, if one did. */
+async function runWithin(testCase: QualificationCase, ctx: CaseContext): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      testCase.run(ctx),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`case did not finish within ${CASE_TIMEOUT_MS / 1000} s`)), CASE_TIMEOUT_MS);
+      }),
+    ]);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** fail when a required check failed; pass-with-warnings when only advisory ones did. */
+function verdictOf(checks: readonly Check[]): Verdict {
+  if (checks.some((c) => c.required && !c.ok)) return "fail";
+  return checks.some((c) => !c.ok) ? "pass-with-warnings" : "pass";
+}
+
 export async function runCase(
   testCase: QualificationCase,
   options: { device: DeviceUnderTest; pki: CasePki; workDir: string; topicPrefix?: string },
@@ -94,14 +128,7 @@ export async function runCase(
     topicPrefix,
     now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    async until(cond, timeoutMs) {
-      const deadline = performance.now() + timeoutMs;
-      while (!cond()) {
-        if (performance.now() > deadline) return false;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-      return true;
-    },
+    until,
     async server({ cert, tls, behaviour }) {
       const identity = await options.pki.server(cert);
       const server = await CaseServer.start({
@@ -141,18 +168,7 @@ export async function runCase(
     },
   };
 
-  let error: string | undefined;
-  try {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      testCase.run(ctx),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`case did not finish within ${CASE_TIMEOUT_MS / 1000} s`)), CASE_TIMEOUT_MS);
-      }),
-    ]).finally(() => clearTimeout(timer));
-  } catch (e) {
-    error = (e as Error).message;
-  }
+  const error = await runWithin(testCase, ctx);
   const deviceLines = devices.flatMap((d, i) => [
     ...d.leds().map((l) => ({ at: l.at, text: `LED ${l.pattern}${devices.length > 1 ? ` (device ${i + 1})` : ""}` })),
     ...d.log().map((l) => ({ at: l.at, text: `device: ${l.text.trim().replace(/\s*\n\s*/g, " ")}` })),
@@ -166,11 +182,7 @@ export async function runCase(
     .sort((a, b) => a.at - b.at)
     .map((l) => `${String(l.at).padStart(6)} ms  ${l.text}`);
   if (error) checks.push({ name: "case ran to the end", required: true, ok: false, detail: error });
-  const verdict: Verdict = checks.some((c) => c.required && !c.ok)
-    ? "fail"
-    : checks.some((c) => !c.ok)
-      ? "pass-with-warnings"
-      : "pass";
+  const verdict = verdictOf(checks);
   return {
     id: testCase.id,
     group: testCase.group,

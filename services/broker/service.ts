@@ -109,23 +109,26 @@ export interface BrokerService {
 }
 
 /** Starts the broker service; every event goes to `sink` as (source, event, fields). */
-export async function startBrokerService(config: BrokerServiceConfig, sink: EventSink): Promise<BrokerService> {
-  const log = (event: string, fields: Record<string, unknown> = {}) => sink("broker", event, fields);
-
-  // The PKI: a dev PKI on first run only. An existing PKI is used as it is: a service never re-issues
-  // a certificate behind its owner's back (ensureDevPki would renew revoked dev things, for instance).
-  let pki = await Pki.open(config.pkiDir);
+/**
+ * The PKI: a dev PKI on first run only. An existing PKI is used as it is: a service never re-issues a
+ * certificate behind its owner's back (ensureDevPki would renew revoked dev things, for instance).
+ */
+async function openServicePki(pkiDir: string, log: (event: string, fields?: Record<string, unknown>) => void) {
+  let pki = await Pki.open(pkiDir);
   if (!pki.hasCa()) {
-    const dev = await ensureDevPki(config.pkiDir);
+    const dev = await ensureDevPki(pkiDir);
     pki = dev.pki;
     log("pki-created", { dir: dev.dir, things: [DEV_RESTAURANT, dev.device.name], note: "development PKI: keep the directory private" });
   }
   const files = pki.brokerFiles();
-  if (!files) {
-    throw new Error(`no broker certificate in ${config.pkiDir}: npm run pki -- --pki-dir ${config.pkiDir} broker cert --host localhost --ip 127.0.0.1`);
-  }
-  const cert = fs.readFileSync(files.certPath, "utf8");
-  const key = fs.readFileSync(files.keyPath, "utf8");
+  if (!files) throw new Error(`no broker certificate in ${pkiDir}: npm run pki -- --pki-dir ${pkiDir} broker cert --host localhost --ip 127.0.0.1`);
+  return { pki, files, cert: fs.readFileSync(files.certPath, "utf8"), key: fs.readFileSync(files.keyPath, "utf8") };
+}
+
+export async function startBrokerService(config: BrokerServiceConfig, sink: EventSink): Promise<BrokerService> {
+  const log = (event: string, fields: Record<string, unknown> = {}) => sink("broker", event, fields);
+
+  const { pki, files, cert, key } = await openServicePki(config.pkiDir, log);
   for (const warning of exposureWarnings(config, cert)) log("warning", { ...warning });
 
   const { authorizer, attachDefaults } = productAuthorization({
