@@ -117,7 +117,8 @@ async function batteryPresses(
   };
   const relay: DelayRelay = await startDelayRelay(target, { oneWayMs: options.oneWayMs, onRecord });
   mkdirSync(flash, { recursive: true });
-  const device = new BatteryFirmware({ binary, cwd: flash, args: ["mqtt.host=127.0.0.1", `mqtt.port=${relay.port}`, "connection=battery"] });
+  // The tap is released once the woken firmware listens: LONG (a cancel) is set out of reach of a slow boot.
+  const device = new BatteryFirmware({ binary, cwd: flash, args: ["mqtt.host=127.0.0.1", `mqtt.port=${relay.port}`, "connection=battery", "longPressMs=10000"] });
   const first: Samples = { pressToAck: [], wakeToAck: [], connectToReady: [], tlsCpuMs: [], resumed: 0 };
   const after: Samples = { pressToAck: [], wakeToAck: [], connectToReady: [], tlsCpuMs: [], resumed: 0 };
 

@@ -6,6 +6,7 @@
 // file but that stand-in.
 //
 // Needs an installed Moddable SDK ($MODDABLE with its host tools built); skipped with the reason otherwise.
+// Its own build folder: test files run in parallel, and two builds must not share one.
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -61,7 +62,7 @@ describe.skipIf(!sdk.ok)("battery firmware: the TLS session survives deep sleep 
     dev = await ensureDevPki(join(dir, "pki"), { deviceName: THING });
     const certs = join(dir, "device-certs");
     await dev.pki.exportModdable(THING, { outDir: certs });
-    build = await buildFirmwareHost({ sdk: sdk.sdk, certsDir: certs, outDir: join(REPO_ROOT, "build", "firmware-host-test") });
+    build = await buildFirmwareHost({ sdk: sdk.sdk, certsDir: certs, outDir: join(REPO_ROOT, "build", "firmware-host-battery-test") });
     console.log(`firmware host build: ${(build.buildMs / 1000).toFixed(1)} s, binary ${build.binaryBytes} bytes`);
     const trust = dev.pki.trustMaterial();
     broker = await startBroker({
@@ -104,7 +105,9 @@ describe.skipIf(!sdk.ok)("battery firmware: the TLS session survives deep sleep 
     const d = new BatteryFirmware({
       binary: build.binaryPath,
       cwd: flash,
-      args: ["mqtt.host=127.0.0.1", `mqtt.port=${relay.port}`, "connection=battery", ...settings],
+      // A tap is released once the woken firmware listens; on a loaded machine its boot can take longer
+      // than the default 1.5 s of a LONG press, so LONG is set out of reach (these presses are SINGLE).
+      args: ["mqtt.host=127.0.0.1", `mqtt.port=${relay.port}`, "connection=battery", "longPressMs=10000", ...settings],
     });
     devices.push(d);
     return d;
