@@ -61,19 +61,35 @@ export function resolveFile(from: string, spec: string): string {
 // ---- The firmware's module map (Moddable manifests) ----
 
 interface Manifest {
+  build?: Record<string, string>;
   include?: string | string[];
   modules?: Record<string, string | string[]>;
   platforms?: Record<string, Manifest>;
 }
 
+/** A manifest's own build variables (`NAME` or `NAME ?=`, the default a build gets without the environment's). */
+function buildVariables(manifest: Manifest, platform: string, into: Map<string, string>): void {
+  for (const build of [manifest.build, manifest.platforms?.[platform]?.build]) {
+    for (const [key, value] of Object.entries(build ?? {})) {
+      const name = key.replace(/\s*\?=$/, "");
+      if (/^[A-Z_][A-Z0-9_]*$/.test(name) && typeof value === "string" && !into.has(name)) into.set(name, value);
+    }
+  }
+}
+
 /** Module name → file (without extension) for one platform, from a manifest and the project manifests it includes. */
 export function moduleMap(manifestFile: string, platform: string): Map<string, string> {
   const map = new Map<string, string>();
+  const variables = new Map<string, string>();
   const read = (file: string) => {
     const manifest = JSON.parse(readFileSync(file, "utf8")) as Manifest;
     const dir = dirname(file);
+    buildVariables(manifest, platform, variables);
     const includes = [manifest.include ?? [], manifest.platforms?.[platform]?.include ?? []].flat();
-    for (const include of includes) if (!include.startsWith("$(")) read(resolve(dir, include));
+    for (const include of includes) {
+      if (include.startsWith("$(")) continue; // the SDK's own manifests
+      read(resolve(dir, include.replace(/\$\(([A-Z0-9_]+)\)/g, (whole, name: string) => variables.get(name) ?? whole)));
+    }
     const platformModules = manifest.platforms?.[platform]?.modules ?? (manifest.platforms?.[platform] ? {} : manifest.platforms?.["..."]?.modules);
     for (const modules of [manifest.modules, platformModules]) {
       for (const [name, target] of Object.entries(modules ?? {})) {
