@@ -16,6 +16,7 @@ import { renameDeprecatedFlags } from "../../tools/cli/conventions";
 import { isLoopbackHost, isMainModule, jsonLog, runServiceCli, UsageError, type EventSink } from "../runtime";
 import { commandHelp, parseCommandLine, pickSettings } from "../settings-cli";
 import { autoAccept, type DecidePolicy } from "./decisions";
+import { plainText } from "./text";
 import { DEFAULT_REQUEST_LIMIT, type RequestLimit } from "./order-desk";
 import { DEFAULT_MENU, startRestaurant, type Restaurant, type RestaurantEvent, type StoredOrder } from "./restaurant";
 
@@ -163,7 +164,8 @@ export interface RestaurantService {
   close(): Promise<void>;
 }
 
-export async function startRestaurantService(config: RestaurantServiceConfig, sink: EventSink): Promise<RestaurantService> {
+export async function startRestaurantService(config: RestaurantServiceConfig, rawSink: EventSink): Promise<RestaurantService> {
+  const sink = plainTextSink(rawSink);
   const log = jsonLog(sink, "restaurant");
   if (!isLoopbackHost(config.httpHost)) {
     sink("kitchen", "warning", { reason: `the kitchen page listens on ${config.httpHost}: it has no login, anyone who can reach it can accept and reject orders` });
@@ -252,6 +254,23 @@ export async function startRestaurantService(config: RestaurantServiceConfig, si
       await restaurant.close();
     },
   };
+}
+
+/**
+ * Every text field a line carries passes plainText before either output (JSON or the readable line) sees it:
+ * items and reasons are button-chosen text, and a bidi override in one must not reverse a log viewer's line.
+ */
+export function plainTextSink(sink: EventSink): EventSink {
+  return (source, event, fields = {}) => sink(source, event, plainFields(fields) as Record<string, unknown>);
+}
+
+function plainFields(value: unknown): unknown {
+  if (typeof value === "string") return plainText(value);
+  if (Array.isArray(value)) return value.map(plainFields);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, plainFields(inner)]));
+  }
+  return value;
 }
 
 function summary(order: StoredOrder): Record<string, unknown> {
