@@ -83,7 +83,7 @@ export async function benchCold(
   });
   const store = timeStore(device);
   device.start();
-  const ordersBefore = benchOrders(stack);
+  const ordersBefore = (await benchOrders(stack));
   let sent = 0; // every click, ours and the baseline's, warm-ups included
 
   const ours: number[] = [];
@@ -130,7 +130,7 @@ export async function benchCold(
   } finally {
     await device.stop();
   }
-  assertNewOrders("cold", stack, ordersBefore, sent);
+  await assertNewOrders("cold", stack, ordersBefore, sent);
 
   const split = (list: Steps[]): ColdSplit => ({
     tcp: summarize(list.map((s) => s.tcp)),
