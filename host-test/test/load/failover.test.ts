@@ -1,0 +1,127 @@
+// Several restaurant instances on one PostgreSQL: 100 buttons place 1,000 orders (10 each, one after the
+// other) while one of three instances is killed with SIGKILL mid-run and later started again. Every order
+// must end "ok" at its button, be stored exactly once, and the ack each button acted on must be the ack
+// stored in its row. Run against the embedded broker (no shared subscriptions: every instance receives
+// every order and the database's primary key decides who stores it) and against mosquitto (the instances
+// share the orders through $share/<group>/…).
+//
+// Processes: PostgreSQL (a throwaway cluster this file starts), the broker, three `npm run restaurant`
+// instances (--db postgres://… --instance N), and the buttons in this process. Recovery of an order whose
+// instance died before it committed or acked is the buttons' own: they resend the same orderId after their
+// ack timeout. The figures are printed, not asserted (speed goals live in `npm run bench`).
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startEmbeddedBrokerProcess } from "../../load/embedded-broker-process";
+import { issueFleet, type Fleet } from "../../load/fleet";
+import { runLoad } from "../../load/load-driver";
+import { startRestaurantProcess, type RestaurantProcess } from "../../load/restaurant-process";
+import { startMosquitto } from "../../mosquitto/mosquitto";
+import { PostgresOrderStore } from "../../../services/restaurant/postgres-store";
+import { createSecurityPki, type SecurityPki } from "../support/security-pki";
+import { findPostgres, startPostgres, type TestPostgres } from "../support/postgres";
+
+const BUTTONS = 100;
+const PRESSES = 10;
+const INSTANCES = 3;
+const KILL_AFTER_MS = 2_000;
+const RESTART_AFTER_MS = 6_000;
+
+const found = findPostgres();
+if ("missing" in found) console.warn(`skipping the failover test: ${found.missing}`);
+
+let pki: SecurityPki;
+let fleet: Fleet;
+let postgres: TestPostgres;
+
+describe.skipIf("missing" in found)(`${INSTANCES} restaurant instances on PostgreSQL, one killed mid-run`, () => {
+  beforeAll(async () => {
+    postgres = await startPostgres((found as { bin: string }).bin);
+    pki = await createSecurityPki("failover");
+    await pki.thing("restaurant");
+    fleet = await issueFleet({ pkiDir: pki.pki.dir, count: BUTTONS, prefix: "failover-button-" });
+  }, 120_000);
+
+  afterAll(async () => {
+    await postgres?.stop();
+    pki?.remove();
+  });
+
+  it.each(["embedded", "mosquitto"] as const)("%s broker: 1,000 orders, 0 lost, 0 duplicates, every ack as stored", async (kind) => {
+    const db = await postgres.createDatabase(`failover_${kind}`);
+    const broker = kind === "embedded" ? await startEmbeddedBrokerProcess({ pkiDir: pki.pki.dir }) : await startMosquitto({ pkiDir: pki.pki.dir, quiet: true });
+    const stopBroker = () => ("close" in broker ? broker.close() : broker.stop());
+    const files = pki.pki.thingFiles("restaurant")!;
+    const start = (instance: number) =>
+      startRestaurantProcess({
+        brokerUrl: broker.url,
+        caPath: files.caPath,
+        certPath: files.chainPath,
+        keyPath: files.keyPath,
+        dbPath: db,
+        logPath: path.join(process.env.FAILOVER_LOG_DIR ?? pki.dir, `${kind}-restaurant-${instance}-${Date.now()}.log`),
+        extraArgs: [
+          "--instance", String(instance),
+          ...(kind === "mosquitto" ? ["--shared-group", "kitchen"] : []),
+          // 10 orders per button in a few seconds: far past the per-button limit meant for people.
+          "--order-burst", "1000", "--orders-per-hour", "1000000",
+        ],
+      });
+    const instances: RestaurantProcess[] = [];
+    const events: Record<string, number> = {};
+    try {
+      for (let n = 1; n <= INSTANCES; n++) instances.push(await start(n));
+      const started = Date.now();
+      const chaos = (async () => {
+        await new Promise((resolve) => setTimeout(resolve, KILL_AFTER_MS));
+        await instances[1]!.kill();
+        events.killedAtMs = Date.now() - started;
+        events.receivedByKilled = instances[1]!.received;
+        await new Promise((resolve) => setTimeout(resolve, RESTART_AFTER_MS - KILL_AFTER_MS));
+        instances.push(await start(2));
+        events.restartedAtMs = Date.now() - started;
+      })();
+      const result = await runLoad({
+        broker,
+        fleet,
+        presses: PRESSES,
+        pressWindowMs: 1_000,
+        timeoutMs: 80_000,
+        config: { ackTimeoutMs: 3_000, backoffBaseMs: 500, backoffCapMs: 2_000, giveUpMs: 60_000 },
+      });
+      await chaos;
+
+      const store = await PostgresOrderStore.open({ url: db });
+      const rows = await store.all();
+      await store.close();
+      const byId = new Map(rows.map((row) => [row.orderId, row]));
+      const perThing = new Map<string, number>();
+      for (const row of rows) perThing.set(row.thing, (perThing.get(row.thing) ?? 0) + 1);
+      const mismatched = result.pressOutcomes.filter((press) => {
+        const row = press.orderId === undefined ? undefined : byId.get(press.orderId);
+        return !row || row.ack === null || JSON.stringify(JSON.parse(row.ack)) !== JSON.stringify(press.ack);
+      });
+      console.log(JSON.stringify({
+        failover: kind,
+        orders: BUTTONS * PRESSES,
+        wallMs: result.wallMs,
+        ordersPerSec: result.ordersPerSec,
+        pressToAckMs: result.pressToAckMs,
+        retried: result.retried,
+        ...events,
+        outcomes: result.outcomes,
+      }));
+
+      expect(result.outcomes).toEqual({ ok: BUTTONS * PRESSES });
+      expect(rows).toHaveLength(BUTTONS * PRESSES);
+      expect(byId.size).toBe(BUTTONS * PRESSES);
+      expect([...perThing.values()].every((n) => n === PRESSES)).toBe(true);
+      expect(perThing.size).toBe(BUTTONS);
+      expect(rows.every((row) => row.status === "accepted")).toBe(true);
+      expect(mismatched).toEqual([]);
+      expect(events.killedAtMs).toBeLessThan(result.wallMs);
+    } finally {
+      for (const instance of instances) await instance.stop();
+      await stopBroker();
+    }
+  }, 150_000);
+});
