@@ -88,6 +88,7 @@ export async function startRestaurantProcess(options: {
     pid,
     dbPath: options.dbPath,
     get received() {
+      if (!gone) count();
       return counts.received;
     },
     get acksPublished() {

@@ -23,8 +23,10 @@ import { findPostgres, startPostgres, type TestPostgres } from "../support/postg
 const BUTTONS = 100;
 const PRESSES = 10;
 const INSTANCES = 3;
-const KILL_AFTER_MS = 2_000;
-const RESTART_AFTER_MS = 6_000;
+/** Instance 2 is killed once it has stored this many orders (mid-run whatever the machine's speed)… */
+const KILL_AFTER_RECEIVED = 100;
+/** …and started again this long after. */
+const RESTART_AFTER_MS = 4_000;
 
 const found = findPostgres();
 if ("missing" in found) console.warn(`skipping the failover test: ${found.missing}`);
@@ -58,6 +60,8 @@ describe.skipIf("missing" in found)(`${INSTANCES} restaurant instances on Postgr
         certPath: files.chainPath,
         keyPath: files.keyPath,
         dbPath: db,
+        // A loaded machine may take long to start node: generous, the restart is not what is measured.
+        timeoutMs: 60_000,
         logPath: path.join(process.env.FAILOVER_LOG_DIR ?? pki.dir, `${kind}-restaurant-${instance}-${Date.now()}.log`),
         extraArgs: [
           "--instance", String(instance),
@@ -72,11 +76,11 @@ describe.skipIf("missing" in found)(`${INSTANCES} restaurant instances on Postgr
       for (let n = 1; n <= INSTANCES; n++) instances.push(await start(n));
       const started = Date.now();
       const chaos = (async () => {
-        await new Promise((resolve) => setTimeout(resolve, KILL_AFTER_MS));
+        while (instances[1]!.received < KILL_AFTER_RECEIVED) await new Promise((resolve) => setTimeout(resolve, 100));
         await instances[1]!.kill();
         events.killedAtMs = Date.now() - started;
         events.receivedByKilled = instances[1]!.received;
-        await new Promise((resolve) => setTimeout(resolve, RESTART_AFTER_MS - KILL_AFTER_MS));
+        await new Promise((resolve) => setTimeout(resolve, RESTART_AFTER_MS));
         instances.push(await start(2));
         events.restartedAtMs = Date.now() - started;
       })();
@@ -85,8 +89,8 @@ describe.skipIf("missing" in found)(`${INSTANCES} restaurant instances on Postgr
         fleet,
         presses: PRESSES,
         pressWindowMs: 1_000,
-        timeoutMs: 80_000,
-        config: { ackTimeoutMs: 3_000, backoffBaseMs: 500, backoffCapMs: 2_000, giveUpMs: 60_000 },
+        timeoutMs: 150_000,
+        config: { ackTimeoutMs: 5_000, backoffBaseMs: 500, backoffCapMs: 2_000, giveUpMs: 140_000 },
       });
       await chaos;
 
@@ -123,5 +127,5 @@ describe.skipIf("missing" in found)(`${INSTANCES} restaurant instances on Postgr
       for (const instance of instances) await instance.stop();
       await stopBroker();
     }
-  }, 150_000);
+  }, 240_000);
 });
