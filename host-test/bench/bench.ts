@@ -5,7 +5,7 @@
 //   npm run bench -- --quick           smoke run (< 30 s): small N everywhere
 //   npm run bench -- --table           also print a human table (stderr; stdout stays one JSON document)
 //   npm run bench -- --html FILE       also write one self-contained page with the distributions and timeline
-//   npm run bench -- --only warm,cold  sections: warm, cold, rtt, load, firmware
+//   npm run bench -- --only warm,cold  sections: warm, cold, rtt, load, scale, firmware
 //   --warm N  --cold N  --load N  --load-spread-ms MS  --steady-spread-ms MS (0: none)  --firmware-clicks N
 //   --rtt N (clicks per cell)  --rtt-one-way-ms MS (delay each way; RTT = 2 × MS)
 //   --state-dir DIR (button stores and restaurant databases; default tmpfs)
@@ -24,13 +24,14 @@ import { findMosquitto } from "../mosquitto/mosquitto";
 import { benchCold } from "./cold";
 import { benchFirmware, firmwareSkipReason } from "./firmware";
 import { benchLoad } from "./load-bench";
+import { benchScale } from "./scale-bench";
 import { renderHtml } from "./html-report";
 import { benchRtt } from "./rtt";
 import { evaluateTargets, formatTable, type BenchReport } from "./report";
 import { fsyncCostMs, openWorkspace, startStack, type Workspace } from "./stack";
 import { benchWarm } from "./warm";
 
-const SECTIONS = ["warm", "cold", "rtt", "load", "firmware"] as const;
+const SECTIONS = ["warm", "cold", "rtt", "load", "scale", "firmware"] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface BenchSettings {
@@ -40,6 +41,8 @@ interface BenchSettings {
   cold: { n: number; blockSize: number; warmup: number };
   load: { buttons: number; spreadMs: number; steadySpreadMs: number; deadlineMs: number; warmup: number };
   firmware: { clicks: number };
+  /** Restaurant on SQLite vs PostgreSQL with 1 and 3 instances: buttons × presses orders each. */
+  scale: { buttons: number; presses: number };
   rtt: { clicks: number; firmwareClicks: number; oneWayMs: number };
   stateDir: string | undefined;
 }
@@ -116,6 +119,7 @@ function parseSettings(argv: string[]): BenchSettings & { table: boolean; html: 
       warmup: 10,
     },
     firmware: { clicks: count(values["firmware-clicks"], "--firmware-clicks", quick ? 5 : 20) },
+    scale: { buttons: quick ? 20 : 100, presses: quick ? 5 : 10 },
     rtt: {
       clicks: count(values.rtt, "--rtt", quick ? 2 : 7),
       firmwareClicks: quick ? 1 : 3,
@@ -205,6 +209,9 @@ async function main(): Promise<void> {
 
     if (want("load")) {
       report.load = await benchLoad(ws, { ...settings.load, progress });
+    }
+    if (want("scale")) {
+      report.scale = await benchScale(ws, { ...settings.scale, progress });
     }
   } finally {
     ws.close();

@@ -1,4 +1,5 @@
 // The bench's JSON document: its shape, the targets it is judged by, and the human table (--table).
+import type { ScaleResult } from "./scale-bench";
 import type { ColdResult } from "./cold";
 import { FIRMWARE_STEPS, type FirmwareResult, type FirmwareRun } from "./firmware";
 import type { LoadResult, LoadRun } from "./load-bench";
@@ -43,6 +44,8 @@ export interface BenchReport {
   cold?: ColdResult | { skipped: string };
   rtt?: RttResult | { skipped: string };
   load?: LoadResult | { skipped: string };
+  /** Orders/s of the restaurant: SQLite (1 instance), PostgreSQL (1 and 3 instances). */
+  scale?: ScaleResult | { skipped: string };
   firmware?: FirmwareResult;
   targets: Target[];
 }

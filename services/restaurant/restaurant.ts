@@ -136,6 +136,7 @@ class RestaurantService implements Restaurant {
   #stage: ConnectionStage = "tcp";
   #closed = false;
   #draining = false;
+  #start!: { settled: boolean; resolve: () => void; reject: (error: Error) => void };
 
   constructor(options: RestaurantOptions, store: OrderStore) {
     this.#options = options;
@@ -147,7 +148,6 @@ class RestaurantService implements Restaurant {
     }
     if (options.requestLimit) checkRequestLimit(options.requestLimit); // before the database is opened
     this.dbPath = options.dbPath;
-    const broker = parseMqttsUrl(options.brokerUrl);
     this.#db = store;
     this.#desk = new OrderDesk({
       db: this.#db,
@@ -160,21 +160,29 @@ class RestaurantService implements Restaurant {
       ...(options.log ? { log: options.log } : {}),
     });
 
-    let resolveStarted!: () => void;
-    let rejectStarted!: (error: Error) => void;
-    let startSettled = false;
     this.started = new Promise<void>((resolve, reject) => {
-      resolveStarted = () => {
-        startSettled = true;
-        resolve();
-      };
-      rejectStarted = (error) => {
-        startSettled = true;
-        reject(error);
+      this.#start = {
+        settled: false,
+        resolve: () => ((this.#start.settled = true), resolve()),
+        reject: (error) => ((this.#start.settled = true), reject(error)),
       };
     });
+    this.#client = this.#createClient(parseMqttsUrl(options.brokerUrl));
+    this.#client.on("error", (error: Error) => this.#errors.push(error));
+    this.#client.on("connect", () => this.#subscribe());
+    this.#client.on("close", () => this.#onClose());
+    this.#client.handleMessage = (packet, callback) => this.#handleMessage(packet.topic, packet.payload as Buffer, callback);
+    store.onChange((orderId) => {
+      void this.#db
+        .find(orderId)
+        .then((order) => order && this.#emit({ type: "changed-elsewhere", order }))
+        .catch((error: unknown) => this.#log("warn", `could not read ${orderId} changed by another instance: ${(error as Error).message}`));
+    });
+  }
 
-    this.#client = new MqttClient(
+  #createClient(broker: { host: string; port: number }): MqttClient {
+    const options = this.#options;
+    return new MqttClient(
       () =>
         openTlsStream({
           host: broker.host,
@@ -198,61 +206,56 @@ class RestaurantService implements Restaurant {
         resubscribe: false,
       },
     );
+  }
 
-    this.#client.on("error", (error: Error) => this.#errors.push(error));
-    this.#client.on("connect", () => {
-      const filter = subscriptionFilter(this.#prefix, options.sharedGroup);
-      this.#stage = "subscribe";
-      this.#client.subscribe(filter, { qos: 1 }, (error) => {
-        if (this.#closed) return;
-        if (error) {
-          const failure = new Error(`restaurant: subscribe to ${filter} refused: ${error.message}`);
-          this.#log("error", failure.message);
-          if (!startSettled) rejectStarted(failure);
-          return;
-        }
-        this.#errors.length = 0;
-        this.#stage = "ready";
-        this.#log("info", `connected to ${options.brokerUrl}, subscribed to ${filter}`);
-        this.#emit({ type: "connected" });
-        this.#catchUp();
-        if (!startSettled) resolveStarted();
-      });
-    });
-    this.#client.on("close", () => {
+  #subscribe(): void {
+    const filter = subscriptionFilter(this.#prefix, this.#options.sharedGroup);
+    this.#stage = "subscribe";
+    this.#client.subscribe(filter, { qos: 1 }, (error) => {
       if (this.#closed) return;
-      const { kind, detail } = classifyClose({ stage: this.#stage, errors: this.#errors });
-      this.#errors.length = 0;
-      this.#stage = "tcp";
-      this.#log("warn", `disconnected from the broker (${kind}): ${detail}`);
-      this.#emit({ type: "disconnected", detail });
-      if (!startSettled && kind === "auth") {
-        rejectStarted(new Error(`restaurant: broker refused the connection: ${detail}`));
-      } else if (!startSettled && options.reconnectPeriodMs === 0) {
-        rejectStarted(new Error(`restaurant: cannot connect to ${options.brokerUrl}: ${detail}`));
+      if (error) {
+        const failure = new Error(`restaurant: subscribe to ${filter} refused: ${error.message}`);
+        this.#log("error", failure.message);
+        if (!this.#start.settled) this.#start.reject(failure);
+        return;
       }
+      this.#errors.length = 0;
+      this.#stage = "ready";
+      this.#log("info", `connected to ${this.#options.brokerUrl}, subscribed to ${filter}`);
+      this.#emit({ type: "connected" });
+      this.#catchUp();
+      if (!this.#start.settled) this.#start.resolve();
     });
-    // mqtt.js sends the PUBACK when handleMessage calls back: after the commit. A message whose row could
-    // not be stored (database down) gets no PUBACK: the connection is dropped and the button resends.
-    this.#client.handleMessage = (packet, callback) => {
-      const payload = packet.payload as Buffer;
-      const topic = packet.topic;
-      this.#handling++;
-      this.#onMessage(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength))
-        .then(() => callback())
-        .catch((error: unknown) => {
-          this.#log("error", `failed to store a message on ${printable(topic)}, dropping the connection so it is not acknowledged: ${(error as Error).message}`);
-          this.#client.stream?.destroy();
-          callback();
-        })
-        .finally(() => this.#handling--);
-    };
-    store.onChange((orderId) => {
-      void this.#db
-        .find(orderId)
-        .then((order) => order && this.#emit({ type: "changed-elsewhere", order }))
-        .catch((error: unknown) => this.#log("warn", `could not read ${orderId} changed by another instance: ${(error as Error).message}`));
-    });
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    const { kind, detail } = classifyClose({ stage: this.#stage, errors: this.#errors });
+    this.#errors.length = 0;
+    this.#stage = "tcp";
+    this.#log("warn", `disconnected from the broker (${kind}): ${detail}`);
+    this.#emit({ type: "disconnected", detail });
+    if (!this.#start.settled && kind === "auth") {
+      this.#start.reject(new Error(`restaurant: broker refused the connection: ${detail}`));
+    } else if (!this.#start.settled && this.#options.reconnectPeriodMs === 0) {
+      this.#start.reject(new Error(`restaurant: cannot connect to ${this.#options.brokerUrl}: ${detail}`));
+    }
+  }
+
+  /**
+   * mqtt.js sends the PUBACK when this calls back: after the commit. A message whose row could not be
+   * stored (database down) gets no PUBACK: the connection is dropped and the button resends.
+   */
+  #handleMessage(topic: string, payload: Buffer, callback: () => void): void {
+    this.#handling++;
+    this.#onMessage(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength))
+      .then(() => callback())
+      .catch((error: unknown) => {
+        this.#log("error", `failed to store a message on ${printable(topic)}, dropping the connection so it is not acknowledged: ${(error as Error).message}`);
+        this.#client.stream?.destroy();
+        callback();
+      })
+      .finally(() => this.#handling--);
   }
 
   orders(): Promise<StoredOrder[]> {

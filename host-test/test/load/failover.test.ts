@@ -21,7 +21,7 @@ import { startRestaurantProcess, type RestaurantProcess } from "../../load/resta
 import { startMosquitto } from "../../mosquitto/mosquitto";
 import { PostgresOrderStore } from "../../../services/restaurant/postgres-store";
 import { createSecurityPki, type SecurityPki } from "../support/security-pki";
-import { findPostgres, startPostgres, type TestPostgres } from "../support/postgres";
+import { findPostgres, startPostgres, type TestPostgres } from "../../load/postgres-cluster";
 
 // FAILOVER_BUTTONS / FAILOVER_PRESSES shrink the run on a machine too busy for the full one.
 const BUTTONS = Number(process.env.FAILOVER_BUTTONS ?? 100);

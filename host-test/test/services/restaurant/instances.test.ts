@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeDir, tempDir } from "../../integration/fixtures";
 import type { TestButton } from "../../support/button";
-import { findPostgres, startPostgres, type TestPostgres } from "../../support/postgres";
+import { findPostgres, startPostgres, type TestPostgres } from "../../../load/postgres-cluster";
 import { buttonFor, postDecision, startBrokerProcess, startRestaurantProcess, stopAll, type BrokerProcess, type RestaurantProcess } from "../processes";
 
 const THING = "pizza-button-01";

@@ -6,7 +6,7 @@ import pg from "pg";
 import { POSTGRES_MIGRATIONS } from "../../../../services/restaurant/migrations";
 import { OrderDesk } from "../../../../services/restaurant/order-desk";
 import { PostgresOrderStore } from "../../../../services/restaurant/postgres-store";
-import { findPostgres, startPostgres, type TestPostgres } from "../../support/postgres";
+import { findPostgres, startPostgres, type TestPostgres } from "../../../load/postgres-cluster";
 import { order, orderDeskSuite, THING } from "./order-desk-suite";
 
 const found = findPostgres();
