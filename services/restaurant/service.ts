@@ -1,6 +1,7 @@
 // `npm run restaurant`: the order service as a long-running process against any MQTT broker (the local
 // `npm run broker` by default; AWS IoT Core or mosquitto with --broker and the restaurant's own
-// certificate), its orders in SQLite (nothing lost across restarts), and the kitchen page where staff
+// certificate), its orders in SQLite or PostgreSQL (nothing lost across restarts; several instances may
+// share one PostgreSQL, docs/scaling.md), and the kitchen page where staff
 // accept or reject each order; the button's LED shows their answer. --auto-accept answers at once instead.
 // Logs one JSON object per line on stdout; SIGINT/SIGTERM close it cleanly (exit 0).
 import { X509Certificate } from "node:crypto";
@@ -103,8 +104,10 @@ export function restaurantUsage(): string {
   return commandHelp(RESTAURANT_SETTINGS, [
     "Usage: npm run restaurant -- [options]",
     "",
-    "Takes orders from the broker, keeps them in SQLite and serves the kitchen page where staff accept",
-    "or reject them (the button's LED answers). Runs until SIGINT/SIGTERM; one line per event on stdout",
+    "Takes orders from the broker, keeps them in SQLite (or PostgreSQL, shared by several instances: see",
+    "docs/scaling.md) and serves the kitchen page where staff accept or reject them (the button's LED",
+    "answers); GET /healthz on the same port for a load balancer. Runs until SIGINT/SIGTERM (it stops taking",
+    "orders and finishes those in flight first); one line per event on stdout",
     "(readable on a terminal, JSON when piped or with --json).",
     "",
   ]);

@@ -39,6 +39,25 @@ let pki: SecurityPki;
 let fleet: Fleet;
 let postgres: TestPostgres;
 
+/** `npm run restaurant --auto-accept` on the test's PostgreSQL database, with the restaurant certificate. */
+async function startInstance(brokerUrl: string, db: string, name: string, extraArgs: string[]): Promise<RestaurantProcess & { logPath: string }> {
+  const files = pki.pki.thingFiles("restaurant")!;
+  const logPath = path.join(process.env.FAILOVER_LOG_DIR ?? pki.dir, `${name}-${Date.now()}.log`);
+  const instance = await startRestaurantProcess({
+    brokerUrl,
+    caPath: files.caPath,
+    certPath: files.chainPath,
+    keyPath: files.keyPath,
+    dbPath: db,
+    // A loaded machine may take long to start node: generous, the restart is not what is measured.
+    timeoutMs: 60_000,
+    logPath,
+    // 10 orders per button in a few seconds: far past the per-button limit meant for people.
+    extraArgs: [...extraArgs, "--order-burst", "1000", "--orders-per-hour", "1000000"],
+  });
+  return Object.assign(instance, { logPath });
+}
+
 describe.skipIf("missing" in found)(`${INSTANCES} restaurant instances on PostgreSQL, one killed mid-run`, () => {
   beforeAll(async () => {
     postgres = await startPostgres((found as { bin: string }).bin);
@@ -56,23 +75,7 @@ describe.skipIf("missing" in found)(`${INSTANCES} restaurant instances on Postgr
     const kind = "embedded";
     const db = await postgres.createDatabase(`failover_${kind}`);
     const broker = await startEmbeddedBrokerProcess({ pkiDir: pki.pki.dir });
-    const files = pki.pki.thingFiles("restaurant")!;
-    const start = (instance: number) =>
-      startRestaurantProcess({
-        brokerUrl: broker.url,
-        caPath: files.caPath,
-        certPath: files.chainPath,
-        keyPath: files.keyPath,
-        dbPath: db,
-        // A loaded machine may take long to start node: generous, the restart is not what is measured.
-        timeoutMs: 60_000,
-        logPath: path.join(process.env.FAILOVER_LOG_DIR ?? pki.dir, `${kind}-restaurant-${instance}-${Date.now()}.log`),
-        extraArgs: [
-          "--instance", String(instance),
-          // 10 orders per button in a few seconds: far past the per-button limit meant for people.
-          "--order-burst", "1000", "--orders-per-hour", "1000000",
-        ],
-      });
+    const start = (instance: number) => startInstance(broker.url, db, `${kind}-restaurant-${instance}`, ["--instance", String(instance)]);
     const instances: RestaurantProcess[] = [];
     const events: Record<string, number> = {};
     try {
@@ -135,17 +138,7 @@ describe.skipIf("missing" in found)(`${INSTANCES} restaurant instances on Postgr
   it("mosquitto: an instance with --shared-group takes every order through $share/kitchen/pizza/orders/+", async () => {
     const db = await postgres.createDatabase("shared_mosquitto");
     const broker = await startMosquitto({ pkiDir: pki.pki.dir, quiet: true });
-    const files = pki.pki.thingFiles("restaurant")!;
-    const instance = await startRestaurantProcess({
-      brokerUrl: broker.url,
-      caPath: files.caPath,
-      certPath: files.chainPath,
-      keyPath: files.keyPath,
-      dbPath: db,
-      timeoutMs: 60_000,
-      logPath: path.join(pki.dir, "mosquitto-shared.log"),
-      extraArgs: ["--shared-group", "kitchen", "--order-burst", "1000", "--orders-per-hour", "1000000"],
-    });
+    const instance = await startInstance(broker.url, db, "mosquitto-shared", ["--shared-group", "kitchen"]);
     try {
       const few = { ...fleet, members: fleet.members.slice(0, 10) };
       const result = await runLoad({ broker, fleet: few, presses: 3, pressWindowMs: 500, timeoutMs: 90_000 });
@@ -155,7 +148,7 @@ describe.skipIf("missing" in found)(`${INSTANCES} restaurant instances on Postgr
       await store.close();
       expect(rows).toHaveLength(30);
       expect(rows.every((row) => row.status === "accepted")).toBe(true);
-      expect(readFileSync(path.join(pki.dir, "mosquitto-shared.log"), "utf8")).toContain("subscribed to $share/kitchen/pizza/orders/+");
+      expect(readFileSync(instance.logPath, "utf8")).toContain("subscribed to $share/kitchen/pizza/orders/+");
     } finally {
       await instance.stop();
       await broker.stop();

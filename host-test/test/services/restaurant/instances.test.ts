@@ -6,6 +6,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeDir, tempDir } from "../../integration/fixtures";
 import type { TestButton } from "../../support/button";
+import { collectFrames, type EventFrame } from "../../support/event-stream";
 import { findPostgres, startPostgres, type TestPostgres } from "../../../load/postgres-cluster";
 import { buttonFor, postDecision, startBrokerProcess, startRestaurantProcess, stopAll, type BrokerProcess, type RestaurantProcess } from "../processes";
 
@@ -19,31 +20,14 @@ let postgres: TestPostgres;
 let broker: BrokerProcess;
 const buttons: TestButton[] = [];
 
-/** The kitchen page's event stream: every "order" frame's data, as it comes. */
-async function orderFrames(kitchenUrl: string, signal: AbortSignal): Promise<Array<{ orderId: string; status: string | null }>> {
-  const frames: Array<{ orderId: string; status: string | null }> = [];
+/** The kitchen page's event stream, its frames collected as they come. */
+async function pageFrames(kitchenUrl: string, signal: AbortSignal): Promise<EventFrame[]> {
   const res = await fetch(new URL("api/events", kitchenUrl), { signal });
   expect(res.status).toBe(200);
-  void (async () => {
-    const decoder = new TextDecoder();
-    let buffered = "";
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffered += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buffered.indexOf("\n\n")) >= 0) {
-          const frame = buffered.slice(0, end);
-          buffered = buffered.slice(end + 2);
-          const data = /^data: (.+)$/m.exec(frame)?.[1];
-          if (/^event: order$/m.test(frame) && data) frames.push(JSON.parse(data));
-        }
-      }
-    } catch {
-      // aborted
-    }
-  })();
-  return frames;
+  return collectFrames(res).frames;
 }
+
+const shows = (frames: EventFrame[], orderId: string, status: string | null) => frames.some((f) => f.event === "order" && f.data.orderId === orderId && f.data.status === status);
 
 async function healthz(kitchenUrl: string): Promise<{ status: number; body: any }> {
   const res = await fetch(new URL("healthz", kitchenUrl));
@@ -75,19 +59,19 @@ describe.skipIf("missing" in found)("several restaurant instances on one Postgre
     }
 
     const stop = new AbortController();
-    const pages = await Promise.all(instances.map((instance) => orderFrames(instance.kitchenUrl, stop.signal)));
+    const pages = await Promise.all(instances.map((instance) => pageFrames(instance.kitchenUrl, stop.signal)));
     try {
       const made = buttonFor({ pkiDir, thing: THING, brokerPort: broker.port, dir });
       buttons.push(made);
       const result = made.device.click("SINGLE");
       // The embedded broker gives the order to both instances; the database lets one store it.
       const stored = await Promise.race(instances.map((instance, index) => instance.waitFor((l) => l.event === "received", "the received line").then((line) => ({ index, orderId: line.orderId as string }))));
-      await expect.poll(() => pages.map((frames) => frames.some((f) => f.orderId === stored.orderId && f.status === null)), { timeout: 10_000 }).toEqual([true, true]);
+      await expect.poll(() => pages.map((frames) => shows(frames, stored.orderId, null)), { timeout: 10_000 }).toEqual([true, true]);
 
       const other = instances[1 - stored.index]!;
       expect((await postDecision(other.kitchenUrl, stored.orderId, "accept", { etaMin: 17 })).status).toBe(200);
       expect(await result).toMatchObject({ orderId: stored.orderId, outcome: "ok", ack: { status: "accepted", etaMin: 17 } });
-      await expect.poll(() => pages.map((frames) => frames.some((f) => f.orderId === stored.orderId && f.status === "accepted")), { timeout: 10_000 }).toEqual([true, true]);
+      await expect.poll(() => pages.map((frames) => shows(frames, stored.orderId, "accepted")), { timeout: 10_000 }).toEqual([true, true]);
       // The second page's decision is refused: decided once.
       expect((await postDecision(instances[stored.index]!.kitchenUrl, stored.orderId, "reject", { reason: "late" })).status).toBe(409);
       const acks = instances.flatMap((instance) => instance.lines.filter((l) => l.event === "ack-published" && l.orderId === stored.orderId));

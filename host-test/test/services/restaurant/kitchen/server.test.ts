@@ -20,6 +20,7 @@ import {
   tempDir,
   waitFor,
 } from "../../../integration/fixtures";
+import { collectFrames } from "../../../support/event-stream";
 
 const THING = "pizza-button-01";
 
@@ -255,26 +256,7 @@ describe("kitchen API: live events", () => {
     const controller = new AbortController();
     const res = await fetch(`${kitchen.url}api/events`, { signal: controller.signal });
     expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
-    const frames: Array<{ event: string; data: any }> = [];
-    const reading = (async () => {
-      const decoder = new TextDecoder();
-      let buffered = "";
-      try {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          buffered += decoder.decode(chunk, { stream: true });
-          let end: number;
-          while ((end = buffered.indexOf("\n\n")) >= 0) {
-            const frame = buffered.slice(0, end);
-            buffered = buffered.slice(end + 2);
-            const event = /^event: (.+)$/m.exec(frame)?.[1];
-            const data = /^data: (.+)$/m.exec(frame)?.[1];
-            if (event && data) frames.push({ event, data: JSON.parse(data) });
-          }
-        }
-      } catch {
-        // aborted
-      }
-    })();
+    const { frames, done: reading } = collectFrames(res);
     try {
       await waitFor(() => frames.length > 0, "the snapshot");
       expect(frames[0]!.event).toBe("snapshot");
