@@ -13,7 +13,7 @@
 //   (this process only: the load section's broker and restaurant run in processes of their own;
 //   BENCH_BROKER_CPU_PROF=DIR profiles the embedded broker's process of the load section)
 //
-// stdout: ONE JSON document (sections: warm, cold, rtt, load, firmware; targets). stderr: progress.
+// stdout: ONE JSON document (sections: warm, cold, rtt, load, scale, firmware; targets). stderr: progress.
 // Everything runs on 127.0.0.1 with ephemeral ports; PKI, databases and stores live in temp dirs that are
 // removed at the end.
 import { execFileSync } from "node:child_process";
@@ -87,7 +87,7 @@ function parseSettings(argv: string[]): BenchSettings & { table: boolean; html: 
   const { values } = parsed;
   if (values.help) {
     process.stderr.write(
-      "usage: npm run bench -- [--quick] [--table] [--html FILE] [--only warm,cold,rtt,load,firmware] [--warm N] [--cold N] [--load N]\n" +
+      "usage: npm run bench -- [--quick] [--table] [--html FILE] [--only warm,cold,rtt,load,scale,firmware] [--warm N] [--cold N] [--load N]\n" +
         "                        [--load-spread-ms MS] [--steady-spread-ms MS] [--firmware-clicks N] [--rtt N] [--rtt-one-way-ms MS]\n" +
         "                        [--state-dir DIR]\n",
     );
