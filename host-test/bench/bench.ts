@@ -99,7 +99,8 @@ function parseSettings(argv: string[]): BenchSettings & { table: boolean; html: 
         if (!(SECTIONS as readonly string[]).includes(s)) usageError(`unknown section ${JSON.stringify(s)} (${SECTIONS.join(", ")})`);
         return s as Section;
       })
-    : [...SECTIONS];
+    : // The scale section starts PostgreSQL and five restaurant runs: a full run has it, --quick only on request.
+      SECTIONS.filter((s) => !(quick && s === "scale"));
   const buttons = count(values.load, "--load", quick ? 100 : 1000);
   return {
     quick,
@@ -217,7 +218,11 @@ async function main(): Promise<void> {
     ws.close();
   }
 
-  for (const section of SECTIONS) if (!want(section)) report[section] = { skipped: "not selected (--only)" };
+  for (const section of SECTIONS) {
+    if (want(section)) continue;
+    const quickSkip = settings.quick && section === "scale" && !process.argv.includes("--only");
+    report[section] = { skipped: quickSkip ? "quick run (npm run bench -- --quick --only scale)" : "not selected (--only)" };
+  }
   report.machine.loadavgEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
   report.durationMs = Math.round(performance.now() - t0);
   report.targets = evaluateTargets(report);
