@@ -96,7 +96,7 @@ describe.skipIf("missing" in found)(`${INSTANCES} restaurant instances on Postgr
         presses: PRESSES,
         pressWindowMs: 1_000,
         timeoutMs: 150_000,
-        config: { ackTimeoutMs: 5_000, backoffBaseMs: 500, backoffCapMs: 2_000, giveUpMs: 140_000 },
+        config: { ackTimeoutMs: 10_000, giveUpMs: 140_000 },
       });
       await chaos;
 
