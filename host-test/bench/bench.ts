@@ -5,7 +5,7 @@
 //   npm run bench -- --quick           smoke run (< 30 s): small N everywhere
 //   npm run bench -- --table           also print a human table (stderr; stdout stays one JSON document)
 //   npm run bench -- --html FILE       also write one self-contained page with the distributions and timeline
-//   npm run bench -- --only warm,cold  sections: warm, cold, rtt, load, firmware, battery
+//   npm run bench -- --only warm,cold  sections: warm, cold, rtt, load, scale, firmware, battery
 //   --warm N  --cold N  --load N  --load-spread-ms MS  --steady-spread-ms MS (0: none)  --firmware-clicks N
 //   --rtt N (clicks per cell)  --rtt-one-way-ms MS (delay each way; RTT = 2 × MS; the battery section's too)
 //   --battery N (presses after deep sleep per power-on)
@@ -14,7 +14,7 @@
 //   (this process only: the load section's broker and restaurant run in processes of their own;
 //   BENCH_BROKER_CPU_PROF=DIR profiles the embedded broker's process of the load section)
 //
-// stdout: ONE JSON document (sections: warm, cold, rtt, load, firmware, battery; targets). stderr: progress.
+// stdout: ONE JSON document (sections: warm, cold, rtt, load, scale, firmware, battery; targets). stderr: progress.
 // Everything runs on 127.0.0.1 with ephemeral ports; PKI, databases and stores live in temp dirs that are
 // removed at the end.
 import { execFileSync } from "node:child_process";
@@ -26,13 +26,14 @@ import { benchBattery } from "./battery";
 import { benchCold } from "./cold";
 import { benchFirmware, firmwareSkipReason } from "./firmware";
 import { benchLoad } from "./load-bench";
+import { benchScale } from "./scale-bench";
 import { renderHtml } from "./html-report";
 import { benchRtt } from "./rtt";
 import { evaluateTargets, formatTable, type BenchReport } from "./report";
 import { fsyncCostMs, openWorkspace, startStack, type Workspace } from "./stack";
 import { benchWarm } from "./warm";
 
-const SECTIONS = ["warm", "cold", "rtt", "load", "firmware", "battery"] as const;
+const SECTIONS = ["warm", "cold", "rtt", "load", "scale", "firmware", "battery"] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface BenchSettings {
@@ -42,6 +43,8 @@ interface BenchSettings {
   cold: { n: number; blockSize: number; warmup: number };
   load: { buttons: number; spreadMs: number; steadySpreadMs: number; deadlineMs: number; warmup: number };
   firmware: { clicks: number };
+  /** Restaurant on SQLite vs PostgreSQL with 1 and 3 instances: buttons × presses orders each. */
+  scale: { buttons: number; presses: number };
   rtt: { clicks: number; firmwareClicks: number; oneWayMs: number };
   battery: { powerOns: number; pressesAfterSleep: number };
   stateDir: string | undefined;
@@ -88,7 +91,7 @@ function parseSettings(argv: string[]): BenchSettings & { table: boolean; html: 
   const { values } = parsed;
   if (values.help) {
     process.stderr.write(
-      "usage: npm run bench -- [--quick] [--table] [--html FILE] [--only warm,cold,rtt,load,firmware] [--warm N] [--cold N] [--load N]\n" +
+      "usage: npm run bench -- [--quick] [--table] [--html FILE] [--only warm,cold,rtt,load,scale,firmware,battery] [--warm N] [--cold N] [--load N]\n" +
         "                        [--load-spread-ms MS] [--steady-spread-ms MS] [--firmware-clicks N] [--rtt N] [--rtt-one-way-ms MS]\n" +
         "                        [--battery N]\n" +
         "                        [--state-dir DIR]\n",
@@ -101,7 +104,8 @@ function parseSettings(argv: string[]): BenchSettings & { table: boolean; html: 
         if (!(SECTIONS as readonly string[]).includes(s)) usageError(`unknown section ${JSON.stringify(s)} (${SECTIONS.join(", ")})`);
         return s as Section;
       })
-    : [...SECTIONS];
+    : // The scale section starts PostgreSQL and five restaurant runs: a full run has it, --quick only on request.
+      SECTIONS.filter((s) => !(quick && s === "scale"));
   const buttons = count(values.load, "--load", quick ? 100 : 1000);
   return {
     quick,
@@ -121,6 +125,7 @@ function parseSettings(argv: string[]): BenchSettings & { table: boolean; html: 
       warmup: 10,
     },
     firmware: { clicks: count(values["firmware-clicks"], "--firmware-clicks", quick ? 5 : 20) },
+    scale: { buttons: quick ? 20 : 100, presses: quick ? 5 : 10 },
     rtt: {
       clicks: count(values.rtt, "--rtt", quick ? 2 : 7),
       firmwareClicks: quick ? 1 : 3,
@@ -216,11 +221,18 @@ async function main(): Promise<void> {
     if (want("load")) {
       report.load = await benchLoad(ws, { ...settings.load, progress });
     }
+    if (want("scale")) {
+      report.scale = await benchScale(ws, { ...settings.scale, progress });
+    }
   } finally {
     ws.close();
   }
 
-  for (const section of SECTIONS) if (!want(section)) report[section] = { skipped: "not selected (--only)" };
+  for (const section of SECTIONS) {
+    if (want(section)) continue;
+    const quickSkip = settings.quick && section === "scale" && !process.argv.includes("--only");
+    report[section] = { skipped: quickSkip ? "quick run (npm run bench -- --quick --only scale)" : "not selected (--only)" };
+  }
   report.machine.loadavgEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
   report.durationMs = Math.round(performance.now() - t0);
   report.targets = evaluateTargets(report);

@@ -99,7 +99,7 @@ export async function benchCold(
   });
   const store = timeStore(device);
   device.start();
-  const ordersBefore = benchOrders(stack);
+  const ordersBefore = (await benchOrders(stack));
   let sent = 0; // every click, ours and the baseline's, warm-ups included
 
   const ours: number[] = [];
@@ -146,7 +146,7 @@ export async function benchCold(
   } finally {
     await device.stop();
   }
-  assertNewOrders("cold", stack, ordersBefore, sent);
+  await assertNewOrders("cold", stack, ordersBefore, sent);
 
   return {
     n: options.n,

@@ -1,5 +1,6 @@
 // The bench's JSON document: its shape, the targets it is judged by, and the human table (--table).
 import { BATTERY_RESUMED_TARGET_RTT, type BatteryPhase, type BatteryResult, type BatteryRun } from "./battery";
+import type { ScaleResult } from "./scale-bench";
 import type { ColdResult } from "./cold";
 import { FIRMWARE_STEPS, type FirmwareResult, type FirmwareRun } from "./firmware";
 import type { LoadResult, LoadRun } from "./load-bench";
@@ -44,6 +45,8 @@ export interface BenchReport {
   cold?: ColdResult | { skipped: string };
   rtt?: RttResult | { skipped: string };
   load?: LoadResult | { skipped: string };
+  /** Orders/s of the restaurant: SQLite (1 instance), PostgreSQL (1 and 3 instances). */
+  scale?: ScaleResult | { skipped: string };
   firmware?: FirmwareResult;
   battery?: BatteryResult | { skipped: string };
   targets: Target[];

@@ -24,14 +24,14 @@ export function benchStorePath(ws: Workspace): string {
 }
 
 /** A click the restaurant answered as a repeat would measure a different path: refuse the run. */
-export function assertNewOrders(section: string, stack: Stack, before: number, clicks: number): void {
-  const added = benchOrders(stack) - before;
+export async function assertNewOrders(section: string, stack: Stack, before: number, clicks: number): Promise<void> {
+  const added = (await benchOrders(stack)) - before;
   if (added !== clicks) throw new Error(`${section}: ${clicks} clicks but ${added} new orders in the restaurant (orderIds reused?)`);
 }
 
 /** Orders the restaurant holds for the bench's thing: every click must have added exactly one. */
-export function benchOrders(stack: Stack): number {
-  return stack.restaurant.orders().filter((o) => o.thing === BENCH_THING).length;
+export async function benchOrders(stack: Stack): Promise<number> {
+  return (await stack.restaurant.orders()).filter((o) => o.thing === BENCH_THING).length;
 }
 
 export interface Workspace {

@@ -33,7 +33,7 @@ export async function benchWarm(
 ): Promise<WarmResult> {
   const target = benchTarget(ws, stack);
   const storePath = benchStorePath(ws);
-  const ordersBefore = benchOrders(stack);
+  const ordersBefore = (await benchOrders(stack));
   let sent = 0; // every click, ours and the baseline's, warm-ups included
   let baselineSeq = 2_000_000_000; // far from the button's own seq: orderIds never collide
   const ours: number[] = [];
@@ -113,7 +113,7 @@ export async function benchWarm(
     options.progress(`warm: ${Math.min(options.n, (b + 1) * options.blockSize)}/${options.n} clicks each`);
   }
 
-  assertNewOrders("warm", stack, ordersBefore, sent);
+  await assertNewOrders("warm", stack, ordersBefore, sent);
   return {
     n: options.n,
     blockSize: options.blockSize,

@@ -27,6 +27,17 @@ export interface LoadOptions {
   config?: Partial<ButtonConfig>;
   /** Hard bound on the whole run (presses + outcomes). */
   timeoutMs?: number;
+  /** Orders each button places, one after the other (the next press follows the previous outcome). Default 1. */
+  presses?: number;
+}
+
+/** One press's outcome as the button saw it: what the failover test compares with the database row. */
+export interface PressOutcome {
+  thing: string;
+  orderId: string | undefined;
+  outcome: string;
+  /** The ack the button acted on (undefined when it got none). */
+  ack: unknown;
 }
 
 export interface Percentiles {
@@ -57,6 +68,8 @@ export interface LoadResult {
   sampleWarnings: string[];
   /** orderId of every button that ended "ok" (for checkOrders). */
   okOrderIds: string[];
+  /** Every press's outcome, in the order they came. */
+  pressOutcomes: PressOutcome[];
 }
 
 export interface OrderCheck {
@@ -115,7 +128,9 @@ function tally(outcomes: ReadonlyArray<Extract<FlowEvent, { type: "outcome" }> |
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const { fleet } = options;
-  const count = fleet.members.length;
+  const presses = options.presses ?? 1;
+  const count = fleet.members.length * presses;
+  const pressOutcomes: PressOutcome[] = [];
   const timeoutMs = options.timeoutMs ?? 90_000;
   const config: Omit<ButtonConfig, "thingName"> = {
     ...defaultConfig,
@@ -131,9 +146,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 
   const open = new Set<string>();
   let peak = 0;
+  // Indexed by press: button index × presses + the button's press number.
   const outcomes: Array<Extract<FlowEvent, { type: "outcome" }> | undefined> = new Array(count);
   const pressedAt: number[] = new Array(count);
   const doneAt: number[] = new Array(count);
+  const pressNumber: number[] = new Array(fleet.members.length).fill(0);
   let settled = 0;
   let allSettled!: () => void;
   const finished = new Promise<void>((resolve) => (allSettled = resolve));
@@ -162,10 +179,20 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       { timers: nodeTimers, clock: systemClock, led: { set: () => {} }, store: new MemoryStore(), connector, log: logFor(member.name) },
       {
         onEvent: (event) => {
-          if (event.type !== "outcome" || event.trigger !== "click" || outcomes[index]) return;
-          outcomes[index] = event;
-          doneAt[index] = performance.now();
+          const press = index * presses + pressNumber[index]!;
+          if (event.type !== "outcome" || event.trigger !== "click" || outcomes[press]) return;
+          outcomes[press] = event;
+          doneAt[press] = performance.now();
+          pressOutcomes.push({ thing: member.name, orderId: event.orderId, outcome: event.outcome, ack: event.ack });
           if (++settled === count) allSettled();
+          if (pressNumber[index]! + 1 < presses) {
+            pressNumber[index]!++;
+            // After the flow has finished handling this outcome.
+            setTimeout(() => {
+              pressedAt[index * presses + pressNumber[index]!] = performance.now();
+              buttons[index]!.button.click("SINGLE");
+            }, 0);
+          }
         },
       },
     );
@@ -173,13 +200,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     return { button, connector };
   });
 
-  const spacing = count > 1 ? options.pressWindowMs / (count - 1) : 0;
+  const spacing = fleet.members.length > 1 ? options.pressWindowMs / (fleet.members.length - 1) : 0;
   const start = performance.now();
   const timers: NodeJS.Timeout[] = [];
   buttons.forEach(({ button }, index) => {
     timers.push(
       setTimeout(() => {
-        pressedAt[index] = performance.now();
+        pressedAt[index * presses] = performance.now();
         button.click("SINGLE");
       }, index * spacing),
     );
@@ -196,7 +223,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const { byOutcome, latencies, okIds, wallMs } = tally(outcomes, pressedAt, doneAt, start);
 
   return {
-    buttons: count,
+    buttons: fleet.members.length,
     outcomes: byOutcome,
     wallMs: Math.round(wallMs),
     ordersPerSec: Math.round(((byOutcome.ok ?? 0) / wallMs) * 1000 * 10) / 10,
@@ -207,6 +234,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     buttonWarnings: warnings.count,
     sampleWarnings: warnings.samples,
     okOrderIds: [...okIds],
+    pressOutcomes,
   };
 }
 

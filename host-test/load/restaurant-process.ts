@@ -19,6 +19,8 @@ export interface RestaurantProcess {
   readonly refused: number;
   /** SIGTERM by PID (the service closes cleanly: its database is complete when this resolves). */
   stop(): Promise<void>;
+  /** SIGKILL by PID: the process dies wherever it is (the failover test). */
+  kill(): Promise<void>;
 }
 
 export async function startRestaurantProcess(options: {
@@ -27,7 +29,12 @@ export async function startRestaurantProcess(options: {
   caPath: string;
   certPath: string;
   keyPath: string;
+  /** SQLite file or postgres:// URL. */
   dbPath: string;
+  /** Where its JSON lines go; default: next to the SQLite file. */
+  logPath?: string;
+  /** More flags (--instance N, --shared-group G, request limits). */
+  extraArgs?: string[];
   timeoutMs?: number;
 }): Promise<RestaurantProcess> {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -41,8 +48,9 @@ export async function startRestaurantProcess(options: {
     "--db", options.dbPath,
     "--auto-accept",
     "--http-port", "0",
+    ...(options.extraArgs ?? []),
   ];
-  const logPath = `${options.dbPath}.log`;
+  const logPath = options.logPath ?? `${options.dbPath}.log`;
   const out = openSync(logPath, "w");
   // node --import tsx (not the tsx CLI, which forks a second process): the PID is the restaurant itself.
   const child = spawn(process.execPath, ["--import", "tsx", ...args], { cwd: root, stdio: ["ignore", out, "pipe"] });
@@ -80,6 +88,7 @@ export async function startRestaurantProcess(options: {
     pid,
     dbPath: options.dbPath,
     get received() {
+      if (!gone) count();
       return counts.received;
     },
     get acksPublished() {
@@ -89,10 +98,15 @@ export async function startRestaurantProcess(options: {
       return counts.refused;
     },
     async stop() {
-      if (child.exitCode === null) process.kill(pid, "SIGTERM");
+      if (child.exitCode === null && child.signalCode === null) process.kill(pid, "SIGTERM");
       const timer = setTimeout(() => child.exitCode === null && process.kill(pid, "SIGKILL"), 5_000);
       await exited;
       clearTimeout(timer);
+      count();
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) process.kill(pid, "SIGKILL");
+      await exited;
       count();
     },
   };

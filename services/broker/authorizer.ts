@@ -3,6 +3,7 @@
 // (services/broker/policy-authorizer.ts over tools/policy) implements the same interface with AWS IoT policy documents.
 // Authorizers are synchronous because aedes' delivery hook (authorizeForward) is.
 
+import { isInstanceClientId } from "../instance-id";
 import {
   acksTopic,
   allOrdersFilter,
@@ -89,7 +90,9 @@ export function thingTopicAuthorizer(opts: ThingTopicAuthorizerOptions): Authori
   return {
     connect(id) {
       if (!isValidThingName(id.thingName)) return deny("certificate CN is not a valid thing name");
-      if (id.clientId !== id.thingName) return deny("client id must equal the thing name");
+      // A service's instances share its certificate: `<service>.<n>` (services/instance-id.ts).
+      const instance = (isRestaurant(id) || isRenewal(id)) && isInstanceClientId(id.clientId, id.thingName);
+      if (id.clientId !== id.thingName && !instance) return deny("client id must equal the thing name");
       return allow(isRestaurant(id) ? "restaurant connects as itself" : "thing connects as itself");
     },
     publish(id, topic) {

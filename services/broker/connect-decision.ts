@@ -11,6 +11,7 @@
 // carries the certificate of its first handshake, which is looked up here again at every CONNECT: a
 // revoked identity cannot come back through session resumption.
 import { isServiceName } from "../../tools/pki/reserved";
+import { isInstanceClientId } from "../instance-id";
 import type { Authorizer, ClientIdentity, Decision } from "./authorizer";
 import type { CertificateBinding, ThingState } from "./broker-types";
 import { deny, failClosed, isReservedTopic, retainDecision } from "./decisions";
@@ -71,7 +72,9 @@ export function connectDecider(opts: ConnectDecisionOptions): (peer: Peer | unde
       service = found.value!.kind === "service";
     }
     const identity: ClientIdentity = { clientId, commonName: peer.commonName, thingName, fingerprint256: peer.fingerprint256, ...(service ? { service } : {}) };
-    if (clientId !== thingName) {
+    // One service certificate, several instances: `<service>.<n>` (services/instance-id.ts) is that service too.
+    const serviceInstance = (service || (!identify && isServiceName(thingName))) && isInstanceClientId(clientId, thingName);
+    if (clientId !== thingName && !serviceInstance) {
       return deny(thingName === peer.commonName ? "client id must equal certificate CN" : `client id must equal the thing its certificate is registered to (${thingName})`);
     }
     const refusal =

@@ -1,4 +1,5 @@
-// The restaurant's order book in SQLite. One row per message a button sent (orders and cancels alike),
+// The restaurant's order book in SQLite, synchronous (better-sqlite3); sqlite-store.ts gives it the
+// OrderStore interface the order desk uses. One row per message a button sent (orders and cancels alike),
 // keyed by its orderId: the UNIQUE key is what makes "one press is never two pizzas" hold even if the
 // same order arrives twice, concurrently, or across a restart.
 //
@@ -13,83 +14,10 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import type { ClickType } from "../../modules/core/config";
 import type { AckStatus } from "../../modules/core/messages";
+import { SQLITE_MIGRATIONS } from "./migrations";
+import type { DecisionRow, NewOrderRow, StoredOrder, WaitingPage } from "./order-store";
 
-export interface StoredOrder {
-  orderId: string;
-  thing: string;
-  seq: number;
-  action: "order" | "cancel";
-  clickType: ClickType;
-  item: string | null;
-  cancels: string | null;
-  batteryVoltage: string | null;
-  receivedAt: number;
-  /** null while the order awaits a decision (staff). */
-  status: AckStatus | null;
-  etaMin: number | null;
-  reason: string | null;
-  decidedAt: number | null;
-  /** The ack exactly as first published. */
-  ack: string | null;
-  /** When the broker confirmed (PUBACK) the ack; null = must be (re)published. */
-  ackedAt: number | null;
-  /** For an accepted order: the orderId of the cancel that cancelled it. */
-  cancelledBy: string | null;
-}
-
-export interface NewOrderRow {
-  orderId: string;
-  thing: string;
-  seq: number;
-  action: "order" | "cancel";
-  clickType: ClickType;
-  item?: string;
-  cancels?: string;
-  batteryVoltage?: string;
-  receivedAt: number;
-}
-
-/** One page of the requests waiting for a decision, oldest first, and how many wait in all. */
-export interface WaitingPage {
-  total: number;
-  offset: number;
-  orders: StoredOrder[];
-}
-
-export interface DecisionRow {
-  status: AckStatus;
-  etaMin?: number;
-  reason?: string;
-  ack: string;
-  decidedAt: number;
-}
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS orders (
-  order_id        TEXT    NOT NULL PRIMARY KEY,
-  thing           TEXT    NOT NULL,
-  seq             INTEGER NOT NULL,
-  action          TEXT    NOT NULL CHECK (action IN ('order', 'cancel')),
-  click_type      TEXT    NOT NULL,
-  item            TEXT,
-  cancels         TEXT,
-  battery_voltage TEXT,
-  received_at     INTEGER NOT NULL,
-  status          TEXT    CHECK (status IN ('accepted', 'rejected', 'cancelled', 'cancel-refused')),
-  eta_min         INTEGER,
-  reason          TEXT,
-  decided_at      INTEGER,
-  ack             TEXT,
-  acked_at        INTEGER,
-  cancelled_by    TEXT,
-  UNIQUE (order_id),
-  CHECK ((status IS NULL) = (ack IS NULL))
-);
-CREATE INDEX IF NOT EXISTS orders_unacked ON orders (acked_at) WHERE acked_at IS NULL;
--- The kitchen page reads one page of the waiting list and the latest decisions, however many rows there are.
-CREATE INDEX IF NOT EXISTS orders_waiting ON orders (received_at) WHERE status IS NULL;
-CREATE INDEX IF NOT EXISTS orders_decided ON orders (decided_at) WHERE status IS NOT NULL;
-`;
+export type { DecisionRow, NewOrderRow, StoredOrder, WaitingPage } from "./order-store";
 
 type Row = {
   order_id: string;
@@ -139,20 +67,29 @@ export class OrderDb {
   readonly #decide: Database.Statement;
   readonly #cancel: Database.Statement;
   readonly #acked: Database.Statement;
+  readonly #instance: string | null;
+  /** Schema step 2 on: rows record the instance that stored them. */
+  readonly #receivedBy: boolean;
 
-  constructor(options: { path: string }) {
+  /**
+   * `instance` is recorded as received_by on the rows this process stores. `migrateTo` stops the schema at
+   * an earlier step (for migration tests); by default every step runs.
+   */
+  constructor(options: { path: string; instance?: string; migrateTo?: number }) {
     this.path = options.path;
+    this.#instance = options.instance ?? null;
     if (options.path !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(options.path)), { recursive: true });
     this.#db = new Database(options.path);
     this.#db.pragma("journal_mode = WAL");
     // FULL: a commit is on disk when it returns, so an ack is never published for a row a crash could lose.
     this.#db.pragma("synchronous = FULL");
     this.#db.pragma("busy_timeout = 5000");
-    this.#db.exec(SCHEMA);
+    migrate(this.#db, options.migrateTo ?? SQLITE_MIGRATIONS.length);
+    this.#receivedBy = this.schemaVersion() >= 2;
     this.#find = this.#db.prepare("SELECT * FROM orders WHERE order_id = ?");
     this.#insert = this.#db.prepare(
-      `INSERT INTO orders (order_id, thing, seq, action, click_type, item, cancels, battery_voltage, received_at)
-       VALUES (@orderId, @thing, @seq, @action, @clickType, @item, @cancels, @batteryVoltage, @receivedAt)
+      `INSERT INTO orders (order_id, thing, seq, action, click_type, item, cancels, battery_voltage, received_at${this.#receivedBy ? ", received_by" : ""})
+       VALUES (@orderId, @thing, @seq, @action, @clickType, @item, @cancels, @batteryVoltage, @receivedAt${this.#receivedBy ? ", @receivedBy" : ""})
        ON CONFLICT (order_id) DO NOTHING`,
     );
     this.#decide = this.#db.prepare(
@@ -171,6 +108,19 @@ export class OrderDb {
     return row ? fromRow(row) : undefined;
   }
 
+  /** An explicit transaction for async callers (sqlite-store.ts): IMMEDIATE takes the write lock at once. */
+  begin(): void {
+    this.#db.exec("BEGIN IMMEDIATE");
+  }
+
+  commit(): void {
+    this.#db.exec("COMMIT");
+  }
+
+  rollback(): void {
+    if (this.#db.inTransaction) this.#db.exec("ROLLBACK");
+  }
+
   /** Runs `work` in one transaction: all of its writes commit together or not at all. */
   transaction<T>(work: () => T): T {
     return this.#db.transaction(work)();
@@ -179,11 +129,12 @@ export class OrderDb {
   /** Inserts a received message; false if its orderId is already stored (the UNIQUE key decides). */
   insertReceived(order: NewOrderRow): boolean {
     const result = this.#insert.run({
-        item: null,
-        cancels: null,
-        batteryVoltage: null,
-        ...order,
-      });
+      item: null,
+      cancels: null,
+      batteryVoltage: null,
+      ...order,
+      ...(this.#receivedBy ? { receivedBy: this.#instance } : {}),
+    });
     return result.changes === 1;
   }
 
@@ -241,7 +192,26 @@ export class OrderDb {
     return (this.#db.prepare("SELECT * FROM orders ORDER BY received_at, rowid").all() as Row[]).map(fromRow);
   }
 
+  /** The schema step this file is at (PRAGMA user_version). */
+  schemaVersion(): number {
+    return this.#db.pragma("user_version", { simple: true }) as number;
+  }
+
   close(): void {
     if (this.#db.open) this.#db.close();
+  }
+}
+
+/** Runs the steps after the file's user_version, each in its own transaction with its version bump. */
+function migrate(db: Database.Database, target: number): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > SQLITE_MIGRATIONS.length) {
+    throw new Error(`order book schema version ${current} is newer than this restaurant knows (${SQLITE_MIGRATIONS.length}): upgrade the restaurant`);
+  }
+  for (let step = current; step < target; step++) {
+    db.transaction(() => {
+      db.exec(SQLITE_MIGRATIONS[step]!);
+      db.pragma(`user_version = ${step + 1}`);
+    })();
   }
 }

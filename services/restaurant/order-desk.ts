@@ -2,7 +2,7 @@
 // payload → strictly decoded order, identity checks between them), dedupes by orderId (a resend gets the
 // original answer), applies the house rules (per-thing request limit, thing state, menu, cancel rules),
 // asks the decision policy and records every step in the order book. The MQTT adapter (restaurant.ts)
-// feeds it messages and publishes what it answers; tests drive it directly with an in-memory database.
+// feeds it messages and publishes what it answers; tests drive it directly on each store (SQLite, PostgreSQL).
 //
 // Nothing here throws on input from a button: a bad message becomes a refusal with its reason.
 import type { ClickType } from "../../modules/core/config";
@@ -11,7 +11,7 @@ import { decodeOrder, encodeAck, type OrderMessage } from "../../modules/core/me
 import type { Log } from "../../modules/core/ports";
 import { TokenBucket } from "../token-bucket";
 import { ackFor, autoAccept, decisionFits, quoteItem, type Decision, type DecidePolicy } from "./decisions";
-import type { OrderDb, StoredOrder } from "./order-db";
+import type { OrderStore, OrderTransaction, StoredOrder } from "./order-store";
 
 export const DEFAULT_MENU: readonly string[] = ["margherita", "pepperoni", "funghi", "quattro-formaggi", "marinara"];
 
@@ -32,7 +32,7 @@ export const DEFAULT_REQUEST_LIMIT: RequestLimit = { burst: 3, perHour: 10 };
 export const TOO_MANY_ORDERS = "too many orders";
 
 export interface OrderDeskOptions {
-  db: OrderDb;
+  db: OrderStore;
   topicPrefix?: string;
   menu?: readonly string[];
   /** ETA of an accepted order when the policy does not give one. */
@@ -84,7 +84,7 @@ export function parseIncoming(topicPrefix: string, topic: string, payload: Uint8
 export class OrderDesk {
   readonly topicPrefix: string;
   readonly etaMin: number;
-  readonly #db: OrderDb;
+  readonly #db: OrderStore;
   readonly #menu: ReadonlySet<string>;
   readonly #decide: DecidePolicy;
   readonly #limit: RequestLimit | undefined;
@@ -110,17 +110,17 @@ export class OrderDesk {
   }
 
   /** One message from the broker: parsed, deduped, judged and recorded (one transaction). */
-  receive(topic: string, payload: Uint8Array): Arrival {
+  async receive(topic: string, payload: Uint8Array): Promise<Arrival> {
     const incoming = parseIncoming(this.topicPrefix, topic, payload);
     if (!incoming.ok) return { type: "refused", reason: incoming.reason };
     const { thing, order } = incoming;
 
-    const existing = this.#db.find(order.orderId);
+    const existing = await this.#db.find(order.orderId);
     if (existing) return this.#repeat(existing, thing, order);
 
     const receivedAt = this.#now();
-    const stored = this.#db.transaction(() => {
-      const inserted = this.#db.insertReceived({
+    const stored = await this.#db.transaction(async (tx) => {
+      const inserted = await tx.insertReceived({
         orderId: order.orderId,
         thing,
         seq: order.seq,
@@ -131,13 +131,13 @@ export class OrderDesk {
         receivedAt,
       });
       if (!inserted) return undefined;
-      const row = this.#db.find(order.orderId)!;
-      const decision = this.#overLimit(row, receivedAt) ?? this.#houseRules(row) ?? this.#policy(row);
-      if (decision) this.#apply(row, decision);
-      return this.#db.find(order.orderId)!;
+      const row = (await tx.find(order.orderId))!;
+      const decision = this.#overLimit(row, receivedAt) ?? (await this.#houseRules(tx, row)) ?? this.#policy(row);
+      if (decision) await this.#apply(tx, row, decision);
+      return (await tx.find(order.orderId))!;
     });
-    // Lost a race with the same orderId (cannot happen with one subscriber; the UNIQUE key decides anyway).
-    if (!stored) return { type: "repeat", order: this.#db.find(order.orderId)!, resend: false };
+    // Another instance stored the same orderId first (it got the same message): that one answers it.
+    if (!stored) return { type: "repeat", order: (await this.#db.find(order.orderId))!, resend: false };
     const what = order.action === "order" ? `order ${quoteItem(order.item)}` : `cancel of ${order.cancels}`;
     this.#log?.info(`${order.orderId} from ${thing}: ${what} (${order.clickType})`);
     if (stored.status === null) this.#log?.info(`${order.orderId} held for a decision`);
@@ -145,9 +145,9 @@ export class OrderDesk {
   }
 
   /** Decides a held request; throws SettleError if it cannot. */
-  settle(orderId: string, decision: Decision): StoredOrder {
-    return this.#db.transaction(() => {
-      const row = this.#db.find(orderId);
+  async settle(orderId: string, decision: Decision): Promise<StoredOrder> {
+    return this.#db.transaction(async (tx) => {
+      const row = await tx.find(orderId);
       if (!row) throw new SettleError(`unknown order ${orderId}`);
       if (row.status !== null) throw new SettleError(`order ${orderId} is already ${row.status}`);
       if (!decisionFits(row, decision)) throw new SettleError(`${decision.status} does not answer a ${row.action}`);
@@ -155,22 +155,23 @@ export class OrderDesk {
       if (refusal && (decision.status === "accepted" || decision.status === "cancelled")) {
         throw new SettleError(`${row.thing} is ${this.thingState(row.thing)}: its orders cannot be accepted; reject it instead`);
       }
-      this.#apply(row, this.#checkCancel(row) ?? decision);
-      return this.#db.find(orderId)!;
+      const final = (await this.#checkCancel(tx, row)) ?? decision;
+      // Another instance decided it since it was read: WHERE status IS NULL refused the second decision.
+      if (!(await this.#apply(tx, row, final))) throw new SettleError(`order ${orderId} was decided meanwhile`);
+      return (await tx.find(orderId))!;
     });
   }
 
   /** After a (re)start: decides what the house rules or the policy can decide now; returns those rows. */
-  decideHeld(): StoredOrder[] {
+  async decideHeld(): Promise<StoredOrder[]> {
     const decided: StoredOrder[] = [];
-    for (const row of this.#db.undecided()) {
-      const stored = this.#db.transaction(() => {
-        const current = this.#db.find(row.orderId)!;
+    for (const row of await this.#db.undecided()) {
+      const stored = await this.#db.transaction(async (tx) => {
+        const current = (await tx.find(row.orderId))!;
         if (current.status !== null) return undefined;
-        const decision = this.#houseRules(current) ?? this.#policy(current);
-        if (!decision) return undefined;
-        this.#apply(current, decision);
-        return this.#db.find(row.orderId)!;
+        const decision = (await this.#houseRules(tx, current)) ?? this.#policy(current);
+        if (!decision || !(await this.#apply(tx, current, decision))) return undefined;
+        return (await tx.find(row.orderId))!;
       });
       if (stored) decided.push(stored);
     }
@@ -241,14 +242,14 @@ export class OrderDesk {
   }
 
   /** Decisions that need no policy: inactive things, items not on the menu, cancels that break the cancel rules. */
-  #houseRules(row: StoredOrder): Decision | undefined {
+  async #houseRules(tx: OrderTransaction, row: StoredOrder): Promise<Decision | undefined> {
     const inactive = this.#inactiveThing(row);
     if (inactive) return inactive;
     if (row.action === "order") {
       if (!this.#menu.has(row.item!)) return { status: "rejected", reason: `unknown item ${quoteItem(row.item!)}` };
       return undefined;
     }
-    return this.#checkCancel(row);
+    return this.#checkCancel(tx, row);
   }
 
   /** A thing deactivated or revoked since it connected (or on a broker that does not check) gets nothing. */
@@ -260,11 +261,11 @@ export class OrderDesk {
   }
 
   /** A cancel must name an accepted, not yet cancelled order of the same thing. */
-  #checkCancel(row: StoredOrder): Decision | undefined {
+  async #checkCancel(tx: OrderTransaction, row: StoredOrder): Promise<Decision | undefined> {
     if (row.action !== "cancel") return undefined;
     const targetId = row.cancels!;
     // Another thing's orders are "unknown" here: a button learns nothing about other buttons' orders.
-    const target = targetId.startsWith(`${row.thing}-`) ? this.#db.find(targetId) : undefined;
+    const target = targetId.startsWith(`${row.thing}-`) ? await tx.find(targetId) : undefined;
     if (!target || target.thing !== row.thing) return { status: "cancel-refused", reason: `unknown order ${targetId}` };
     if (target.action !== "order") return { status: "cancel-refused", reason: `${targetId} is not an order` };
     if (target.cancelledBy !== null) return { status: "cancel-refused", reason: `${targetId} is already cancelled` };
@@ -289,15 +290,18 @@ export class OrderDesk {
     return decision;
   }
 
-  /** Records a decision (inside the caller's transaction). A granted cancel also marks its target. */
-  #apply(row: StoredOrder, decision: Decision): void {
+  /**
+   * Records a decision (inside the caller's transaction); false if the row was decided already. A granted
+   * cancel also marks its target.
+   */
+  async #apply(tx: OrderTransaction, row: StoredOrder, decision: Decision): Promise<boolean> {
     let final = decision;
-    if (row.action === "cancel" && decision.status === "cancelled" && !this.#db.markCancelled(row.cancels!, row.orderId)) {
+    if (row.action === "cancel" && decision.status === "cancelled" && !(await tx.markCancelled(row.cancels!, row.orderId))) {
       final = { status: "cancel-refused", reason: `${row.cancels} can no longer be cancelled` };
     }
     const ack = ackFor(row.orderId, final, this.etaMin);
     const text = new TextDecoder().decode(encodeAck(ack));
-    this.#db.recordDecision(row.orderId, {
+    return tx.recordDecision(row.orderId, {
       status: ack.status,
       ...(ack.etaMin !== undefined ? { etaMin: ack.etaMin } : {}),
       ...(ack.reason !== undefined ? { reason: ack.reason } : {}),

@@ -1,6 +1,7 @@
 // The restaurant service: an MQTT client (its own certificate, CN "restaurant") that takes orders from
-// `<p>/orders/+`, hands each message to the order desk (order-desk.ts: parse, dedupe, house rules,
-// decision, all in SQLite) and answers on `<p>/acks/<thing>`.
+// `<p>/orders/+` (or the shared subscription `$share/<group>/<p>/orders/+`, so several instances split the
+// orders), hands each message to the order desk (order-desk.ts: parse, dedupe, house rules, decision, all in
+// the order store: SQLite or PostgreSQL) and answers on `<p>/acks/<thing>`.
 //
 // Trust: the thing is the topic level, which the broker only lets that thing's certificate publish to.
 // The payload's serialNumber is a claim and must agree with the topic, or the message is refused.
@@ -8,7 +9,8 @@
 // that button; every refusal is logged with its reason.
 //
 // Delivery: a row is committed (received, and for a policy that decides at once also decided, with its ack
-// text) before mqtt.js PUBACKs the order and before the ack is published. Acks that the broker has not
+// text) before mqtt.js PUBACKs the order (handleMessage calls back after the commit) and before the ack is
+// published. Acks that the broker has not
 // confirmed are published again after a (re)connect or a restart. The button resends an unacknowledged
 // order with the same orderId, and a repeat gets the stored ack again: nothing is lost, nothing doubled.
 import { MqttClient } from "mqtt";
@@ -18,12 +20,13 @@ import { parseMqttsUrl } from "../net/broker-url";
 import { classifyClose, type ConnectionStage } from "../net/close-kind";
 import { openTlsStream, type PemInput } from "../net/tls-stream";
 import type { Decision, DecidePolicy } from "./decisions";
-import { OrderDb, type StoredOrder, type WaitingPage } from "./order-db";
+import { openOrderStore } from "./open-store";
+import type { OrderStore, StoredOrder, WaitingPage } from "./order-store";
 import { checkRequestLimit, DEFAULT_MENU, OrderDesk, type RequestLimit, type ThingState } from "./order-desk";
 import { cutText, plainText } from "./text";
 
 export type { Decision, DecidePolicy } from "./decisions";
-export type { StoredOrder } from "./order-db";
+export type { StoredOrder } from "./order-store";
 export type { RequestLimit, ThingState } from "./order-desk";
 export { parseMqttsUrl, DEFAULT_MENU };
 
@@ -36,10 +39,14 @@ export interface RestaurantOptions {
   ca: PemInput | PemInput[];
   cert: PemInput;
   key: PemInput;
-  /** MQTT client id; must equal the certificate CN. */
+  /** MQTT client id: the certificate's CN, or for one of several instances `<CN>-<n>`. */
   clientId?: string;
-  /** SQLite file (created if missing). */
+  /** SQLite file (created if missing) or a postgres:// URL (shared by several instances). */
   dbPath: string;
+  /** An order store already open (tests); dbPath then only names it. The restaurant closes it. */
+  store?: OrderStore;
+  /** Share the orders with the other instances of this group ($share/<group>/…); undefined: receive every order. */
+  sharedGroup?: string;
   topicPrefix?: string;
   menu?: readonly string[];
   /** ETA of an accepted order when the policy does not give one. */
@@ -61,27 +68,50 @@ export type RestaurantEvent =
   | { type: "disconnected"; detail: string }
   | { type: "received"; order: StoredOrder }
   | { type: "decided"; order: StoredOrder }
+  /** Another instance stored or decided this row (PostgreSQL): for the kitchen page, not the log. */
+  | { type: "changed-elsewhere"; order: StoredOrder }
   | { type: "ack-published"; orderId: string; thing: string; status: string; repeat: boolean }
   | { type: "input-refused"; topic: string; reason: string };
 
 export interface Restaurant {
   /** Every stored row (orders and cancels), oldest first. */
-  orders(): StoredOrder[];
-  order(orderId: string): StoredOrder | undefined;
+  orders(): Promise<StoredOrder[]>;
+  order(orderId: string): Promise<StoredOrder | undefined>;
   /** Requests waiting for a decision, oldest first, one page of them, and how many there are in all. */
-  waiting(page: { offset: number; limit: number }): WaitingPage;
+  waiting(page: { offset: number; limit: number }): Promise<WaitingPage>;
   /** The latest decided rows, most recent decision first. */
-  recentlyDecided(limit: number): StoredOrder[];
+  recentlyDecided(limit: number): Promise<StoredOrder[]>;
   /** The registry's state of a thing, when the restaurant has a registry. */
   thingState(thing: string): ThingState | undefined;
   /** Decides a held request (one the policy returned undefined for) and publishes its ack. */
-  settle(orderId: string, decision: Decision): StoredOrder;
+  settle(orderId: string, decision: Decision): Promise<StoredOrder>;
+  /** Rejects with the reason when the order store or the broker cannot be reached. */
+  health(): Promise<{ db: string; broker: string }>;
   readonly dbPath: string;
-  close(): Promise<void>;
+  /**
+   * Stops taking orders (unsubscribes: the broker gives new ones to the other instances or keeps them for
+   * the buttons' resends), waits up to `drainMs` for those in flight to be stored and their acks confirmed,
+   * then disconnects and closes the store. Without drainMs it stops at once (what is in flight is not
+   * acknowledged: the broker or the buttons send it again).
+   */
+  close(options?: { drainMs?: number }): Promise<void>;
 }
 
 export async function startRestaurant(options: RestaurantOptions): Promise<Restaurant> {
-  const service = new RestaurantService(options);
+  const store =
+    options.store ??
+    (await openOrderStore({
+      db: options.dbPath,
+      instance: options.clientId ?? "restaurant",
+      onError: (error) => options.log?.warn(`order database: ${error.message}`),
+    }));
+  let service: RestaurantService;
+  try {
+    service = new RestaurantService(options, store);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   try {
     await service.started;
   } catch (error) {
@@ -96,15 +126,19 @@ class RestaurantService implements Restaurant {
   readonly started: Promise<void>;
   readonly #options: RestaurantOptions;
   readonly #prefix: string;
-  readonly #db: OrderDb;
+  readonly #db: OrderStore;
   readonly #desk: OrderDesk;
   readonly #client: MqttClient;
   readonly #inFlight = new Set<string>();
+  /** Messages being stored right now (PUBACK not yet sent). */
+  #handling = 0;
   readonly #errors: Error[] = [];
   #stage: ConnectionStage = "tcp";
   #closed = false;
+  #draining = false;
+  #start!: { settled: boolean; resolve: () => void; reject: (error: Error) => void };
 
-  constructor(options: RestaurantOptions) {
+  constructor(options: RestaurantOptions, store: OrderStore) {
     this.#options = options;
     this.#prefix = options.topicPrefix ?? DEFAULT_TOPIC_PREFIX;
     const prefixProblem = topicPrefixProblem(this.#prefix);
@@ -114,8 +148,7 @@ class RestaurantService implements Restaurant {
     }
     if (options.requestLimit) checkRequestLimit(options.requestLimit); // before the database is opened
     this.dbPath = options.dbPath;
-    const broker = parseMqttsUrl(options.brokerUrl);
-    this.#db = new OrderDb({ path: options.dbPath });
+    this.#db = store;
     this.#desk = new OrderDesk({
       db: this.#db,
       topicPrefix: this.#prefix,
@@ -127,21 +160,29 @@ class RestaurantService implements Restaurant {
       ...(options.log ? { log: options.log } : {}),
     });
 
-    let resolveStarted!: () => void;
-    let rejectStarted!: (error: Error) => void;
-    let startSettled = false;
     this.started = new Promise<void>((resolve, reject) => {
-      resolveStarted = () => {
-        startSettled = true;
-        resolve();
-      };
-      rejectStarted = (error) => {
-        startSettled = true;
-        reject(error);
+      this.#start = {
+        settled: false,
+        resolve: () => ((this.#start.settled = true), resolve()),
+        reject: (error) => ((this.#start.settled = true), reject(error)),
       };
     });
+    this.#client = this.#createClient(parseMqttsUrl(options.brokerUrl));
+    this.#client.on("error", (error: Error) => this.#errors.push(error));
+    this.#client.on("connect", () => this.#subscribe());
+    this.#client.on("close", () => this.#onClose());
+    this.#client.handleMessage = (packet, callback) => this.#handleMessage(packet.topic, packet.payload as Buffer, callback);
+    store.onChange((orderId) => {
+      void this.#db
+        .find(orderId)
+        .then((order) => order && this.#emit({ type: "changed-elsewhere", order }))
+        .catch((error: unknown) => this.#log("warn", `could not read ${orderId} changed by another instance: ${(error as Error).message}`));
+    });
+  }
 
-    this.#client = new MqttClient(
+  #createClient(broker: { host: string; port: number }): MqttClient {
+    const options = this.#options;
+    return new MqttClient(
       () =>
         openTlsStream({
           host: broker.host,
@@ -165,79 +206,102 @@ class RestaurantService implements Restaurant {
         resubscribe: false,
       },
     );
+  }
 
-    this.#client.on("error", (error: Error) => this.#errors.push(error));
-    this.#client.on("connect", () => {
-      const filter = allOrdersFilter(this.#prefix);
-      this.#stage = "subscribe";
-      this.#client.subscribe(filter, { qos: 1 }, (error) => {
-        if (this.#closed) return;
-        if (error) {
-          const failure = new Error(`restaurant: subscribe to ${filter} refused: ${error.message}`);
-          this.#log("error", failure.message);
-          if (!startSettled) rejectStarted(failure);
-          return;
-        }
-        this.#errors.length = 0;
-        this.#stage = "ready";
-        this.#log("info", `connected to ${options.brokerUrl}, subscribed to ${filter}`);
-        this.#emit({ type: "connected" });
-        this.#catchUp();
-        if (!startSettled) resolveStarted();
-      });
-    });
-    this.#client.on("close", () => {
+  #subscribe(): void {
+    const filter = subscriptionFilter(this.#prefix, this.#options.sharedGroup);
+    this.#stage = "subscribe";
+    this.#client.subscribe(filter, { qos: 1 }, (error) => {
       if (this.#closed) return;
-      const { kind, detail } = classifyClose({ stage: this.#stage, errors: this.#errors });
+      if (error) {
+        const failure = new Error(`restaurant: subscribe to ${filter} refused: ${error.message}`);
+        this.#log("error", failure.message);
+        if (!this.#start.settled) this.#start.reject(failure);
+        return;
+      }
       this.#errors.length = 0;
-      this.#stage = "tcp";
-      this.#log("warn", `disconnected from the broker (${kind}): ${detail}`);
-      this.#emit({ type: "disconnected", detail });
-      if (!startSettled && kind === "auth") {
-        rejectStarted(new Error(`restaurant: broker refused the connection: ${detail}`));
-      } else if (!startSettled && options.reconnectPeriodMs === 0) {
-        rejectStarted(new Error(`restaurant: cannot connect to ${options.brokerUrl}: ${detail}`));
-      }
-    });
-    this.#client.on("message", (topic: string, payload: Buffer) => {
-      // Synchronous on purpose: mqtt.js sends the PUBACK only after this returns, i.e. after the commit.
-      try {
-        this.#onMessage(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
-      } catch (error) {
-        this.#log("error", `failed to handle a message on ${printable(topic)}: ${(error as Error).stack ?? String(error)}`);
-      }
+      this.#stage = "ready";
+      this.#log("info", `connected to ${this.#options.brokerUrl}, subscribed to ${filter}`);
+      this.#emit({ type: "connected" });
+      this.#catchUp();
+      if (!this.#start.settled) this.#start.resolve();
     });
   }
 
-  orders(): StoredOrder[] {
+  #onClose(): void {
+    if (this.#closed) return;
+    const { kind, detail } = classifyClose({ stage: this.#stage, errors: this.#errors });
+    this.#errors.length = 0;
+    this.#stage = "tcp";
+    this.#log("warn", `disconnected from the broker (${kind}): ${detail}`);
+    this.#emit({ type: "disconnected", detail });
+    if (!this.#start.settled && kind === "auth") {
+      this.#start.reject(new Error(`restaurant: broker refused the connection: ${detail}`));
+    } else if (!this.#start.settled && this.#options.reconnectPeriodMs === 0) {
+      this.#start.reject(new Error(`restaurant: cannot connect to ${this.#options.brokerUrl}: ${detail}`));
+    }
+  }
+
+  /**
+   * mqtt.js sends the PUBACK when this calls back: after the commit. A message whose row could not be
+   * stored (database down) gets no PUBACK: the connection is dropped and the button resends.
+   */
+  #handleMessage(topic: string, payload: Buffer, callback: () => void): void {
+    this.#handling++;
+    this.#onMessage(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength))
+      .then(() => callback())
+      .catch((error: unknown) => {
+        this.#log("error", `failed to store a message on ${printable(topic)}, dropping the connection so it is not acknowledged: ${(error as Error).message}`);
+        this.#client.stream?.destroy();
+        callback();
+      })
+      .finally(() => this.#handling--);
+  }
+
+  orders(): Promise<StoredOrder[]> {
     return this.#db.all();
   }
 
-  order(orderId: string): StoredOrder | undefined {
+  order(orderId: string): Promise<StoredOrder | undefined> {
     return this.#db.find(orderId);
   }
 
-  waiting(page: { offset: number; limit: number }): WaitingPage {
+  waiting(page: { offset: number; limit: number }): Promise<WaitingPage> {
     return this.#db.waiting(page);
   }
 
-  recentlyDecided(limit: number): StoredOrder[] {
+  recentlyDecided(limit: number): Promise<StoredOrder[]> {
     return this.#db.recentlyDecided(limit);
+  }
+
+  async health(): Promise<{ db: string; broker: string }> {
+    try {
+      await this.#db.ping();
+    } catch (error) {
+      throw new Error(`order database ${this.#db.description} not reachable: ${(error as Error).message}`);
+    }
+    if (this.#closed) throw new Error("shutting down");
+    if (!this.#client.connected || this.#stage !== "ready") throw new Error(`broker ${this.#options.brokerUrl} not connected`);
+    return { db: this.#db.description, broker: this.#options.brokerUrl };
   }
 
   thingState(thing: string): ThingState | undefined {
     return this.#desk.thingState(thing);
   }
 
-  settle(orderId: string, decision: Decision): StoredOrder {
-    const stored = this.#desk.settle(orderId, decision);
+  async settle(orderId: string, decision: Decision): Promise<StoredOrder> {
+    const stored = await this.#desk.settle(orderId, decision);
     this.#emit({ type: "decided", order: stored });
     this.#publishAck(stored, false);
     return stored;
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  async close(options: { drainMs?: number } = {}): Promise<void> {
+    if (this.#closed || this.#draining) return;
+    if (options.drainMs) {
+      this.#draining = true;
+      await this.#drain(options.drainMs);
+    }
     this.#closed = true;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -249,13 +313,32 @@ class RestaurantService implements Restaurant {
         resolve();
       });
     });
-    this.#db.close();
+    await this.#db.close();
+  }
+
+  /** Unsubscribes, then waits until no message is being stored and every ack published is confirmed. */
+  async #drain(drainMs: number): Promise<void> {
+    if (!this.#client.connected) return;
+    const deadline = Date.now() + drainMs;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      this.#client.unsubscribe(subscriptionFilter(this.#prefix, this.#options.sharedGroup), () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    while ((this.#handling > 0 || this.#inFlight.size > 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    if (this.#handling > 0 || this.#inFlight.size > 0) {
+      this.#log("warn", `closing with ${this.#handling} message(s) being stored and ${this.#inFlight.size} ack(s) unconfirmed (the buttons resend; unconfirmed acks are sent again at the next start)`);
+    }
   }
 
   // ------------------------------------------------------------------------------------------ incoming
 
-  #onMessage(topic: string, payload: Uint8Array): void {
-    const arrival = this.#desk.receive(topic, payload);
+  async #onMessage(topic: string, payload: Uint8Array): Promise<void> {
+    const arrival = await this.#desk.receive(topic, payload);
     switch (arrival.type) {
       case "refused":
         this.#log("warn", `refused message on ${printable(topic)}: ${arrival.reason}`);
@@ -285,15 +368,21 @@ class RestaurantService implements Restaurant {
         this.#log("warn", `ack for ${row.orderId} not confirmed (${error.message}); it will be sent again`);
         return;
       }
-      this.#db.markAcked(row.orderId, Date.now());
+      this.#db.markAcked(row.orderId, Date.now()).catch((failure: unknown) => {
+        this.#log("warn", `ack for ${row.orderId} confirmed but not recorded (${(failure as Error).message}); it may be sent again`);
+      });
     });
     this.#emit({ type: "ack-published", orderId: row.orderId, thing: row.thing, status: row.status!, repeat });
   }
 
   /** After every (re)connect: decide what a restart left undecided, and publish unconfirmed acks. */
   #catchUp(): void {
-    for (const decided of this.#desk.decideHeld()) this.#emit({ type: "decided", order: decided });
-    for (const row of this.#db.unacked()) {
+    this.#catchUpNow().catch((error: unknown) => this.#log("warn", `catching up after connecting failed: ${(error as Error).message}`));
+  }
+
+  async #catchUpNow(): Promise<void> {
+    for (const decided of await this.#desk.decideHeld()) this.#emit({ type: "decided", order: decided });
+    for (const row of await this.#db.unacked()) {
       if (this.#inFlight.has(row.orderId)) continue; // mqtt.js resends its own in-flight publishes
       this.#log("info", `${row.orderId}: ack (${row.status}) not confirmed before, publishing it again`);
       this.#publishAck(row, true);
@@ -311,6 +400,12 @@ class RestaurantService implements Restaurant {
       this.#log("error", `event listener threw: ${(error as Error).message}`);
     }
   }
+}
+
+/** The orders filter, as a shared subscription when the instances share the orders. */
+export function subscriptionFilter(prefix: string, sharedGroup: string | undefined): string {
+  const filter = allOrdersFilter(prefix);
+  return sharedGroup === undefined ? filter : `$share/${sharedGroup}/${filter}`;
 }
 
 /** Topics are sender-chosen text too: quoted and cut, so a log line stays one readable line. */

@@ -1,6 +1,7 @@
 // `npm run restaurant`: the order service as a long-running process against any MQTT broker (the local
 // `npm run broker` by default; AWS IoT Core or mosquitto with --broker and the restaurant's own
-// certificate), its orders in SQLite (nothing lost across restarts), and the kitchen page where staff
+// certificate), its orders in SQLite or PostgreSQL (nothing lost across restarts; several instances may
+// share one PostgreSQL, docs/scaling.md), and the kitchen page where staff
 // accept or reject each order; the button's LED shows their answer. --auto-accept answers at once instead.
 // Logs one JSON object per line on stdout; SIGINT/SIGTERM close it cleanly (exit 0).
 import { X509Certificate } from "node:crypto";
@@ -16,6 +17,9 @@ import { renameDeprecatedFlags } from "../../tools/cli/conventions";
 import { isLoopbackHost, isMainModule, jsonLog, runServiceCli, UsageError, type EventSink } from "../runtime";
 import { commandHelp, parseCommandLine, pickSettings } from "../settings-cli";
 import { autoAccept, type DecidePolicy } from "./decisions";
+import { plainText } from "./text";
+import { isPostgresUrl, redactDbUrl } from "./order-store";
+import { instanceClientId, isInstanceClientId, MAX_INSTANCE } from "../instance-id";
 import { DEFAULT_REQUEST_LIMIT, type RequestLimit } from "./order-desk";
 import { DEFAULT_MENU, startRestaurant, type Restaurant, type RestaurantEvent, type StoredOrder } from "./restaurant";
 
@@ -29,6 +33,8 @@ export interface RestaurantServiceConfig {
   clientId: string;
   topicPrefix: string;
   dbPath: string;
+  /** $share group the instances split the orders by; undefined: every instance receives every order. */
+  sharedGroup: string | undefined;
   menu: string[];
   autoAccept: boolean;
   etaMin: number;
@@ -45,6 +51,8 @@ export interface RestaurantServiceConfig {
 }
 
 export const DEFAULT_BROKER_URL = "mqtts://127.0.0.1:8883";
+/** On SIGTERM: how long the orders in flight may take to be stored and acknowledged before the exit. */
+const SHUTDOWN_DRAIN_MS = 5_000;
 
 /** The buttons' own giveUpMs default, from the button schema. */
 const BUTTON_GIVE_UP_MS = BUTTON_SETTINGS.settings.find((s) => s.key === "giveUpMs")!.default as number;
@@ -60,8 +68,10 @@ export const RESTAURANT_SETTINGS: SettingsSchema = {
     { key: "servername", type: "text", help: "broker certificate name, if not the URL's host" },
     { key: "alpn", type: "list", help: "ALPN protocols (AWS IoT Core on port 443: x-amzn-mqtt-ca)" },
     { key: "clientId", type: "text", default: RESTAURANT_NAME, check: (id) => (isValidThingName(id) ? undefined : "must be 1-128 of A-Z a-z 0-9 _ -"), help: "MQTT client id (the embedded broker wants the certificate CN)" },
+    { key: "instance", type: "integer", min: 1, max: MAX_INSTANCE, help: "one of several instances sharing the certificate: connects as <client-id>.N (restaurant.2), which the brokers and the policy bind to the restaurant certificate" },
     ...pickSettings(BUTTON_SETTINGS, ["topicPrefix"]),
-    { key: "db", type: "path", default: ".data/restaurant.db", help: "SQLite database" },
+    { key: "db", type: "text", default: ".data/restaurant.db", help: "SQLite file, or postgres://user:password@host:5432/db (several instances share one PostgreSQL)" },
+    { key: "sharedGroup", type: "text", check: (group) => (/^[A-Za-z0-9_-]{1,64}$/.test(group) ? undefined : "must be 1-64 of A-Z a-z 0-9 _ -"), help: "take orders through the shared subscription $share/GROUP/…: each order goes to one instance of the group (mosquitto, AWS IoT Core); without it every instance receives every order and the database decides" },
     { key: "menu", type: "list", default: DEFAULT_MENU, help: "items accepted, comma-separated" },
     { key: "autoAccept", type: "boolean", default: false, help: "accept every order and grant every cancel at once (default: staff decide)" },
     { key: "etaMin", type: "integer", default: 25, min: 0, max: 600, unit: "min", help: "ETA for auto-accept and the page's default (--eta: deprecated alias)" },
@@ -94,8 +104,10 @@ export function restaurantUsage(): string {
   return commandHelp(RESTAURANT_SETTINGS, [
     "Usage: npm run restaurant -- [options]",
     "",
-    "Takes orders from the broker, keeps them in SQLite and serves the kitchen page where staff accept",
-    "or reject them (the button's LED answers). Runs until SIGINT/SIGTERM; one line per event on stdout",
+    "Takes orders from the broker, keeps them in SQLite (or PostgreSQL, shared by several instances: see",
+    "docs/scaling.md) and serves the kitchen page where staff accept or reject them (the button's LED",
+    "answers); GET /healthz on the same port for a load balancer. Runs until SIGINT/SIGTERM (it stops taking",
+    "orders and finishes those in flight first); one line per event on stdout",
     "(readable on a terminal, JSON when piped or with --json).",
     "",
   ]);
@@ -139,9 +151,10 @@ export function parseRestaurantArgs(
     ...files,
     servername: text("servername"),
     alpn: v.alpn as string[] | undefined,
-    clientId: text("clientId")!,
+    clientId: v.instance === undefined ? text("clientId")! : instanceClientId(text("clientId")!, v.instance as number),
     topicPrefix: text("topicPrefix")!,
-    dbPath: text("db")!,
+    dbPath: isPostgresUrl(text("db")!) ? text("db")! : path.resolve(cwd, text("db")!),
+    sharedGroup: text("sharedGroup"),
     menu: [...(v.menu as string[])],
     autoAccept: v.autoAccept as boolean,
     etaMin: v.etaMin as number,
@@ -163,7 +176,8 @@ export interface RestaurantService {
   close(): Promise<void>;
 }
 
-export async function startRestaurantService(config: RestaurantServiceConfig, sink: EventSink): Promise<RestaurantService> {
+export async function startRestaurantService(config: RestaurantServiceConfig, rawSink: EventSink): Promise<RestaurantService> {
+  const sink = plainTextSink(rawSink);
   const log = jsonLog(sink, "restaurant");
   if (!isLoopbackHost(config.httpHost)) {
     sink("kitchen", "warning", { reason: `the kitchen page listens on ${config.httpHost}: it has no login, anyone who can reach it can accept and reject orders` });
@@ -174,8 +188,8 @@ export async function startRestaurantService(config: RestaurantServiceConfig, si
   const read = (file: string) => fs.readFileSync(file, "utf8");
   const cert = read(config.cert);
   const cn = commonName(cert);
-  if (cn !== undefined && cn !== config.clientId) {
-    sink("restaurant", "warning", { reason: `certificate CN is ${cn} but the client id is ${config.clientId}; the embedded broker requires them to be equal` });
+  if (cn !== undefined && cn !== config.clientId && !isInstanceClientId(config.clientId, cn)) {
+    sink("restaurant", "warning", { reason: `certificate CN is ${cn} but the client id is ${config.clientId}; the brokers accept only ${cn} or ${cn}-<n> (one of several instances)` });
   }
 
   const registry = config.registryDir !== undefined ? await Pki.open(config.registryDir) : undefined;
@@ -186,6 +200,9 @@ export async function startRestaurantService(config: RestaurantServiceConfig, si
       case "received":
       case "decided":
         sink("restaurant", event.type, summary(event.order));
+        kitchen?.orderChanged(event.order);
+        break;
+      case "changed-elsewhere":
         kitchen?.orderChanged(event.order);
         break;
       case "connected":
@@ -207,7 +224,7 @@ export async function startRestaurantService(config: RestaurantServiceConfig, si
     }
   };
 
-  sink("restaurant", "starting", { broker: config.brokerUrl, db: config.dbPath, autoAccept: config.autoAccept, clientId: config.clientId });
+  sink("restaurant", "starting", { broker: config.brokerUrl, db: redactDbUrl(config.dbPath), autoAccept: config.autoAccept, clientId: config.clientId, ...(config.sharedGroup ? { sharedGroup: config.sharedGroup } : {}) });
   const restaurant = await startRestaurant({
     brokerUrl: config.brokerUrl,
     ...(config.servername ? { servername: config.servername } : {}),
@@ -217,6 +234,7 @@ export async function startRestaurantService(config: RestaurantServiceConfig, si
     key: read(config.key),
     clientId: config.clientId,
     dbPath: config.dbPath,
+    ...(config.sharedGroup ? { sharedGroup: config.sharedGroup } : {}),
     topicPrefix: config.topicPrefix,
     menu: config.menu,
     etaMin: config.etaMin,
@@ -241,17 +259,35 @@ export async function startRestaurantService(config: RestaurantServiceConfig, si
     await restaurant.close();
     throw new Error(`kitchen page on ${config.httpHost}:${config.httpPort}: ${(error as Error).message}`);
   }
-  const waiting = restaurant.waiting({ offset: 0, limit: 0 }).total;
+  const waiting = (await restaurant.waiting({ offset: 0, limit: 0 })).total;
   sink("kitchen", "listening", { url: kitchen.url, waiting, allowedHosts: [...kitchen.allowedHosts] });
   const started = kitchen;
   return {
     restaurant,
     kitchen: started,
     async close() {
+      // Stop taking orders and finish those in flight while the page still answers (healthz says 503).
+      await restaurant.close({ drainMs: SHUTDOWN_DRAIN_MS });
       await started.close();
-      await restaurant.close();
     },
   };
+}
+
+/**
+ * Every text field a line carries passes plainText before either output (JSON or the readable line) sees it:
+ * items and reasons are button-chosen text, and a bidi override in one must not reverse a log viewer's line.
+ */
+export function plainTextSink(sink: EventSink): EventSink {
+  return (source, event, fields = {}) => sink(source, event, plainFields(fields) as Record<string, unknown>);
+}
+
+function plainFields(value: unknown): unknown {
+  if (typeof value === "string") return plainText(value);
+  if (Array.isArray(value)) return value.map(plainFields);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, plainFields(inner)]));
+  }
+  return value;
 }
 
 function summary(order: StoredOrder): Record<string, unknown> {

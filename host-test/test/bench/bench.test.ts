@@ -125,6 +125,20 @@ describe("npm run bench -- --quick", () => {
   }, 180_000);
 
   const sdk = findSdk();
+  it("--quick --only scale: orders/s on SQLite and on PostgreSQL with one and three instances, each run clean", async () => {
+    const run = await bench(["--quick", "--only", "scale"], process.env, 170_000);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    const { buttons, presses } = report.scale;
+    const runs = [report.scale.sqlite1, report.scale.postgres1, report.scale.postgres3].filter((r) => !("skipped" in r));
+    expect(runs[0]).toMatchObject({ store: "sqlite", instances: 1 });
+    if (!("skipped" in report.scale.postgres3)) expect(report.scale.postgres3).toMatchObject({ store: "postgres", instances: 3 });
+    for (const r of runs) {
+      expect(r).toMatchObject({ orders: buttons * presses, accepted: buttons * presses, lost: 0, duplicates: 0 });
+      expect(r.ordersPerSec).toBeGreaterThan(0);
+    }
+  }, 180_000);
+
   it.skipIf(!sdk.ok)("--only firmware: the real firmware (x-cli-lin) clicks cold against the embedded broker and mosquitto", async () => {
     const run = await bench(["--quick", "--only", "firmware"], process.env, 19 * 60_000);
     expect(run.code, run.stderr).toBe(0);

@@ -122,7 +122,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
     expect(single.patterns).toEqual(["working", "ok"]);
     const okAt = fw.lines.findIndex((l, i) => i < single.index && l.text === "@pattern ok");
     expect(fw.lines.slice(okAt, single.index).map((l) => l.text)).toContain("@led on"); // ok = the LED lit for 2 s
-    expect(restaurant.order(orderId(firstSeq))).toMatchObject({ thing: THING, action: "order", item: "margherita", status: "accepted", clickType: "SINGLE" });
+    expect((await restaurant.order(orderId(firstSeq)))).toMatchObject({ thing: THING, action: "order", item: "margherita", status: "accepted", clickType: "SINGLE" });
     // Proof of the TLS 1.2 mutual-auth path: the broker accepted the client certificate's CN as the client id.
     expect(brokerEvents.some((e) => e.event === "connect" && e.clientId === THING && e.cn === THING)).toBe(true);
     console.log(
@@ -136,7 +136,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
     const double = await fw.nextOutcome(fw.send("double"));
     expect(double.outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "DOUBLE", orderId: orderId(firstSeq + 1) });
     expect(double.patterns).toContain("ok");
-    expect(restaurant.order(orderId(firstSeq + 1))).toMatchObject({ item: "pepperoni", status: "accepted", clickType: "DOUBLE" });
+    expect((await restaurant.order(orderId(firstSeq + 1)))).toMatchObject({ item: "pepperoni", status: "accepted", clickType: "DOUBLE" });
 
     await fw.waitForLine((t) => t.includes('"state":"idle"'), "idle after the second order", { from: double.index });
     // A press within doubleClickMs of the double click's last release would belong to that gesture (a
@@ -145,9 +145,9 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
     const long = await fw.nextOutcome(fw.send("long"));
     expect(long.outcome, fw.transcript()).toMatchObject({ outcome: "cancelled", clickType: "LONG", orderId: orderId(firstSeq + 2) });
     expect(long.patterns).toContain("cancelled");
-    expect(restaurant.order(orderId(firstSeq + 2))).toMatchObject({ action: "cancel", cancels: orderId(firstSeq + 1) });
+    expect((await restaurant.order(orderId(firstSeq + 2)))).toMatchObject({ action: "cancel", cancels: orderId(firstSeq + 1) });
 
-    const mine = restaurant.orders().filter((o) => o.thing === THING);
+    const mine = (await restaurant.orders()).filter((o) => o.thing === THING);
     expect(mine.map((o) => o.orderId)).toEqual([orderId(firstSeq), orderId(firstSeq + 1), orderId(firstSeq + 2)]); // one row per press
     await fw.stop();
   });
@@ -161,7 +161,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
     const { outcome, patterns } = await fw.nextOutcome(fw.send("single"));
     expect(patterns).toContain("ok");
     expect(outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "SINGLE", attempts: 1, orderId: orderId(firstSeq + 3) });
-    expect(restaurant.order(orderId(firstSeq + 3))).toMatchObject({ item: "funghi", status: "accepted" });
+    expect((await restaurant.order(orderId(firstSeq + 3)))).toMatchObject({ item: "funghi", status: "accepted" });
     expect(brokerEvents.filter((e) => e.event === "connect" && e.clientId === THING).length).toBe(connects); // no new connection
     console.log(`press→ack on a live link (persistent): ${String(outcome.pressToAckMs)} ms`);
     await fw.stop(); // the flash is the next test's
@@ -229,7 +229,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
       expect(outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "SINGLE", trigger: "click", resent: false, attempts: 1 });
       expect(patterns).toEqual(["working", "ok"]);
       expect(fw.tagged("click")).toEqual(["SINGLE"]);
-      expect(restaurant.order(String(outcome.orderId))).toMatchObject({ status: "accepted", clickType: "SINGLE", item: "margherita" });
+      expect((await restaurant.order(String(outcome.orderId)))).toMatchObject({ status: "accepted", clickType: "SINGLE", item: "margherita" });
       await device.waitForSleep();
       // The ok pattern played out (2 s of LED) before the board slept, and the LED was off when it did.
       const texts = fw.lines.map((l) => l.text);
@@ -261,14 +261,14 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
     await pause();
     const double = await fw.nextOutcome(fw.send("release"));
     expect(double.outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "DOUBLE" });
-    expect(restaurant.order(String(double.outcome.orderId))).toMatchObject({ item: "pepperoni", status: "accepted" });
+    expect((await restaurant.order(String(double.outcome.orderId)))).toMatchObject({ item: "pepperoni", status: "accepted" });
     await device.waitForSleep();
 
     ({ fw } = device.press());
     await fw.waitForLine((t) => t === `@ready ${THING}`, "ready after the wake");
     const long = await fw.nextOutcome(0); // held: LONG at longPressMs from the press, before any release
     expect(long.outcome, fw.transcript()).toMatchObject({ outcome: "cancelled", clickType: "LONG" });
-    expect(restaurant.order(String(long.outcome.orderId))).toMatchObject({ action: "cancel", cancels: double.outcome.orderId });
+    expect((await restaurant.order(String(long.outcome.orderId)))).toMatchObject({ action: "cancel", cancels: double.outcome.orderId });
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(fw.running).toBe(true); // still held: the board stays awake (a level wake would fire at once)
     fw.send("release");
@@ -290,7 +290,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
     const failed = await fw.nextOutcome(fw.send("release"));
     expect(failed.outcome, fw.transcript()).toMatchObject({ outcome: "failed", clickType: "SINGLE" });
     const orderId = String(failed.outcome.orderId);
-    expect(restaurant.order(orderId)).toBeUndefined();
+    expect((await restaurant.order(orderId))).toBeUndefined();
     await device.waitForSleep();
     for (const socket of held) socket.destroy();
     await new Promise((resolve) => silent.close(resolve));
@@ -300,7 +300,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
     const resent = await fw.nextOutcome(fw.send("release"));
     // The press that woke it resends the pending order (same orderId), as a press does while one is pending.
     expect(resent.outcome, fw.transcript()).toMatchObject({ outcome: "ok", orderId, resent: true, trigger: "click", clickType: "SINGLE" });
-    expect(restaurant.orders().filter((o) => o.orderId === orderId)).toHaveLength(1);
+    expect((await restaurant.orders()).filter((o) => o.orderId === orderId)).toHaveLength(1);
     await device.waitForSleep();
     expect(fw.events().filter((e) => e.type === "outcome")).toHaveLength(1); // one press, one message
   });
@@ -355,7 +355,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
   it("a deactivated thing: the broker refuses CONNECT (CONNACK 5) and the LED shows auth-error, no retry", async () => {
     await dev.pki.setThingState(THING, "INACTIVE");
     try {
-      const before = restaurant.orders().length;
+      const before = (await restaurant.orders()).length;
       const fw = await startFirmware(broker.port);
       const { outcome, patterns } = await fw.nextOutcome(fw.send("single"));
       expect(outcome, fw.transcript()).toMatchObject({ outcome: "auth-error", attempts: 1 });
@@ -365,7 +365,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
         detail: expect.stringContaining("CONNACK refused: 5"),
       });
       expect(brokerEvents.some((e) => e.event === "refused" && e.cn === THING)).toBe(true);
-      expect(restaurant.orders().length).toBe(before);
+      expect((await restaurant.orders()).length).toBe(before);
     } finally {
       await dev.pki.setThingState(THING, "ACTIVE");
     }
@@ -406,7 +406,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
   it("a revoked device certificate: the broker's TLS refuses it (CRL) and the LED shows auth-error", async () => {
     await dev.pki.setThingState(THING, "REVOKED");
     broker.updateTrust(dev.pki.trustMaterial()); // the new CRL
-    const before = restaurant.orders().length;
+    const before = (await restaurant.orders()).length;
     const refusedBefore = brokerEvents.filter((e) => e.event === "tls-refused").length;
     const fw = await startFirmware(broker.port);
     const { outcome, patterns } = await fw.nextOutcome(fw.send("single"));
@@ -417,7 +417,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
       detail: expect.stringContaining("TLS handshake failed"),
     });
     await waitFor(() => brokerEvents.filter((e) => e.event === "tls-refused").length > refusedBefore, "the broker's tls-refused event");
-    expect(restaurant.orders().length).toBe(before);
+    expect((await restaurant.orders()).length).toBe(before);
   });
 });
 

@@ -98,14 +98,14 @@ describe("order flow over TLS", () => {
     const long = await button.press("LONG");
     expect(long).toMatchObject({ clickType: "LONG", outcome: "cancelled", ack: { status: "cancelled" } });
 
-    const rows = kitchen.orders();
+    const rows = (await kitchen.orders());
     expect(rows.map((r) => [r.orderId, r.action, r.item, r.status])).toEqual([
       [single.orderId, "order", "margherita", "accepted"],
       [double.orderId, "order", "pepperoni", "accepted"],
       [long.orderId, "cancel", null, "cancelled"],
     ]);
-    expect(kitchen.order(double.orderId!)!.cancelledBy).toBe(long.orderId);
-    expect(kitchen.order(single.orderId!)!.cancelledBy).toBeNull();
+    expect((await kitchen.order(double.orderId!))!.cancelledBy).toBe(long.orderId);
+    expect((await kitchen.order(single.orderId!))!.cancelledBy).toBeNull();
     expect(button.flow.pendingOrderId).toBeUndefined();
     expect(button.led.pattern).toBe("cancelled");
   });
@@ -136,7 +136,7 @@ describe("order flow over TLS", () => {
     expect(outcome.outcome).toBe("ok");
     expect(outcome.attempts).toBeGreaterThan(1);
     expect(events.some((e) => e.type === "retry" && e.why === "timeout")).toBe(true);
-    expect(kitchen.orders().map((o) => o.orderId)).toEqual([outcome.orderId]);
+    expect((await kitchen.orders()).map((o) => o.orderId)).toEqual([outcome.orderId]);
   });
 
   it("restaurant down → failed, order still pending; the next click resends it (same orderId) → exactly one order", async () => {
@@ -153,7 +153,7 @@ describe("order flow over TLS", () => {
     const resent = await button.click("DOUBLE"); // any click resends the pending order
     expect(resent).toMatchObject({ outcome: "ok", orderId: failed.orderId, resent: true });
     expect(button.flow.pendingOrderId).toBeUndefined();
-    const rows = kitchen.orders();
+    const rows = (await kitchen.orders());
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ orderId: failed.orderId, item: "margherita", status: "accepted" });
   });
@@ -171,11 +171,11 @@ describe("order flow over TLS", () => {
     second.button.start(); // boot resend
     await waitFor(() => second.events.some((e) => e.type === "outcome" && e.trigger === "boot"), "the boot resend");
     expect(second.events.find((e) => e.type === "outcome")).toMatchObject({ outcome: "ok", orderId: failed.orderId, trigger: "boot" });
-    expect(kitchen.orders().map((o) => o.orderId)).toEqual([failed.orderId]);
+    expect((await kitchen.orders()).map((o) => o.orderId)).toEqual([failed.orderId]);
     // The next order gets the next seq, never a reused orderId.
     const next = await second.button.click("SINGLE");
     expect(next.orderId).not.toBe(failed.orderId);
-    expect(kitchen.orders()).toHaveLength(2);
+    expect((await kitchen.orders())).toHaveLength(2);
   });
 
   it("a wiped device store (flash erase) numbers new orders above the old ones: new pizzas, not old acks", async () => {
@@ -198,7 +198,7 @@ describe("order flow over TLS", () => {
     expect(after).toMatchObject({ outcome: "ok", resent: false, ack: { status: "accepted" } });
     expect(seqOf(after.orderId)).toBeGreaterThan(lastSeq);
     // A third row: the restaurant took it as a new order instead of answering an old orderId's ack.
-    expect(kitchen.orders().map((o) => o.orderId)).toEqual([...before.map((o) => o.orderId), after.orderId]);
+    expect((await kitchen.orders()).map((o) => o.orderId)).toEqual([...before.map((o) => o.orderId), after.orderId]);
   });
 });
 
@@ -251,7 +251,7 @@ describe("identity and authorization", () => {
     await closed;
     await client.endAsync(true);
     expect(brokerEvents.some((e) => e.event === "publish-denied" && e.clientId === THING)).toBe(true);
-    expect(kitchen.orders()).toHaveLength(0);
+    expect((await kitchen.orders())).toHaveLength(0);
   });
 
   it("a device subscribing to another thing's acks gets SUBACK failure and is disconnected", async () => {

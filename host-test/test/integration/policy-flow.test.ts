@@ -105,7 +105,7 @@ describe("device flow under AWS IoT policies", () => {
     expect(attempts).toBeGreaterThanOrEqual(1);
     expect(attempts).toBeLessThanOrEqual(3);
     expect(decisions.some((d) => d.startsWith("iot:Publish deny") && d.includes("NoOrders"))).toBe(true);
-    expect(kitchen.order(denied.orderId!)).toBeUndefined(); // nothing reached the restaurant
+    expect((await kitchen.order(denied.orderId!))).toBeUndefined(); // nothing reached the restaurant
     expect(first.device.flow.pendingOrderId).toBe(denied.orderId); // not lost: still pending on the button
     await first.device.stop();
 
@@ -118,7 +118,7 @@ describe("device flow under AWS IoT policies", () => {
     await waitFor(() => again.events.some((e) => e.type === "outcome"), "the boot resend's outcome");
     const resent = again.events.find((e) => e.type === "outcome");
     expect(resent).toMatchObject({ outcome: "ok", orderId: denied.orderId, resent: true, trigger: "boot" });
-    const rows = kitchen.orders().filter((row) => row.orderId === denied.orderId);
+    const rows = (await kitchen.orders()).filter((row) => row.orderId === denied.orderId);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ item: "pepperoni", status: "accepted" });
   });

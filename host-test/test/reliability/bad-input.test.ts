@@ -112,7 +112,7 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
 
     it.each(BAD_ORDERS)("%s: refused with a logged reason, no row, no ack; the next good order works", async (_what, payload, reason) => {
       const refusedFrom = k.events.filter((e) => e.type === "input-refused").length;
-      const rowsBefore = k.restaurant.orders().length;
+      const rowsBefore = (await k.restaurant.orders()).length;
       const acksBefore = acks.length;
       await device.publishAsync(ORDERS_A, payload, { qos: 1 });
       const good = ++seq;
@@ -126,8 +126,8 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
       expect((refused[0] as { reason: string }).reason).toMatch(reason);
       expect(k.log.lines.some((l) => l.level === "warn" && l.message.startsWith(`refused message on "${ORDERS_A}"`) && reason.test(l.message))).toBe(true);
       expect(newAcks).toEqual([{ v: 1, orderId: `${A}-${good}`, status: "accepted", etaMin: 25 }]);
-      expect(k.restaurant.orders().length).toBe(rowsBefore + 1);
-      expect(k.restaurant.order(`${A}-${good}`)).toMatchObject({ thing: A, status: "accepted" });
+      expect((await k.restaurant.orders()).length).toBe(rowsBefore + 1);
+      expect((await k.restaurant.order(`${A}-${good}`))).toMatchObject({ thing: A, status: "accepted" });
     });
 
     it("a well-formed cancel of another thing's order is answered cancel-refused and cancels nothing", async () => {
@@ -140,7 +140,7 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
       );
       await waitFor(() => acks.length === acksBefore + 1, "the cancel's ack");
       expect(JSON.parse(acks[acksBefore]!.text)).toEqual({ v: 1, orderId: `${A}-${cancel}`, status: "cancel-refused", reason: `unknown order ${B}-1` });
-      expect(k.restaurant.orders().filter((r) => r.cancelledBy !== null)).toEqual([]);
+      expect((await k.restaurant.orders()).filter((r) => r.cancelledBy !== null)).toEqual([]);
     });
 
     it("a replayed order gets the original ack again and creates no second row, even with other content", async () => {
@@ -153,7 +153,7 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
       await waitFor(() => acks.length === acksBefore + 3, "the repeated acks");
       const texts = acks.slice(acksBefore).map((m) => m.text);
       expect(new Set(texts).size).toBe(1); // byte-identical: the stored ack
-      expect(k.restaurant.orders().filter((r) => r.orderId === `${A}-${replay}`)).toEqual([
+      expect((await k.restaurant.orders()).filter((r) => r.orderId === `${A}-${replay}`)).toEqual([
         expect.objectContaining({ item: "margherita", clickType: "SINGLE", status: "accepted" }),
       ]);
       expect(k.log.lines.some((l) => l.message.includes(`${A}-${replay} from ${A} repeats an orderId with different content; original kept`))).toBe(true);
@@ -166,14 +166,14 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
     const first = await kitchen(dbPath);
     await device.publishAsync(ORDERS_A, orderJson(A, 7), { qos: 1 });
     await waitFor(() => acks.length === 1, "the ack");
-    await waitFor(() => first.restaurant.order(`${A}-7`)?.ackedAt != null, "the ack confirmed");
+    await waitFor(async () => (await first.restaurant.order(`${A}-7`))?.ackedAt != null, "the ack confirmed");
     await first.close();
     kitchens.splice(kitchens.indexOf(first), 1);
     const second = await kitchen(dbPath);
     await device.publishAsync(ORDERS_A, orderJson(A, 7), { qos: 1 });
     await waitFor(() => acks.length === 2, "the replayed ack");
     expect(acks[1]!.text).toBe(acks[0]!.text);
-    expect(second.restaurant.orders()).toHaveLength(1);
+    expect((await second.restaurant.orders())).toHaveLength(1);
   });
 
   it("a 256 KiB publish is refused by the broker (sender disconnected): the restaurant never sees it", async () => {
@@ -192,7 +192,7 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
     const again = await rawDevice();
     await again.device.publishAsync(ORDERS_A, orderJson(A, 1), { qos: 1 });
     await waitFor(() => again.acks.length === 1, "the ack of a good order");
-    expect(k.restaurant.orders().map((r) => r.orderId)).toEqual([`${A}-1`]);
+    expect((await k.restaurant.orders()).map((r) => r.orderId)).toEqual([`${A}-1`]);
     expect(k.events.filter((e) => e.type === "input-refused")).toEqual([]);
   });
 

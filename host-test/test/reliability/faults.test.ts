@@ -74,9 +74,9 @@ function onFirstReceipt(fault: (k: Kitchen) => void): (e: RestaurantEvent, k: Ki
 }
 
 /** Exactly one row, for this orderId, accepted. */
-function expectOneOrder(k: Kitchen, orderId: string | undefined): void {
+async function expectOneOrder(k: Kitchen, orderId: string | undefined): Promise<void> {
   expect(orderId).toBeDefined();
-  const rows = k.restaurant.orders();
+  const rows = (await k.restaurant.orders());
   expect(rows.map((r) => [r.orderId, r.thing, r.action, r.status])).toEqual([[orderId, A, "order", "accepted"]]);
 }
 
@@ -99,7 +99,7 @@ describe.each(BROKER_KINDS)("%s broker restarts", (kind: BrokerKind) => {
     expect(outcome).toMatchObject({ outcome: "ok", resent: false });
     expect(outcome.attempts).toBeGreaterThan(1);
     expect(press.events.some((e) => e.type === "retry" && e.why === "network")).toBe(true);
-    expectOneOrder(k, outcome.orderId);
+    await expectOneOrder(k, outcome.orderId);
     expect(press.leds).toEqual(["working", "ok"]);
     expect(press.device.flow.pendingOrderId).toBeUndefined();
   }, 30_000);
@@ -130,8 +130,8 @@ describe.each(BROKER_KINDS)("%s broker restarts", (kind: BrokerKind) => {
     const outcome = await idle.device.click("SINGLE");
     expect(outcome).toMatchObject({ outcome: "ok", attempts: 1 });
     expect(idle.connections - 1).toBe(reconnects); // published on the live link
-    await waitFor(() => k.restaurant.orders().length === 1, "the order row");
-    expectOneOrder(k, outcome.orderId);
+    await waitFor(async () => (await k.restaurant.orders()).length === 1, "the order row");
+    await expectOneOrder(k, outcome.orderId);
     expect(idle.leds).toEqual(["working", "ok"]);
   }, 30_000);
 });
@@ -149,7 +149,7 @@ describe("faults between publish and ack (embedded broker)", () => {
     expect(outcome.attempts).toBeGreaterThanOrEqual(2);
     expect(publishesOf(press, outcome.orderId)).toBeGreaterThanOrEqual(2); // the same orderId, twice or more
     expect(proxy.accepted).toBeGreaterThanOrEqual(2);
-    expectOneOrder(k, outcome.orderId);
+    await expectOneOrder(k, outcome.orderId);
     expect(k.log.lines.some((l) => l.message.includes(`${outcome.orderId} repeated: original ack (accepted) sent again`))).toBe(true);
     expect(press.leds).toEqual(["working", "ok"]);
   });
@@ -173,8 +173,8 @@ describe("faults between publish and ack (embedded broker)", () => {
     // or in answer to the button's resend of the same orderId).
     expect(first.events.some((e) => e.type === "ack-published")).toBe(false);
     expect(second.events).toContainEqual(expect.objectContaining({ type: "ack-published", orderId: outcome.orderId, repeat: true }));
-    expectOneOrder(second, outcome.orderId);
-    await waitFor(() => second.restaurant.order(outcome.orderId!)!.ackedAt !== null, "the ack confirmed by the broker");
+    await expectOneOrder(second, outcome.orderId);
+    await waitFor(async () => (await second.restaurant.order(outcome.orderId!))!.ackedAt !== null, "the ack confirmed by the broker");
     expect(press.leds).toEqual(["working", "ok"]);
   });
 
@@ -196,13 +196,13 @@ describe("faults between publish and ack (embedded broker)", () => {
     after.device.start(); // boot: resends the pending order
     await waitFor(() => after.outcomes().length === 1, "the boot resend's outcome");
     expect(after.outcomes()[0]).toMatchObject({ outcome: "ok", orderId: pending, trigger: "boot", resent: true });
-    expectOneOrder(k, pending);
+    await expectOneOrder(k, pending);
     expect(after.leds).toEqual(["working", "ok"]);
     expect(after.device.flow.pendingOrderId).toBeUndefined();
     // The next press is a new order with the next seq, never a reused orderId.
     const next = await after.device.click("SINGLE");
     expect(next.orderId).not.toBe(pending);
-    expect(k.restaurant.orders()).toHaveLength(2);
+    expect((await k.restaurant.orders())).toHaveLength(2);
   });
 
   it("ack lost, button gives up → the next click resends the pending order (same orderId), not a new one", async () => {
@@ -215,13 +215,13 @@ describe("faults between publish and ack (embedded broker)", () => {
     const failed = await press.device.click("SINGLE");
     expect(failed.outcome).toBe("failed");
     expect(press.device.flow.pendingOrderId).toBe(failed.orderId);
-    expect(k.restaurant.orders()).toHaveLength(1); // it was ordered; only the answer was lost
+    expect((await k.restaurant.orders())).toHaveLength(1); // it was ordered; only the answer was lost
 
     await proxy.up();
     const again = await press.device.click("DOUBLE"); // any click resends the pending order
     expect(again).toMatchObject({ outcome: "ok", orderId: failed.orderId, resent: true });
-    expectOneOrder(k, failed.orderId);
-    expect(k.restaurant.order(failed.orderId!)!.item).toBe("margherita"); // the original SINGLE, not DOUBLE's item
+    await expectOneOrder(k, failed.orderId);
+    expect((await k.restaurant.order(failed.orderId!))!.item).toBe("margherita"); // the original SINGLE, not DOUBLE's item
     expect(press.leds).toEqual(["working", "failed", "working", "ok"]);
     expect(press.device.flow.pendingOrderId).toBeUndefined();
   });

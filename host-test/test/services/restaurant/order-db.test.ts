@@ -1,5 +1,6 @@
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import Database from "better-sqlite3";
 import { OrderDb, type NewOrderRow } from "../../../../services/restaurant/order-db";
 import { removeDir, tempDir } from "../../integration/fixtures";
 
@@ -59,5 +60,39 @@ describe("OrderDb", () => {
     expect(db.markCancelled("pizza-button-01-3", "pizza-button-01-5")).toBe(false);
     expect(db.find("pizza-button-01-3")!.cancelledBy).toBe("pizza-button-01-4");
     db.close();
+  });
+});
+
+describe("OrderDb schema migrations", () => {
+  it("an empty file gets every step; a file at the previous step is upgraded in place, its rows kept", async () => {
+    const { SQLITE_MIGRATIONS } = await import("../../../../services/restaurant/migrations");
+    const fresh = new OrderDb({ path: path.join(dir, "fresh.sqlite") });
+    expect(fresh.schemaVersion()).toBe(SQLITE_MIGRATIONS.length);
+    fresh.close();
+
+    const file = path.join(dir, "previous.sqlite");
+    const old = new OrderDb({ path: file, migrateTo: SQLITE_MIGRATIONS.length - 1 });
+    expect(old.schemaVersion()).toBe(SQLITE_MIGRATIONS.length - 1);
+    expect(old.insertReceived(row(1))).toBe(true);
+    old.close();
+    const upgraded = new OrderDb({ path: file, instance: "restaurant.2" });
+    expect(upgraded.schemaVersion()).toBe(SQLITE_MIGRATIONS.length);
+    expect(upgraded.all()).toEqual([expect.objectContaining({ orderId: "pizza-button-01-1", item: "margherita" })]);
+    expect(upgraded.insertReceived(row(2))).toBe(true);
+    upgraded.close();
+    const raw = new Database(file, { readonly: true });
+    expect(raw.prepare("SELECT order_id, received_by FROM orders ORDER BY order_id").all()).toEqual([
+      { order_id: "pizza-button-01-1", received_by: null },
+      { order_id: "pizza-button-01-2", received_by: "restaurant.2" },
+    ]);
+    raw.close();
+  });
+
+  it("a file from a newer restaurant is refused, not downgraded", () => {
+    const file = path.join(dir, "newer.sqlite");
+    const raw = new Database(file);
+    raw.pragma("user_version = 99");
+    raw.close();
+    expect(() => new OrderDb({ path: file })).toThrow(/schema version 99 is newer than this restaurant knows/);
   });
 });

@@ -105,10 +105,10 @@ describe("restaurant: orders", () => {
     await waitFor(() => acks.length === 1, "the ack");
     expect(acks[0]!.topic).toBe(ACKS);
     expect(acks[0]!.json).toEqual({ v: 1, orderId: `${THING}-1`, status: "accepted", etaMin: 17 });
-    const rows = restaurant.orders();
+    const rows = (await restaurant.orders());
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ orderId: `${THING}-1`, thing: THING, item: "margherita", status: "accepted", etaMin: 17 });
-    await waitFor(() => restaurant.order(`${THING}-1`)!.ackedAt !== null, "the broker to confirm the ack");
+    await waitFor(async () => (await restaurant.order(`${THING}-1`))!.ackedAt !== null, "the broker to confirm the ack");
   });
 
   it("rejects an item that is not on the menu, with a reason, and remembers the rejection", async () => {
@@ -117,7 +117,7 @@ describe("restaurant: orders", () => {
     await waitFor(() => acks.length === 1, "the ack");
     expect(acks[0]!.json).toMatchObject({ orderId: `${THING}-2`, status: "rejected" });
     expect(acks[0]!.json.reason).toContain("pineapple");
-    expect(restaurant.order(`${THING}-2`)).toMatchObject({ status: "rejected" });
+    expect((await restaurant.order(`${THING}-2`))).toMatchObject({ status: "rejected" });
   });
 
   it("dedupes by orderId: a repeat gets the original ack again and creates no second row", async () => {
@@ -130,8 +130,8 @@ describe("restaurant: orders", () => {
     await waitFor(() => acks.length === 3, "the repeated acks");
     expect(acks[1]!.text).toBe(acks[0]!.text);
     expect(acks[2]!.text).toBe(acks[0]!.text);
-    expect(restaurant.orders()).toHaveLength(1);
-    expect(restaurant.order(`${THING}-3`)!.item).toBe("margherita");
+    expect((await restaurant.orders())).toHaveLength(1);
+    expect((await restaurant.order(`${THING}-3`))!.item).toBe("margherita");
     expect(log.lines.some((l) => l.message.includes("different content"))).toBe(true);
   });
 });
@@ -145,7 +145,7 @@ describe("restaurant: cancels", () => {
     await button.publishAsync(ORDERS, cancel(11, `${THING}-10`), { qos: 1 });
     await waitFor(() => acks.length === 2, "the cancel's ack");
     expect(acks[1]!.json).toEqual({ v: 1, orderId: `${THING}-11`, status: "cancelled" });
-    expect(restaurant.order(`${THING}-10`)).toMatchObject({ status: "accepted", cancelledBy: `${THING}-11` });
+    expect((await restaurant.order(`${THING}-10`))).toMatchObject({ status: "accepted", cancelledBy: `${THING}-11` });
 
     await button.publishAsync(ORDERS, cancel(12, `${THING}-10`), { qos: 1 });
     await button.publishAsync(ORDERS, cancel(13, `${THING}-999`), { qos: 1 });
@@ -155,7 +155,7 @@ describe("restaurant: cancels", () => {
     expect(byId.get(`${THING}-12`)).toMatchObject({ status: "cancel-refused", reason: expect.stringContaining("already cancelled") });
     expect(byId.get(`${THING}-13`)).toMatchObject({ status: "cancel-refused", reason: expect.stringContaining("unknown order") });
     expect(byId.get(`${THING}-14`)).toMatchObject({ status: "cancel-refused", reason: expect.stringContaining("not an order") });
-    expect(restaurant.order(`${THING}-10`)!.cancelledBy).toBe(`${THING}-11`);
+    expect((await restaurant.order(`${THING}-10`))!.cancelledBy).toBe(`${THING}-11`);
   });
 
   it("refuses to cancel a rejected order, and another thing's order looks unknown", async () => {
@@ -169,7 +169,7 @@ describe("restaurant: cancels", () => {
         JSON.stringify({ serialNumber: other, clickType: "SINGLE", v: 1, orderId: `${other}-1`, seq: 1, action: "order", item: "margherita" }),
         { qos: 1 },
       );
-      await waitFor(() => restaurant.order(`${other}-1`)?.status === "accepted", "the other thing's order");
+      await waitFor(async () => (await restaurant.order(`${other}-1`))?.status === "accepted", "the other thing's order");
 
       await button.publishAsync(ORDERS, order(20, { item: "pineapple" }), { qos: 1 });
       await waitFor(() => acks.length === 1, "the rejection");
@@ -178,7 +178,7 @@ describe("restaurant: cancels", () => {
       await waitFor(() => acks.length === 3, "the cancel refusals");
       expect(acks[1]!.json).toMatchObject({ orderId: `${THING}-21`, status: "cancel-refused", reason: expect.stringContaining("rejected") });
       expect(acks[2]!.json).toMatchObject({ orderId: `${THING}-22`, status: "cancel-refused", reason: `unknown order ${other}-1` });
-      expect(restaurant.order(`${other}-1`)!.cancelledBy).toBeNull();
+      expect((await restaurant.order(`${other}-1`))!.cancelledBy).toBeNull();
     } finally {
       await otherButton.endAsync(true);
     }
@@ -213,7 +213,7 @@ describe("restaurant: bad input", () => {
     await button.publishAsync(ORDERS, order(40), { qos: 1 });
     await waitFor(() => acks.length === 1, "the ack of a good order after the bad ones");
     expect(acks[0]!.json.orderId).toBe(`${THING}-40`);
-    expect(restaurant.orders().map((o) => o.orderId)).toEqual([`${THING}-40`]);
+    expect((await restaurant.orders()).map((o) => o.orderId)).toEqual([`${THING}-40`]);
   });
 });
 
@@ -230,7 +230,7 @@ describe("restaurant: fairness and text safety", () => {
     await waitFor(() => acks.length === 5, "the resent acks");
     expect(acks[3]!.text).toBe(acks[0]!.text);
     expect(acks[4]!.text).toBe(acks[2]!.text);
-    expect(restaurant.orders()).toHaveLength(3);
+    expect((await restaurant.orders())).toHaveLength(3);
   });
 
   it("a thing deactivated or revoked after it connected gets its orders rejected with a reason", async () => {
@@ -287,16 +287,16 @@ describe("restaurant: persistence", () => {
     const first = await setup({ etaMin: 30 });
     await first.button.publishAsync(ORDERS, order(50), { qos: 1 });
     await waitFor(() => first.acks.length === 1, "the ack");
-    await waitFor(() => first.restaurant.order(`${THING}-50`)!.ackedAt !== null, "the ack confirmed");
-    const before = first.restaurant.orders();
+    await waitFor(async () => (await first.restaurant.order(`${THING}-50`))!.ackedAt !== null, "the ack confirmed");
+    const before = (await first.restaurant.orders());
     await first.restaurant.close();
 
     const second = await setup({ dbPath: first.dbPath, etaMin: 5 });
-    expect(second.restaurant.orders()).toEqual(before);
+    expect((await second.restaurant.orders())).toEqual(before);
     await second.button.publishAsync(ORDERS, order(50), { qos: 1 });
     await waitFor(() => second.acks.length === 1, "the repeated ack");
     expect(second.acks[0]!.text).toBe(first.acks[0]!.text); // etaMin 30, the original, not 5
-    expect(second.restaurant.orders()).toHaveLength(1);
+    expect((await second.restaurant.orders())).toHaveLength(1);
   });
 
   it("publishes, after a restart, the acks of orders that were decided but never acked", async () => {
@@ -322,8 +322,8 @@ describe("restaurant: persistence", () => {
       try {
         await waitFor(() => acks.length === 1, "the ack published on restart");
         expect(acks[0]!.json).toEqual({ v: 1, orderId: `${THING}-60`, status: "accepted", etaMin: 12 });
-        await waitFor(() => restaurant.order(`${THING}-60`)!.ackedAt !== null, "the ack confirmed");
-        expect(restaurant.orders()).toHaveLength(1);
+        await waitFor(async () => (await restaurant.order(`${THING}-60`))!.ackedAt !== null, "the ack confirmed");
+        expect((await restaurant.orders())).toHaveLength(1);
       } finally {
         await restaurant.close();
       }
@@ -335,8 +335,8 @@ describe("restaurant: persistence", () => {
   it("holds a request the policy leaves open; after a restart an auto-accepting restaurant decides and acks it", async () => {
     const held = await setup({ decide: () => undefined });
     await held.button.publishAsync(ORDERS, order(70), { qos: 1 });
-    await waitFor(() => held.restaurant.order(`${THING}-70`) !== undefined, "the held order");
-    expect(held.restaurant.order(`${THING}-70`)).toMatchObject({ status: null, ack: null });
+    await waitFor(async () => (await held.restaurant.order(`${THING}-70`)) !== undefined, "the held order");
+    expect((await held.restaurant.order(`${THING}-70`))).toMatchObject({ status: null, ack: null });
     // A resend while it is held gets nothing (yet) and creates nothing.
     await held.button.publishAsync(ORDERS, order(70), { qos: 1 });
     await held.restaurant.close();
@@ -351,7 +351,7 @@ describe("restaurant: persistence", () => {
       try {
         await waitFor(() => acks.length === 1, "the ack after the restart");
         expect(acks[0]!.json).toMatchObject({ orderId: `${THING}-70`, status: "accepted" });
-        expect(auto.orders()).toHaveLength(1);
+        expect((await auto.orders())).toHaveLength(1);
       } finally {
         await auto.close();
       }
@@ -363,12 +363,12 @@ describe("restaurant: persistence", () => {
   it("settle() decides a held request and acks it; a second settle is refused", async () => {
     const { restaurant, button, acks } = await setup({ decide: () => undefined });
     await button.publishAsync(ORDERS, order(80), { qos: 1 });
-    await waitFor(() => restaurant.order(`${THING}-80`) !== undefined, "the held order");
-    restaurant.settle(`${THING}-80`, { status: "rejected", reason: "oven broken" });
+    await waitFor(async () => (await restaurant.order(`${THING}-80`)) !== undefined, "the held order");
+    await restaurant.settle(`${THING}-80`, { status: "rejected", reason: "oven broken" });
     await waitFor(() => acks.length === 1, "the ack");
     expect(acks[0]!.json).toEqual({ v: 1, orderId: `${THING}-80`, status: "rejected", reason: "oven broken" });
-    expect(() => restaurant.settle(`${THING}-80`, { status: "accepted" })).toThrow(/already rejected/);
-    expect(() => restaurant.settle(`${THING}-80x`, { status: "accepted" })).toThrow(/unknown order/);
+    await expect(restaurant.settle(`${THING}-80`, { status: "accepted" })).rejects.toThrow(/already rejected/);
+    await expect(restaurant.settle(`${THING}-80x`, { status: "accepted" })).rejects.toThrow(/unknown order/);
   });
 });
 

@@ -102,6 +102,22 @@ describe("npm run restaurant", () => {
     }
   });
 
+  it("log text is made safe the same way in JSON as on a terminal: no bidi controls from an item", async () => {
+    const service = await startRestaurantProcess({ brokerPort: broker.port, pkiDir, db: path.join(dir, "bidi.db"), extra: ["--auto-accept"] });
+    try {
+      const { device } = buttonFor({ pkiDir, thing: THING, brokerPort: broker.port, dir, config: { items: { SINGLE: "\u202egnp.exe\u2066 pizza", DOUBLE: "margherita" } } });
+      buttons.push({ device } as TestButton);
+      const outcome = await device.click("SINGLE");
+      expect(outcome).toMatchObject({ outcome: "rejected", ack: { status: "rejected" } });
+      const received = await service.waitFor((l) => l.event === "received", "the received line");
+      expect(received.item).toBe("gnp.exe pizza");
+      const text = JSON.stringify(service.lines);
+      expect(text).not.toMatch(/[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/);
+    } finally {
+      expect((await service.stop()).code).toBe(0);
+    }
+  });
+
   it("without a restaurant identity: one clear line and exit code 2", async () => {
     const run = startService("restaurant", ["--pki-dir", path.join(dir, "empty"), "--http-port", "0"]);
     expect((await run.exited).code).toBe(2);

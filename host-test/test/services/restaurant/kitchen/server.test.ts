@@ -21,6 +21,7 @@ import {
   waitFor,
 } from "../../../integration/fixtures";
 import { acksOf, ordersOf } from "../../../support/topics";
+import { collectFrames } from "../../../support/event-stream";
 
 const THING = "pizza-button-01";
 
@@ -48,8 +49,8 @@ beforeAll(async () => {
       order: (id) => restaurant.order(id),
       waiting: (page) => restaurant.waiting(page),
       recentlyDecided: (limit) => restaurant.recentlyDecided(limit),
-      settle: (id, decision) => {
-        const stored = restaurant.settle(id, decision);
+      settle: async (id, decision) => {
+        const stored = await restaurant.settle(id, decision);
         kitchen.orderChanged(stored);
         return stored;
       },
@@ -79,7 +80,7 @@ async function place(fields: Record<string, unknown> = {}): Promise<string> {
       ? { serialNumber: THING, clickType: "LONG", v: 1, orderId, seq, action: "cancel", cancels: fields.cancels }
       : { serialNumber: THING, clickType: "SINGLE", v: 1, orderId, seq, action: "order", item: "margherita", ...fields };
   await button.publishAsync(ordersOf(THING), JSON.stringify(message), { qos: 1 });
-  await waitFor(() => restaurant.order(orderId) !== undefined, `${orderId} at the restaurant`);
+  await waitFor(async () => (await restaurant.order(orderId)) !== undefined, `${orderId} at the restaurant`);
   return orderId;
 }
 
@@ -178,12 +179,12 @@ describe("kitchen API: decisions", () => {
     const accepted = await place();
     await post(accepted, "accept", { etaMin: 20 });
     const cancel = await place({ action: "cancel", cancels: accepted });
-    expect(restaurant.order(cancel)!.status).toBeNull();
+    expect((await restaurant.order(cancel))!.status).toBeNull();
     expect((await post(cancel, "accept", {})).json).toEqual({ error: `${cancel} is a cancel request: grant or refuse it` });
     expect((await post(cancel, "cancel-grant", {})).json.order.status).toBe("cancelled");
     await waitFor(() => ackOf(cancel) !== undefined, "the cancel ack");
     expect(ackOf(cancel)).toEqual({ v: 1, orderId: cancel, status: "cancelled" });
-    expect(restaurant.order(accepted)!.cancelledBy).toBe(cancel);
+    expect((await restaurant.order(accepted))!.cancelledBy).toBe(cancel);
 
     const other = await place();
     await post(other, "accept", {});
@@ -219,7 +220,7 @@ describe("kitchen API: decisions", () => {
     expect((await post("bad id!", "accept", {})).json).toEqual({ error: "malformed order id" });
     expect((await request("GET", `/api/orders/${orderId}/accept`)).status).toBe(405);
     expect((await post(orderId, "reject", JSON.stringify({ reason: "x".repeat(5000) }))).status).toBe(413);
-    expect(restaurant.order(orderId)!.status).toBeNull();
+    expect((await restaurant.order(orderId))!.status).toBeNull();
     expect(ackOf(orderId)).toBeUndefined();
 
     await post(orderId, "accept", {});
@@ -244,7 +245,7 @@ describe("kitchen API: only this page may decide (CSRF, DNS rebinding)", () => {
     const rebound = await post(orderId, "accept", {}, { "Content-Type": "application/json", Host: `evil.example:${kitchen.port}`, Origin: `http://evil.example:${kitchen.port}` });
     expect(rebound.status).toBe(403);
     expect((await request("GET", "/api/orders", { headers: { Host: "evil.example" } })).status).toBe(403);
-    expect(restaurant.order(orderId)!.status).toBeNull();
+    expect((await restaurant.order(orderId))!.status).toBeNull();
     // localhost by name is this server too.
     const local = await post(orderId, "accept", {}, { "Content-Type": "application/json", Host: `localhost:${kitchen.port}`, Origin: `http://localhost:${kitchen.port}` });
     expect(local.status).toBe(200);
@@ -256,34 +257,15 @@ describe("kitchen API: live events", () => {
     const controller = new AbortController();
     const res = await fetch(`${kitchen.url}api/events`, { signal: controller.signal });
     expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
-    const frames: Array<{ event: string; data: any }> = [];
-    const reading = (async () => {
-      const decoder = new TextDecoder();
-      let buffered = "";
-      try {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          buffered += decoder.decode(chunk, { stream: true });
-          let end: number;
-          while ((end = buffered.indexOf("\n\n")) >= 0) {
-            const frame = buffered.slice(0, end);
-            buffered = buffered.slice(end + 2);
-            const event = /^event: (.+)$/m.exec(frame)?.[1];
-            const data = /^data: (.+)$/m.exec(frame)?.[1];
-            if (event && data) frames.push({ event, data: JSON.parse(data) });
-          }
-        }
-      } catch {
-        // aborted
-      }
-    })();
+    const { frames, done: reading } = collectFrames(res);
     try {
       await waitFor(() => frames.length > 0, "the snapshot");
       expect(frames[0]!.event).toBe("snapshot");
-      expect(frames[0]!.data.orders.length).toBe(restaurant.orders().length);
+      expect(frames[0]!.data.orders.length).toBe((await restaurant.orders()).length);
 
       // The restaurant's own events reach the page through orderChanged (the service wires them).
       const orderId = await place({ item: "funghi" });
-      kitchen.orderChanged(restaurant.order(orderId)!);
+      kitchen.orderChanged((await restaurant.order(orderId))!);
       await waitFor(() => frames.some((f) => f.event === "order" && f.data.orderId === orderId), "the new order");
       await post(orderId, "accept", { etaMin: 9 });
       await waitFor(() => frames.some((f) => f.event === "order" && f.data.orderId === orderId && f.data.status === "accepted"), "the decision");
@@ -294,6 +276,59 @@ describe("kitchen API: live events", () => {
       controller.abort();
       await reading;
       kitchen.brokerStatus({ connected: true });
+    }
+  });
+});
+
+/** Opens GET /api/events from `localAddress` (any 127.x.y.z is this machine); resolves with the status, the stream left open. */
+function openEvents(port: number, localAddress: string): Promise<{ status: number; retryAfter: string | undefined; close(): void }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, localAddress, path: "/api/events", headers: { Host: "127.0.0.1" }, agent: false }, (res) => {
+      if (res.statusCode !== 200) res.resume();
+      resolve({ status: res.statusCode ?? 0, retryAfter: res.headers["retry-after"], close: () => req.destroy() });
+    });
+    req.on("error", reject);
+  });
+}
+
+describe("kitchen API: event streams are capped (8 per address, 64 in all)", () => {
+  it("refuses the newest stream with 503 (Retry-After) once an address holds 8, or the page 64; open streams keep flowing", async () => {
+    const open: Array<{ close(): void }> = [];
+    try {
+      for (let i = 0; i < 8; i++) {
+        const stream = await openEvents(kitchen.port, "127.0.0.1");
+        expect(stream.status).toBe(200);
+        open.push(stream);
+      }
+      const ninth = await openEvents(kitchen.port, "127.0.0.1");
+      expect(ninth.status).toBe(503);
+      expect(Number(ninth.retryAfter)).toBeGreaterThan(0);
+      // Another address still gets its own.
+      const other = await openEvents(kitchen.port, "127.0.0.2");
+      expect(other.status).toBe(200);
+      open.push(other);
+      // Closing one frees its place.
+      open.shift()!.close();
+      let again = await openEvents(kitchen.port, "127.0.0.1");
+      for (let tries = 0; again.status !== 200 && tries < 50; tries++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        again = await openEvents(kitchen.port, "127.0.0.1");
+      }
+      expect(again.status).toBe(200);
+      open.push(again);
+      // 64 in all: fill up from other addresses, the 65th is refused whatever its address.
+      for (let a = 3; open.length < 64; a++) {
+        for (let i = 0; i < 8 && open.length < 64; i++) {
+          const stream = await openEvents(kitchen.port, `127.0.0.${a}`);
+          expect(stream.status).toBe(200);
+          open.push(stream);
+        }
+      }
+      expect((await openEvents(kitchen.port, "127.0.0.200")).status).toBe(503);
+      // The ordinary API still answers while the streams are full.
+      expect((await fetch(`${kitchen.url}api/orders`)).status).toBe(200);
+    } finally {
+      for (const stream of open) stream.close();
     }
   });
 });
@@ -316,7 +351,7 @@ describe("kitchen API: Host allow-list in every mode (DNS rebinding)", () => {
       expect(read.status).toBe(403);
       expect(read.json.error).toMatch(/Host "evil\.example:\d+" is not allowed/);
       expect((await at(`evil.example:${open.port}`, "POST", `/api/orders/${orderId}/reject`, JSON.stringify({ reason: "x" }))).status).toBe(403);
-      expect(restaurant.order(orderId)!.status).toBeNull();
+      expect((await restaurant.order(orderId))!.status).toBeNull();
       // The loopback names, and the listen address itself, are allowed by default.
       expect((await at(`127.0.0.1:${open.port}`)).status).toBe(200);
       expect((await at(`localhost:${open.port}`)).status).toBe(200);
