@@ -11,7 +11,7 @@ import { readUserText, writePublic } from "./files";
 import { createCsr, Pki, type ThingState } from "./pki";
 import { parseCertificate, type KeyType } from "./crypto";
 import type { VerifyResult } from "./verify";
-import { policyStoreCommand } from "../policy/store-cli";
+import { policyStoreCommand } from "./policy-store-cli";
 import { setupDevice, shortPath } from "./device-setup";
 import { auditPki, auditTable, DEFAULT_AUDIT_WINDOWS } from "./audit";
 import { renewBrokerCert } from "./renew";
@@ -113,7 +113,7 @@ function printVerify(io: CliIo, file: string, r: VerifyResult): void {
   io.out(r.ok ? "result: OK" : `result: FAILED (${r.message})`);
 }
 
-/** `policy attach|detach|list`: the AWS IoT policy store under <dir>/policies (tools/policy/store.ts). */
+/** `policy attach|detach|list`: the AWS IoT policy store under <dir>/policies (tools/pki/policy-store.ts). */
 function policyCommand(sub: string, usage: string, summary: string, args: [number, number], options: Options = {}, optionHelp: string[] = []): Command {
   return {
     usage,

@@ -9,9 +9,9 @@ import {
   evaluate,
   parsePolicy,
   resourceArn,
-} from "./evaluate";
-import { isKnownAction, MQTT_ACTIONS } from "./parse";
-import { POLICY_STORE_USAGE, indent, policyStoreCommand } from "./store-cli";
+} from "../policy/evaluate";
+import { isKnownAction, MQTT_ACTIONS } from "../policy/parse";
+import { POLICY_STORE_USAGE, indent, policyStoreCommand } from "./policy-store-cli";
 import { EXIT_FAILURE, EXIT_USAGE, renameDeprecatedFlags } from "../cli/conventions";
 
 const HELP = `Usage:
@@ -187,8 +187,8 @@ function check(args: string[], io: CliIo): number {
   return results.every((r) => r.ok) ? 0 : EXIT_FAILURE;
 }
 
-/** Runs the CLI; returns the exit status. */
-export function runCli(argv: string[], io: CliIo = defaultIo): number {
+/** Runs the CLI; returns the exit status (later for the store commands, which wait for the registry). */
+export function runCli(argv: string[], io: CliIo = defaultIo): number | Promise<number> {
   const [command, ...rest] = renameDeprecatedFlags(argv, { "--pki": "--pki-dir" }, io.err);
   try {
     if (command === undefined || command === "--help" || command === "-h" || command === "help") {
@@ -229,5 +229,5 @@ export function runCli(argv: string[], io: CliIo = defaultIo): number {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  process.exitCode = runCli(process.argv.slice(2));
+  process.exitCode = await runCli(process.argv.slice(2));
 }
