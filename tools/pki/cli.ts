@@ -322,6 +322,18 @@ const commands: Record<string, Command> = {
   "thing deactivate": setState("INACTIVE", "deactivate"),
   "thing activate": setState("ACTIVE", "activate"),
   "thing revoke": setState("REVOKED", "revoke"),
+  "thing lifetime": {
+    usage: "thing lifetime <name> <days | held>",
+    summary: "how long the thing's renewed certificates last (default \"held\": as long as the one it renews)",
+    args: [2, 2],
+    async run({ args, io, open }) {
+      const [name, value] = args as [string, string];
+      if (value !== "held" && !/^\d+$/.test(value)) usageFail(`lifetime must be a number of days or "held", not "${value}"`);
+      const pki = await open();
+      await pki.setRenewalLifetime(name, value === "held" ? undefined : Number(value));
+      io.out(`thing ${name}: renewed certificates last ${value === "held" ? "as long as the one they renew" : `${value} days`}`);
+    },
+  },
   crl: {
     usage: "crl",
     summary: "re-sign the CRL of every CA this PKI owns and print the CRL paths (bundle: mosquitto crlfile)",

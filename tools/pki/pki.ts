@@ -718,6 +718,18 @@ export class Pki {
   }
 
 
+  /** The lifetime of the thing's renewed certificates (`thing lifetime`); undefined: the held one's. */
+  async setRenewalLifetime(name: string, days: number | undefined): Promise<void> {
+    if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650)) fail(`a renewal lifetime is 1 to 3650 days, not ${days}`);
+    await this.store.update((reg) => {
+      const thing = reg.things[name];
+      if (!thing) fail(`unknown thing ${name}`);
+      if (days === undefined) delete thing.renewalDays;
+      else thing.renewalDays = days;
+      thing.updatedAt = now();
+    });
+  }
+
   thingState(name: string): ThingState | undefined {
     return this.store.thingState(name)?.state;
   }

@@ -12,7 +12,7 @@ import { decodeRenewalAnswer, type RenewalAnswer } from "../../../../modules/cor
 import { readRegistry } from "../../../../tools/pki/registry";
 import { Pki } from "../../../../tools/pki/pki";
 import { startRenewal } from "../../../../services/renewal/service";
-import type { RenewalService } from "../../../../services/renewal/renewal";
+import { RENEWAL_REQUEST_LIMIT, type RenewalService } from "../../../../services/renewal/renewal";
 import { connectRaw, removeDir, tempDir } from "../../integration/fixtures";
 import { pkiTool, startBrokerProcess, stopAll, thingCredentials, type BrokerProcess, type LogLine } from "../processes";
 
@@ -29,7 +29,8 @@ beforeAll(async () => {
   const pki = await Pki.open(pkiDir);
   await pki.initCa({ intermediate: true });
   await pki.createBrokerCert({ hosts: ["localhost"], ips: ["127.0.0.1"] });
-  for (const name of ["button-a", "button-b", "button-off", "button-gone"]) await pki.createThing(name, { validDays: 5 });
+  for (const name of ["button-a", "button-b", "button-off", "button-gone", "button-farm"]) await pki.createThing(name, { validDays: 5 });
+  await pki.createThing("button-long", { validDays: 400, keyType: "ec" });
   broker = await startBrokerProcess(pkiDir);
   renewal = await startRenewal(
     { brokerUrl: broker.url, servername: undefined, pkiDir, topicPrefix: "pizza" },
@@ -162,5 +163,42 @@ describe("renewal service", () => {
     await b.client.publishAsync("pizza/renew/button-b", "not json", { qos: 1 });
     await waitUntil(() => b.answers.length > before, "the refusal");
     expect(b.answers[before]).toEqual({ v: 1, status: "refused", reason: "bad request: not JSON" });
+  });
+
+  it("farming: asking again and again with the newest certificate gets at most the burst, each as short-lived as the first", async () => {
+    const farm = await button("button-farm");
+    const lifetime = (c: X509Certificate) => new Date(c.validTo).getTime() - new Date(c.validFrom).getTime();
+    const first = certOf("button-farm");
+    let held = first;
+    const answers: RenewalAnswer[] = [];
+    for (let i = 0; i < 10; i++) {
+      const answer = await ask(farm, "button-farm", serialOf(held));
+      answers.push(answer);
+      if (answer.status === "issued") held = new X509Certificate(Buffer.from(base64Decode(answer.cert)!));
+    }
+    const issued = answers.filter((a) => a.status === "issued").length;
+    expect(issued).toBe(RENEWAL_REQUEST_LIMIT.burst);
+    expect(answers.slice(issued)).toEqual(answers.slice(issued).map(() => ({ v: 1, status: "refused", reason: "rate-limited" })));
+    expect(Math.abs(lifetime(held) - lifetime(first))).toBeLessThan(5_000); // 5 days, not a 730-day default
+    expect(readRegistry(pkiDir).certificates.filter((c) => c.thing === "button-farm")).toHaveLength(1 + issued);
+  });
+
+  it("a certificate outside the renewal window is not renewed", async () => {
+    const long = await button("button-long");
+    expect(await ask(long, "button-long", serialOf(certOf("button-long")))).toEqual({ v: 1, status: "refused", reason: "not-due" });
+    expect(readRegistry(pkiDir).certificates.filter((c) => c.thing === "button-long")).toHaveLength(1);
+  });
+
+  it("a revoked service identity stays revoked: the service refuses to start until service create", async () => {
+    await renewal.close();
+    await pkiTool(pkiDir, "thing", "revoke", "renewal");
+    const certificates = readRegistry(pkiDir).certificates.filter((c) => c.thing === "renewal").length;
+    const start = () => startRenewal({ brokerUrl: broker.url, servername: undefined, pkiDir, topicPrefix: "pizza" }, (source, event, fields) => events.push({ source, event, ...fields }));
+    await expect(start()).rejects.toThrow(/identity is REVOKED .*service create renewal/);
+    expect(readRegistry(pkiDir).things.renewal?.state).toBe("REVOKED");
+    expect(readRegistry(pkiDir).certificates.filter((c) => c.thing === "renewal")).toHaveLength(certificates);
+    await pkiTool(pkiDir, "service", "create", "renewal");
+    renewal = await start();
+    expect(readRegistry(pkiDir).things.renewal?.state).toBe("ACTIVE");
   });
 });
