@@ -15,6 +15,7 @@ import fs, { accessSync, constants } from "node:fs";
 import { DEFAULT_MAX_PACKET_BYTES, mosquittoAcl, mosquittoConfig, type MosquittoTlsFiles } from "./config";
 import { killMosquitto, LogLines, spawnMosquitto, stopMosquitto, waitListening, type MosquittoProcess } from "./process";
 import { registrySnapshot, resolveTlsFiles, stageFiles } from "./staging";
+import { PKI_CHANGE_FILES } from "../../tools/pki/store";
 
 export { DEFAULT_MAX_PACKET_BYTES, mosquittoAcl, mosquittoConfig, type MosquittoTlsFiles } from "./config";
 
@@ -225,14 +226,14 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
     throw error;
   }
 
-  // Follow the PKI: `thing revoke`/`deactivate`, `ca import-crl` rewrite registry.json or crl.pem (temp
-  // file + rename, so the directory is watched, not the files); debounced like the embedded broker's.
+  // Follow the PKI: `thing revoke`/`deactivate`, `ca import-crl` commit to the registry store or rewrite
+  // crl.pem (temp file + rename, so the directory is watched, not the files); debounced like the embedded broker's.
   let reloadTimer: NodeJS.Timeout | undefined;
   const watcher =
     options.pkiDir && !options.tls && options.followPki !== false
       ? fs.watch(options.pkiDir, { persistent: false }, (_type, filename) => {
           const name = filename?.toString();
-          if (name !== undefined && name !== "registry.json" && name !== "crl.pem") return;
+          if (name !== undefined && !PKI_CHANGE_FILES.has(name)) return;
           clearTimeout(reloadTimer);
           reloadTimer = setTimeout(() => {
             if (!current) return;

@@ -8,6 +8,7 @@
 // certificate.
 import fs from "node:fs";
 import { Pki } from "../../tools/pki/pki";
+import { PKI_CHANGE_FILES } from "../../tools/pki/store";
 
 export interface TrustSource {
   ca: string[];
@@ -37,8 +38,6 @@ export interface TrustReloadOptions {
   crlRefreshMs?: number;
 }
 
-/** Files in the PKI dir whose change can mean new trust or new thing states. */
-const WATCHED = new Set(["registry.db", "registry.db-wal", "crl.pem"]);
 
 export interface TrustReloader {
   /** Reads and applies now if the trust changed; resolves to what happened. */
@@ -90,7 +89,7 @@ export function watchTrust(options: TrustReloadOptions): TrustReloader {
 
   const watcher = fs.watch(options.dir, { persistent: false }, (_type, filename) => {
     const name = filename?.toString();
-    if (name !== undefined && !WATCHED.has(name)) return;
+    if (name !== undefined && !PKI_CHANGE_FILES.has(name)) return;
     clearTimeout(timer);
     timer = setTimeout(() => changed(`${name ?? "pki dir"} changed`), debounceMs);
   });

@@ -13,6 +13,9 @@ import { migrateLegacyRegistry } from "./migrate";
 import type { CaRecord, CertRecord, RegistryData, ThingRecord, ThingState } from "./registry";
 
 export const REGISTRY_DB = "registry.db";
+/** Files in a PKI dir whose change can mean new trust or new thing states: the store (a commit writes its
+ * write-ahead log; a checkpoint the database) and the CRL bundle. For directory watchers. */
+export const PKI_CHANGE_FILES: ReadonlySet<string> = new Set([REGISTRY_DB, `${REGISTRY_DB}-wal`, "crl.pem"]);
 /** How long a change waits for another process's transaction before failing. */
 const BUSY_TIMEOUT_MS = 30_000;
 /** Longest pause between two tries for the write lock (random, so waiting processes do not move in step). */
