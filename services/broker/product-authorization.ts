@@ -2,18 +2,14 @@
 // store once to every new ACTIVE thing that has none (restaurant.json to the restaurant, device.json to buttons),
 // evaluated by the policy authorizer; or the built-in per-thing topic rules. One place, used by
 // `npm run broker` and `npm run simulate`, so both enforce the same thing.
-import { fileURLToPath } from "node:url";
+import { POLICY_FILES } from "../policies/files";
 import { DEFAULT_TOPIC_PREFIX, RENEWAL_SERVICE_NAME } from "../../modules/core/topics";
 import type { Pki } from "../../tools/pki/pki";
 import type { ThingRecord } from "../../tools/pki/registry";
 import { policyAuthorizerForPki, type PolicyDecisionEvent } from "./policy-authorizer";
 import { type Authorizer, thingTopicAuthorizer } from "./authorizer";
 
-export const POLICY_FILES = {
-  device: fileURLToPath(new URL("../policies/device.json", import.meta.url)),
-  restaurant: fileURLToPath(new URL("../policies/restaurant.json", import.meta.url)),
-  renewal: fileURLToPath(new URL("../policies/renewal.json", import.meta.url)),
-};
+export { POLICY_FILES };
 
 /** The topic prefix the product policies name: the contract's default (modules/core/topics.ts). */
 export const POLICY_TOPIC_PREFIX = DEFAULT_TOPIC_PREFIX;

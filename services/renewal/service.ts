@@ -8,7 +8,7 @@ import { BUTTON_SETTINGS, type SettingsSchema } from "../../modules/core/setting
 import { RENEWAL_SERVICE_NAME } from "../../modules/core/topics";
 import { Pki, type ThingFiles } from "../../tools/pki/pki";
 import { parseMqttsUrl } from "../net/broker-url";
-import { POLICY_FILES } from "../broker/product-authorization";
+import { POLICY_FILES } from "../policies/files";
 import { isMainModule, runServiceCli, type EventSink } from "../runtime";
 import { commandHelp, parseCommandLine, pickSettings } from "../settings-cli";
 import { startRenewalService, type RenewalService } from "./renewal";

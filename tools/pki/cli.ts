@@ -575,7 +575,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return (await command.run(ctx)) ?? 0;
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    io.err(`error: ${message.split("\n")[0]}${e instanceof PkiError ? "" : " (unexpected)"}`);
+    io.err(`error: ${message.split("\n")[0]}${e instanceof PkiError || e instanceof UsageError ? "" : " (unexpected)"}`);
     return e instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
   }
 }

@@ -12,7 +12,7 @@ import {
 } from "../policy/evaluate";
 import { isKnownAction, MQTT_ACTIONS } from "../policy/parse";
 import { POLICY_STORE_USAGE, indent, policyStoreCommand } from "./policy-store-cli";
-import { EXIT_FAILURE, EXIT_USAGE, renameDeprecatedFlags } from "../cli/conventions";
+import { EXIT_FAILURE, EXIT_USAGE, renameDeprecatedFlags, UsageError } from "../cli/conventions";
 
 const HELP = `Usage:
   npm run policy -- explain --policy <file> [--policy <file2> …] --client-id <id>
@@ -50,7 +50,6 @@ export interface CliIo {
 
 const defaultIo: CliIo = { out: (l) => console.log(l), err: (l) => console.error(l) };
 
-class UsageError extends Error {}
 
 /** A policy file that cannot be read: a failure (exit 1), not a usage error. */
 class PolicyFileError extends Error {}
