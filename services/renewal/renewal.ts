@@ -40,6 +40,18 @@ export interface RenewalServiceOptions {
  */
 export const RENEWAL_REQUEST_LIMIT = { burst: 4, refillMs: 15 * 60_000 };
 
+/** True while `thing` is within the limit; full buckets are forgotten so the map stays small. */
+function perThingLimit(limit: { burst: number; refillMs: number }): (thing: string) => boolean {
+  const buckets = new Map<string, TokenBucket>();
+  return (thing) => {
+    const now = Date.now();
+    for (const [name, bucket] of buckets) if (bucket.isFull(now)) buckets.delete(name);
+    let bucket = buckets.get(thing);
+    if (!bucket) buckets.set(thing, (bucket = new TokenBucket({ burst: limit.burst, perMs: 1 / limit.refillMs, now })));
+    return bucket.take(now);
+  };
+}
+
 export interface RenewalService {
   readonly issued: number;
   readonly refused: number;
@@ -54,15 +66,7 @@ export async function startRenewalService(options: RenewalServiceOptions): Promi
   const stats = { issued: 0, refused: 0 };
   let queue = Promise.resolve();
   const limit = options.requestLimit ?? RENEWAL_REQUEST_LIMIT;
-  const buckets = new Map<string, TokenBucket>();
-  /** False when `thing` has asked too often; forgets full buckets so the map stays small. */
-  const allowed = (thing: string): boolean => {
-    const now = Date.now();
-    for (const [name, bucket] of buckets) if (bucket.isFull(now)) buckets.delete(name);
-    let bucket = buckets.get(thing);
-    if (!bucket) buckets.set(thing, (bucket = new TokenBucket({ burst: limit.burst, perMs: 1 / limit.refillMs, now })));
-    return bucket.take(now);
-  };
+  const allowed = perThingLimit(limit);
 
   const client = new MqttClient(
     () => openTlsStream({ host: broker.host, port: broker.port, ...(options.servername ? { servername: options.servername } : {}), ca: options.ca, cert: options.cert, key: options.key }),
@@ -114,7 +118,26 @@ export async function startRenewalService(options: RenewalServiceOptions): Promi
       .catch((error: Error) => options.log("renewal-failed", { topic, reason: error.message }));
   });
 
-  await new Promise<void>((resolve, reject) => {
+  await subscribed(client, options);
+
+  return {
+    get issued() {
+      return stats.issued;
+    },
+    get refused() {
+      return stats.refused;
+    },
+    async close() {
+      await queue;
+      await client.endAsync();
+    },
+  };
+}
+
+/** Resolves once the client is connected and subscribed to every renew topic; rejects on refusal or timeout. */
+function subscribed(client: MqttClient, options: RenewalServiceOptions): Promise<void> {
+  const prefix = options.topicPrefix;
+  return new Promise<void>((resolve, reject) => {
     let started = false;
     const timer = setTimeout(() => {
       if (started) return;
@@ -146,17 +169,4 @@ export async function startRenewalService(options: RenewalServiceOptions): Promi
       if (!started) options.log("disconnected", { reason: "before subscribing; retrying" });
     });
   });
-
-  return {
-    get issued() {
-      return stats.issued;
-    },
-    get refused() {
-      return stats.refused;
-    },
-    async close() {
-      await queue;
-      await client.endAsync();
-    },
-  };
 }

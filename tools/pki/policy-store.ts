@@ -182,22 +182,24 @@ export function openPolicyStore(registry: RegistryStore): PolicyStore {
       });
     },
 
-    list() {
-      const attachments = registry.read().attachments;
-      const names = existsSync(dir)
-        ? readdirSync(dir)
-            .filter((f) => f.endsWith(".json"))
-            .map((f) => f.slice(0, -".json".length))
-            .sort()
-        : [];
-      return names.map((name) => ({
-        name,
-        things: Object.keys(attachments)
-          .filter((t) => attachments[t]!.includes(name))
-          .sort(),
-      }));
-    },
+    list: () => listPolicies(dir, registry.read().attachments),
   };
+}
+
+/** Every policy document in `dir` with the things it is attached to. */
+function listPolicies(dir: string, attachments: Record<string, string[]>): { name: string; things: string[] }[] {
+  const names = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith(".json"))
+        .map((f) => f.slice(0, -".json".length))
+        .sort()
+    : [];
+  return names.map((name) => ({
+    name,
+    things: Object.keys(attachments)
+      .filter((t) => attachments[t]!.includes(name))
+      .sort(),
+  }));
 }
 
 /**
