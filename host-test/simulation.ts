@@ -19,6 +19,7 @@ import type { TlsCredentials } from "./device/tls-transport";
 import type { SimulateConfig } from "./config";
 import { DEFAULT_MENU, startRestaurant, type DecidePolicy, type Restaurant, type RestaurantEvent } from "../services/restaurant/restaurant";
 import { DEV_DEVICE, ensureDevPki, type DevPki } from "../tools/pki/dev";
+import { hasRegistry } from "../tools/pki/registry";
 import { startRenewal } from "../services/renewal/service";
 import type { RenewalService } from "../services/renewal/renewal";
 import type { RenewalEvent } from "../modules/core/renewal";
@@ -89,7 +90,7 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
     let dev: DevPki | undefined;
     let pkiCreated = false;
     if (embedded) {
-      pkiCreated = !fs.existsSync(path.join(config.pkiDir, "registry.json"));
+      pkiCreated = !hasRegistry(config.pkiDir);
       // A device identity is made only for the built-in button: a certificate given with --cert is the
       // device's own (e.g. from a registered CA), and a dev thing of the same name would shadow it.
       dev = await ensureDevPki(config.pkiDir, config.cert ? {} : { deviceName: thingName });
@@ -129,7 +130,7 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
     if (dev) {
       const log = hooks.log("renewal");
       const started = await startRenewal(
-        { brokerUrl, servername: config.servername, pkiDir: config.pkiDir, topicPrefix: config.button.topicPrefix, days: 730 },
+        { brokerUrl, servername: config.servername, pkiDir: config.pkiDir, topicPrefix: config.button.topicPrefix },
         (_source, event, fields) => log.info(`${event} ${JSON.stringify(fields ?? {})}`),
       );
       closers.push(() => started.close());
@@ -186,14 +187,14 @@ async function startEmbeddedBroker(config: SimulateConfig, dev: DevPki, hooks: S
   const simulateLog = hooks.log("simulate");
   const rules = config.button.topicPrefix === POLICY_TOPIC_PREFIX ? "policy" : "builtin";
   if (rules === "builtin") simulateLog.info(`topic prefix ${config.button.topicPrefix}: built-in per-thing rules instead of the product policies`);
-  const { authorizer } = productAuthorization({
+  const { authorizer, attachDefaults } = productAuthorization({
     pki,
-    pkiDir: config.pkiDir,
     rules,
     defaultPolicies: true,
     topicPrefix: config.button.topicPrefix,
     log: (event, fields) => simulateLog.info(`${event} ${JSON.stringify(fields)}`),
   });
+  await attachDefaults();
   return startBroker({
     host: "127.0.0.1",
     port: 0,

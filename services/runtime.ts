@@ -2,6 +2,7 @@
 // everything that happens (never a private key or a payload): readable on a terminal (time, level, event,
 // the key fields), one JSON object when piped or with --json, as pino / pino-pretty do; command-line
 // errors on stderr with exit code 2, and a clean exit 0 on SIGINT/SIGTERM.
+import { UsageError } from "../tools/cli/conventions";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Log } from "../modules/core/ports";
@@ -107,7 +108,7 @@ export function jsonLog(sink: EventSink, source: string): Log {
 }
 
 /** A wrong command line: printed as one line plus a hint, exit code 2. */
-export class UsageError extends Error {}
+export { UsageError };
 
 /** True when `moduleUrl` (import.meta.url) is the script node was started with. */
 export function isMainModule(moduleUrl: string): boolean {

@@ -1,7 +1,6 @@
 // What the MQTT services that run next to the PKI (renewal, jobs) share: the broker setting, and their
 // reserved service identity, issued from the PKI on first run with its product policy attached once.
 import { Pki, type ThingFiles } from "../tools/pki/pki";
-import { openPolicyStore } from "../tools/policy/store";
 import type { SettingsSchema } from "../modules/core/settings";
 import { parseMqttsUrl } from "./net/broker-url";
 
@@ -25,8 +24,10 @@ export const BROKER_SETTINGS: SettingsSchema["settings"] = [
 ];
 
 /**
- * The PKI in `pkiDir` and the service's identity in it: issued (EC key) when missing or no longer ACTIVE,
- * refused when deactivated on purpose; `policyFile` attached the first time the service is seen.
+ * The PKI in `pkiDir` and the service's identity in it, issued (EC key) on first run only, with
+ * `policyFile` attached the first time the service is seen. An identity that an operator revoked or
+ * deactivated stays so: the service refuses to start until `npm run pki -- service create <name>` issues
+ * a new one.
  */
 export async function ensureServiceIdentity(
   pkiDir: string,
@@ -36,13 +37,22 @@ export async function ensureServiceIdentity(
 ): Promise<{ pki: Pki; files: ThingFiles & { keyPath: string } }> {
   const pki = await Pki.open(pkiDir);
   if (!pki.hasCa()) throw new Error(`no CA in ${pkiDir}: start "npm run broker" once (it creates the PKI) or run "npm run pki -- ca init"`);
-  let files = pki.thingFiles(name);
-  if (!files?.keyPath || pki.thingState(name) !== "ACTIVE") {
-    if (pki.thingState(name) === "INACTIVE") throw new Error(`the ${name} service's identity is deactivated in ${pkiDir}`);
-    files = await pki.createService(name, { keyType: "ec" });
-    log("identity-created", { thing: name, certificate: files.certPath });
-  }
-  const attached = openPolicyStore(pkiDir).attachDefaultOnce(policyFile, name);
+  const files = await serviceIdentity(pki, name, log);
+  const attached = await pki.policies.attachDefaultOnce(policyFile, name);
   if (attached) log("policy-attached", { thing: name, policy: attached.name });
-  return { pki, files: files as ThingFiles & { keyPath: string } };
+  return { pki, files };
+}
+
+async function serviceIdentity(pki: Pki, name: string, log: (event: string, fields: Record<string, unknown>) => void): Promise<ThingFiles & { keyPath: string }> {
+  const state = pki.thingState(name);
+  if (state === undefined) {
+    const created = await pki.createService(name, { keyType: "ec" });
+    log("identity-created", { thing: name, certificate: created.certPath });
+    return created as ThingFiles & { keyPath: string };
+  }
+  const files = pki.thingFiles(name);
+  const renew = `"npm run pki -- --pki-dir ${pki.dir} service create ${name}"`;
+  if (state !== "ACTIVE") throw new Error(`the ${name} service's identity is ${state} in ${pki.dir}; to run the service again, issue it a new one: ${renew}`);
+  if (!files?.keyPath) throw new Error(`the ${name} service's identity in ${pki.dir} has no private key; issue a new one: ${renew}`);
+  return files as ThingFiles & { keyPath: string };
 }

@@ -15,6 +15,7 @@ import fs, { accessSync, constants } from "node:fs";
 import { DEFAULT_MAX_PACKET_BYTES, mosquittoAcl, mosquittoConfig, type MosquittoTlsFiles } from "./config";
 import { killMosquitto, LogLines, spawnMosquitto, stopMosquitto, waitListening, type MosquittoProcess } from "./process";
 import { registrySnapshot, resolveTlsFiles, stageFiles, type StagedFiles } from "./staging";
+import { PKI_CHANGE_FILES } from "../../tools/pki/store";
 
 export { DEFAULT_MAX_PACKET_BYTES, mosquittoAcl, mosquittoConfig, type MosquittoTlsFiles } from "./config";
 
@@ -172,7 +173,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
     throw error;
   }
 
-  // Follow the PKI (watchPki): the registry and CRLs are reloaded with SIGHUP.
+  // Follow the PKI (watchPki): `thing revoke`/`deactivate` commit to the registry store, `ca import-crl`
+  // rewrites crl.pem; mosquitto reloads them with SIGHUP.
   const watcher =
     options.pkiDir && !options.tls && options.followPki !== false
       ? watchPki(options.pkiDir, log, () => {
@@ -324,7 +326,7 @@ function watchPki(pkiDir: string, log: LogLines, onChange: () => void): { close(
   let timer: NodeJS.Timeout | undefined;
   const watcher = fs.watch(pkiDir, { persistent: false }, (_type, filename) => {
     const name = filename?.toString();
-    if (name !== undefined && name !== "registry.json" && name !== "crl.pem") return;
+    if (name !== undefined && !PKI_CHANGE_FILES.has(name)) return;
     clearTimeout(timer);
     timer = setTimeout(onChange, 150);
   });

@@ -24,7 +24,7 @@ const COMMANDS: Array<[name: string, script: string, prefix: string[]]> = [
   ["broker", "services/broker/service.ts", []],
   ["restaurant", "services/restaurant/service.ts", []],
   ["pki", "tools/pki/cli.ts", ["thing", "list"]],
-  ["policy", "tools/policy/cli.ts", ["check"]],
+  ["policy", "tools/pki/policy-cli.ts", ["check"]],
   ["bench", "host-test/bench/bench.ts", []],
   ["firmware", "tools/firmware/cli.ts", ["host"]],
   ["release", "tools/release/cli.ts", ["status"]],
@@ -48,9 +48,9 @@ describe("the PKI directory is --pki-dir", () => {
     expect(run("tools/pki/cli.ts", "--pki-dir", pkiDir, "ca", "init").status).toBe(0);
     const viaDir = run("tools/pki/cli.ts", "--dir", pkiDir, "thing", "list", "--json");
     expect([viaDir.status, viaDir.stderr]).toEqual([0, "note: --dir is deprecated, use --pki-dir\n"]);
-    const viaPki = run("tools/policy/cli.ts", "list", "--pki", pkiDir);
+    const viaPki = run("tools/pki/policy-cli.ts", "list", "--pki", pkiDir);
     expect([viaPki.status, viaPki.stderr]).toEqual([0, "note: --pki is deprecated, use --pki-dir\n"]);
-    expect(run("tools/policy/cli.ts", "list", "--pki-dir", pkiDir).stdout).toBe(viaPki.stdout);
+    expect(run("tools/pki/policy-cli.ts", "list", "--pki-dir", pkiDir).stdout).toBe(viaPki.stdout);
   });
 
   it.each([
@@ -58,7 +58,7 @@ describe("the PKI directory is --pki-dir", () => {
     ["broker", "services/broker/service.ts"],
     ["restaurant", "services/restaurant/service.ts"],
     ["pki", "tools/pki/cli.ts"],
-    ["policy", "tools/policy/cli.ts"],
+    ["policy", "tools/pki/policy-cli.ts"],
   ])("%s --help documents --pki-dir", (_name, script) => {
     expect(run(script, "--help").stdout).toContain("--pki-dir");
   });

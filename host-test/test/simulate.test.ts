@@ -62,7 +62,7 @@ describe("npm run simulate (script mode)", () => {
     expect(objects.some((o) => o.source === "restaurant" && o.event === "ack-published")).toBe(true);
 
     // First run created the dev PKI; the orders are in the state dir's database.
-    expect(fs.existsSync(path.join(pkiDir, "registry.json"))).toBe(true);
+    expect(fs.existsSync(path.join(pkiDir, "registry.db"))).toBe(true);
     const db = new OrderDb({ path: path.join(stateDir, "restaurant.db") });
     try {
       expect(db.all().map((o) => o.orderId)).toEqual(summary.clicks.map((c: any) => c.orderId));

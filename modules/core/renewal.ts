@@ -22,6 +22,8 @@ import { CLOCK_SET_AFTER_MS } from "./wall-clock";
 export const RENEWED_CERT_KEY = "renewedCert";
 export const MAX_STORED_CERT_CHARS = 4000;
 export const MAX_RENEWAL_ANSWER_BYTES = 8192;
+/** A device asks for a renewal when fewer than this many days are left; the renewal service holds it to that. */
+export const RENEWAL_WINDOW_DAYS = 60;
 const DAY = 86_400_000;
 /** The PKI backdates notBefore by 5 minutes; allow the device's SNTP clock the same slack. */
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -105,7 +107,7 @@ export interface CertificateRenewalOptions {
   /** A connector whose connections present `current()` (the host reads it at each connect). */
   connector: MqttConnector;
   log: Log;
-  /** Renew when fewer than this many days are left. Default 60. */
+  /** Renew when fewer than this many days are left. Default RENEWAL_WINDOW_DAYS. */
   windowDays?: number;
   /** How long to wait for the answer once connected. Default 20 s. */
   answerTimeoutMs?: number;
@@ -156,7 +158,7 @@ export class CertificateRenewal {
   due(): boolean {
     const now = this.o.clock.now();
     if (now < CLOCK_SET_AFTER_MS) return false;
-    return this.currentWithFields().fields.notAfter - now <= (this.o.windowDays ?? 60) * DAY;
+    return this.currentWithFields().fields.notAfter - now <= (this.o.windowDays ?? RENEWAL_WINDOW_DAYS) * DAY;
   }
 
   /** True while a renewal connection is open. */

@@ -4,8 +4,9 @@
 // applies to the next connection without restarting the broker. Fails closed: a policy that cannot be
 // loaded or parsed denies everything for that connection, naming the policy.
 import type { Authorizer, ClientIdentity, Decision } from "./authorizer";
-import { type ConnectionContext, type Decision as PolicyDecision, type NamedPolicy, evaluate, parsePolicy } from "../../tools/policy/evaluate";
-import { hexOf, openPolicyStore, registryAttachment } from "../../tools/policy/store";
+import { type ConnectionContext, type Decision as PolicyDecision, type NamedPolicy, evaluate, hexOf, parsePolicy } from "../../tools/policy/evaluate";
+import { registryAttachment } from "../../tools/pki/policy-store";
+import type { Pki } from "../../tools/pki/pki";
 
 export interface PolicyDecisionEvent {
   action: string;
@@ -128,15 +129,14 @@ export function policyAuthorizer(opts: PolicyAuthorizerOptions): Authorizer {
 
 /** The policy authorizer over a PKI dir: policies from its policy store, IsAttached from its registry. */
 export function policyAuthorizerForPki(opts: {
-  pkiDir: string;
+  pki: Pki;
   region?: string;
   account?: string;
   log?: (event: PolicyDecisionEvent) => void;
 }): Authorizer {
-  const store = openPolicyStore(opts.pkiDir);
   return policyAuthorizer({
-    policiesFor: (thing) => store.attached(thing),
-    isAttached: registryAttachment(opts.pkiDir),
+    policiesFor: (thing) => opts.pki.policies.attached(thing),
+    isAttached: registryAttachment(opts.pki.store),
     region: opts.region ?? "*",
     account: opts.account ?? "*",
     ...(opts.log ? { log: opts.log } : {}),

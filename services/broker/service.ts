@@ -133,7 +133,6 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
 
   const { authorizer, attachDefaults } = productAuthorization({
     pki,
-    pkiDir: config.pkiDir,
     rules: config.rules,
     defaultPolicies: config.defaultPolicies,
     topicPrefix: config.topicPrefix,
@@ -142,6 +141,7 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
     log,
     onDecision: (decision) => sink("policy", "authz", { ...decision }),
   });
+  await attachDefaults();
 
   const initial = pki.trustMaterial();
   if (initial.missingCrl.length > 0) {
@@ -176,6 +176,7 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
     trust = watchTrust({
       dir: config.pkiDir,
       read: () => ({ ...pki.trustMaterial(), server: readServer() }),
+      generation: () => pki.store.generation(),
       apply: (material) => {
         if (material.server && material.server.cert !== served) {
           broker.updateCertificate(material.server);
@@ -186,7 +187,7 @@ export async function startBrokerService(config: BrokerServiceConfig, sink: Even
         broker.updateTrust(material);
       },
       onChange: () => {
-        attachDefaults();
+        void attachDefaults();
         // A thing deactivated or revoked in the registry loses its open connections too.
         void broker.revalidate("registry changed");
       },

@@ -1,12 +1,14 @@
 // Keeps a running broker's trust (CAs, CRLs) in step with its PKI directory, without a restart.
-// The PKI tool (another process) rewrites registry.json and crl.pem (temp file + rename) whenever it
-// revokes a thing, registers a CA or re-signs the CRLs. We watch the directory (not the files: a rename
-// replaces the inode a file watch would hold), debounce the burst of events one command makes, read the
-// trust material fresh and hand it to the broker only if it changed. A poll backs the watch up (fs.watch
-// can miss events on some file systems), and the CRLs are re-signed before they expire: an expired CRL
-// makes OpenSSL refuse every certificate.
+// The PKI tool (another process) commits to the registry store (registry.db and its write-ahead log) and
+// rewrites crl.pem (temp file + rename) whenever it revokes a thing, registers a CA or re-signs the CRLs.
+// We watch the directory (not the files: a rename replaces the inode a file watch would hold), debounce
+// the burst of events one command makes, read the trust material fresh and hand it to the broker only if it
+// changed. A poll of the store's change counter backs the watch up (fs.watch can miss events on some file
+// systems), and the CRLs are re-signed before they expire: an expired CRL makes OpenSSL refuse every
+// certificate.
 import fs from "node:fs";
 import { Pki } from "../../tools/pki/pki";
+import { PKI_CHANGE_FILES } from "../../tools/pki/store";
 
 export interface TrustSource {
   ca: string[];
@@ -28,14 +30,14 @@ export interface TrustReloadOptions {
   log(event: string, fields: Record<string, unknown>): void;
   /** Quiet time after the last file event before reloading. */
   debounceMs?: number;
+  /** The registry store's change counter (RegistryStore.generation): polled, a change means a reload. */
+  generation?(): number;
   /** Fallback poll; 0 disables. */
   pollMs?: number;
   /** How often to re-sign CRLs that are close to their nextUpdate (Pki.open does it); 0 disables. */
   crlRefreshMs?: number;
 }
 
-/** Files in the PKI dir whose change can mean new trust or new thing states. */
-const WATCHED = new Set(["registry.json", "crl.pem"]);
 
 export interface TrustReloader {
   /** Reads and applies now if the trust changed; resolves to what happened. */
@@ -73,8 +75,10 @@ export function watchTrust(options: TrustReloadOptions): TrustReloader {
     return "updated";
   };
 
+  let generation = options.generation?.();
   const changed = (trigger: string) => {
     if (closed) return;
+    generation = options.generation?.() ?? generation;
     try {
       options.onChange?.();
     } catch (error) {
@@ -85,14 +89,26 @@ export function watchTrust(options: TrustReloadOptions): TrustReloader {
 
   const watcher = fs.watch(options.dir, { persistent: false }, (_type, filename) => {
     const name = filename?.toString();
-    if (name !== undefined && !WATCHED.has(name)) return;
+    if (name !== undefined && !PKI_CHANGE_FILES.has(name)) return;
     clearTimeout(timer);
     timer = setTimeout(() => changed(`${name ?? "pki dir"} changed`), debounceMs);
   });
   watcher.on("error", (error) => options.log("trust-watch-error", { reason: error.message, action: "polling only" }));
 
-  const pollMs = options.pollMs ?? 30_000;
-  const poll = pollMs > 0 ? setInterval(() => changed("poll"), pollMs) : undefined;
+  const pollMs = options.pollMs ?? (options.generation ? 1_000 : 30_000);
+  const poll =
+    pollMs > 0
+      ? setInterval(() => {
+          if (options.generation) {
+            // A read of one row: cheap enough to poll every second, so no change waits for the watch.
+            const now = options.generation();
+            if (now === generation) return;
+            generation = now;
+            return changed("registry changed");
+          }
+          changed("poll");
+        }, pollMs)
+      : undefined;
   poll?.unref();
 
   const crlRefreshMs = options.crlRefreshMs ?? 3_600_000;

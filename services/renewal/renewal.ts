@@ -4,7 +4,9 @@
 // the certificate the button holds (its serial); the service renews it only while that certificate is the
 // thing's, ACTIVE, unexpired and from a CA it holds (tools/pki/renew.ts), and answers on
 // <prefix>/renewed/<thing> with a certificate for the same public key and subject, recorded in the registry.
-// Requests are handled one at a time: the registry is one file.
+// It renews only inside the device's renewal window, answers a repeated request with the certificate it
+// already issued, keeps the held certificate's lifetime, and limits how often one thing may ask
+// (RENEWAL_REQUEST_LIMIT). Requests are handled one at a time.
 import { MqttClient } from "mqtt";
 import { base64Encode } from "../../modules/core/der";
 import { decodeRenewalRequest, encodeRenewalAnswer } from "../../modules/core/renewal";
@@ -13,6 +15,7 @@ import { x509 } from "../../tools/pki/crypto";
 import { Pki } from "../../tools/pki/pki";
 import { renewThingCertificate } from "../../tools/pki/renew";
 import { parseMqttsUrl } from "../net/broker-url";
+import { TokenBucket } from "../token-bucket";
 import { openTlsStream, type PemInput } from "../net/tls-stream";
 
 export interface RenewalServiceOptions {
@@ -23,11 +26,30 @@ export interface RenewalServiceOptions {
   key: PemInput;
   pkiDir: string;
   topicPrefix: string;
-  /** Validity of a renewed certificate. Default: the PKI's device default (730 days). */
-  validDays?: number;
+  /** Requests one thing may make: `burst` at once, then one per `refillMs`. Default RENEWAL_REQUEST_LIMIT. */
+  requestLimit?: { burst: number; refillMs: number };
   /** Give up starting when not subscribed by then. Default 15 s. */
   startTimeoutMs?: number;
   log(event: string, fields: Record<string, unknown>): void;
+}
+
+/**
+ * A device asks once when its certificate enters the renewal window, again after a lost answer, and at
+ * most every few hours after a failure: 4 requests at once, then one every 15 minutes, is far above that
+ * and far below what it takes to fill the registry.
+ */
+export const RENEWAL_REQUEST_LIMIT = { burst: 4, refillMs: 15 * 60_000 };
+
+/** True while `thing` is within the limit; full buckets are forgotten so the map stays small. */
+function perThingLimit(limit: { burst: number; refillMs: number }): (thing: string) => boolean {
+  const buckets = new Map<string, TokenBucket>();
+  return (thing) => {
+    const now = Date.now();
+    for (const [name, bucket] of buckets) if (bucket.isFull(now)) buckets.delete(name);
+    let bucket = buckets.get(thing);
+    if (!bucket) buckets.set(thing, (bucket = new TokenBucket({ burst: limit.burst, perMs: 1 / limit.refillMs, now })));
+    return bucket.take(now);
+  };
 }
 
 export interface RenewalService {
@@ -43,6 +65,8 @@ export async function startRenewalService(options: RenewalServiceOptions): Promi
   const broker = parseMqttsUrl(options.brokerUrl);
   const stats = { issued: 0, refused: 0 };
   let queue = Promise.resolve();
+  const limit = options.requestLimit ?? RENEWAL_REQUEST_LIMIT;
+  const allowed = perThingLimit(limit);
 
   const client = new MqttClient(
     () => openTlsStream({ host: broker.host, port: broker.port, ...(options.servername ? { servername: options.servername } : {}), ca: options.ca, cert: options.cert, key: options.key }),
@@ -57,13 +81,18 @@ export async function startRenewalService(options: RenewalServiceOptions): Promi
   const handle = async (topic: string, payload: Uint8Array) => {
     const thing = thingOfRenewTopic(prefix, topic);
     if (thing === undefined) return options.log("ignored", { topic, reason: "not a renew topic" });
+    if (!allowed(thing)) {
+      stats.refused++;
+      options.log("renewal-refused", { thing, refusal: "rate-limited", reason: `more than ${limit.burst} requests, then one per ${limit.refillMs / 60_000} min` });
+      return answer(thing, encodeRenewalAnswer({ status: "refused", reason: "rate-limited" }));
+    }
     const request = decodeRenewalRequest(payload);
     if (!request.ok) {
       stats.refused++;
       options.log("renewal-refused", { thing, reason: `bad request: ${request.reason}` });
       return answer(thing, encodeRenewalAnswer({ status: "refused", reason: `bad request: ${request.reason}` }));
     }
-    const result = await renewThingCertificate(pki, thing, { serial: request.value.serial }, options.validDays ? { validDays: options.validDays } : {});
+    const result = await renewThingCertificate(pki, thing, { serial: request.value.serial });
     if (!result.ok) {
       stats.refused++;
       options.log("renewal-refused", { thing, serial: request.value.serial, refusal: result.refusal, reason: result.reason });
@@ -89,7 +118,26 @@ export async function startRenewalService(options: RenewalServiceOptions): Promi
       .catch((error: Error) => options.log("renewal-failed", { topic, reason: error.message }));
   });
 
-  await new Promise<void>((resolve, reject) => {
+  await subscribed(client, options);
+
+  return {
+    get issued() {
+      return stats.issued;
+    },
+    get refused() {
+      return stats.refused;
+    },
+    async close() {
+      await queue;
+      await client.endAsync();
+    },
+  };
+}
+
+/** Resolves once the client is connected and subscribed to every renew topic; rejects on refusal or timeout. */
+function subscribed(client: MqttClient, options: RenewalServiceOptions): Promise<void> {
+  const prefix = options.topicPrefix;
+  return new Promise<void>((resolve, reject) => {
     let started = false;
     const timer = setTimeout(() => {
       if (started) return;
@@ -121,17 +169,4 @@ export async function startRenewalService(options: RenewalServiceOptions): Promi
       if (!started) options.log("disconnected", { reason: "before subscribing; retrying" });
     });
   });
-
-  return {
-    get issued() {
-      return stats.issued;
-    },
-    get refused() {
-      return stats.refused;
-    },
-    async close() {
-      await queue;
-      await client.endAsync();
-    },
-  };
 }

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { BUTTON_SETTINGS, type SettingsSchema } from "../../modules/core/settings";
 import { RENEWAL_SERVICE_NAME } from "../../modules/core/topics";
-import { POLICY_FILES } from "../broker/product-authorization";
+import { POLICY_FILES } from "../policies/files";
 import { isMainModule, runServiceCli, type EventSink } from "../runtime";
 import { BROKER_SETTINGS, ensureServiceIdentity } from "../service-identity";
 import { commandHelp, parseCommandLine, pickSettings } from "../settings-cli";
@@ -17,7 +17,6 @@ export interface RenewalServiceConfig {
   servername: string | undefined;
   pkiDir: string;
   topicPrefix: string;
-  days: number;
 }
 
 export const RENEWAL_SETTINGS: SettingsSchema = {
@@ -25,7 +24,6 @@ export const RENEWAL_SETTINGS: SettingsSchema = {
     ...BROKER_SETTINGS,
     { key: "pkiDir", type: "path", default: "certs", help: "the PKI that issued the buttons' certificates (its CA signs the renewals)" },
     ...pickSettings(BUTTON_SETTINGS, ["topicPrefix"]),
-    { key: "days", type: "integer", default: 730, min: 1, max: 36_500, help: "validity of a renewed certificate, in days" },
   ],
   rules: [],
 };
@@ -49,7 +47,6 @@ export function parseRenewalArgs(argv: string[], cwd = process.cwd()): RenewalSe
     servername: v.servername as string | undefined,
     pkiDir: v.pkiDir as string,
     topicPrefix: v.topicPrefix as string,
-    days: v.days as number,
   };
 }
 
@@ -65,9 +62,26 @@ export async function startRenewal(config: RenewalServiceConfig, sink: EventSink
     key: read(files.keyPath),
     pkiDir: path.resolve(config.pkiDir),
     topicPrefix: config.topicPrefix,
-    validDays: config.days,
     log,
   });
+}
+
+/**
+ * The service's own identity: issued on first run only. One that an operator deactivated or revoked stays
+ * so: the service refuses to start until `npm run pki -- service create renewal` issues a new one.
+ */
+async function serviceIdentity(pki: Pki, log: (event: string, fields: Record<string, unknown>) => void): Promise<ThingFiles> {
+  const state = pki.thingState(RENEWAL_SERVICE_NAME);
+  const files = pki.thingFiles(RENEWAL_SERVICE_NAME);
+  if (state === undefined) {
+    const created = await pki.createService(RENEWAL_SERVICE_NAME, { keyType: "ec" });
+    log("identity-created", { thing: RENEWAL_SERVICE_NAME, certificate: created.certPath });
+    return created;
+  }
+  const renew = `"npm run pki -- --pki-dir ${pki.dir} service create ${RENEWAL_SERVICE_NAME}"`;
+  if (state !== "ACTIVE") throw new Error(`the renewal service's identity is ${state} in ${pki.dir}; to run the service again, issue it a new one: ${renew}`);
+  if (!files?.keyPath) throw new Error(`the renewal service's identity in ${pki.dir} has no private key; issue a new one: ${renew}`);
+  return files;
 }
 
 if (isMainModule(import.meta.url)) {

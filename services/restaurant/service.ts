@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { BUTTON_SETTINGS, type SettingsSchema } from "../../modules/core/settings";
 import { isValidThingName, RESTAURANT_NAME } from "../../modules/core/topics";
-import { REGISTRY_FILE } from "../../tools/pki/registry";
+import { hasRegistry } from "../../tools/pki/registry";
 import { Pki } from "../../tools/pki/pki";
 import { parseMqttsUrl } from "../net/broker-url";
 import { startKitchen, type KitchenServer } from "./kitchen/server";
@@ -145,7 +145,7 @@ export function parseRestaurantArgs(
     }
   }
   // With the dev PKI (or --pki-dir), its registry says which things were deactivated or revoked since.
-  const registryDir = (!anyGiven || line.given.has("pkiDir")) && fs.existsSync(path.join(pkiDir, REGISTRY_FILE)) ? pkiDir : undefined;
+  const registryDir = (!anyGiven || line.given.has("pkiDir")) && hasRegistry(pkiDir) ? pkiDir : undefined;
   return {
     brokerUrl,
     ...files,

@@ -7,6 +7,11 @@
 //   (machine-readable output), --no-color (or NO_COLOR). Other spellings of them (--dir, --pki, --eta) are
 //   deprecated aliases that print a one-line notice on stderr, so existing scripts keep running.
 
+/** A command line that cannot be run as given (unknown flag, missing value, bad argument): exit 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;

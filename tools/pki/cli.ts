@@ -11,7 +11,7 @@ import { readUserText, writePublic } from "./files";
 import { createCsr, Pki, type ThingState } from "./pki";
 import { parseCertificate, type KeyType } from "./crypto";
 import type { VerifyResult } from "./verify";
-import { policyStoreCommand } from "../policy/store-cli";
+import { policyStoreCommand } from "./policy-store-cli";
 import { setupDevice, shortPath } from "./device-setup";
 import { auditPki, auditTable, DEFAULT_AUDIT_WINDOWS } from "./audit";
 import { renewBrokerCert } from "./renew";
@@ -114,7 +114,7 @@ function printVerify(io: CliIo, file: string, r: VerifyResult): void {
   io.out(r.ok ? "result: OK" : `result: FAILED (${r.message})`);
 }
 
-/** `policy attach|detach|list`: the AWS IoT policy store under <dir>/policies (tools/policy/store.ts). */
+/** `policy attach|detach|list`: the AWS IoT policy store under <dir>/policies (tools/pki/policy-store.ts). */
 function policyCommand(sub: string, usage: string, summary: string, args: [number, number], options: Options = {}, optionHelp: string[] = []): Command {
   return {
     usage,
@@ -323,6 +323,18 @@ const commands: Record<string, Command> = {
   "thing deactivate": setState("INACTIVE", "deactivate"),
   "thing activate": setState("ACTIVE", "activate"),
   "thing revoke": setState("REVOKED", "revoke"),
+  "thing lifetime": {
+    usage: "thing lifetime <name> <days | held>",
+    summary: "how long the thing's renewed certificates last (default \"held\": as long as the one it renews)",
+    args: [2, 2],
+    async run({ args, io, open }) {
+      const [name, value] = args as [string, string];
+      if (value !== "held" && !/^\d+$/.test(value)) usageFail(`lifetime must be a number of days or "held", not "${value}"`);
+      const pki = await open();
+      await pki.setRenewalLifetime(name, value === "held" ? undefined : Number(value));
+      io.out(`thing ${name}: renewed certificates last ${value === "held" ? "as long as the one they renew" : `${value} days`}`);
+    },
+  },
   crl: {
     usage: "crl",
     summary: "re-sign the CRL of every CA this PKI owns and print the CRL paths (bundle: mosquitto crlfile)",
@@ -565,7 +577,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return (await command.run(ctx)) ?? 0;
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    io.err(`error: ${message.split("\n")[0]}${e instanceof PkiError ? "" : " (unexpected)"}`);
+    io.err(`error: ${message.split("\n")[0]}${e instanceof PkiError || e instanceof UsageError ? "" : " (unexpected)"}`);
     return e instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
   }
 }

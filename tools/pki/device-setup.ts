@@ -3,7 +3,7 @@
 // the product's device policy attached, the three files the firmware embeds, and the mcconfig line.
 import { relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { openPolicyStore } from "../policy/store";
+import { openPolicyStore } from "./policy-store";
 import { fail } from "./errors";
 import type { ModdableFiles } from "./moddable";
 import type { Pki, ThingFiles } from "./pki";
@@ -50,8 +50,8 @@ export async function setupDevice(opts: DeviceSetupOptions): Promise<DeviceSetup
   const existing = pki.thingFiles(name);
   const thing = existing ?? (await pki.createThing(name, { keyType: "rsa" }));
 
-  const store = openPolicyStore(pki.dir);
-  const attached = store.attachIfNone(opts.policyFile ?? DEVICE_POLICY_FILE, name);
+  const store = openPolicyStore(pki.store);
+  const attached = await store.attachIfNone(opts.policyFile ?? DEVICE_POLICY_FILE, name);
   const policies = store.attached(name).map((p) => p.name);
 
   const exported = await pki.exportModdable(name, { outDir: opts.outDir, ...(opts.keyPath ? { keyPath: opts.keyPath } : {}) });

@@ -56,10 +56,9 @@ import { fail } from "./errors";
 import { ensureDir, readUserFile, writePublic, writeSecret } from "./files";
 import { abs, layout } from "./layout";
 import { createCrl, createEndEntity, createSelfSignedCa, createSubordinateCa, CRL_VALID_DAYS, validity, type Issuer } from "./profiles";
+import { RegistryStore } from "./store";
+import { openPolicyStore, type PolicyStore } from "./policy-store";
 import {
-  readRegistry,
-  registryStamp,
-  writeRegistry,
   type CaRecord,
   type CertRecord,
   type IssuedBy,
@@ -179,15 +178,21 @@ function installationTag(): string {
 
 export class Pki {
   readonly dir: string;
+  /** The PKI dir's registry store: every change to it is one transaction. */
+  readonly store: RegistryStore;
+  /** Policies attached to this PKI's things (kept in the same store). */
+  readonly policies: PolicyStore;
   private issuers = new Map<string, Issuer>();
 
   private constructor(dir: string) {
     this.dir = resolve(dir);
+    this.store = RegistryStore.open(this.dir);
+    this.policies = openPolicyStore(this.store);
   }
 
   static async open(dir: string): Promise<Pki> {
+    ensureDir(resolve(dir));
     const pki = new Pki(dir);
-    ensureDir(pki.dir);
     if (pki.hasCa()) await pki.refreshCrlsIfDue();
     return pki;
   }
@@ -196,39 +201,9 @@ export class Pki {
     return abs(this.dir, rel);
   }
 
+  /** The committed registry (read-only: changes go through `this.store.update`). */
   private registry(): RegistryData {
-    return readRegistry(this.dir);
-  }
-
-  /** Thing and certificate states, and the registry file version (registryStamp) they were parsed from. */
-  private stateIndex:
-    | { stamp: string; things: Map<string, { state: ThingState; kind: "device" | "service" }>; certificates: Map<string, { state: ThingState; thing: string }> }
-    | undefined;
-
-  /**
-   * A broker asks thingState/certificateState on every CONNECT; with 1,000 things the registry is 800 KB and
-   * reading + parsing it took ~10 ms of the broker's event loop per CONNECT. The file is still checked every
-   * time (another process may have just deactivated a thing: a stat, ~15 µs) and read again when it changed.
-   * A file modified within the last second is always read again, so a write inside the file system's
-   * timestamp granularity cannot go unseen.
-   */
-  private states(): NonNullable<Pki["stateIndex"]> {
-    const stamp = registryStamp(this.dir);
-    const fresh = stamp !== undefined && Date.now() - stamp.mtimeMs > 1_000;
-    if (!fresh || this.stateIndex === undefined || this.stateIndex.stamp !== stamp.key) {
-      const reg = this.registry();
-      const certificates = new Map<string, { state: ThingState; thing: string }>();
-      for (const c of reg.certificates) {
-        if (c.kind === "client" && !certificates.has(c.fingerprint256)) certificates.set(c.fingerprint256, { state: c.state, thing: c.thing });
-      }
-      const things = new Map(Object.entries(reg.things).map(([name, t]) => [name, { state: t.state, kind: t.kind === "service" ? ("service" as const) : ("device" as const) }]));
-      this.stateIndex = { stamp: fresh ? stamp.key : "", things, certificates };
-    }
-    return this.stateIndex;
-  }
-
-  private save(reg: RegistryData): void {
-    writeRegistry(this.dir, reg);
+    return this.store.read();
   }
 
   hasCa(): boolean {
@@ -242,7 +217,10 @@ export class Pki {
   // ---------------------------------------------------------------- CA
 
   async initCa(opts: { intermediate?: boolean; validDays?: number; keyType?: KeyType } = {}): Promise<void> {
-    const reg = this.registry();
+    await this.store.update((reg) => this.initCaIn(reg, opts));
+  }
+
+  private async initCaIn(reg: RegistryData, opts: { intermediate?: boolean; validDays?: number; keyType?: KeyType }): Promise<void> {
     if (reg.cas.some((c) => c.role === "root")) {
       const kind = reg.cas.some((c) => c.role === "intermediate") ? "a root and an intermediate that issues devices" : "a root that issues devices";
       fail(
@@ -285,8 +263,7 @@ export class Pki {
       );
       this.issuers.set("intermediate", { cert, key: keys.privateKey, keyType });
     }
-    this.save(reg);
-    await this.writeCrls();
+    await this.writeCrlsIn(reg);
   }
 
   private caRecord(
@@ -375,23 +352,28 @@ export class Pki {
     opts: { keyType?: KeyType; notBefore?: Date; notAfter?: Date; validDays?: number },
     kind: "device" | "service",
   ): Promise<ThingFiles> {
-    const reg = this.registry();
-    this.requireCa(reg);
-    this.assertCanIssue(reg, name);
+    const before = this.registry();
+    this.requireCa(before);
+    this.assertCanIssue(before, name); // early, before the key is made; checked again below
     const keyType = opts.keyType ?? "rsa";
-    const caId = this.issuingCaId(reg);
-    const issuer = await this.issuer(caId, reg);
     const keys = await generateKeyPair(keyType);
+    const caId = this.issuingCaId(before);
     const cert = await createEndEntity({
-      issuer,
+      issuer: await this.issuer(caId, before),
       publicKey: keys.publicKey,
       subjectKeyType: keyType,
       commonName: name,
       kind: "client",
       ...validity(opts.validDays ?? DEFAULT_VALID_DAYS.thing, opts.notBefore, opts.notAfter),
     });
-    writeSecret(this.path(layout.thingKey(name)), await privateKeyToPem(keys.privateKey));
-    this.recordThingCert(reg, name, cert, "create", caId, undefined, kind);
+    const keyPem = await privateKeyToPem(keys.privateKey);
+    // Signed outside the write lock; recorded only if nobody took the name (or changed the CA) meanwhile.
+    await this.store.update((reg) => {
+      this.assertCanIssue(reg, name);
+      if (this.issuingCaId(reg) !== caId) fail(`the issuing CA of ${this.dir} changed while ${name} was being issued; run the command again`);
+      this.recordThingCert(reg, name, cert, "create", caId, undefined, kind);
+      writeSecret(this.path(layout.thingKey(name)), keyPem);
+    });
     return this.thingFiles(name)!;
   }
 
@@ -417,7 +399,10 @@ export class Pki {
     writePublic(this.path(layout.thingCa(name)), caPemForDevice ?? this.rootPem(reg));
     const t = now();
     const prev = reg.things[name];
-    reg.things[name] = { name, state: "ACTIVE", ...(kind === "service" ? { kind } : {}), createdAt: prev?.createdAt ?? t, updatedAt: t };
+    // A renewal adds a certificate to a thing and changes nothing else about it (its state least of all).
+    if (issuedBy !== "renewal" || !prev) {
+      reg.things[name] = { name, state: "ACTIVE", ...(kind === "service" ? { kind } : {}), createdAt: prev?.createdAt ?? t, updatedAt: t };
+    }
     reg.certificates.push({
       serial,
       fingerprint256: fingerprint256(cert.rawData),
@@ -433,7 +418,6 @@ export class Pki {
       state: "ACTIVE",
       certFile: layout.thingCertHistory(name, serial),
     });
-    this.save(reg);
   }
 
   /**
@@ -441,8 +425,8 @@ export class Pki {
    * issued in memory) with one registry write, so the broker knows them by fingerprint like any other.
    * Their certificates go to one PEM file (`bundleFile`, relative to the PKI dir); no key is stored.
    */
-  recordFleet(members: readonly { name: string; certPem: string }[], bundleFile: string): void {
-    const reg = this.registry();
+  async recordFleet(members: readonly { name: string; certPem: string }[], bundleFile: string): Promise<void> {
+    await this.store.update((reg) => {
     this.requireCa(reg);
     const caId = this.issuingCaId(reg);
     writePublic(this.path(bundleFile), members.map((m) => m.certPem.trim() + "\n").join(""));
@@ -469,7 +453,7 @@ export class Pki {
         certFile: bundleFile,
       });
     }
-    this.save(reg);
+    });
   }
 
   thingFiles(name: string): ThingFiles | undefined {
@@ -496,7 +480,7 @@ export class Pki {
     assertDeviceName(name);
     const keyInfo = describePublicKey(csr.publicKey.rawData);
     assertAcceptableKey(keyInfo, source);
-    const reg = this.registry();
+    const cert = await this.store.update(async (reg) => {
     this.requireCa(reg);
     this.assertCanIssue(reg, name);
     const caId = this.issuingCaId(reg);
@@ -510,39 +494,39 @@ export class Pki {
       ...validity(opts.validDays ?? DEFAULT_VALID_DAYS.thing, opts.notBefore, opts.notAfter),
     });
     this.recordThingCert(reg, name, cert, "csr", caId);
+    return cert;
+    });
     const files = this.thingFiles(name)!;
     return { name, certPem: cert.toString("pem") + "\n", certPath: files.certPath, chainPath: files.chainPath, caPath: files.caPath };
   }
 
   /**
-   * Renewal with the same key (tools/pki/renew.ts decides when it is allowed): a new certificate for the
-   * public key and subject of the thing's certificate `fingerprint`, from the CA that issued that one.
-   * The old certificate stays ACTIVE until it expires; both stay in the registry.
+   * Renewal with the same key, inside a registry transaction (tools/pki/renew.ts decides when it is
+   * allowed): a new certificate for the public key and subject of the thing's certificate `old`, from the
+   * CA that issued that one, valid for `lifetimeMs` from now. The old certificate stays ACTIVE until it expires.
    */
-  async reissueThingCertificate(name: string, fingerprint: string, opts: { validDays?: number } = {}): Promise<{ certPem: string; chainPem: string; fingerprint256: string }> {
-    const reg = this.registry();
-    const old = reg.certificates.find((c) => c.thing === name && c.kind === "client" && c.fingerprint256 === normalizeFingerprint(fingerprint));
-    if (!old?.issuerCaId) fail(`thing ${name} has no certificate ${fingerprint} issued by this PKI`);
+  async reissueIn(reg: RegistryData, old: CertRecord, lifetimeMs: number): Promise<{ certPem: string; chainPem: string; fingerprint256: string }> {
+    if (!old.issuerCaId) fail(`thing ${old.thing} has no certificate ${old.fingerprint256} issued by this PKI`);
     const oldCert = parseCertificate(readFileSync(this.path(old.certFile), "utf8"), old.certFile);
     const keyInfo = describePublicKey(oldCert.publicKey.rawData);
     const cert = await createEndEntity({
       issuer: await this.issuer(old.issuerCaId, reg),
       publicKey: oldCert.publicKey,
       subjectKeyType: keyInfo.keyType as KeyType,
-      commonName: name,
+      commonName: old.thing,
       kind: "client",
-      ...validity(opts.validDays ?? DEFAULT_VALID_DAYS.thing),
+      ...endingAfter(validity(lifetimeMs / 86_400_000), Date.parse(old.notAfter)),
     });
-    this.recordThingCert(reg, name, cert, "renewal", old.issuerCaId, undefined, reg.things[name]?.kind === "service" ? "service" : "device");
+    this.recordThingCert(reg, old.thing, cert, "renewal", old.issuerCaId, undefined, reg.things[old.thing]?.kind === "service" ? "service" : "device");
     const certPem = cert.toString("pem") + "\n";
     return { certPem, chainPem: this.chainPem(certPem, old.issuerCaId, reg), fingerprint256: fingerprint256(cert.rawData) };
   }
 
   async createBrokerCert(opts: { hosts: string[]; ips: string[]; validDays?: number; keyType?: KeyType }): Promise<ServerFiles> {
-    const reg = this.registry();
-    this.requireCa(reg);
+    this.requireCa();
     const keyType = opts.keyType ?? "rsa";
     const keys = await generateKeyPair(keyType);
+    await this.store.update(async (reg) => {
     const cert = await createEndEntity({
       issuer: await this.issuer("root", reg),
       publicKey: keys.publicKey,
@@ -571,7 +555,7 @@ export class Pki {
       state: "ACTIVE",
       certFile: layout.brokerCert,
     });
-    this.save(reg);
+    });
     return this.brokerFiles()!;
   }
 
@@ -590,66 +574,66 @@ export class Pki {
     const source = opts.source ?? "CA certificate";
     if (opts.names !== undefined) assertNamePattern(opts.names);
     const certs = parseCertificates(caCertPem, source);
-    const reg = this.registry();
-    this.requireCa(reg);
-    const known = new Set(reg.cas.map((c) => c.fingerprint256));
-    const trusted = reg.cas.map((c) => parseCertificate(readFileSync(this.path(c.certFile), "utf8"), c.certFile));
-    const added: { rec: CaRecord; cert: x509.X509Certificate }[] = [];
-    for (const cert of certs) {
-      const fp = fingerprint256(cert.rawData);
-      if (known.has(fp)) fail(`${source}: ${cert.subject} is already trusted`);
-      const bc = cert.getExtension(x509.BasicConstraintsExtension);
-      if (!bc?.ca) fail(`${source}: ${cert.subject} is not a CA certificate (basicConstraints CA:TRUE missing)`);
-      const ku = cert.getExtension(x509.KeyUsagesExtension);
-      if (ku && !(ku.usages & x509.KeyUsageFlags.keyCertSign)) fail(`${source}: ${cert.subject} may not sign certificates (keyUsage lacks keyCertSign)`);
-      if (cert.notAfter.getTime() < Date.now()) fail(`${source}: ${cert.subject} expired on ${cert.notAfter.toISOString()}`);
-      assertAcceptableKey(describePublicKey(cert.publicKey.rawData), source);
-      const id = `registered-${fp.replace(/:/g, "").slice(0, 16).toLowerCase()}`;
-      const rec = this.caRecord(id, "registered", cert, layout.registeredCert(id));
-      if (opts.names !== undefined) rec.names = opts.names;
-      added.push({ rec, cert });
-      known.add(fp);
-    }
-    // node:tls (OpenSSL) needs a path to a self-signed root among the trusted certificates.
-    const pool = [...trusted, ...added.map((a) => a.cert)];
-    for (const { cert } of added) {
-      if (!(await chainsToSelfSigned(cert, pool))) {
-        fail(`${source}: ${cert.subject} does not chain to a self-signed root; put the whole chain (root included) in the file`);
+    return this.store.update(async (reg) => {
+      this.requireCa(reg);
+      const known = new Set(reg.cas.map((c) => c.fingerprint256));
+      const trusted = reg.cas.map((c) => parseCertificate(readFileSync(this.path(c.certFile), "utf8"), c.certFile));
+      const added: { rec: CaRecord; cert: x509.X509Certificate }[] = [];
+      for (const cert of certs) {
+        const fp = fingerprint256(cert.rawData);
+        if (known.has(fp)) fail(`${source}: ${cert.subject} is already trusted`);
+        const bc = cert.getExtension(x509.BasicConstraintsExtension);
+        if (!bc?.ca) fail(`${source}: ${cert.subject} is not a CA certificate (basicConstraints CA:TRUE missing)`);
+        const ku = cert.getExtension(x509.KeyUsagesExtension);
+        if (ku && !(ku.usages & x509.KeyUsageFlags.keyCertSign)) fail(`${source}: ${cert.subject} may not sign certificates (keyUsage lacks keyCertSign)`);
+        if (cert.notAfter.getTime() < Date.now()) fail(`${source}: ${cert.subject} expired on ${cert.notAfter.toISOString()}`);
+        assertAcceptableKey(describePublicKey(cert.publicKey.rawData), source);
+        const id = `registered-${fp.replace(/:/g, "").slice(0, 16).toLowerCase()}`;
+        const rec = this.caRecord(id, "registered", cert, layout.registeredCert(id));
+        if (opts.names !== undefined) rec.names = opts.names;
+        added.push({ rec, cert });
+        known.add(fp);
       }
-    }
-    const crls = opts.crlPem !== undefined ? await matchCrls(opts.crlPem, added) : new Map<string, string>();
-    for (const { rec, cert } of added) {
-      writePublic(this.path(rec.certFile), cert.toString("pem") + "\n");
-      const crl = crls.get(rec.id);
-      if (crl) {
-        rec.crlFile = layout.registeredCrl(rec.id);
-        writePublic(this.path(rec.crlFile), crl);
+      // node:tls (OpenSSL) needs a path to a self-signed root among the trusted certificates.
+      const pool = [...trusted, ...added.map((a) => a.cert)];
+      for (const { cert } of added) {
+        if (!(await chainsToSelfSigned(cert, pool))) {
+          fail(`${source}: ${cert.subject} does not chain to a self-signed root; put the whole chain (root included) in the file`);
+        }
       }
-      reg.cas.push(rec);
-    }
-    this.save(reg);
-    this.writeBundles(reg);
-    return added.map(({ rec }) => ({ subject: rec.subject, fingerprint256: rec.fingerprint256, hasCrl: crls.has(rec.id) }));
+      const crls = opts.crlPem !== undefined ? await matchCrls(opts.crlPem, added) : new Map<string, string>();
+      for (const { rec, cert } of added) {
+        writePublic(this.path(rec.certFile), cert.toString("pem") + "\n");
+        const crl = crls.get(rec.id);
+        if (crl) {
+          rec.crlFile = layout.registeredCrl(rec.id);
+          writePublic(this.path(rec.crlFile), crl);
+        }
+        reg.cas.push(rec);
+      }
+      this.writeBundles(reg);
+      return added.map(({ rec }) => ({ subject: rec.subject, fingerprint256: rec.fingerprint256, hasCrl: crls.has(rec.id) }));    });
   }
+
 
   /** Add or replace the CRL(s) of registered CAs (their owners publish them; we cannot sign them). */
   async importCrl(crlPem: string): Promise<string[]> {
-    const reg = this.registry();
-    const registered = reg.cas
-      .filter((c) => c.role === "registered")
-      .map((rec) => ({ rec, cert: parseCertificate(readFileSync(this.path(rec.certFile), "utf8"), rec.certFile) }));
-    if (registered.length === 0) fail("no registered CA: register it first with \"ca register\"");
-    const crls = await matchCrls(crlPem, registered);
-    for (const { rec } of registered) {
-      const crl = crls.get(rec.id);
-      if (!crl) continue;
-      rec.crlFile = layout.registeredCrl(rec.id);
-      writePublic(this.path(rec.crlFile), crl);
-    }
-    this.save(reg);
-    this.writeBundles(reg);
-    return registered.filter(({ rec }) => crls.has(rec.id)).map(({ rec }) => rec.subject);
+    return this.store.update(async (reg) => {
+      const registered = reg.cas
+        .filter((c) => c.role === "registered")
+        .map((rec) => ({ rec, cert: parseCertificate(readFileSync(this.path(rec.certFile), "utf8"), rec.certFile) }));
+      if (registered.length === 0) fail("no registered CA: register it first with \"ca register\"");
+      const crls = await matchCrls(crlPem, registered);
+      for (const { rec } of registered) {
+        const crl = crls.get(rec.id);
+        if (!crl) continue;
+        rec.crlFile = layout.registeredCrl(rec.id);
+        writePublic(this.path(rec.crlFile), crl);
+      }
+      this.writeBundles(reg);
+      return registered.filter(({ rec }) => crls.has(rec.id)).map(({ rec }) => rec.subject);    });
   }
+
 
   /** Record a certificate issued by a registered CA for a thing (option 3), so the thing has a registry state. */
   async registerThingCertificate(name: string, certPem: string, source = "certificate"): Promise<void> {
@@ -659,19 +643,36 @@ export class Pki {
     if (cn !== name) fail(`${source}: the certificate CN is "${cn ?? ""}", not "${name}" (the CN is the MQTT client id)`);
     const result = await this.verify(cert.toString("pem"), { purpose: "client" });
     if (!result.ok) fail(`${source}: ${result.message}`);
-    const reg = this.registry();
-    const anchorFp = result.chain[result.chain.length - 1]!.fingerprint256;
-    const anchor = reg.cas.find((c) => c.fingerprint256 === anchorFp);
-    const direct = reg.cas.find((c) => c.fingerprint256 === result.chain[1]?.fingerprint256);
-    if (anchor?.role !== "registered") fail(`${source}: issued by this PKI's own CA; use "thing create" or "ca sign" instead`);
-    // A CA limited to a name pattern (ca register --names) may only bind things that match it.
-    for (const ca of result.chain.map((c) => reg.cas.find((r) => r.fingerprint256 === c.fingerprint256))) {
-      if (ca?.names !== undefined && !wildcardMatch(ca.names, name)) {
-        fail(`${source}: ${ca.subject} may only issue things named "${ca.names}", not "${name}"`);
-      }
+    const names = await this.issuingCaNames(cert);
+    await this.store.update((reg) => {
+      const anchorFp = result.chain[result.chain.length - 1]!.fingerprint256;
+      const anchor = reg.cas.find((c) => c.fingerprint256 === anchorFp);
+      const direct = reg.cas.find((c) => c.fingerprint256 === result.chain[1]?.fingerprint256);
+      if (anchor?.role !== "registered") fail(`${source}: issued by this PKI's own CA; use "thing create" or "ca sign" instead`);
+      assertNameAllowed(names, name, source);
+      this.assertCanIssue(reg, name);
+      this.recordThingCert(reg, name, cert, "byo-ca", direct?.id, undefined);
+    });
+  }
+
+  /**
+   * The registered CAs above `cert` (found by issuer name and signature) that were limited to a name
+   * pattern with `ca register --names`. Whatever path a certificate of theirs comes in by (thing register,
+   * import aws), it may only bind a thing whose name matches.
+   */
+  private async issuingCaNames(cert: x509.X509Certificate): Promise<{ subject: string; names: string }[]> {
+    const pool = this.trustedCas().filter(({ rec }) => rec.role === "registered");
+    const limits: { subject: string; names: string }[] = [];
+    let current = cert;
+    for (let depth = 0; depth < 8; depth++) {
+      const parent = await findIssuer(current, pool.map((c) => c.cert));
+      const rec = parent && pool.find((c) => c.cert === parent)!.rec;
+      if (!parent || !rec) break;
+      if (rec.names !== undefined) limits.push({ subject: rec.subject, names: rec.names });
+      if (parent === current || sameName(parent.subjectName, parent.issuerName)) break;
+      current = parent;
     }
-    this.assertCanIssue(reg, name);
-    this.recordThingCert(reg, name, cert, "byo-ca", direct?.id, undefined);
+    return limits;
   }
 
   async importAws(opts: { name: string; certPem: string; keyPem: string; caPem: string }): Promise<ThingFiles> {
@@ -685,48 +686,63 @@ export class Pki {
     const key = loadPrivateKey(opts.keyPem, "--key");
     if (!Buffer.from(cert.publicKey.rawData).equals(key.spki)) fail("--key does not belong to --cert (public keys differ)");
     assertAcceptableKey(describePublicKey(cert.publicKey.rawData), "--cert");
-    const reg = this.registry();
-    this.assertCanIssue(reg, opts.name);
-    writeSecret(this.path(layout.thingKey(opts.name)), x509.PemConverter.encode(new Uint8Array(key.pkcs8).buffer as ArrayBuffer, "PRIVATE KEY"));
-    this.recordThingCert(reg, opts.name, cert, "aws-import", undefined, ca.toString("pem") + "\n");
+    assertNameAllowed(await this.issuingCaNames(cert), opts.name, "--cert");
+    await this.store.update((reg) => {
+      this.assertCanIssue(reg, opts.name);
+      this.recordThingCert(reg, opts.name, cert, "aws-import", undefined, ca.toString("pem") + "\n");
+      writeSecret(this.path(layout.thingKey(opts.name)), x509.PemConverter.encode(new Uint8Array(key.pkcs8).buffer as ArrayBuffer, "PRIVATE KEY"));
+    });
     return this.thingFiles(opts.name)!;
   }
 
   // ---------------------------------------------------------------- states, CRLs, trust
 
   async setThingState(name: string, state: ThingState): Promise<void> {
-    const reg = this.registry();
-    const thing = reg.things[name];
-    if (!thing) fail(`unknown thing ${name}`);
-    if (thing.state === "REVOKED" && state !== "REVOKED") {
-      fail(`thing ${name} is revoked; revocation is final: issue a new certificate with "thing create" or "ca sign"`);
-    }
-    const t = now();
-    for (const c of reg.certificates) {
-      if (c.thing !== name || c.state === "REVOKED") continue;
-      c.state = state;
-      if (state === "REVOKED") c.revokedAt = t;
-    }
-    thing.state = state;
-    thing.updatedAt = t;
-    this.save(reg);
-    if (state === "REVOKED") await this.writeCrls();
+    return this.store.update(async (reg) => {
+      const thing = reg.things[name];
+      if (!thing) fail(`unknown thing ${name}`);
+      if (thing.state === "REVOKED" && state !== "REVOKED") {
+        fail(`thing ${name} is revoked; revocation is final: issue a new certificate with "thing create" or "ca sign"`);
+      }
+      const t = now();
+      for (const c of reg.certificates) {
+        if (c.thing !== name || c.state === "REVOKED") continue;
+        c.state = state;
+        if (state === "REVOKED") c.revokedAt = t;
+      }
+      thing.state = state;
+      thing.updatedAt = t;
+      // The CRLs are signed from this transaction's rows, so a revocation and its CRL commit together.
+      if (state === "REVOKED") await this.writeCrlsIn(reg);
+    });
+  }
+
+
+  /** The lifetime of the thing's renewed certificates (`thing lifetime`); undefined: the held one's. */
+  async setRenewalLifetime(name: string, days: number | undefined): Promise<void> {
+    if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650)) fail(`a renewal lifetime is 1 to 3650 days, not ${days}`);
+    await this.store.update((reg) => {
+      const thing = reg.things[name];
+      if (!thing) fail(`unknown thing ${name}`);
+      if (days === undefined) delete thing.renewalDays;
+      else thing.renewalDays = days;
+      thing.updatedAt = now();
+    });
   }
 
   thingState(name: string): ThingState | undefined {
-    return this.states().things.get(name)?.state;
+    return this.store.thingState(name)?.state;
   }
 
   /** State of one certificate by SHA-256 fingerprint (Node's fingerprint256 format or plain hex). */
   certificateState(fp: string): ThingState | undefined {
-    return this.states().certificates.get(normalizeFingerprint(fp))?.state;
+    return this.store.clientCertificate(normalizeFingerprint(fp))?.state;
   }
 
   /** The thing a client certificate is registered to (by SHA-256 fingerprint), or undefined if none. */
   certificateBinding(fp: string): CertificateBinding | undefined {
-    const states = this.states();
-    const cert = states.certificates.get(normalizeFingerprint(fp));
-    const thing = cert && states.things.get(cert.thing);
+    const cert = this.store.clientCertificate(normalizeFingerprint(fp));
+    const thing = cert && this.store.thingState(cert.thing);
     if (!cert || !thing) return undefined;
     return { thing: cert.thing, kind: thing.kind, state: cert.state, thingState: thing.state };
   }
@@ -752,7 +768,12 @@ export class Pki {
 
   /** Re-sign the CRL of every CA we own (an empty CRL when nothing is revoked) and rewrite the bundles. */
   async writeCrls(): Promise<string> {
-    const reg = this.registry();
+    await this.store.update((reg) => this.writeCrlsIn(reg));
+    return this.path(layout.crlBundle);
+  }
+
+  /** writeCrls inside a registry transaction. */
+  private async writeCrlsIn(reg: RegistryData): Promise<void> {
     this.requireCa(reg);
     for (const ca of reg.cas) {
       if (!ca.keyFile || !ca.crlFile) continue;
@@ -763,9 +784,7 @@ export class Pki {
       const crl = await createCrl({ issuer: await this.issuer(ca.id, reg), number: ca.crlNumber, entries });
       writePublic(this.path(ca.crlFile), crlToPem(crl));
     }
-    this.save(reg);
     this.writeBundles(reg);
-    return this.path(layout.crlBundle);
   }
 
   private writeBundles(reg: RegistryData): void {
@@ -830,6 +849,21 @@ export class Pki {
     const files = this.thingFiles(name);
     if (!files) fail(`unknown thing ${name} (no certificate in ${this.dir})`);
     return exportModdable(files, opts);
+  }
+}
+
+/**
+ * X.509 times count whole seconds: a renewal made within a second of its predecessor's issue would end at
+ * the same second, and the device only takes a certificate that ends later than the one it holds.
+ */
+function endingAfter(v: { notBefore: Date; notAfter: Date }, previousEnd: number): { notBefore: Date; notAfter: Date } {
+  return v.notAfter.getTime() >= previousEnd + 1_000 ? v : { notBefore: v.notBefore, notAfter: new Date(previousEnd + 1_000) };
+}
+
+/** A CA limited to a name pattern (ca register --names) may only bind things that match it. */
+function assertNameAllowed(limits: { subject: string; names: string }[], name: string, source: string): void {
+  for (const ca of limits) {
+    if (!wildcardMatch(ca.names, name)) fail(`${source}: ${ca.subject} may only issue things named "${ca.names}", not "${name}"`);
   }
 }
 

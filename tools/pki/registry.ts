@@ -1,11 +1,10 @@
-// The registry: one JSON file in the PKI dir listing CAs, things and every certificate issued or
-// recorded, with states. Read fresh from disk on every query (thing and certificate states: re-read when
-// registryStamp shows the file changed) so a long-running broker sees `thing deactivate` from another
-// process at once.
-import { existsSync, readFileSync, statSync } from "node:fs";
+// The registry's records: CAs, things and every certificate issued or recorded, with states, and the
+// policies attached to each thing. They live in the registry store (tools/pki/store.ts), where every change
+// is one transaction.
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fail } from "./errors";
-import { writePublic } from "./files";
+import { LEGACY_REGISTRY_FILE } from "./migrate";
+import { REGISTRY_DB, RegistryStore } from "./store";
 
 export type ThingState = "ACTIVE" | "INACTIVE" | "REVOKED";
 export type IssuedBy = "create" | "csr" | "byo-ca" | "aws-import" | "renewal";
@@ -56,6 +55,8 @@ export interface ThingRecord {
   state: ThingState;
   /** "service": a reserved service identity (service create), e.g. the restaurant. Absent: a device. */
   kind?: "service";
+  /** Lifetime of a renewed certificate, set by the operator (`thing lifetime`). Absent: the held one's. */
+  renewalDays?: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -65,42 +66,21 @@ export interface RegistryData {
   cas: CaRecord[];
   things: Record<string, ThingRecord>;
   certificates: CertRecord[];
+  /** Policy names attached to each thing, in attachment order (the documents are files in policies/). */
+  attachments: Record<string, string[]>;
+  /** Things whose default policy was considered once: a later detach is never undone. */
+  defaulted: string[];
 }
 
-export const REGISTRY_FILE = "registry.json";
+/** The file that holds the registry in a PKI dir (tools/pki/store.ts). */
+export const REGISTRY_FILE = REGISTRY_DB;
 
-export function emptyRegistry(): RegistryData {
-  return { version: 1, cas: [], things: {}, certificates: [] };
+/** True when `dir` holds a registry (the store, or a registry.json it has not migrated yet). */
+export function hasRegistry(dir: string): boolean {
+  return existsSync(join(dir, REGISTRY_DB)) || existsSync(join(dir, LEGACY_REGISTRY_FILE));
 }
 
+/** The committed registry of a PKI dir (an empty one when the dir has none yet). */
 export function readRegistry(dir: string): RegistryData {
-  const path = join(dir, REGISTRY_FILE);
-  if (!existsSync(path)) return emptyRegistry();
-  let data: RegistryData;
-  try {
-    data = JSON.parse(readFileSync(path, "utf8")) as RegistryData;
-  } catch {
-    fail(`registry ${path} is not valid JSON; restore it from a backup`);
-  }
-  if (data?.version !== 1 || !Array.isArray(data.cas) || !Array.isArray(data.certificates) || typeof data.things !== "object") {
-    fail(`registry ${path} has an unknown format`);
-  }
-  return data;
-}
-
-/**
- * Identifies one version of the registry file without reading it: every write replaces the file (temp file
- * + rename: a new inode), so device, inode, size and times change. undefined when there is no registry yet.
- */
-export function registryStamp(dir: string): { key: string; mtimeMs: number } | undefined {
-  try {
-    const st = statSync(join(dir, REGISTRY_FILE), { bigint: true });
-    return { key: `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`, mtimeMs: Number(st.mtimeMs) };
-  } catch {
-    return undefined;
-  }
-}
-
-export function writeRegistry(dir: string, data: RegistryData): void {
-  writePublic(join(dir, REGISTRY_FILE), JSON.stringify(data, null, 2) + "\n");
+  return RegistryStore.open(dir).read();
 }

@@ -343,3 +343,8 @@ export function evaluate(
         : `${request.action} on ${arn} implicitly denied: no statement in ${names.join(", ")} allows it${hint}`,
   });
 }
+
+/** Lower-case hex without separators: AWS's certificate id for a SHA-256 fingerprint. */
+export function hexOf(fingerprint: string): string {
+  return fingerprint.replace(/[^0-9a-fA-F]/g, "").toLowerCase();
+}

@@ -12,7 +12,7 @@ import { VirtualDevice } from "../../device/virtual-device";
 import { POLICY_FILES, productAuthorization } from "../../../services/broker/product-authorization";
 import { startRestaurant, type Restaurant } from "../../../services/restaurant/restaurant";
 import type { DevPki } from "../../../tools/pki/dev";
-import { openPolicyStore, type PolicyStore } from "../../../tools/policy/store";
+import type { PolicyStore } from "../../../tools/pki/policy-store";
 import { credentialsOf, devPki, removeDir, tempDir, waitFor } from "./fixtures";
 
 const THING = "pizza-button-01";
@@ -28,17 +28,16 @@ const cleanups: Array<() => Promise<void>> = [];
 beforeAll(async () => {
   dir = tempDir("policy-flow");
   dev = await devPki(dir);
-  const pkiDir = dev.dir;
-  const { authorizer } = productAuthorization({
+  const { authorizer, attachDefaults } = productAuthorization({
     pki: dev.pki,
-    pkiDir,
     rules: "policy",
     defaultPolicies: true,
     topicPrefix: "pizza",
     log: () => undefined,
     onDecision: (d) => decisions.push(`${d.action} ${d.allow ? "allow" : "deny"} ${d.reason}`),
   });
-  store = openPolicyStore(pkiDir);
+  await attachDefaults();
+  store = dev.pki.policies;
   const trust = dev.pki.trustMaterial();
   broker = await startBroker({
     key: fs.readFileSync(dev.broker.keyPath, "utf8"),
@@ -93,7 +92,7 @@ describe("device flow under AWS IoT policies", () => {
     // 2. Add a policy that denies publishing orders. Explicit Deny wins over the device policy's Allow.
     const denyFile = path.join(dir, "deny-orders.json");
     fs.writeFileSync(denyFile, JSON.stringify(denyOrders));
-    store.attach(denyFile, THING);
+    await store.attach(denyFile, THING);
     const connectsBefore = first.device.connector.connectionCount;
     const denied = await first.device.click("DOUBLE");
     expect(denied.outcome).toBe("auth-error");
@@ -112,7 +111,7 @@ describe("device flow under AWS IoT policies", () => {
     // 3. Detach the Deny: the next connection (same running broker) is allowed again. The button boots
     // (power cycle), resends the pending order with its original orderId, and the restaurant has exactly
     // one row for it.
-    store.detach("deny-orders", THING);
+    await store.detach("deny-orders", THING);
     const again = button();
     again.device.start();
     await waitFor(() => again.events.some((e) => e.type === "outcome"), "the boot resend's outcome");

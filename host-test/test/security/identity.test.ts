@@ -210,6 +210,22 @@ describe("bring-your-own CA limited to a name pattern", () => {
     writeFileSync(inside, (await limited.issue("acme-02", pki.caPem)).cert);
     expect((await pkiCli(pki.pki.dir, "thing", "register", "acme-02", "--cert", inside)).code).toBe(0);
   });
+
+  it("import aws applies the same name rule: its certificate cannot become pizza-button-09", async () => {
+    const limited = await foreignCa(path.join(work, "limited-aws-ca"));
+    expect((await pkiCli(pki.pki.dir, "ca", "register", limited.rootPath, "--crl", limited.crlPath, "--names", "acme-*")).code).toBe(0);
+    const device = await limited.issue("AWS IoT Certificate", pki.caPem);
+    const cert = path.join(work, "limited-aws.pem.crt");
+    const key = path.join(work, "limited-aws-private.pem.key");
+    writeFileSync(cert, device.cert.split(/(?<=-----END CERTIFICATE-----\n)/)[0]!);
+    writeFileSync(key, device.key, { mode: 0o600 });
+    const refused = await pkiCli(pki.pki.dir, "import", "aws", "--cert", cert, "--key", key, "--ca", limited.rootPath, "--name", "pizza-button-09");
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/may only issue things named "acme-\*", not "pizza-button-09"/);
+    expect(pki.pki.thingState("pizza-button-09")).toBeUndefined();
+    const allowed = await pkiCli(pki.pki.dir, "import", "aws", "--cert", cert, "--key", key, "--ca", limited.rootPath, "--name", "acme-09");
+    expect(allowed.code, allowed.err).toBe(0);
+  });
 });
 
 describe("AWS-issued identities: the thing is the one import aws --name records, not the CN", () => {

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import type { MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningBroker, startBroker } from "../../../../services/broker/broker";
-import { type PolicyStore, openPolicyStore } from "../../../../tools/policy/store";
+import type { PolicyStore } from "../../../../tools/pki/policy-store";
 import { policyAuthorizerForPki } from "../../../../services/broker/policy-authorizer";
 import {
   LogCollector,
@@ -47,10 +47,10 @@ function writePolicy(name: string, doc: unknown): string {
 beforeAll(async () => {
   tp = await createTestPki("policy");
   for (const name of ["pizza-button-01", "pizza-button-02", "pizza-button-03", "restaurant"]) things[name] = await tp.thing(name);
-  store = openPolicyStore(tp.dir);
-  store.attach(devicePolicy, "pizza-button-01");
-  store.attach(devicePolicy, "pizza-button-02");
-  store.attach(restaurantPolicy, "restaurant");
+  store = tp.pki.policies;
+  await store.attach(devicePolicy, "pizza-button-01");
+  await store.attach(devicePolicy, "pizza-button-02");
+  await store.attach(restaurantPolicy, "restaurant");
   // pizza-button-03 has a certificate but no policy.
   const trust = tp.pki.trustMaterial();
   broker = await startBroker({
@@ -59,7 +59,7 @@ beforeAll(async () => {
     ca: trust.ca,
     crl: trust.crl,
     topicPrefix: "pizza",
-    authorizer: policyAuthorizerForPki({ pkiDir: tp.dir, region: "eu-central-1", account: "111122223333" }),
+    authorizer: policyAuthorizerForPki({ pki: tp.pki, region: "eu-central-1", account: "111122223333" }),
     thingState: (thing) => tp.pki.thingState(thing),
     log: logs.log,
   });
@@ -97,7 +97,7 @@ describe("broker with policyAuthorizer over TLS", () => {
       Version: "2012-10-17",
       Statement: [{ Sid: "NoOrders", Effect: "Deny", Action: "iot:Publish", Resource: "arn:aws:iot:*:*:topic/pizza/orders/*" }],
     });
-    store.attach(deny, "pizza-button-01");
+    await store.attach(deny, "pizza-button-01");
     const button = await connectAs("pizza-button-01");
     const from = logs.mark();
     const gone = closed(button);
@@ -110,7 +110,7 @@ describe("broker with policyAuthorizer over TLS", () => {
 
   it("policy changes apply to the next connection without restarting the broker", async () => {
     // Detaching the Deny: the next connection may publish again.
-    store.detach("deny-orders", "pizza-button-01");
+    await store.detach("deny-orders", "pizza-button-01");
     const restaurant = await connectAs("restaurant");
     await restaurant.subscribeAsync(ALL_ORDERS, { qos: 1 });
     const button = await connectAs("pizza-button-01");
@@ -122,7 +122,7 @@ describe("broker with policyAuthorizer over TLS", () => {
     // Updating the stored device policy (here: without the acks subscription) affects the next connection.
     const original = JSON.parse(readFileSync(devicePolicy, "utf8")) as { Statement: { Sid: string }[] };
     const noAcks = writePolicy("device", { ...original, Statement: original.Statement.filter((s) => s.Sid !== "SubscribeOwnAcks") });
-    expect(store.attach(noAcks, "pizza-button-02").policy).toBe("updated");
+    expect((await store.attach(noAcks, "pizza-button-02")).policy).toBe("updated");
     const second = await connectAs("pizza-button-02");
     const from = logs.mark();
     const gone = closed(second);
@@ -132,7 +132,7 @@ describe("broker with policyAuthorizer over TLS", () => {
     expect((await logs.waitFor((e) => e.event === "subscribe-denied" && e.clientId === "pizza-button-02", from)).reason).toMatch(/implicitly denied/);
 
     // …and restoring it restores the permission, still on the same broker.
-    store.attach(devicePolicy, "pizza-button-02");
+    await store.attach(devicePolicy, "pizza-button-02");
     const third = await connectAs("pizza-button-02");
     expect((await third.subscribeAsync(acksOf("pizza-button-02")))[0]!.qos).toBe(0);
     third.end(true);
@@ -156,8 +156,8 @@ describe("broker with policyAuthorizer over TLS", () => {
         { Effect: "Allow", Action: "iot:Receive", Resource: "arn:aws:iot:*:*:topic/pizza/acks/${iot:Connection.Thing.ThingName}" },
       ],
     });
-    store.detach("device", "pizza-button-02");
-    store.attach(watcher, "pizza-button-02");
+    await store.detach("device", "pizza-button-02");
+    await store.attach(watcher, "pizza-button-02");
     const button = await connectAs("pizza-button-02");
     expect((await button.subscribeAsync(ALL_ACKS, { qos: 1 }))[0]!.qos).toBe(1);
     const restaurant = await connectAs("restaurant");

@@ -11,6 +11,7 @@ import { connectRaw, removeDir, tempDir } from "../../integration/fixtures";
 import { tryConnect } from "../../support/mqtt-probe";
 import { pkiTool, startBrokerProcess, startService, stopAll, thingCredentials, type BrokerProcess } from "../processes";
 import { ordersOf } from "../../support/topics";
+import { readRegistry } from "../../../../tools/pki/registry";
 
 let dir: string;
 let pkiDir: string;
@@ -37,7 +38,7 @@ const since = (mark: number) => broker.lines.slice(mark);
 
 describe("npm run broker", () => {
   it("first run: creates the dev PKI, attaches the product policies, listens on loopback", () => {
-    expect(fs.existsSync(path.join(pkiDir, "registry.json"))).toBe(true);
+    expect(fs.existsSync(path.join(pkiDir, "registry.db"))).toBe(true);
     expect(broker.lines.find((l) => l.event === "pki-created")).toBeDefined();
     const attached = broker.lines.filter((l) => l.event === "policy-attached").map((l) => [l.thing, l.policy]);
     expect(attached).toEqual(expect.arrayContaining([["restaurant", "restaurant"], ["pizza-button-01", "device"]]));
@@ -110,12 +111,12 @@ describe("npm run broker", () => {
   });
 
   it("reuses an existing PKI as it is (no re-issue), --rules builtin decides with the built-in rules, SIGINT exits 0", async () => {
-    const registryBefore = fs.readFileSync(path.join(pkiDir, "registry.json"), "utf8");
+    const registryBefore = readRegistry(pkiDir);
     const builtin = await startBrokerProcess(pkiDir, ["--rules", "builtin", "--no-default-policies"]);
     try {
       expect(builtin.lines.some((l) => l.event === "pki-created" || l.event === "policy-attached")).toBe(false);
       // pizza-button-03 stays revoked: a service never renews certificates behind the operator's back.
-      expect(fs.readFileSync(path.join(pkiDir, "registry.json"), "utf8")).toBe(registryBefore);
+      expect(readRegistry(pkiDir)).toEqual(registryBefore);
       const client = await connectRaw(builtin.url, "pizza-button-01", thingCredentials(pkiDir, "pizza-button-01"));
       await client.endAsync();
       const connect = await builtin.waitFor((l) => l.event === "connect", "the connect line");

@@ -12,7 +12,7 @@ import { decodeRenewalAnswer, type RenewalAnswer } from "../../../../modules/cor
 import { readRegistry } from "../../../../tools/pki/registry";
 import { Pki } from "../../../../tools/pki/pki";
 import { startRenewal } from "../../../../services/renewal/service";
-import type { RenewalService } from "../../../../services/renewal/renewal";
+import { RENEWAL_REQUEST_LIMIT, type RenewalService } from "../../../../services/renewal/renewal";
 import { connectRaw, removeDir, tempDir } from "../../integration/fixtures";
 import { pkiTool, startBrokerProcess, stopAll, thingCredentials, type BrokerProcess, type LogLine } from "../processes";
 import { renewOf, renewedOf } from "../../support/topics";
@@ -30,10 +30,11 @@ beforeAll(async () => {
   const pki = await Pki.open(pkiDir);
   await pki.initCa({ intermediate: true });
   await pki.createBrokerCert({ hosts: ["localhost"], ips: ["127.0.0.1"] });
-  for (const name of ["button-a", "button-b", "button-off", "button-gone"]) await pki.createThing(name, { validDays: 5 });
+  for (const name of ["button-a", "button-b", "button-off", "button-gone", "button-farm"]) await pki.createThing(name, { validDays: 5 });
+  await pki.createThing("button-long", { validDays: 400, keyType: "ec" });
   broker = await startBrokerProcess(pkiDir);
   renewal = await startRenewal(
-    { brokerUrl: broker.url, servername: undefined, pkiDir, topicPrefix: "pizza", days: 730 },
+    { brokerUrl: broker.url, servername: undefined, pkiDir, topicPrefix: "pizza" },
     (source, event, fields) => events.push({ source, event, ...fields }),
   );
 });
@@ -85,7 +86,9 @@ describe("renewal service", () => {
     expect(renewed.subject).toBe(old.subject);
     expect(renewed.issuer).toBe(old.issuer);
     expect(renewed.checkIssued(new X509Certificate(fs.readFileSync(path.join(pkiDir, "ca/intermediate.cert.pem"))))).toBe(true);
-    expect(new Date(renewed.validTo).getTime()).toBeGreaterThan(Date.now() + 700 * 86_400_000);
+    // The held certificate's lifetime (5 days), not a default: counted from now, so it ends later.
+    expect(new Date(renewed.validTo).getTime()).toBeGreaterThan(new Date(old.validTo).getTime());
+    expect(new Date(renewed.validTo).getTime()).toBeLessThan(Date.now() + 5 * 86_400_000 + 60_000);
     expect(serialOf(renewed)).not.toBe(serialOf(old));
 
     const certs = readRegistry(pkiDir).certificates.filter((c) => c.thing === "button-a");
@@ -126,21 +129,33 @@ describe("renewal service", () => {
     expect(answer).toEqual({ v: 1, status: "refused", reason: "unknown-certificate" });
   });
 
-  it("a deactivated thing is refused, even on a connection opened before", async () => {
-    const off = await button("button-off");
-    await pkiTool(pkiDir, "thing", "deactivate", "button-off");
-    const answer = await ask(off, "button-off", serialOf(certOf("button-off")));
-    expect(answer).toEqual({ v: 1, status: "refused", reason: "thing-not-active" });
-    expect(readRegistry(pkiDir).certificates.filter((c) => c.thing === "button-off")).toHaveLength(1);
-  });
+  /**
+   * A request sent right after the change: the renewal service refuses it, or the broker has already
+   * withdrawn the connection (it follows the registry too). Either way nothing is issued.
+   */
+  async function askAfterWithdrawal(b: Awaited<ReturnType<typeof button>>, thing: string, serial: string): Promise<RenewalAnswer | "disconnected"> {
+    let closed = false;
+    void b.closed.then(() => (closed = true));
+    const before = b.answers.length;
+    b.client.publish(`pizza/renew/${thing}`, JSON.stringify({ v: 1, serial }), { qos: 0 });
+    await waitUntil(() => b.answers.length > before || closed, `the answer to ${thing} or its disconnection`);
+    return b.answers[before] ?? "disconnected";
+  }
 
-  it("a revoked thing is refused, even on a connection opened before", async () => {
-    const gone = await button("button-gone");
-    const serial = serialOf(certOf("button-gone"));
-    await pkiTool(pkiDir, "thing", "revoke", "button-gone");
-    const answer = await ask(gone, "button-gone", serial);
-    expect(answer).toEqual({ v: 1, status: "refused", reason: "thing-not-active" });
-    expect(events.find((e) => e.event === "renewal-refused" && e.thing === "button-gone")).toMatchObject({ refusal: "thing-not-active", reason: "thing button-gone is REVOKED" });
+  it.each([
+    ["deactivate", "button-off", "INACTIVE"],
+    ["revoke", "button-gone", "REVOKED"],
+  ])("thing %s: the thing gets no certificate, even on a connection opened before", async (verb, thing, state) => {
+    const b = await button(thing);
+    const serial = serialOf(certOf(thing));
+    await pkiTool(pkiDir, "thing", verb, thing);
+    const answer = await askAfterWithdrawal(b, thing, serial);
+    if (answer !== "disconnected") {
+      expect(answer).toEqual({ v: 1, status: "refused", reason: "thing-not-active" });
+      expect(events.find((e) => e.event === "renewal-refused" && e.thing === thing)).toMatchObject({ refusal: "thing-not-active", reason: `thing ${thing} is ${state}` });
+    }
+    expect(readRegistry(pkiDir).certificates.filter((c) => c.thing === thing)).toHaveLength(1);
+    expect(events.some((e) => e.event === "renewal-issued" && e.thing === thing)).toBe(false);
   });
 
   it("a malformed request is answered with a refusal and nothing else happens", async () => {
@@ -149,5 +164,42 @@ describe("renewal service", () => {
     await b.client.publishAsync(renewOf("button-b"), "not json", { qos: 1 });
     await waitUntil(() => b.answers.length > before, "the refusal");
     expect(b.answers[before]).toEqual({ v: 1, status: "refused", reason: "bad request: not JSON" });
+  });
+
+  it("farming: asking again and again with the newest certificate gets at most the burst, each as short-lived as the first", async () => {
+    const farm = await button("button-farm");
+    const lifetime = (c: X509Certificate) => new Date(c.validTo).getTime() - new Date(c.validFrom).getTime();
+    const first = certOf("button-farm");
+    let held = first;
+    const answers: RenewalAnswer[] = [];
+    for (let i = 0; i < 10; i++) {
+      const answer = await ask(farm, "button-farm", serialOf(held));
+      answers.push(answer);
+      if (answer.status === "issued") held = new X509Certificate(Buffer.from(base64Decode(answer.cert)!));
+    }
+    const issued = answers.filter((a) => a.status === "issued").length;
+    expect(issued).toBe(RENEWAL_REQUEST_LIMIT.burst);
+    expect(answers.slice(issued)).toEqual(answers.slice(issued).map(() => ({ v: 1, status: "refused", reason: "rate-limited" })));
+    expect(Math.abs(lifetime(held) - lifetime(first))).toBeLessThan(5_000); // 5 days, not a 730-day default
+    expect(readRegistry(pkiDir).certificates.filter((c) => c.thing === "button-farm")).toHaveLength(1 + issued);
+  });
+
+  it("a certificate outside the renewal window is not renewed", async () => {
+    const long = await button("button-long");
+    expect(await ask(long, "button-long", serialOf(certOf("button-long")))).toEqual({ v: 1, status: "refused", reason: "not-due" });
+    expect(readRegistry(pkiDir).certificates.filter((c) => c.thing === "button-long")).toHaveLength(1);
+  });
+
+  it("a revoked service identity stays revoked: the service refuses to start until service create", async () => {
+    await renewal.close();
+    await pkiTool(pkiDir, "thing", "revoke", "renewal");
+    const certificates = readRegistry(pkiDir).certificates.filter((c) => c.thing === "renewal").length;
+    const start = () => startRenewal({ brokerUrl: broker.url, servername: undefined, pkiDir, topicPrefix: "pizza" }, (source, event, fields) => events.push({ source, event, ...fields }));
+    await expect(start()).rejects.toThrow(/identity is REVOKED .*service create renewal/);
+    expect(readRegistry(pkiDir).things.renewal?.state).toBe("REVOKED");
+    expect(readRegistry(pkiDir).certificates.filter((c) => c.thing === "renewal")).toHaveLength(certificates);
+    await pkiTool(pkiDir, "service", "create", "renewal");
+    renewal = await start();
+    expect(readRegistry(pkiDir).things.renewal?.state).toBe("ACTIVE");
   });
 });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMAND_NAMES, runCli } from "../../../../tools/pki/cli";
 import { x509 } from "../../../../tools/pki/crypto";
 import { Pki } from "../../../../tools/pki/pki";
+import { readRegistry } from "../../../../tools/pki/registry";
 import { signOutsideRegistry } from "../../support/trust-boundary";
 import { hasOpenssl, openssl, read, tempDir } from "./helpers";
 
@@ -266,8 +267,7 @@ describe("as a process (npm run pki runs tsx tools/pki/cli.ts)", () => {
     expect(bad.status).toBe(1);
     expect(bad.stdout).toBe("");
     expect(bad.stderr.trimEnd().split("\n")).toEqual([`error: certificate file not found: ${join(dir, "missing.pem")}`]);
-    const mustExist = readFileSync(join(dir, "registry.json"), "utf8");
-    expect(JSON.parse(mustExist).cas).toHaveLength(1);
+    expect(readRegistry(dir).cas).toHaveLength(1);
     const usage = run("--pki-dir", dir, "thing", "create", "x", "--colour");
     expect([usage.status, usage.stderr.trimEnd().split("\n")]).toEqual([2, [expect.stringMatching(/^error: unknown option --colour/)]]);
   });

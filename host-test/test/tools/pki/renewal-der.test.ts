@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { readCertificate } from "../../../../modules/core/der";
 import { renewedCertificateProblem } from "../../../../modules/core/renewal";
 import { Pki } from "../../../../tools/pki/pki";
+import { renewThingCertificate } from "../../../../tools/pki/renew";
 import { tempDir } from "./helpers";
 
 const t = tempDir("renewal-der");
@@ -28,7 +29,8 @@ describe("core DER reader on PKI certificates", () => {
     expect(fields.notBefore).toBe(new Date(node.validFrom).getTime());
     expect(Buffer.from(fields.subjectPublicKeyInfo)).toEqual(node.publicKey.export({ format: "der", type: "spki" }));
 
-    const renewed = await pki.reissueThingCertificate("button-1", node.fingerprint256);
+    const renewed = await renewThingCertificate(pki, "button-1", { fingerprint: node.fingerprint256 });
+    if (!renewed.ok) throw new Error(renewed.reason);
     expect(renewedCertificateProblem(fields, der(renewed.certPem), Date.now())).toBeUndefined();
     const other = readFileSync(pki.thingFiles("button-2")!.certPath, "utf8");
     expect(renewedCertificateProblem(fields, der(other), Date.now())).toMatch(/different public key|different subject/);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { runCli } from "../../../../tools/policy/cli";
+import { runCli } from "../../../../tools/pki/policy-cli";
 import { ALL_ACKS, acksOf, ordersOf } from "../../support/topics";
 
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
@@ -125,7 +125,7 @@ describe("policy CLI (in process)", () => {
 
 describe("policy CLI (real process via tsx)", () => {
   const tsx = join(root, "node_modules/.bin/tsx");
-  const cli = join(root, "tools/policy/cli.ts");
+  const cli = join(root, "tools/pki/policy-cli.ts");
   const exec = promisify(execFile);
 
   it("exits 0 on allow and 1 on deny", async () => {

@@ -1,8 +1,9 @@
-// `policy attach|detach|list` over a PKI dir's policy store. Called by `npm run policy -- …` (with
-// --pki) and meant for `npm run pki -- policy …` (the PKI CLI passes its own dir).
+// `policy attach|detach|list` over a PKI dir's policy store: `npm run pki -- policy …` (the PKI CLI
+// passes its own dir) and `npm run policy -- … --pki-dir <dir>`.
 import { EXIT_FAILURE, EXIT_USAGE } from "../cli/conventions";
-import { PkiError } from "../pki/errors";
-import { PolicyStoreError, openPolicyStore } from "./store";
+import { PkiError } from "./errors";
+import { PolicyStoreError, openPolicyStore } from "./policy-store";
+import { RegistryStore } from "./store";
 
 export interface StoreCliIo {
   out: (line: string) => void;
@@ -22,7 +23,7 @@ export const POLICY_STORE_USAGE = [
  * Runs `attach|detach|list` (argv without the leading "policy"). Returns the exit status: 0 done,
  * 2 on a usage error, 1 on a refusal (bad policy, unknown thing, not attached).
  */
-export function policyStoreCommand(argv: string[], opts: { pkiDir: string; io: StoreCliIo }): number {
+export async function policyStoreCommand(argv: string[], opts: { pkiDir: string; io: StoreCliIo }): Promise<number> {
   const io = opts.io;
   const usage = (problem: string) => {
     io.err(`error: ${problem}\nusage:\n${indent(POLICY_STORE_USAGE, "  ")}`);
@@ -36,11 +37,11 @@ export function policyStoreCommand(argv: string[], opts: { pkiDir: string; io: S
     else positionals.push(rest[i]!);
   }
   try {
-    const store = openPolicyStore(opts.pkiDir);
+    const store = openPolicyStore(RegistryStore.open(opts.pkiDir));
     switch (command) {
       case "attach": {
         if (positionals.length !== 2 || (rest.includes("--name") && !name)) return usage("attach needs <policy.json> <thing>");
-        const r = store.attach(positionals[0]!, positionals[1]!, name ? { name } : {});
+        const r = await store.attach(positionals[0]!, positionals[1]!, name ? { name } : {});
         const what = r.policy === "created" ? "stored" : r.policy === "updated" ? "updated" : "unchanged";
         io.out(`policy ${r.name} ${what}; ${r.newlyAttached ? "attached to" : "already attached to"} ${r.thing}`);
         for (const w of r.warnings) io.out(`  warning: ${w}`);
@@ -48,7 +49,7 @@ export function policyStoreCommand(argv: string[], opts: { pkiDir: string; io: S
       }
       case "detach": {
         if (positionals.length !== 2) return usage("detach needs <policy> <thing>");
-        store.detach(positionals[0]!, positionals[1]!);
+        await store.detach(positionals[0]!, positionals[1]!);
         io.out(`policy ${positionals[0]} detached from ${positionals[1]}`);
         return 0;
       }

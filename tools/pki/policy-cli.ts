@@ -9,10 +9,10 @@ import {
   evaluate,
   parsePolicy,
   resourceArn,
-} from "./evaluate";
-import { isKnownAction, MQTT_ACTIONS } from "./parse";
-import { POLICY_STORE_USAGE, indent, policyStoreCommand } from "./store-cli";
-import { EXIT_FAILURE, EXIT_USAGE, renameDeprecatedFlags } from "../cli/conventions";
+} from "../policy/evaluate";
+import { isKnownAction, MQTT_ACTIONS } from "../policy/parse";
+import { POLICY_STORE_USAGE, indent, policyStoreCommand } from "./policy-store-cli";
+import { EXIT_FAILURE, EXIT_USAGE, renameDeprecatedFlags, UsageError } from "../cli/conventions";
 
 const HELP = `Usage:
   npm run policy -- explain --policy <file> [--policy <file2> …] --client-id <id>
@@ -50,7 +50,6 @@ export interface CliIo {
 
 const defaultIo: CliIo = { out: (l) => console.log(l), err: (l) => console.error(l) };
 
-class UsageError extends Error {}
 
 /** A policy file that cannot be read: a failure (exit 1), not a usage error. */
 class PolicyFileError extends Error {}
@@ -187,8 +186,8 @@ function check(args: string[], io: CliIo): number {
   return results.every((r) => r.ok) ? 0 : EXIT_FAILURE;
 }
 
-/** Runs the CLI; returns the exit status. */
-export function runCli(argv: string[], io: CliIo = defaultIo): number {
+/** Runs the CLI; returns the exit status (later for the store commands, which wait for the registry). */
+export function runCli(argv: string[], io: CliIo = defaultIo): number | Promise<number> {
   const [command, ...rest] = renameDeprecatedFlags(argv, { "--pki": "--pki-dir" }, io.err);
   try {
     if (command === undefined || command === "--help" || command === "-h" || command === "help") {
@@ -229,5 +228,5 @@ export function runCli(argv: string[], io: CliIo = defaultIo): number {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  process.exitCode = runCli(process.argv.slice(2));
+  process.exitCode = await runCli(process.argv.slice(2));
 }
