@@ -9,8 +9,7 @@ import type { ThingRecord } from "../../tools/pki/registry";
 import { policyAuthorizerForPki, type PolicyDecisionEvent } from "./policy-authorizer";
 import { type Authorizer, thingTopicAuthorizer } from "./authorizer";
 
-import { POLICY_FILES } from "../policies/files";
-import { DEFAULT_TOPIC_PREFIX, JOBS_SERVICE_NAME, RENEWAL_SERVICE_NAME } from "../../modules/core/topics";
+export { POLICY_FILES };
 
 /** The topic prefix the product policies name: the contract's default (modules/core/topics.ts). */
 export const POLICY_TOPIC_PREFIX = DEFAULT_TOPIC_PREFIX;

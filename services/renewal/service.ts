@@ -66,24 +66,6 @@ export async function startRenewal(config: RenewalServiceConfig, sink: EventSink
   });
 }
 
-/**
- * The service's own identity: issued on first run only. One that an operator deactivated or revoked stays
- * so: the service refuses to start until `npm run pki -- service create renewal` issues a new one.
- */
-async function serviceIdentity(pki: Pki, log: (event: string, fields: Record<string, unknown>) => void): Promise<ThingFiles> {
-  const state = pki.thingState(RENEWAL_SERVICE_NAME);
-  const files = pki.thingFiles(RENEWAL_SERVICE_NAME);
-  if (state === undefined) {
-    const created = await pki.createService(RENEWAL_SERVICE_NAME, { keyType: "ec" });
-    log("identity-created", { thing: RENEWAL_SERVICE_NAME, certificate: created.certPath });
-    return created;
-  }
-  const renew = `"npm run pki -- --pki-dir ${pki.dir} service create ${RENEWAL_SERVICE_NAME}"`;
-  if (state !== "ACTIVE") throw new Error(`the renewal service's identity is ${state} in ${pki.dir}; to run the service again, issue it a new one: ${renew}`);
-  if (!files?.keyPath) throw new Error(`the renewal service's identity in ${pki.dir} has no private key; issue a new one: ${renew}`);
-  return files;
-}
-
 if (isMainModule(import.meta.url)) {
   await runServiceCli({ name: "renewal", parse: parseRenewalArgs, usage: renewalUsage, start: startRenewal });
 }

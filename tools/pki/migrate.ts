@@ -6,7 +6,7 @@ import type Database from "better-sqlite3";
 import { existsSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { fail } from "./errors";
-import type { RegistryData } from "./registry";
+import type { RegistryData } from "./records";
 
 export const LEGACY_REGISTRY_FILE = "registry.json";
 export const LEGACY_ATTACHMENTS_FILE = "policies/attachments.json";

@@ -10,7 +10,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ensureDir, SECRET_MODE } from "./files";
 import { migrateLegacyRegistry } from "./migrate";
-import type { CaRecord, CertRecord, RegistryData, ThingRecord, ThingState } from "./registry";
+import type { CaRecord, CertRecord, RegistryData, ThingRecord, ThingState } from "./records";
 
 export const REGISTRY_DB = "registry.db";
 /** Files in a PKI dir whose change can mean new trust or new thing states: the store (a commit writes its
