@@ -114,6 +114,7 @@ function main(): void {
           log,
           ...(renewal ? { renewal } : {}),
           ...(battery ? { sleep: () => deepSleep.deepSleep(s.pins.button, s.pins.buttonActiveLow) } : {}),
+          ...(board.network ? { network: board.network } : {}),
         },
         {
           onEvent: (event) => board.report("event", JSON.stringify(event)),

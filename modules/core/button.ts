@@ -22,7 +22,7 @@ import type { ButtonConfig, ClickType } from "./config";
 import { OrderFlow, type FlowEvent } from "./flow";
 import { LedPlayer, type LedPatternName } from "./led";
 import { ledView } from "./led-view";
-import type { Clock, Led, Log, MqttConnector, Store, Timers } from "./ports";
+import type { Clock, Led, Log, MqttConnector, Network, Store, Timers } from "./ports";
 import { SleepGate } from "./sleep";
 import type { CertificateRenewal } from "./renewal";
 
@@ -41,6 +41,8 @@ export interface ButtonPorts {
   sleep?: () => void;
   /** Certificate renewal (renewal.ts): run after an order's outcome, given up when a click needs the network. */
   renewal?: Pick<CertificateRenewal, "run" | "abort" | "wanted" | "busy">;
+  /** Wi-Fi up/down (the flow waits while it is down). Default: always up. */
+  network?: Network;
 }
 
 /** Outcomes after which the broker has just accepted this certificate: the moment to renew it if due. */
@@ -96,7 +98,7 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
     const renewal = ports.renewal;
     if (!renewal) return;
     timers.set(() => {
-      if (stopping || flow.state !== "idle" || !renewal.wanted) return;
+      if (stopping || flow.state !== "idle" || !renewal.wanted || ports.network?.up === false) return;
       if (!persistent) {
         renewal.run(() => gate?.activity()); // the sleep countdown starts again once the attempt ended
         return;
@@ -114,6 +116,7 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
     log,
     ...(ports.random ? { random: ports.random } : {}),
     ...(ports.batteryVoltage ? { batteryVoltage: ports.batteryVoltage } : {}),
+    ...(ports.network ? { network: ports.network } : {}),
     onEvent: (event) => {
       showOnLed(event);
       gate?.activity();

@@ -16,3 +16,4 @@ export * from "./sleep";
 export * from "./button";
 export * from "./der";
 export * from "./renewal";
+export * from "./network";

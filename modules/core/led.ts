@@ -3,7 +3,7 @@
 
 import type { Led, TimerHandle, Timers } from "./ports";
 
-export type LedPatternName = "working" | "ok" | "rejected" | "failed" | "auth-error" | "busy" | "cancelled";
+export type LedPatternName = "working" | "ok" | "rejected" | "failed" | "auth-error" | "busy" | "cancelled" | "offline";
 
 export interface LedPattern {
   /** ON/OFF durations (ms), alternating, starting with ON. */
@@ -26,6 +26,8 @@ export const LED_PATTERNS: { readonly [K in LedPatternName]: LedPattern } = {
   "auth-error": { steps: times(2, [...times(3, [100, 100]), ...times(3, [500, 100])]), loop: false },
   busy: { steps: [50], loop: false },
   cancelled: { steps: times(2, [1000, 300]), loop: false },
+  // Two short flashes, a long pause: not "working" (one flash a second), so a person can tell "no Wi-Fi" apart.
+  offline: { steps: [100, 200, 100, 1600], loop: true },
 };
 
 /** Gap before a looping pattern resumes after an interrupt, so a blip stays visible as its own flash. */

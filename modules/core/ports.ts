@@ -74,3 +74,14 @@ export interface MqttConnector {
   readonly publishesBeforeReady?: boolean;
   connect(request: { subscribe: string }, handlers: ConnectionHandlers): MqttConnection;
 }
+
+/**
+ * Whether the device has a network (firmware: Wi-Fi joined with an address). While it is down the core
+ * opens no connections (docs/setup.md, "When the Wi-Fi goes away"). Hosts without such a signal pass none:
+ * the network then counts as always up.
+ */
+export interface Network {
+  readonly up: boolean;
+  /** Called on every change of `up`. */
+  onChange(listener: (up: boolean) => void): void;
+}

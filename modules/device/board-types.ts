@@ -3,7 +3,7 @@
 // only: the simulator has no ECMA-419 digital IO), modules/device/linux-host/board.ts in the headless Linux
 // build (stdin/stdout).
 
-import type { Led } from "../core/ports";
+import type { Led, Network } from "../core/ports";
 import type { PinSettings, RawConfig } from "./settings";
 
 export type EdgeHandler = (pressed: boolean, atMs: number) => void;
@@ -29,4 +29,6 @@ export interface Board {
   report(tag: string, text: string): void;
   /** Settings that override mc/config at run time; devices have none. */
   configOverrides(): RawConfig;
+  /** Wi-Fi up/down, where the board knows it; without one the network counts as always up. */
+  readonly network?: Network;
 }

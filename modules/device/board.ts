@@ -10,6 +10,7 @@ import type { Board } from "device/board-types";
 import { takeEarlyButton } from "device/early-button";
 import { createHostLed, startHostButton } from "device/host-global";
 import { monotonicMs } from "device/timers";
+import { wifiNetwork } from "device/wifi-network";
 
 const keep: object[] = []; // inputs/outputs must stay referenced or the GC closes them
 
@@ -56,4 +57,6 @@ export const board: Board = {
   configOverrides() {
     return {};
   },
+
+  network: wifiNetwork(),
 };

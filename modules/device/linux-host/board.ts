@@ -5,9 +5,10 @@
 //         single | double | long     a whole gesture, timed for the configured classifier
 //         mem                        XS memory (bytes) → @mem {"chunksUsed","chunksPeak","slotsUsed","slotsPeak"};
 //                                    peaks since the previous mem, which resets them
+//         network down | network up      the Wi-Fi went away / came back (the core's Network port)
 //         quit
 // stdout: @led on|off · @pattern <name|off> · @event <json> · @click <type> · @ready <thing> ·
-//         @mem <json> · @sleep (deep sleep: the process ends) · @halt <why> · @error <text>      (other lines are the firmware's own trace output)
+//         @mem <json> · @network up|down · @sleep (deep sleep: the process ends) · @halt <why> · @error <text>      (other lines are the firmware's own trace output)
 // argv:   key=value ...              settings that override mc/config (e.g. mqtt.port=8884), and
 //         wake.button=<epoch ms>     "woken from deep sleep by a press at that time" (sleep.ts)
 
@@ -17,6 +18,7 @@ import Timer from "timer";
 import type { Board } from "device/board-types";
 import type { RawConfig } from "device/settings";
 import { monotonicMs } from "device/timers";
+import { NetworkState } from "core/network";
 
 const TAP_MS = 80; // how long a synthesized click holds the button
 
@@ -31,7 +33,12 @@ function gesture(onEdge: (pressed: boolean, atMs: number) => void, steps: [boole
   }
 }
 
+/** The headless host has loopback only: the network is up until a `network down` command says otherwise. */
+const network = new NetworkState({ up: true });
+
 export const board: Board = {
+  network,
+
   startButton({ doubleClickMs, longPressMs, onEdge }) {
     const gap = Math.max(1, Math.min(TAP_MS, Math.floor(doubleClickMs / 3)));
     onLine((line) => {
@@ -47,6 +54,10 @@ export const board: Board = {
           return gesture(onEdge, [[true, 0], [false, TAP_MS], [true, TAP_MS + gap], [false, 2 * TAP_MS + gap]]);
         case "long":
           return gesture(onEdge, [[true, 0], [false, longPressMs + TAP_MS]]);
+        case "network down":
+        case "network up":
+          network.set(command === "network up");
+          return report("network", network.up ? "up" : "down");
         case "mem":
           return report("mem", JSON.stringify(mem()));
         case "quit":
