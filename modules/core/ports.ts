@@ -85,3 +85,12 @@ export interface Network {
   /** Called on every change of `up`. */
   onChange(listener: (up: boolean) => void): void;
 }
+
+/**
+ * The Wi-Fi station (firmware: the SDK's WiFi; headless: a stand-in). join() starts joining and reports,
+ * until leave(): "up" once it has an address, "down" when a join failed or the network was lost.
+ */
+export interface WifiStation {
+  join(network: { ssid: string; password: string }, onChange: (state: "up" | "down") => void): void;
+  leave(): void;
+}
