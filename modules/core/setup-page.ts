@@ -13,7 +13,7 @@ import type { Log, Store } from "./ports";
 import { checkRequest, type RequestFacts } from "./request-check";
 import type { RawSettings } from "./settings";
 import { applySetupForm, publicSettings, readStoredSettings, SETUP_STORE_KEY, withStored, type SetupReason } from "./setup-settings";
-import { utf8Decode, utf8Encode } from "./utf8";
+import { utf8Decode } from "./utf8";
 
 export const SETUP_MAX_BODY_BYTES = 2048;
 
@@ -26,7 +26,8 @@ export interface SetupResponse {
   status: number;
   /** Name, value, name, value, … (the SDK's HTTP server takes them so). */
   headers: string[];
-  body: Uint8Array;
+  /** ASCII only (JSON escapes the rest), so its length is its byte length: no encoding copy on a small heap. */
+  body: string;
   /** The settings were saved: restart once this response has gone out. */
   saved?: boolean;
 }
@@ -112,12 +113,16 @@ export class SetupPage {
 }
 
 function text(status: number, type: string, body: string): SetupResponse {
-  const bytes = utf8Encode(body);
-  return { status, headers: ["content-type", type, ...SECURITY_HEADERS], body: bytes };
+  return { status, headers: ["content-type", type, ...SECURITY_HEADERS], body };
+}
+
+/** JSON with every non-ASCII character escaped (\uXXXX): still the same JSON, and ASCII. */
+export function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${`000${c.charCodeAt(0).toString(16)}`.slice(-4)}`);
 }
 
 function json(status: number, value: unknown): SetupResponse {
-  return text(status, "application/json", JSON.stringify(value));
+  return text(status, "application/json", asciiJson(value));
 }
 
 const FIELDS: readonly [key: string, label: string, type: string][] = [
@@ -146,11 +151,11 @@ input{width:100%;padding:.4em;font-size:1em;box-sizing:border-box}button{margin-
 // Plain ES5-level script: the phone's browser, not ours. textContent only (no HTML from data).
 const PAGE_SCRIPT = `"use strict";
 var REASONS = {"no-wifi": "No Wi-Fi is set up yet.", "button-held": "Setup mode: the button was held at power-on.", "wifi-failed": "The button could not join the Wi-Fi: check its name and password."};
-var form = document.getElementById("setup"), status = document.getElementById("status");
+var form = document.getElementById("setup"), statusBox = document.getElementById("status"); // not "status": window.status is a string
 function show(lines, isError) {
-  status.textContent = "";
-  status.className = isError ? "error" : "";
-  lines.forEach(function (line) { var p = document.createElement("p"); p.textContent = line; status.appendChild(p); });
+  statusBox.textContent = "";
+  statusBox.className = isError ? "error" : "";
+  lines.forEach(function (line) { var p = document.createElement("p"); p.textContent = line; statusBox.appendChild(p); });
 }
 fetch("/settings").then(function (r) { return r.json(); }).then(function (s) {
   Object.keys(s.values).forEach(function (key) { var input = document.getElementById(key); if (input) input.value = s.values[key]; });

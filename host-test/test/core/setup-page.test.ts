@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { SetupPage } from "../../../modules/core/setup-page";
 import { readStoredSettings, SETUP_STORE_KEY, setupReasonAtBoot, withStored } from "../../../modules/core/setup-settings";
-import { utf8Decode, utf8Encode } from "../../../modules/core/utf8";
+import { utf8Encode } from "../../../modules/core/utf8";
 import { validateButtonSettings } from "../../../modules/core/settings";
 import { MemoryLog, MemoryStore } from "./fakes";
 
@@ -18,14 +18,15 @@ const post = (p: SetupPage, value: unknown, headers: Record<string, string> = {}
   const body = utf8Encode(typeof value === "string" ? value : JSON.stringify(value));
   return p.handle({ method: "POST", path: "/settings", headers: { host: HOST, "content-type": "application/json", "content-length": String(body.length), ...headers }, body });
 };
-const bodyOf = (r: { body: Uint8Array }) => JSON.parse(utf8Decode(r.body)!);
+const bodyOf = (r: { body: string }) => JSON.parse(r.body);
 
 describe("SetupPage", () => {
   it("serves the page and its script with a strict CSP, no framing, no caching", () => {
     const { page: p } = page();
     const html = get(p, "/");
     expect(html.status).toBe(200);
-    expect(utf8Decode(html.body)).toContain('<form id="setup">');
+    expect(html.body).toContain('<form id="setup">');
+    expect(html.body).toMatch(/^[\x00-\x7f]*$/);
     const headers = Object.fromEntries(html.headers.flatMap((v, i, a) => (i % 2 ? [] : [[v, a[i + 1]]])));
     expect(headers["content-security-policy"]).toContain("default-src 'none'");
     expect(headers["x-frame-options"]).toBe("DENY");
@@ -40,6 +41,10 @@ describe("SetupPage", () => {
     const shown = bodyOf(get(p, "/settings"));
     expect(shown.values).toMatchObject({ "wifi.ssid": "kitchen", "mqtt.host": "broker.example", "mqtt.port": "8883" });
     expect(JSON.stringify(shown)).not.toContain("correct-horse");
+    store.write(SETUP_STORE_KEY, JSON.stringify({ "item.single": "caf\u00e9 \u{1f355}" }));
+    const accented = get(p, "/settings").body;
+    expect(accented).toMatch(/^[\x00-\x7f]*$/); // ASCII on the wire, the same text once parsed
+    expect(JSON.parse(accented).values["item.single"]).toBe("caf\u00e9 \u{1f355}");
     expect(shown.secretsSet).toEqual({ "wifi.password": true });
     expect(shown.reason).toBe("no-wifi");
   });
