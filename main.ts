@@ -12,19 +12,75 @@ import { ensureWallClock, wallClock } from "device/clock";
 import { loadIdentity } from "device/identity";
 import { traceLog as log } from "device/log";
 import { secureMqttConnector } from "device/mqtt";
-import { mergeConfig, readSettings } from "device/settings";
+import { mergeConfig, readSettings, type RawConfig } from "device/settings";
+import { readStoredSettings, setupReasonAtBoot, withStored, type SetupReason } from "core/setup-settings";
+import { SetupPage } from "core/setup-page";
+import { WifiJoin } from "core/wifi-join";
+import { startSetupServer } from "device/setup-server";
+import { setupPassword } from "device/setup-password";
 import { PreferenceStore } from "device/store";
 import * as deepSleep from "device/sleep";
 import { monotonicMs, sdkTimers as timers } from "device/timers";
 import tlsSessions from "ssl/cache";
 
+/** Held through power-on this long: setup mode (docs/setup.md). */
+const SETUP_HOLD_MS = 5_000;
+
 function main(): void {
-  const settings = readSettings(mergeConfig(config, board.configOverrides()));
+  // Build-time values (mc/config, the host's key=value) are the defaults; what the setup page saved wins.
+  const buildTime = mergeConfig(config, board.configOverrides());
+  const merged = withStored(buildTime, readStoredSettings(new PreferenceStore({ domain: "pizza" }), log));
+  const settings = readSettings(merged);
   const pins = settings.ok ? settings.value.pins : { button: undefined, buttonActiveLow: true, led: undefined, ledActiveLow: false };
   const ledPort = board.createLed(pins);
   const onPattern = (name: string) => board.report("pattern", name);
   // Boot indications (halt, waiting for the clock); the button's own LED view takes over once it exists.
   const led = new LedPlayer({ led: ledPort, timers, onPattern });
+
+  const decide = (held: boolean) => {
+    const reason = setupReasonAtBoot({ wifiRequired: board.wifiStation !== undefined, ssid: String(merged["wifi.ssid"] ?? ""), heldAtBoot: held });
+    if (reason) setupMode(reason, buildTime, merged, led);
+    else start({ settings, buildTime, merged, led, ledPort, onPattern });
+  };
+  if (board.heldAtBoot) board.heldAtBoot({ pins, holdMs: SETUP_HOLD_MS, done: decide });
+  else decide(false);
+}
+
+/** Setup mode: the setup page (ESP32: on the WPA2 access point), LED "setup"; a save restarts the firmware. */
+function setupMode(reason: SetupReason, buildTime: RawConfig, merged: RawConfig, led: LedPlayer): void {
+  log.warn(`setup mode (${reason})`);
+  board.report("setup", reason);
+  const identity = loadIdentity();
+  const secret = setupPassword(identity.ok ? identity.value.setupPassword : undefined, merged["setup.password"]);
+  if (secret) log.info(`setup access point password from the ${secret.source}`);
+  const access = board.openSetup ? board.openSetup({ password: secret?.password }) : { ok: false as const, reason: "this board has no setup page" };
+  if (!access.ok) {
+    log.error(`setup: ${access.reason}`);
+    board.report("halt", "setup");
+    led.play("auth-error"); // the board's identity lacks what setup needs
+    return;
+  }
+  led.play("setup");
+  const page = new SetupPage({ base: buildTime, store: new PreferenceStore({ domain: "pizza" }), log, allowedHosts: access.allowedHosts, reason });
+  const server = startSetupServer({
+    port: access.port,
+    page,
+    log,
+    onSaved() {
+      board.report("restart", "settings saved");
+      // From a timer: the HTTP server is still inside this request's callbacks. The answer has gone out.
+      timers.set(() => {
+        server.close();
+        board.restart?.();
+      }, 200);
+    },
+  });
+  board.report("setup-page", access.where);
+}
+
+/** Normal mode: identity, Wi-Fi (where the board has a station), clock, then the button. */
+function start(boot: { settings: ReturnType<typeof readSettings>; buildTime: RawConfig; merged: RawConfig; led: LedPlayer; ledPort: ReturnType<typeof board.createLed>; onPattern: (name: string) => void }): void {
+  const { settings, led, ledPort, onPattern } = boot;
 
   if (!settings.ok) {
     for (const error of settings.errors) log.error(`config: ${error}`);
@@ -71,81 +127,102 @@ function main(): void {
   const wakePressAt = battery && deepSleep.wokenByButton() ? monotonicMs() - deepSleep.msSinceWake() : undefined;
 
   tlsSessions.onEvent = (event) => board.report("tls-session", JSON.stringify(event)); // kept across deep sleep (fast-wake)
-  led.play("working"); // until the clock is known (SNTP on a fresh boot)
-  ensureWallClock({
-    host: s.sntpHost,
-    log,
-    onSet() {
-      led.off();
-      const store = new PreferenceStore({ domain: "pizza" });
-      // Renewal (same key) inside the certificate's last 60 days; the connector presents whichever
-      // certificate renewal says is current, so a renewed one is used from the next connection.
-      let renewal: CertificateRenewal | undefined;
-      const connector = secureMqttConnector({
-        mqtt: s.mqtt,
-        clientId: thingName,
-        identity: identity.value,
-        certificate: () => {
-          if (!renewal) return identity.value.certificate as unknown as ArrayBuffer;
-          const der = renewal.current();
-          return der.byteOffset === 0 && der.byteLength === der.buffer.byteLength ? (der.buffer as ArrayBuffer) : (der.slice().buffer as ArrayBuffer);
-        },
-        timers,
-        onTrace: (entry) => board.report("mqtt", `${entry.direction} ${entry.packet}${entry.detail ? ` (${entry.detail})` : ""}`),
-      });
-      try {
-        renewal = new CertificateRenewal({
-          thingName,
-          topicPrefix: s.core.topicPrefix,
-          provisioned: new Uint8Array(identity.value.certificate as unknown as ArrayBuffer),
+  led.play("working"); // until Wi-Fi is joined and the clock is known (SNTP on a fresh boot)
+  const connect = (): void => {
+    ensureWallClock({
+      host: s.sntpHost,
+      log,
+      onSet() {
+        led.off();
+        const store = new PreferenceStore({ domain: "pizza" });
+        // Renewal (same key) inside the certificate's last 60 days; the connector presents whichever
+        // certificate renewal says is current, so a renewed one is used from the next connection.
+        let renewal: CertificateRenewal | undefined;
+        const connector = secureMqttConnector({
+          mqtt: s.mqtt,
+          clientId: thingName,
+          identity: identity.value,
+          certificate: () => {
+            if (!renewal) return identity.value.certificate as unknown as ArrayBuffer;
+            const der = renewal.current();
+            return der.byteOffset === 0 && der.byteLength === der.buffer.byteLength ? (der.buffer as ArrayBuffer) : (der.slice().buffer as ArrayBuffer);
+          },
           timers,
-          clock: wallClock,
-          store,
-          connector,
-          log,
-          onEvent: (event) => board.report("renewal", JSON.stringify(event)),
+          onTrace: (entry) => board.report("mqtt", `${entry.direction} ${entry.packet}${entry.detail ? ` (${entry.detail})` : ""}`),
         });
-      } catch (error) {
-        log.warn(`certificate renewal off: ${String(error)}`); // the button still orders with its certificate
-      }
-      const button = createButton(
-        { ...s.core, thingName },
-        {
-          timers,
-          clock: wallClock,
-          led: ledPort,
-          store,
-          connector,
-          log,
-          ...(renewal ? { renewal } : {}),
-          ...(battery ? { sleep: () => deepSleep.deepSleep(s.pins.button, s.pins.buttonActiveLow) } : {}),
-        },
-        {
-          onEvent: (event) => board.report("event", JSON.stringify(event)),
-          onClick: (type) => board.report("click", type),
-          onPattern,
-        },
-      );
-      // From a fresh stack, not from under main(): a persistent link connects inside start(), and the TLS
-      // client's calls are deep enough to overflow the ESP32-sized XS stack (384 slots) on top of main's frames.
-      timers.set(() => {
-        if (wakePressAt === undefined) button.start();
-        else {
-          const now = monotonicMs();
-          button.startWoken(wakePressAt, now);
-          board.report("wake", `${Math.round(now - wakePressAt)}`); // press → classifier: the boot-to-press latency
+        try {
+          renewal = new CertificateRenewal({
+            thingName,
+            topicPrefix: s.core.topicPrefix,
+            provisioned: new Uint8Array(identity.value.certificate as unknown as ArrayBuffer),
+            timers,
+            clock: wallClock,
+            store,
+            connector,
+            log,
+            onEvent: (event) => board.report("renewal", JSON.stringify(event)),
+          });
+        } catch (error) {
+          log.warn(`certificate renewal off: ${String(error)}`); // the button still orders with its certificate
         }
-        board.startButton({
-          pins: s.pins,
-          doubleClickMs: s.core.doubleClickMs,
-          longPressMs: s.core.longPressMs,
-          woken: wakePressAt !== undefined,
-          onEdge: button.edge,
-        });
-        board.report("ready", thingName);
-      }, 0);
-    },
-  });
+        const button = createButton(
+          { ...s.core, thingName },
+          {
+            timers,
+            clock: wallClock,
+            led: ledPort,
+            store,
+            connector,
+            log,
+            ...(renewal ? { renewal } : {}),
+            ...(battery ? { sleep: () => deepSleep.deepSleep(s.pins.button, s.pins.buttonActiveLow) } : {}),
+            ...(board.network ? { network: board.network } : {}),
+          },
+          {
+            onEvent: (event) => board.report("event", JSON.stringify(event)),
+            onClick: (type) => board.report("click", type),
+            onPattern,
+          },
+        );
+        // From a fresh stack, not from under main(): a persistent link connects inside start(), and the TLS
+        // client's calls are deep enough to overflow the ESP32-sized XS stack (384 slots) on top of main's frames.
+        timers.set(() => {
+          if (wakePressAt === undefined) button.start();
+          else {
+            const now = monotonicMs();
+            button.startWoken(wakePressAt, now);
+            board.report("wake", `${Math.round(now - wakePressAt)}`); // press → classifier: the boot-to-press latency
+          }
+          board.startButton({
+            pins: s.pins,
+            doubleClickMs: s.core.doubleClickMs,
+            longPressMs: s.core.longPressMs,
+            woken: wakePressAt !== undefined,
+            onEdge: button.edge,
+          });
+          board.report("ready", thingName);
+        }, 0);
+      },
+    });
+  };
+
+  const station = board.wifiStation;
+  if (station && board.network) {
+    const join = new WifiJoin({
+      station,
+      network: board.network,
+      timers,
+      log,
+      ssid: String(boot.merged["wifi.ssid"] ?? ""),
+      password: String(boot.merged["wifi.password"] ?? ""),
+      onJoined: () => connect(),
+      onGiveUp: () => {
+        led.off();
+        setupMode("wifi-failed", boot.buildTime, boot.merged, led);
+      },
+    });
+    join.start();
+  } else timers.set(connect, 0); // from a fresh stack: the TLS client's calls need the ESP32-sized XS stack
 }
 
 try {

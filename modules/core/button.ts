@@ -18,7 +18,7 @@ import type { ButtonConfig, ClickType } from "./config";
 import { OrderFlow, type FlowEvent } from "./flow";
 import { LedPlayer, type LedPatternName } from "./led";
 import { ledView } from "./led-view";
-import type { Clock, Led, Log, MqttConnector, Store, Timers } from "./ports";
+import type { Clock, Led, Log, MqttConnector, Network, Store, Timers } from "./ports";
 import { SleepGate } from "./sleep";
 import type { CertificateRenewal } from "./renewal";
 import { RenewalSchedule } from "./renewal-schedule";
@@ -40,6 +40,8 @@ export interface ButtonPorts {
   sleep?: () => void;
   /** Certificate renewal (renewal.ts): run after an order's outcome, given up when a click needs the network. */
   renewal?: Pick<CertificateRenewal, "run" | "abort" | "wanted" | "busy">;
+  /** Wi-Fi up/down (the flow waits while it is down). Default: always up. */
+  network?: Network;
 }
 
 /** What a host watches: the flow's events, classified clicks, LED patterns. Observers run after the LED. */
@@ -91,6 +93,7 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
     log,
     ...(ports.random ? { random: ports.random } : {}),
     ...(ports.batteryVoltage ? { batteryVoltage: ports.batteryVoltage } : {}),
+    ...(ports.network ? { network: ports.network } : {}),
     onEvent: (event) => {
       showOnLed(event);
       gate?.activity();
@@ -100,7 +103,14 @@ export function createButton(config: ButtonConfig, ports: ButtonPorts, observers
   });
   if (ports.renewal) {
     // The sleep countdown starts again once an attempt ended.
-    renewals = new RenewalSchedule({ timers, renewal: ports.renewal, persistent: config.connectionMode === "persistent", flow, onAttemptEnded: () => gate?.activity() });
+    renewals = new RenewalSchedule({
+      timers,
+      renewal: ports.renewal,
+      persistent: config.connectionMode === "persistent",
+      flow,
+      networkUp: () => ports.network?.up !== false,
+      onAttemptEnded: () => gate?.activity(),
+    });
   }
   const click = (type: ClickType) => {
     ports.renewal?.abort("a click needs the connection"); // an order never waits for a renewal

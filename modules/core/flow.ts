@@ -33,6 +33,11 @@
 //   nothing about the publish, even a pipelined one). A flaky network does not repeat that exact pattern three times in a row, while a
 //   policy refusal would otherwise loop until giveUpMs for nothing.
 //
+// Network loss (the Network port, ports.ts): while it is down the flow makes no connection attempt and its
+// give-up budget stands still. A message started or caught offline waits in state "offline" (pending in
+// the record, LED "offline"); when the network is back it is sent with a fresh backoff and what is left of
+// its budget, under the same orderId. One that expired (pendingExpiryMs) meanwhile ends as "failed".
+//
 // Timers, one meaning each: connectTimer (this attempt's connect), ackTimer (this attempt's ack),
 // retryTimer (backoff before the next attempt), giveUpTimer (the message's whole budget).
 
@@ -42,11 +47,11 @@ import { acksTopic, isValidThingName, ordersTopic } from "./config";
 import { Link, type LinkEvent } from "./link";
 import type { AckMessage, OrderMessage } from "./messages";
 import { decodeAck, encodeOrder, makeOrderId } from "./messages";
-import type { CloseKind, Clock, Log, MqttConnector, Store, TimerHandle, Timers } from "./ports";
+import type { CloseKind, Clock, Log, MqttConnector, Network, Store, TimerHandle, Timers } from "./ports";
 import { MessageRecord } from "./record";
 import { errorText } from "./error-text";
 
-export type FlowState = "idle" | "connecting" | "awaiting-ack" | "retry-wait" | "stopped";
+export type FlowState = "idle" | "connecting" | "awaiting-ack" | "retry-wait" | "offline" | "stopped";
 
 export type Outcome =
   | "ok"
@@ -98,6 +103,8 @@ export interface OrderFlowOptions {
   onEvent?: (event: FlowEvent) => void;
   /** Consecutive "peer closed right after our publish" before it counts as auth-error. Default 3. */
   authCloseThreshold?: number;
+  /** Wi-Fi up/down. Default: always up. */
+  network?: Network;
 }
 
 /** The message being sent, from its click (or boot) to its outcome. */
@@ -113,6 +120,10 @@ interface Job {
   peerCloses: number; // consecutive: peer closed after our publish, before any ack
   publishedOn: number | undefined; // the link's connection id
   publishedAt: number | undefined;
+  /** What is left of giveUpMs; it is spent only while the network is up. */
+  budgetMs: number;
+  /** When the giveUpTimer was armed (undefined while offline). */
+  budgetFrom: number | undefined;
 }
 
 export class OrderFlow {
@@ -128,6 +139,7 @@ export class OrderFlow {
   private readonly acksTopic: string;
   private readonly record: MessageRecord;
   private readonly link: Link;
+  private readonly network: Network | undefined;
 
   private flowState: FlowState = "idle";
   private started = false;
@@ -173,6 +185,11 @@ export class OrderFlow {
         onClose: (kind, detail, connectionId, hungUpAfterPublish) => this.onClose(kind, detail, connectionId, hungUpAfterPublish),
       },
     });
+    this.network = options.network;
+    if (this.network) {
+      this.link.setOffline(!this.network.up);
+      this.network.onChange((up) => (up ? this.networkUp() : this.networkDown()));
+    }
   }
 
   get state(): FlowState {
@@ -290,9 +307,54 @@ export class OrderFlow {
       peerCloses: 0,
       publishedOn: undefined,
       publishedAt: undefined,
+      budgetMs: this.config.giveUpMs,
+      budgetFrom: undefined,
     };
     this.link.take(); // the message drives (re)connecting from now on
-    this.giveUpTimer = this.timers.set(() => this.giveUp(), this.config.giveUpMs);
+    if (this.network && !this.network.up) {
+      this.log.info(`offline: ${spec.message.orderId} waits for the network`);
+      this.setState("offline");
+      return;
+    }
+    this.armGiveUp();
+    this.attempt();
+  }
+
+  private armGiveUp(): void {
+    const job = this.job!;
+    job.budgetFrom = this.clock.now();
+    this.giveUpTimer = this.timers.set(() => this.giveUp(), job.budgetMs);
+  }
+
+  // ----------------------------------------------------------------------------------- network loss
+
+  private networkDown(): void {
+    if (this.flowState === "stopped") return;
+    this.link.setOffline(true); // closes the connection without a close event: nothing retries
+    const job = this.job;
+    if (!job) return;
+    this.clearAttemptTimers();
+    this.clearTimer("giveUpTimer");
+    if (job.budgetFrom !== undefined) job.budgetMs = Math.max(0, job.budgetMs - (this.clock.now() - job.budgetFrom));
+    job.budgetFrom = undefined;
+    job.peerCloses = 0; // closes caused by the network say nothing about authorization
+    this.log.warn(`network down: ${job.message.orderId} waits for it (${job.budgetMs} ms of retrying left)`);
+    this.setState("offline");
+  }
+
+  private networkUp(): void {
+    if (this.flowState === "stopped") return;
+    this.link.setOffline(false);
+    const job = this.job;
+    if (!job || this.flowState !== "offline") return;
+    if (this.record.live()?.message.orderId !== job.message.orderId) {
+      this.log.warn(`${job.message.orderId} expired while offline: dropped`);
+      this.finish("failed");
+      return;
+    }
+    this.log.info(`network up: sending ${job.message.orderId}`);
+    job.retryBackoff = this.backoff();
+    this.armGiveUp();
     this.attempt();
   }
 
@@ -374,6 +436,7 @@ export class OrderFlow {
 
   private giveUp(): void {
     this.giveUpTimer = undefined;
+    this.job!.budgetFrom = undefined;
     this.log.warn(`no ack for ${this.job!.message.orderId} after ${this.config.giveUpMs} ms: failed, still pending`);
     this.finish("failed");
   }

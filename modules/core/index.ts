@@ -17,3 +17,8 @@ export * from "./button";
 export * from "./der";
 export * from "./renewal";
 export * from "./secure-cert";
+export * from "./network";
+export * from "./request-check";
+export * from "./setup-settings";
+export * from "./setup-page";
+export * from "./wifi-join";

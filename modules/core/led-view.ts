@@ -2,6 +2,7 @@
 // the patterns of the one table (led.ts, documented in docs/ARCHITECTURE.md, "LED patterns").
 //
 // - a message starts (the flow leaves idle, or publishes on a live link): "working", looping;
+// - a message waits for the network (state "offline"): "offline", looping, until it is sent ("working");
 // - an outcome: its pattern; "busy" blips over the running pattern instead of replacing it;
 // - the idle persistent link refused (CloseKind "auth", no message in flight): "auth-error";
 // - the flow stopped: off.
@@ -34,6 +35,9 @@ export function ledView(player: LedPlayer): (event: FlowEvent) => void {
         if (event.state === "stopped") {
           sending = false;
           player.off();
+        } else if (event.state === "offline") {
+          sending = false; // "working" again once it is sent
+          player.play("offline");
         } else if (event.state === "idle") sending = false;
         else startSending();
         return;

@@ -3,7 +3,7 @@
 
 import type { Led, TimerHandle, Timers } from "./ports";
 
-export type LedPatternName = "working" | "ok" | "rejected" | "failed" | "auth-error" | "busy" | "cancelled" | "updating";
+export type LedPatternName = "working" | "ok" | "rejected" | "failed" | "auth-error" | "busy" | "cancelled" | "updating" | "offline" | "setup";
 
 export interface LedPattern {
   /** ON/OFF durations (ms), alternating, starting with ON. */
@@ -28,6 +28,10 @@ export const LED_PATTERNS: { readonly [K in LedPatternName]: LedPattern } = {
   cancelled: { steps: times(2, [1000, 300]), loop: false },
   /** A firmware update is downloading and being checked: slow, even blinking, unlike "working". */
   updating: { steps: [500, 500], loop: true },
+  // Two short flashes, a long pause: not "working" (one flash a second), so a person can tell "no Wi-Fi" apart.
+  offline: { steps: [100, 200, 100, 1600], loop: true },
+  // Setup mode (docs/setup.md): a slow, even breath, unlike every order pattern.
+  setup: { steps: [1000, 1000], loop: true },
 };
 
 /** Gap before a looping pattern resumes after an interrupt, so a blip stays visible as its own flash. */

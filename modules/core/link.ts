@@ -15,6 +15,9 @@
 // callback, even inside connect() or publish(); work done there runs under the SDK socket's callback
 // (the headless firmware crashed in it) or re-enters the flow mid-publish.
 //
+// While the network is down (setOffline) the link opens nothing: no connection, no reconnect timer; it
+// comes back up (persistent, idle) once the network does.
+//
 // Timers, one meaning each: connectTimer = the idle link's connect timeout; reconnectTimer = the backoff
 // wait before the idle link reconnects. At most one of them runs, and neither while a message holds the link.
 
@@ -73,6 +76,7 @@ export class Link {
   private blocked = false; // refused: no automatic reconnects until the next message
   private stopped = false;
   private suspended = false; // persistent, idle: the link is down on purpose (another connection needs the client id)
+  private offline = false; // the network is down: nothing to connect over
   private connectTimer: TimerHandle | undefined;
   private reconnectTimer: TimerHandle | undefined;
 
@@ -89,7 +93,22 @@ export class Link {
 
   /** Boot: a persistent link comes up. */
   start(): void {
-    if (this.options.mode === "persistent" && !this.current) this.open("link");
+    if (this.options.mode === "persistent" && !this.current && !this.offline) this.open("link");
+  }
+
+  /**
+   * The network went down (true) or came back (false). Down: the connection is closed without a close
+   * event (the flow pauses itself) and nothing reconnects. Back: an idle persistent link comes up at once.
+   */
+  setOffline(offline: boolean): void {
+    if (offline === this.offline) return;
+    this.offline = offline;
+    if (offline) {
+      this.clearTimers();
+      this.close();
+    } else if (!this.held && !this.stopped && !this.blocked && !this.suspended) {
+      this.start();
+    }
   }
 
   /** Shuts down: closes the connection, clears the timers, never reconnects. */
@@ -117,7 +136,7 @@ export class Link {
   resume(): void {
     if (!this.suspended) return;
     this.suspended = false;
-    if (!this.held && !this.stopped && !this.blocked && !this.current) this.open("link");
+    if (!this.held && !this.stopped && !this.blocked && !this.current && !this.offline) this.open("link");
   }
 
   // ------------------------------------------------------------------------------- a message's use
@@ -272,7 +291,7 @@ export class Link {
 
   private scheduleReconnect(closed?: Connection): void {
     const { mode, clock, backoff, stableAfterMs, timers } = this.options;
-    if (mode !== "persistent" || this.stopped || this.blocked || this.suspended) return;
+    if (mode !== "persistent" || this.stopped || this.blocked || this.suspended || this.offline) return;
     if (closed?.readyAt !== undefined && clock.now() - closed.readyAt >= stableAfterMs) backoff.reset();
     const delayMs = backoff.next();
     this.clearTimers();

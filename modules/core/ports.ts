@@ -74,3 +74,23 @@ export interface MqttConnector {
   readonly publishesBeforeReady?: boolean;
   connect(request: { subscribe: string }, handlers: ConnectionHandlers): MqttConnection;
 }
+
+/**
+ * Whether the device has a network (firmware: Wi-Fi joined with an address). While it is down the core
+ * opens no connections (docs/setup.md, "When the Wi-Fi goes away"). Hosts without such a signal pass none:
+ * the network then counts as always up.
+ */
+export interface Network {
+  readonly up: boolean;
+  /** Called on every change of `up`. */
+  onChange(listener: (up: boolean) => void): void;
+}
+
+/**
+ * The Wi-Fi station (firmware: the SDK's WiFi; headless: a stand-in). join() starts joining and reports,
+ * until leave(): "up" once it has an address, "down" when a join failed or the network was lost.
+ */
+export interface WifiStation {
+  join(network: { ssid: string; password: string }, onChange: (state: "up" | "down") => void): void;
+  leave(): void;
+}

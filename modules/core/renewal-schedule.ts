@@ -19,6 +19,8 @@ export interface RenewalScheduleOptions {
   renewal: Pick<CertificateRenewal, "run" | "abort" | "wanted">;
   persistent: boolean;
   flow: Pick<OrderFlow, "state" | "suspendLink" | "resumeLink">;
+  /** Wi-Fi is up (no attempt while it is down: it would only fail). Default: always up. */
+  networkUp?(): boolean;
   /** An on-demand attempt ended (battery mode: the sleep countdown starts again). */
   onAttemptEnded(): void;
 }
@@ -56,7 +58,7 @@ export class RenewalSchedule {
   private soon(): void {
     const { renewal, flow } = this.options;
     this.options.timers.set(() => {
-      if (this.stopped || flow.state !== "idle" || !renewal.wanted) return;
+      if (this.stopped || flow.state !== "idle" || !renewal.wanted || this.options.networkUp?.() === false) return;
       if (!this.options.persistent) {
         renewal.run(() => this.options.onAttemptEnded());
         return;

@@ -234,6 +234,10 @@ const atLeast = (a: string, b: string, why: string): CrossRule => ({
   check: (v) => ((v[a] as number) >= (v[b] as number) ? undefined : `${a} (${v[a]}) must be at least ${b} (${v[b]}): ${why}`),
 });
 
+// A WPA2 passphrase is 8-63 printable ASCII characters (IEEE 802.11i); an SSID is at most 32 bytes.
+const wpaPasswordCheck = (text: string) => (/^[\x20-\x7e]{8,63}$/.test(text) ? undefined : "must be 8-63 printable ASCII characters (WPA2)");
+const ssidCheck = (text: string) => (text.length <= 32 && !/[\u0000-\u001f\u007f]/.test(text) ? undefined : "must be at most 32 characters, no control characters");
+
 export const MQTT_KEEPALIVE_MAX_MS = 65_535 * SECOND; // MQTT's keepalive is 16-bit seconds
 
 export const BUTTON_SETTINGS: SettingsSchema = {
@@ -268,6 +272,11 @@ export const BUTTON_SETTINGS: SettingsSchema = {
     { key: "backoffCapMs", type: "integer", default: 30 * SECOND, min: 100, max: HOUR, unit: "ms", help: "retry backoff cap, at least backoffBaseMs" },
     { key: "giveUpMs", type: "integer", default: 2 * MINUTE, min: SECOND, max: DAY, unit: "ms", help: "stop retrying after this (LED failed, the order stays pending), at least ackTimeoutMs" },
     { key: "pendingExpiryMs", type: "integer", default: 30 * MINUTE, min: SECOND, max: 7 * DAY, unit: "ms", help: "an unacknowledged order older than this is dropped instead of resent, at least giveUpMs" },
+    // Wi-Fi and the setup access point (docs/setup.md). Build-time values are developer defaults; what the
+    // setup page saves in Preference overrides them. WPA2 takes 8-63 characters.
+    { key: "wifi.ssid", type: "text", default: "", allowEmpty: true, check: ssidCheck, help: "Wi-Fi network name (empty: the button starts in setup mode; firmware only)" },
+    { key: "wifi.password", type: "text", default: "", allowEmpty: true, check: wpaPasswordCheck, help: "Wi-Fi password, 8-63 characters (empty: an open network; firmware only)" },
+    { key: "setup.password", type: "text", default: "", allowEmpty: true, check: wpaPasswordCheck, help: "WPA2 password of the setup access point until the board's identity carries one (firmware only)" },
     { key: "sntp", type: "text", default: "pool.ntp.org", help: "SNTP server for the wall clock at boot (firmware only)" },
     { key: "tls", type: "switches", default: { DHE_RSA: false, ECDHE_RSA: true }, names: ["DHE_RSA", "ECDHE_RSA"], help: "the SDK's TLS cipher-suite families (firmware only; manifest/--config file only)" },
     // Battery wake: the TLS session kept across deep sleep is offered only while the broker still has it

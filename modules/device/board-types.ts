@@ -3,7 +3,8 @@
 // only: the simulator has no ECMA-419 digital IO), modules/device/linux-host/board.ts in the headless Linux
 // build (stdin/stdout).
 
-import type { Led } from "../core/ports";
+import type { Led, WifiStation } from "../core/ports";
+import type { NetworkState } from "../core/network";
 import type { PinSettings, RawConfig } from "./settings";
 
 export type EdgeHandler = (pressed: boolean, atMs: number) => void;
@@ -29,4 +30,21 @@ export interface Board {
   report(tag: string, text: string): void;
   /** Settings that override mc/config at run time; devices have none. */
   configOverrides(): RawConfig;
+  /** Wi-Fi up/down, where the board knows it; without one the network counts as always up. */
+  readonly network?: NetworkState;
+  /** The Wi-Fi station main joins with the settings (none: a wired host, Wi-Fi settings unused). */
+  readonly wifiStation?: WifiStation;
+  /**
+   * Setup mode: makes the setup page reachable (ESP32: opens the WPA2 access point with `password`) and
+   * says where it listens, or why it cannot (no password: no open access point).
+   */
+  openSetup?(options: { password: string | undefined }): SetupAccess;
+  /** Whether the button is held through power-on for holdMs (setup mode); calls back once. */
+  heldAtBoot?(options: { pins: PinSettings; holdMs: number; done: (held: boolean) => void }): void;
+  /** Restarts the firmware (after the setup page saved). */
+  restart?(): void;
 }
+
+export type SetupAccess =
+  | { ok: true; port: number; allowedHosts: string[]; where: string }
+  | { ok: false; reason: string };

@@ -6,10 +6,13 @@
 // module names: this module is "board", so "./timers" would name "timers", not device/timers.
 
 import Digital from "embedded:io/digital";
+import Timer from "timer";
 import type { Board } from "device/board-types";
 import { takeEarlyButton } from "device/early-button";
 import { createHostLed, startHostButton } from "device/host-global";
 import { monotonicMs } from "device/timers";
+import { NetworkState } from "core/network";
+import { openAccessPoint, wifiStation } from "device/wifi-station";
 
 const keep: object[] = []; // inputs/outputs must stay referenced or the GC closes them
 
@@ -55,5 +58,36 @@ export const board: Board = {
 
   configOverrides() {
     return {};
+  },
+
+  network: new NetworkState({ up: false }), // main's Wi-Fi join sets it
+  wifiStation,
+
+  openSetup({ password }) {
+    return openAccessPoint(password);
+  },
+
+  heldAtBoot({ pins, holdMs, done }) {
+    // Needs button.pin: Host.Button.Default (GPIO0 on esp32/nodemcu) is also the bootloader strap.
+    if (pins.button === undefined) return done(false);
+    const input = new Digital({ pin: pins.button, mode: pins.buttonActiveLow ? Digital.InputPullUp : Digital.InputPullDown });
+    const pressed = () => (pins.buttonActiveLow ? input.read() === 0 : input.read() === 1);
+    const started = monotonicMs();
+    const poll = () => {
+      if (!pressed()) {
+        input.close();
+        return done(false);
+      }
+      if (monotonicMs() - started >= holdMs) {
+        input.close();
+        return done(true);
+      }
+      Timer.set(poll, 100);
+    };
+    poll();
+  },
+
+  restart() {
+    (globalThis as { System?: { restart(): void } }).System?.restart();
   },
 };

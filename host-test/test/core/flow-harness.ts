@@ -7,6 +7,7 @@ import { createButton } from "../../../modules/core/button";
 import type { FlowEvent } from "../../../modules/core/flow";
 import { STORE_KEY, type StoredRecord } from "../../../modules/core/record";
 import { decodeOrder, encodeAck, type AckMessage, type OrderMessage } from "../../../modules/core/index";
+import type { Network } from "../../../modules/core/ports";
 import { FakeConnector, FakeTimers, MemoryLog, MemoryStore, RecordingLed } from "./fakes";
 import { acksOf, ordersOf } from "../support/topics";
 
@@ -87,6 +88,7 @@ export function setup(
     random?: () => number;
     start?: number;
     batteryVoltage?: () => string | undefined;
+    network?: Network;
   } = {},
 ) {
   const timers = new FakeTimers(options.start ?? T0);
@@ -119,6 +121,7 @@ export function setup(
       random: options.random ?? (() => 0.5),
       batteryVoltage: options.batteryVoltage ?? (() => "3012mV"),
       ...(options.mode === "battery" ? { sleep: () => sleeps.push(timers.now()) } : {}),
+      ...(options.network ? { network: options.network } : {}),
     },
     {
       onEvent: (e) => {

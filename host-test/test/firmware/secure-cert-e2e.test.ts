@@ -110,7 +110,7 @@ describe.skipIf(!sdk.ok)("firmware identity from the esp_secure_cert partition (
     expect(fw.lines.some((l) => l.text === `info: identity from the esp_secure_cert partition: thing ${BOARD}`)).toBe(true);
     const single = await fw.nextOutcome(fw.send("single"));
     expect(single.outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "SINGLE" });
-    expect(restaurant.order(String(single.outcome.orderId))).toMatchObject({ thing: BOARD, status: "accepted" });
+    expect(await restaurant.order(String(single.outcome.orderId))).toMatchObject({ thing: BOARD, status: "accepted" });
   });
 
   it("refuses a corrupted copy (one flipped byte: bad CRC) with the reason, the identity halt and auth-error", async () => {
@@ -155,7 +155,7 @@ describe.skipIf(!sdk.ok)("firmware identity from the esp_secure_cert partition (
     expect(fw.tagged("identity")).toEqual([`partition ${ESPRESSIF}`]);
     const single = await fw.nextOutcome(fw.send("single"));
     expect(single.outcome, fw.transcript()).toMatchObject({ outcome: "ok" });
-    expect(restaurant.order(String(single.outcome.orderId))).toMatchObject({ thing: ESPRESSIF, status: "accepted" });
+    expect(await restaurant.order(String(single.outcome.orderId))).toMatchObject({ thing: ESPRESSIF, status: "accepted" });
   });
 
   it("an erased partition (never written) and no partition fall back to the image's identity, and say so", async () => {

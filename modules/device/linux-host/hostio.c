@@ -9,6 +9,7 @@
 extern int gPizzaArgc;
 extern char **gPizzaArgv;
 extern void pizzaHostQuit(int status);
+extern int gPizzaRestart;
 
 static xsMachine *gLineMachine = NULL;
 static xsSlot gLineCallback;
@@ -31,6 +32,12 @@ void xs_hostio_args(xsMachine *the)
 void xs_hostio_exit(xsMachine *the)
 {
 	pizzaHostQuit(xsToInteger(xsArg(0)));
+}
+
+void xs_hostio_restart(xsMachine *the)
+{
+	gPizzaRestart = 1;
+	pizzaHostQuit(0);
 }
 
 /*

@@ -6,6 +6,8 @@ declare module "hostio" {
   export function onLine(callback: (line: string) => void): void;
   /** The process arguments after the program name. */
   export function args(): string[];
+  /** Leaves the main loop, then the process executes itself again with the same arguments (a reboot). */
+  export function restart(): void;
   /** Leaves the main loop; the process exits with this status. */
   export function exit(status: number): void;
   /**

@@ -6,4 +6,5 @@ export function write(text) @ "xs_hostio_write";
 export function onLine(callback) @ "xs_hostio_on_line";
 export function args() @ "xs_hostio_args";
 export function exit(status) @ "xs_hostio_exit";
+export function restart() @ "xs_hostio_restart";
 export function mem() @ "xs_hostio_mem";
