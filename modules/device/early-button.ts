@@ -12,6 +12,9 @@ import Digital from "embedded:io/digital";
 import * as deepSleep from "device/sleep";
 import type { EdgeHandler } from "device/board-types";
 import { readSettings } from "device/settings";
+import { readStoredSettings, withStored } from "core/setup-settings";
+import { traceLog } from "device/log";
+import { PreferenceStore } from "device/store";
 import { monotonicMs } from "device/timers";
 
 interface EarlyButton {
@@ -26,7 +29,10 @@ let early: EarlyButton | undefined;
 /** Starts watching the button (setup/button calls it at boot, before Wi-Fi). */
 export function startEarlyButton(): void {
   try {
-    const settings = readSettings(config as { readonly [key: string]: unknown });
+    // The same settings main reads: the build's, with what the setup page saved over them (a button set up
+    // from a phone may have its broker only there, and the schema refuses a configuration without one).
+    const stored = readStoredSettings(new PreferenceStore({ domain: "pizza" }), traceLog);
+    const settings = readSettings(withStored(config as { readonly [key: string]: unknown }, stored));
     if (settings.ok && settings.value.core.connectionMode === "battery" && settings.value.pins.button !== undefined) {
       const { button: pin, buttonActiveLow: activeLow } = settings.value.pins;
       deepSleep.useWakePin(pin);
