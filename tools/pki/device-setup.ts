@@ -58,7 +58,7 @@ export async function setupDevice(opts: DeviceSetupOptions): Promise<DeviceSetup
   const outDir = resolve(opts.outDir);
   const certsEnv = outDir === MANIFEST_CERTS_DIR ? "" : `PIZZA_CERTS=${outDir} `;
   const host = opts.mqttHost ?? "<your broker's address>";
-  const mcconfig = `${certsEnv}mcconfig -m -p esp32/nodemcu ssid="<wifi>" password="<wifi password>" mqtt.host=${host}`;
+  const mcconfig = `${certsEnv}mcconfig -m -p esp32/nodemcu wifi.ssid="<wifi>" wifi.password="<wifi password>" mqtt.host=${host}`;
   return { name, created: existing === undefined, thing, policies, policyAttached: attached !== undefined, exported, mcconfig };
 }
 

@@ -22,7 +22,7 @@ describe("npm run pki -- thing setup", () => {
     expect(first.status, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/^created pizza-button-07 /m);
     expect(first.stdout).toMatch(/^policies: +device \(attached now\)$/m);
-    expect(first.stdout).toContain(`  PIZZA_CERTS=${out} mcconfig -m -p esp32/nodemcu ssid="<wifi>" password="<wifi password>" mqtt.host=192.168.1.20\n`);
+    expect(first.stdout).toContain(`  PIZZA_CERTS=${out} mcconfig -m -p esp32/nodemcu wifi.ssid="<wifi>" wifi.password="<wifi password>" mqtt.host=192.168.1.20\n`);
 
     // The firmware's files: the thing's own certificate, its key (0600), and the CA that signed the broker.
     const device = new x509.X509Certificate(readFileSync(join(out, "device.der")));
