@@ -1,11 +1,12 @@
 // The broker's TLS server certificate. Signed by the ROOT (not the intermediate): the device trusts one
 // CA file (ca.der) and the server chain is one signature deep, the least work for an ESP32.
 import { existsSync } from "node:fs";
-import { describePublicKey, fingerprint256, generateKeyPair, normalizeSerial, privateKeyToPem, type KeyType } from "./crypto";
+import { generateKeyPair, privateKeyToPem, type KeyType } from "./crypto";
 import { writePublic, writeSecret } from "./files";
 import { layout } from "./layout";
 import { createEndEntity, validity } from "./profiles";
 import { BROKER_THING, DEFAULT_VALID_DAYS, type PkiContext } from "./context";
+import { certificateRecord } from "./thing-cert";
 
 export interface ServerFiles {
   certPath: string;
@@ -39,21 +40,7 @@ export async function createBrokerCert(ctx: PkiContext, opts: BrokerCertOptions)
     writeSecret(ctx.path(layout.brokerKey), await privateKeyToPem(keys.privateKey));
     writePublic(ctx.path(layout.brokerCert), cert.toString("pem") + "\n");
     writePublic(ctx.path(layout.brokerCa), ctx.rootPem(reg));
-    reg.certificates.push({
-      serial: normalizeSerial(cert.serialNumber),
-      fingerprint256: fingerprint256(cert.rawData),
-      thing: BROKER_THING,
-      kind: "server",
-      subject: cert.subject,
-      issuer: cert.issuer,
-      issuerCaId: "root",
-      issuedBy: "create",
-      keyType: describePublicKey(cert.publicKey.rawData).label,
-      notBefore: cert.notBefore.toISOString(),
-      notAfter: cert.notAfter.toISOString(),
-      state: "ACTIVE",
-      certFile: layout.brokerCert,
-    });
+    reg.certificates.push(certificateRecord(cert, { thing: BROKER_THING, kind: "server", issuerCaId: "root", issuedBy: "create", certFile: layout.brokerCert }));
   });
   return brokerFiles(ctx)!;
 }

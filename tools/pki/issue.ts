@@ -8,7 +8,6 @@ import {
   describePublicKey,
   fingerprint256,
   generateKeyPair,
-  normalizeSerial,
   parseCertificate,
   parseCsr,
   privateKeyToPem,
@@ -22,7 +21,7 @@ import { isServiceName, SERVICE_NAMES } from "./reserved";
 import type { CertRecord, RegistryData } from "./registry";
 import { DEFAULT_VALID_DAYS, now, type PkiContext } from "./context";
 import { assertDeviceName, assertThingName } from "./names";
-import { assertCanIssue, recordThingCert, thingFiles, type ThingFiles } from "./thing-cert";
+import { assertCanIssue, certificateRecord, recordThingCert, thingFiles, type ThingFiles } from "./thing-cert";
 
 export interface SignedCsr {
   name: string;
@@ -97,21 +96,7 @@ export async function recordFleet(ctx: PkiContext, members: readonly { name: str
       const cert = parseCertificate(certPem, `certificate of ${name}`);
       if (commonName(cert.subjectName) !== name) fail(`certificate of ${name}: its CN is "${commonName(cert.subjectName) ?? ""}"`);
       reg.things[name] = { name, state: "ACTIVE", createdAt: t, updatedAt: t };
-      reg.certificates.push({
-        serial: normalizeSerial(cert.serialNumber),
-        fingerprint256: fingerprint256(cert.rawData),
-        thing: name,
-        kind: "client",
-        subject: cert.subject,
-        issuer: cert.issuer,
-        issuerCaId: caId,
-        issuedBy: "create",
-        keyType: describePublicKey(cert.publicKey.rawData).label,
-        notBefore: cert.notBefore.toISOString(),
-        notAfter: cert.notAfter.toISOString(),
-        state: "ACTIVE",
-        certFile: bundleFile,
-      });
+      reg.certificates.push(certificateRecord(cert, { thing: name, kind: "client", issuerCaId: caId, issuedBy: "create", certFile: bundleFile }));
     }
   });
 }

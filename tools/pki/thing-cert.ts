@@ -8,7 +8,7 @@ import { fail } from "./errors";
 import { writePublic } from "./files";
 import { layout } from "./layout";
 import { isServiceName } from "./reserved";
-import type { IssuedBy, RegistryData } from "./registry";
+import type { CertRecord, IssuedBy, RegistryData } from "./registry";
 import { BROKER_THING, now, type PkiContext } from "./context";
 
 export interface ThingFiles {
@@ -70,19 +70,27 @@ export function recordThingCert(
   if (issuedBy !== "renewal" || !prev) {
     reg.things[name] = { name, state: "ACTIVE", ...(kind === "service" ? { kind } : {}), createdAt: prev?.createdAt ?? t, updatedAt: t };
   }
-  reg.certificates.push({
-    serial,
+  reg.certificates.push(certificateRecord(cert, { thing: name, kind: "client", issuerCaId, issuedBy, certFile: layout.thingCertHistory(name, serial) }));
+}
+
+/** The registry row of a certificate, ACTIVE, with what is read from the certificate itself. */
+export function certificateRecord(
+  cert: x509.X509Certificate,
+  row: { thing: string; kind: CertRecord["kind"]; issuerCaId: string | undefined; issuedBy: IssuedBy; certFile: string },
+): CertRecord {
+  return {
+    serial: normalizeSerial(cert.serialNumber),
     fingerprint256: fingerprint256(cert.rawData),
-    thing: name,
-    kind: "client",
+    thing: row.thing,
+    kind: row.kind,
     subject: cert.subject,
     issuer: cert.issuer,
-    ...(issuerCaId ? { issuerCaId } : {}),
-    issuedBy,
+    ...(row.issuerCaId ? { issuerCaId: row.issuerCaId } : {}),
+    issuedBy: row.issuedBy,
     keyType: describePublicKey(cert.publicKey.rawData).label,
     notBefore: cert.notBefore.toISOString(),
     notAfter: cert.notAfter.toISOString(),
     state: "ACTIVE",
-    certFile: layout.thingCertHistory(name, serial),
-  });
+    certFile: row.certFile,
+  };
 }
