@@ -122,7 +122,7 @@ describe("simulate configuration", () => {
     ["cert without key", ["--cert", "a.pem"], /--cert and --key go together/],
     ["bad thing name", ["--thing", "a/b"], /not a valid thing name/],
     ["the restaurant's identity as a button", ["--thing", "restaurant"], /reserved for the restaurant/],
-    // The divergences the firmware and the simulator used to disagree on: now one schema decides.
+    // Where the firmware and the simulator could disagree: one schema decides for both.
     ["doubleClickMs=2000 (beyond a double click)", ["--double-click-ms", "2000"], /--double-click-ms must be a whole number from 100 to 1000 ms/],
     ["ackTimeoutMs=50 (shorter than a TLS connect)", ["--ack-timeout-ms", "50"], /--ack-timeout-ms must be a whole number from 1000 to 600000/],
     ["giveUpMs below ackTimeoutMs", ["--ack-timeout-ms", "5000", "--give-up-ms", "4000"], /--give-up-ms \(4000\) must be at least ackTimeoutMs \(5000\)/],

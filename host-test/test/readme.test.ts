@@ -13,7 +13,21 @@ import { readmeCommands } from "./support/readme-commands";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 /** The pages with commands, in reading order: each builds on what the ones before it made (the PKI). */
-const PAGES = ["README.md", "docs/security.md", "docs/firmware.md", "docs/operations.md", "docs/performance.md", "docs/qualification.md", "docs/testing.md"];
+const PAGES = [
+  "README.md",
+  "docs/security.md",
+  "docs/registry.md",
+  "docs/provisioning.md",
+  "docs/firmware.md",
+  "docs/setup.md",
+  "docs/power.md",
+  "docs/updates.md",
+  "docs/operations.md",
+  "docs/scaling.md",
+  "docs/performance.md",
+  "docs/qualification.md",
+  "docs/testing.md",
+];
 const commands = PAGES.flatMap((page) =>
   readmeCommands(fs.readFileSync(path.join(ROOT, page), "utf8")).map((command) => ({ ...command, page })),
 );

@@ -72,7 +72,7 @@ describe("firmware settings (mc/config)", () => {
     }
   });
 
-  // The divergences the firmware and the harness used to disagree on: the one schema decides for both.
+  // Where the firmware and the harness could disagree: the one schema decides for both.
   const refused: Array<[string, Record<string, unknown>, RegExp]> = [
     ["doubleClickMs=2000 (every SINGLE would wait 2 s)", { doubleClickMs: "2000" }, /doubleClickMs must be a whole number from 100 to 1000 ms/],
     ["ackTimeoutMs=50 (shorter than a TLS connect)", { ackTimeoutMs: "50" }, /ackTimeoutMs must be a whole number from 1000 to 600000 ms/],

@@ -19,10 +19,14 @@ const SKIPS: Array<[RegExp, string]> = [
   [/^npm ci\b/, "would reinstall node_modules, which the temp clone shares with this checkout"],
   [/^npm (run )?test\b/, "the test suite this test is part of"],
   [/^npm run typecheck\b/, "npm test runs it before every suite"],
-  [/^(PIZZA_CERTS=\S+ )?(mcconfig|mcrun)\b/, "builds and flashes a board (Moddable SDK and a device)"],
+  [/^(PIZZA_\w+=\S+ )*(mcconfig|mcrun)\b/, "builds and flashes a board (Moddable SDK and a device)"],
   [/^npm run (build:esp32-check|firmware:host)\b/, "builds the firmware with the Moddable SDK (the firmware suite covers it)"],
   [/^npx xs-dev\b/, "installs the Moddable SDK from the network"],
   [/^aws\b/, "talks to AWS"],
+  [/^(esptool(\.py)?|idf\.py)\b/, "writes a board's flash (ESP-IDF's tools and a device)"],
+  [/^npm run release -- (sign|publish)\b/, "needs a firmware image built with the Moddable SDK"],
+  [/^npm run release -- (status|cancel) fw-/, "names a job that publishing a built image creates"],
+  [/^npm run jobs\b/, "a long-running service, stopped with Ctrl-C (host-test/test/services/jobs runs it)"],
   [/^npm run (broker|restaurant)\b/, "a long-running service, stopped with Ctrl-C (host-test/test/services runs it)"],
 ];
 
