@@ -9,10 +9,10 @@ import { LedPlayer } from "core/led";
 import { CertificateRenewal } from "core/renewal";
 import { chooseThingName } from "core/thing-name";
 import { ensureWallClock, wallClock } from "device/clock";
-import { loadIdentity } from "device/identity";
+import { loadIdentity, type DeviceIdentity } from "device/identity";
 import { traceLog as log } from "device/log";
 import { secureMqttConnector } from "device/mqtt";
-import { mergeConfig, readSettings, type RawConfig } from "device/settings";
+import { mergeConfig, readSettings, type DeviceSettings, type RawConfig, type SettingsResult } from "device/settings";
 import { readStoredSettings, setupReasonAtBoot, withStored, type SetupReason } from "core/setup-settings";
 import { SetupPage } from "core/setup-page";
 import { WifiJoin } from "core/wifi-join";
@@ -78,130 +78,32 @@ function setupMode(reason: SetupReason, buildTime: RawConfig, merged: RawConfig,
   board.report("setup-page", access.where);
 }
 
+type LedPort = ReturnType<typeof board.createLed>;
+/** What normal mode runs on once the configuration and identity are known to be usable. */
+interface Ready {
+  s: DeviceSettings;
+  identity: DeviceIdentity;
+  thingName: string;
+  battery: boolean;
+  /** When a button press woke the board (monotonic ms), or undefined on any other boot. */
+  wakePressAt: number | undefined;
+}
+
 /** Normal mode: identity, Wi-Fi (where the board has a station), clock, then the button. */
-function start(boot: { settings: ReturnType<typeof readSettings>; buildTime: RawConfig; merged: RawConfig; led: LedPlayer; ledPort: ReturnType<typeof board.createLed>; onPattern: (name: string) => void }): void {
-  const { settings, led, ledPort, onPattern } = boot;
-
-  if (!settings.ok) {
-    for (const error of settings.errors) log.error(`config: ${error}`);
-    board.report("halt", "config");
-    led.play("failed");
-    return;
-  }
-  const identity = loadIdentity();
-  if (!identity.ok) {
-    log.error(identity.reason);
-    board.report("halt", "identity");
-    led.play("auth-error");
-    return;
-  }
-  const { value: s } = settings;
-  const cn = identity.value.commonName;
-  const thing = chooseThingName(s.thingName, cn);
-  if (!thing.ok) {
-    log.error(`no thing name: the ${thing.problem}; set it with thing=<name> (mcconfig … thing=pizza-button-01)`);
-    board.report("halt", "identity");
-    led.play("auth-error");
-    return;
-  }
-  const { thingName } = thing;
-  log.info(`identity from the ${identity.value.source}: thing ${thingName}`);
-  board.report("identity", `${identity.value.source === "esp_secure_cert partition" ? "partition" : "resources"} ${thingName}`);
-  if (thing.differsFromCn) {
-    log.warn(`thing ${thingName} differs from the certificate CN ${cn}: the broker must bind this certificate to ${thingName} (npm run pki -- import aws --name, or AWS IoT)`);
-  }
-
-  // Battery mode: the button must be able to wake the board (ext0 on an RTC GPIO); refused at boot if not.
-  const battery = s.core.connectionMode === "battery";
-  if (battery) {
-    try {
-      deepSleep.useWakePin(s.pins.button);
-    } catch (error) {
-      log.error(`config: ${error instanceof Error ? error.message : String(error)}`);
-      board.report("halt", "config");
-      led.play("failed");
-      return;
-    }
-  }
-  // Woken by the button: its press began before this code ran (msSinceWake ago, by this boot's clock).
-  const wakePressAt = battery && deepSleep.wokenByButton() ? monotonicMs() - deepSleep.msSinceWake() : undefined;
+function start(boot: { settings: SettingsResult; buildTime: RawConfig; merged: RawConfig; led: LedPlayer; ledPort: LedPort; onPattern: (name: string) => void }): void {
+  const { led } = boot;
+  const ready = checkBoot(boot.settings, led);
+  if (!ready) return;
 
   tlsSessions.onEvent = (event) => board.report("tls-session", JSON.stringify(event)); // kept across deep sleep (fast-wake)
   led.play("working"); // until Wi-Fi is joined and the clock is known (SNTP on a fresh boot)
   const connect = (): void => {
     ensureWallClock({
-      host: s.sntpHost,
+      host: ready.s.sntpHost,
       log,
       onSet() {
         led.off();
-        const store = new PreferenceStore({ domain: "pizza" });
-        // Renewal (same key) inside the certificate's last 60 days; the connector presents whichever
-        // certificate renewal says is current, so a renewed one is used from the next connection.
-        let renewal: CertificateRenewal | undefined;
-        const connector = secureMqttConnector({
-          mqtt: s.mqtt,
-          clientId: thingName,
-          identity: identity.value,
-          certificate: () => {
-            if (!renewal) return identity.value.certificate as unknown as ArrayBuffer;
-            const der = renewal.current();
-            return der.byteOffset === 0 && der.byteLength === der.buffer.byteLength ? (der.buffer as ArrayBuffer) : (der.slice().buffer as ArrayBuffer);
-          },
-          timers,
-          onTrace: (entry) => board.report("mqtt", `${entry.direction} ${entry.packet}${entry.detail ? ` (${entry.detail})` : ""}`),
-        });
-        try {
-          renewal = new CertificateRenewal({
-            thingName,
-            topicPrefix: s.core.topicPrefix,
-            provisioned: new Uint8Array(identity.value.certificate as unknown as ArrayBuffer),
-            timers,
-            clock: wallClock,
-            store,
-            connector,
-            log,
-            onEvent: (event) => board.report("renewal", JSON.stringify(event)),
-          });
-        } catch (error) {
-          log.warn(`certificate renewal off: ${String(error)}`); // the button still orders with its certificate
-        }
-        const button = createButton(
-          { ...s.core, thingName },
-          {
-            timers,
-            clock: wallClock,
-            led: ledPort,
-            store,
-            connector,
-            log,
-            ...(renewal ? { renewal } : {}),
-            ...(battery ? { sleep: () => deepSleep.deepSleep(s.pins.button, s.pins.buttonActiveLow) } : {}),
-            ...(board.network ? { network: board.network } : {}),
-          },
-          {
-            onEvent: (event) => board.report("event", JSON.stringify(event)),
-            onClick: (type) => board.report("click", type),
-            onPattern,
-          },
-        );
-        // From a fresh stack, not from under main(): a persistent link connects inside start(), and the TLS
-        // client's calls are deep enough to overflow the ESP32-sized XS stack (384 slots) on top of main's frames.
-        timers.set(() => {
-          if (wakePressAt === undefined) button.start();
-          else {
-            const now = monotonicMs();
-            button.startWoken(wakePressAt, now);
-            board.report("wake", `${Math.round(now - wakePressAt)}`); // press → classifier: the boot-to-press latency
-          }
-          board.startButton({
-            pins: s.pins,
-            doubleClickMs: s.core.doubleClickMs,
-            longPressMs: s.core.longPressMs,
-            woken: wakePressAt !== undefined,
-            onEdge: button.edge,
-          });
-          board.report("ready", thingName);
-        }, 0);
+        startButton(ready, boot.ledPort, boot.onPattern);
       },
     });
   };
@@ -223,6 +125,127 @@ function start(boot: { settings: ReturnType<typeof readSettings>; buildTime: Raw
     });
     join.start();
   } else timers.set(connect, 0); // from a fresh stack: the TLS client's calls need the ESP32-sized XS stack
+}
+
+/** Refuses to start (LED and halt report) on a broken configuration, identity, thing name or wake pin. */
+function checkBoot(settings: SettingsResult, led: LedPlayer): Ready | undefined {
+  if (!settings.ok) {
+    for (const error of settings.errors) log.error(`config: ${error}`);
+    board.report("halt", "config");
+    led.play("failed");
+    return undefined;
+  }
+  const identity = loadIdentity();
+  if (!identity.ok) {
+    log.error(identity.reason);
+    board.report("halt", "identity");
+    led.play("auth-error");
+    return undefined;
+  }
+  const { value: s } = settings;
+  const cn = identity.value.commonName;
+  const thing = chooseThingName(s.thingName, cn);
+  if (!thing.ok) {
+    log.error(`no thing name: the ${thing.problem}; set it with thing=<name> (mcconfig … thing=pizza-button-01)`);
+    board.report("halt", "identity");
+    led.play("auth-error");
+    return undefined;
+  }
+  const { thingName } = thing;
+  log.info(`identity from the ${identity.value.source}: thing ${thingName}`);
+  board.report("identity", `${identity.value.source === "esp_secure_cert partition" ? "partition" : "resources"} ${thingName}`);
+  if (thing.differsFromCn) {
+    log.warn(`thing ${thingName} differs from the certificate CN ${cn}: the broker must bind this certificate to ${thingName} (npm run pki -- import aws --name, or AWS IoT)`);
+  }
+
+  // Battery mode: the button must be able to wake the board (ext0 on an RTC GPIO); refused at boot if not.
+  const battery = s.core.connectionMode === "battery";
+  if (battery) {
+    try {
+      deepSleep.useWakePin(s.pins.button);
+    } catch (error) {
+      log.error(`config: ${error instanceof Error ? error.message : String(error)}`);
+      board.report("halt", "config");
+      led.play("failed");
+      return undefined;
+    }
+  }
+  // Woken by the button: its press began before this code ran (msSinceWake ago, by this boot's clock).
+  const wakePressAt = battery && deepSleep.wokenByButton() ? monotonicMs() - deepSleep.msSinceWake() : undefined;
+  return { s, identity: identity.value, thingName, battery, wakePressAt };
+}
+
+/** Once the clock is set: the MQTT connector, certificate renewal and the button, started from a fresh stack. */
+function startButton(ready: Ready, ledPort: LedPort, onPattern: (name: string) => void): void {
+  const { s, identity, thingName, battery, wakePressAt } = ready;
+  const store = new PreferenceStore({ domain: "pizza" });
+  // Renewal (same key) inside the certificate's last 60 days; the connector presents whichever
+  // certificate renewal says is current, so a renewed one is used from the next connection.
+  let renewal: CertificateRenewal | undefined;
+  const connector = secureMqttConnector({
+    mqtt: s.mqtt,
+    clientId: thingName,
+    identity,
+    certificate: () => {
+      if (!renewal) return identity.certificate as unknown as ArrayBuffer;
+      const der = renewal.current();
+      return der.byteOffset === 0 && der.byteLength === der.buffer.byteLength ? (der.buffer as ArrayBuffer) : (der.slice().buffer as ArrayBuffer);
+    },
+    timers,
+    onTrace: (entry) => board.report("mqtt", `${entry.direction} ${entry.packet}${entry.detail ? ` (${entry.detail})` : ""}`),
+  });
+  try {
+    renewal = new CertificateRenewal({
+      thingName,
+      topicPrefix: s.core.topicPrefix,
+      provisioned: new Uint8Array(identity.certificate as unknown as ArrayBuffer),
+      timers,
+      clock: wallClock,
+      store,
+      connector,
+      log,
+      onEvent: (event) => board.report("renewal", JSON.stringify(event)),
+    });
+  } catch (error) {
+    log.warn(`certificate renewal off: ${String(error)}`); // the button still orders with its certificate
+  }
+  const button = createButton(
+    { ...s.core, thingName },
+    {
+      timers,
+      clock: wallClock,
+      led: ledPort,
+      store,
+      connector,
+      log,
+      ...(renewal ? { renewal } : {}),
+      ...(battery ? { sleep: () => deepSleep.deepSleep(s.pins.button, s.pins.buttonActiveLow) } : {}),
+      ...(board.network ? { network: board.network } : {}),
+    },
+    {
+      onEvent: (event) => board.report("event", JSON.stringify(event)),
+      onClick: (type) => board.report("click", type),
+      onPattern,
+    },
+  );
+  // From a fresh stack, not from under main(): a persistent link connects inside start(), and the TLS
+  // client's calls are deep enough to overflow the ESP32-sized XS stack (384 slots) on top of main's frames.
+  timers.set(() => {
+    if (wakePressAt === undefined) button.start();
+    else {
+      const now = monotonicMs();
+      button.startWoken(wakePressAt, now);
+      board.report("wake", `${Math.round(now - wakePressAt)}`); // press → classifier: the boot-to-press latency
+    }
+    board.startButton({
+      pins: s.pins,
+      doubleClickMs: s.core.doubleClickMs,
+      longPressMs: s.core.longPressMs,
+      woken: wakePressAt !== undefined,
+      onEdge: button.edge,
+    });
+    board.report("ready", thingName);
+  }, 0);
 }
 
 try {

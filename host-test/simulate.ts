@@ -14,7 +14,7 @@ import { KeyboardButton } from "./device/keyboard-button";
 import type { LiveField, LiveStatus } from "./device/live-line";
 import type { ConnectionEvent } from "./device/mqtt-connector";
 import type { OutcomeEvent } from "./device/virtual-device";
-import { startSimulation, type Simulation } from "./simulation";
+import { startSimulation, type Simulation, type SimulationHooks } from "./simulation";
 import type { VirtualUpdateEvent } from "./device/virtual-updates";
 
 /** What the contract says each click must end in. */
@@ -231,6 +231,50 @@ function announce(sim: Simulation, config: SimulateConfig, out: Output): void {
   if (sim.kitchenUrl) out.line(`kitchen page (orders as the restaurant sees them): ${sim.kitchenUrl}`);
 }
 
+/** Forwards the simulation's connection, restaurant, broker, LED, renewal, update and power events to the output. */
+function reporters(opts: {
+  config: SimulateConfig;
+  out: Output;
+  logFor: (source: string) => Log;
+  timings: StepTimings;
+  refusals: BrokerRefusals;
+  script: boolean;
+  tty: boolean;
+  sim: () => Simulation | undefined;
+}): Pick<SimulationHooks, "onConnectionEvent" | "onRestaurantEvent" | "onBrokerEvent" | "onLedPattern" | "onRenewalEvent" | "onUpdateEvent" | "onPower"> {
+  const { config, out, logFor, timings, refusals, script, tty, sim } = opts;
+  return {
+    onConnectionEvent: (event) => {
+      timings.record(event);
+      const { step, connection, at, ...fields } = event;
+      out.event("net", step, { connection, ...fields });
+    },
+    onRestaurantEvent: (event) => {
+      const { type, ...fields } = event;
+      out.event("restaurant", type, fields);
+    },
+    onBrokerEvent: (event) => {
+      const { event: name, ...fields } = event;
+      out.event("broker", name, fields);
+      const refusal = refusals.seen(event, sim()?.thingName ?? config.button.thingName);
+      if (!config.json && refusal) logFor("broker").warn(`${name}: ${event.reason ?? ""} ${event.clientId ?? ""}`.trim());
+    },
+    onLedPattern: (name) => out.event("led", "pattern", { pattern: name }),
+    onRenewalEvent: ({ type, step, ...fields }) => out.event("renewal", step, fields),
+    onUpdateEvent: (event) => {
+      const { type, ...fields } = event;
+      out.event("updates", type, fields);
+      if (!out.json && type !== "done") out.line(updateLine(event));
+    },
+    onPower: (state) => {
+      out.event("button", state);
+      for (const listener of powerListeners) listener(state);
+      if (!script) out.line(state === "sleep" ? "deep sleep (no connection, no timers): press a key to wake it" : "woken by the press");
+      if (tty) sim()?.device.led.redraw();
+    },
+  };
+}
+
 async function main(): Promise<number> {
   const commandLine = readCommandLine();
   if (typeof commandLine === "number") return commandLine;
@@ -288,34 +332,7 @@ async function main(): Promise<number> {
       columns: () => process.stdout.columns,
       color,
       onFlowEvent,
-      onConnectionEvent: (event) => {
-        timings.record(event);
-        const { step, connection, at, ...fields } = event;
-        out.event("net", step, { connection, ...fields });
-      },
-      onRestaurantEvent: (event) => {
-        const { type, ...fields } = event;
-        out.event("restaurant", type, fields);
-      },
-      onBrokerEvent: (event) => {
-        const { event: name, ...fields } = event;
-        out.event("broker", name, fields);
-        const refusal = refusals.seen(event, sim?.thingName ?? config.button.thingName);
-        if (!config.json && refusal) logFor("broker").warn(`${name}: ${event.reason ?? ""} ${event.clientId ?? ""}`.trim());
-      },
-      onLedPattern: (name) => out.event("led", "pattern", { pattern: name }),
-      onRenewalEvent: ({ type, step, ...fields }) => out.event("renewal", step, fields),
-      onUpdateEvent: (event) => {
-        const { type, ...fields } = event;
-        out.event("updates", type, fields);
-        if (!out.json && type !== "done") out.line(updateLine(event));
-      },
-      onPower: (state) => {
-        out.event("button", state);
-        for (const listener of powerListeners) listener(state);
-        if (!script) out.line(state === "sleep" ? "deep sleep (no connection, no timers): press a key to wake it" : "woken by the press");
-        if (tty) sim?.device.led.redraw();
-      },
+      ...reporters({ config, out, logFor, timings, refusals, script, tty, sim: () => sim }),
     });
   } catch (error) {
     out.error(`cannot start: ${(error as Error).message}`);

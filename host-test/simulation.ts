@@ -83,19 +83,8 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
     }
   };
   try {
-    const embedded = config.broker === undefined;
     const thingName = config.button.thingName ?? (config.cert ? thingFromCertificate(config.cert) : DEV_DEVICE);
-
-    // The dev PKI serves the embedded broker (and anything not given explicitly).
-    let dev: DevPki | undefined;
-    let pkiCreated = false;
-    if (embedded) {
-      pkiCreated = !hasRegistry(config.pkiDir);
-      // A device identity is made only for the built-in button: a certificate given with --cert is the
-      // device's own (e.g. from a registered CA), and a dev thing of the same name would shadow it.
-      dev = await ensureDevPki(config.pkiDir, config.cert ? {} : { deviceName: thingName });
-      if (pkiCreated) hooks.log("simulate").info(`created a local dev PKI in ${config.pkiDir}`);
-    }
+    const { dev, pkiCreated } = await devPkiFor(config, thingName, hooks);
 
     let broker: RunningBroker | undefined;
     if (dev) {
@@ -124,15 +113,9 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
         })
       : undefined;
 
-    // With the embedded broker, the renewal service runs here too (it issues from the dev PKI's CA), so a
-    // button whose certificate is inside its renewal window renews itself after an order.
     let renewal: RenewalService | undefined;
     if (dev) {
-      const log = hooks.log("renewal");
-      const started = await startRenewal(
-        { brokerUrl, servername: config.servername, pkiDir: config.pkiDir, topicPrefix: config.button.topicPrefix },
-        (_source, event, fields) => log.info(`${event} ${JSON.stringify(fields ?? {})}`),
-      );
+      const started = await startDevRenewal(config, brokerUrl, hooks);
       closers.push(() => started.close());
       renewal = started;
     }
@@ -181,6 +164,29 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
  * (services/policies), or the built-in per-thing rules when a custom topic prefix makes those policies not
  * apply, and the registry binding (only registered certificates, as their thing).
  */
+/** The dev PKI that serves the embedded broker (and anything not given explicitly); none with an external broker. */
+async function devPkiFor(config: SimulateConfig, thingName: string, hooks: SimulationHooks): Promise<{ dev: DevPki | undefined; pkiCreated: boolean }> {
+  if (config.broker !== undefined) return { dev: undefined, pkiCreated: false };
+  const pkiCreated = !hasRegistry(config.pkiDir);
+  // A device identity is made only for the built-in button: a certificate given with --cert is the
+  // device's own (e.g. from a registered CA), and a dev thing of the same name would shadow it.
+  const dev = await ensureDevPki(config.pkiDir, config.cert ? {} : { deviceName: thingName });
+  if (pkiCreated) hooks.log("simulate").info(`created a local dev PKI in ${config.pkiDir}`);
+  return { dev, pkiCreated };
+}
+
+/**
+ * The renewal service beside the embedded broker: it issues from the dev PKI's CA, so a button whose
+ * certificate is inside its renewal window renews itself after an order.
+ */
+function startDevRenewal(config: SimulateConfig, brokerUrl: string, hooks: SimulationHooks): Promise<RenewalService> {
+  const log = hooks.log("renewal");
+  return startRenewal(
+    { brokerUrl, servername: config.servername, pkiDir: config.pkiDir, topicPrefix: config.button.topicPrefix },
+    (_source, event, fields) => log.info(`${event} ${JSON.stringify(fields ?? {})}`),
+  );
+}
+
 async function startEmbeddedBroker(config: SimulateConfig, dev: DevPki, hooks: SimulationHooks): Promise<RunningBroker> {
   const pki = dev.pki;
   const trust = pki.trustMaterial();

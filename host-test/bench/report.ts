@@ -196,6 +196,16 @@ const fmt = (x: number | null | undefined, digits = 2) => (x === null || x === u
 
 /** A short human table of one run (what docs/performance.md shows). */
 export function formatTable(report: BenchReport): string {
+  const lines = [pressToAckTable(report), rttTable(report.rtt), loadTable(report.load), firmwareLines(report.firmware), batteryTable(report.battery)].filter((part): part is string => part !== undefined);
+  lines.push(
+    ["targets:", ...report.targets.map((t) => `  ${t.met === null ? "n/a " : t.met ? "MET " : "MISS"}  ${t.name}: ${t.value ?? "—"}${t.note ? ` (${t.note})` : ""}`)].join("\n"),
+  );
+  lines.push(`machine: ${report.machine.cpus} × ${report.machine.cpuModel}, load average ${report.machine.loadavgStart.join(" ")} → ${report.machine.loadavgEnd.join(" ")}, node ${report.machine.node}, mosquitto ${report.machine.mosquitto ?? "absent"}; run ${(report.durationMs / 1000).toFixed(0)} s`);
+  return lines.join("\n\n");
+}
+
+/** Warm and cold press→ack, ours against the baseline, with the cold connection split by step. */
+function pressToAckTable(report: BenchReport): string {
   const rows: string[][] = [["measure", "ours p50", "p90", "p99", "baseline p50", "p90", "p99", "ratio p50", "p90", "p99"]];
   const warm = report.warm;
   if (isRun(warm)) {
@@ -218,9 +228,11 @@ export function formatTable(report: BenchReport): string {
       rows.push([`  cold ${step}`, fmt(cold.split.ours[step].p50), fmt(cold.split.ours[step].p90), fmt(cold.split.ours[step].p99), fmt(cold.split.baseline[step].p50), fmt(cold.split.baseline[step].p90), fmt(cold.split.baseline[step].p99), "", "", ""]);
     }
   }
-  const lines = [table(rows)];
+  return table(rows);
+}
 
-  const rtt = report.rtt;
+/** Cold press→ack over a delayed link: full and resumed TLS handshakes, per host and broker. */
+function rttTable(rtt: BenchReport["rtt"]): string | undefined {
   if (isRun(rtt)) {
     const rttRows: string[][] = [[`cold press→ack at RTT ${rtt.rttMs} ms`, "full ms", "full RTT", "resumed ms", "resumed RTT", "resumed on wire"]];
     for (const host of ["virtual", "firmware"] as const) {
@@ -235,10 +247,13 @@ export function formatTable(report: BenchReport): string {
         rttRows.push([label, fmt(run.full.pressToAck.p50, 0), fmt(run.full.rtts), fmt(run.resumed.pressToAck.p50, 0), fmt(run.resumed.rtts), `${run.resumed.resumed}/${run.resumed.clicks}`]);
       }
     }
-    lines.push(table(rttRows));
+    return table(rttRows);
   }
+  return undefined;
+}
 
-  const load = report.load;
+/** Many buttons at once: throughput, latency, losses and CPU per order, rush and steady. */
+function loadTable(load: BenchReport["load"]): string | undefined {
   if (isRun(load)) {
     const loadRows: string[][] = [["load (1 press per button)", "buttons", "window s", "wall ms", "orders/s", "p50 ms", "p99 ms", "lost", "dup", "failed", "retried", "CPU ms/order btn/brk/rst", "busy (others)"]];
     const row = (label: string, run: LoadRun | { skipped: string }) => {
@@ -252,10 +267,13 @@ export function formatTable(report: BenchReport): string {
       row("embedded (steady)", load.steady.embedded);
       row("mosquitto (steady)", load.steady.mosquitto);
     }
-    lines.push(table(loadRows));
+    return table(loadRows);
   }
+  return undefined;
+}
 
-  const fw = report.firmware;
+/** The firmware on x-cli-lin: cold clicks per broker, its connection split and battery wake. */
+function firmwareLines(fw: BenchReport["firmware"]): string | undefined {
   if (isRun(fw)) {
     const describe = (label: string, run: FirmwareRun) => {
       const mem = "skipped" in run.memory ? "XS memory: not reported by the firmware" : `XS peak during a click: chunks ${fmt(run.memory.chunksPeakBytes.p50, 0)} B, slots ${fmt(run.memory.slotsPeakBytes.p50, 0)} B`;
@@ -273,10 +291,14 @@ export function formatTable(report: BenchReport): string {
       `firmware battery wake (${fw.wake.wakes} boots woken by a press): press → classifier holds it p50 ${fmt(fw.wake.pressToClassifier.p50, 0)} ms ` +
         `(p90 ${fmt(fw.wake.pressToClassifier.p90, 0)}), press → listening p50 ${fmt(fw.wake.pressToReady.p50, 0)} ms`,
     );
-    lines.push(fwLines.join("\n"));
-  } else if (fw) lines.push(`firmware: skipped (${fw.skipped})`);
+    return fwLines.join("\n");
+  }
+  if (fw) return `firmware: skipped (${fw.skipped})`;
+  return undefined;
+}
 
-  const battery = report.battery;
+/** The battery firmware: the first press after power-on against a press after deep sleep. */
+function batteryTable(battery: BenchReport["battery"]): string | undefined {
   if (isRun(battery)) {
     const rows: string[][] = [[`battery firmware, RTT ${battery.rttMs} ms`, "presses", "press→ack p50 ms", "RTT", "connect→ready p50 ms", "wake→ack p50 ms", "TLS CPU p50 ms", "resumed on wire"]];
     for (const broker of ["embedded", "mosquitto"] as const) {
@@ -289,14 +311,10 @@ export function formatTable(report: BenchReport): string {
         rows.push([`${broker}: ${label}`, String(p.presses), fmt(p.pressToAck.p50, 0), fmt(p.rtts), fmt(p.connectToReady.p50, 0), fmt(p.wakeToAck.p50, 0), "skipped" in p.tlsCpuMs ? "—" : fmt(p.tlsCpuMs.p50, 1), `${p.resumedOnWire}/${p.presses}`]);
       }
     }
-    lines.push(table(rows));
-  } else if (battery) lines.push(`battery: skipped (${battery.skipped})`);
-
-  lines.push(
-    ["targets:", ...report.targets.map((t) => `  ${t.met === null ? "n/a " : t.met ? "MET " : "MISS"}  ${t.name}: ${t.value ?? "—"}${t.note ? ` (${t.note})` : ""}`)].join("\n"),
-  );
-  lines.push(`machine: ${report.machine.cpus} × ${report.machine.cpuModel}, load average ${report.machine.loadavgStart.join(" ")} → ${report.machine.loadavgEnd.join(" ")}, node ${report.machine.node}, mosquitto ${report.machine.mosquitto ?? "absent"}; run ${(report.durationMs / 1000).toFixed(0)} s`);
-  return lines.join("\n\n");
+    return table(rows);
+  }
+  if (battery) return `battery: skipped (${battery.skipped})`;
+  return undefined;
 }
 
 function table(rows: string[][]): string {

@@ -13,7 +13,7 @@ import type { FlowEvent } from "../../modules/core/flow";
 import type { Log } from "../../modules/core/ports";
 import { systemClock } from "../device/clock";
 import { MemoryStore } from "../device/memory-store";
-import { MqttConnector } from "../device/mqtt-connector";
+import { MqttConnector, type ConnectionEvent } from "../device/mqtt-connector";
 import { nodeTimers } from "../device/timers";
 import { OrderDb } from "../../services/restaurant/order-db";
 import type { Fleet } from "./fleet";
@@ -107,6 +107,45 @@ class WarningCount {
   }
 }
 
+/** The buttons' timings under load: an ack may take seconds, so they wait and back off longer than one button would. */
+function loadButtonConfig(overrides: Partial<ButtonConfig> | undefined): Omit<ButtonConfig, "thingName"> {
+  return {
+    ...defaultConfig,
+    ackTimeoutMs: 10_000,
+    backoffBaseMs: 1_000,
+    backoffCapMs: 30_000,
+    giveUpMs: 60_000,
+    ...overrides,
+  };
+}
+
+/** The fleet's open TCP connections, and the most that were open at once. */
+class ConnectionGauge {
+  private readonly open = new Set<string>();
+  peak = 0;
+
+  observe(button: number, event: ConnectionEvent): void {
+    const key = `${button}/${event.connection}`;
+    if (event.step === "tcp") {
+      this.open.add(key);
+      this.peak = Math.max(this.peak, this.open.size);
+    } else if (event.step === "close") {
+      this.open.delete(key);
+    }
+  }
+}
+
+/** Each button's first press, evenly spaced over the window (first at 0, last at windowMs); the timers, to cancel. */
+function pressSpreadOver(windowMs: number, buttons: ReadonlyArray<{ button: { click(type: "SINGLE"): void } }>, onPress: (index: number) => void): NodeJS.Timeout[] {
+  const spacing = buttons.length > 1 ? windowMs / (buttons.length - 1) : 0;
+  return buttons.map(({ button }, index) =>
+    setTimeout(() => {
+      onPress(index);
+      button.click("SINGLE");
+    }, index * spacing),
+  );
+}
+
 /** Outcomes per kind, press→ack of the accepted orders, their orderIds, and first press → last outcome. */
 function tally(outcomes: ReadonlyArray<Extract<FlowEvent, { type: "outcome" }> | undefined>, pressedAt: readonly number[], doneAt: readonly number[], start: number) {
   const byOutcome: Record<string, number> = {};
@@ -132,20 +171,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const count = fleet.members.length * presses;
   const pressOutcomes: PressOutcome[] = [];
   const timeoutMs = options.timeoutMs ?? 90_000;
-  const config: Omit<ButtonConfig, "thingName"> = {
-    ...defaultConfig,
-    ackTimeoutMs: 10_000,
-    backoffBaseMs: 1_000,
-    backoffCapMs: 30_000,
-    giveUpMs: 60_000,
-    ...options.config,
-  };
+  const config = loadButtonConfig(options.config);
 
   const warnings = new WarningCount();
   const logFor = (name: string) => warnings.logFor(name);
 
-  const open = new Set<string>();
-  let peak = 0;
+  const connections = new ConnectionGauge();
   // Indexed by press: button index × presses + the button's press number.
   const outcomes: Array<Extract<FlowEvent, { type: "outcome" }> | undefined> = new Array(count);
   const pressedAt: number[] = new Array(count);
@@ -164,15 +195,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       key: member.key,
       clientId: member.name,
       log: logFor(member.name),
-      observer: (event) => {
-        const key = `${index}/${event.connection}`;
-        if (event.step === "tcp") {
-          open.add(key);
-          peak = Math.max(peak, open.size);
-        } else if (event.step === "close") {
-          open.delete(key);
-        }
-      },
+      observer: (event) => connections.observe(index, event),
     });
     const button = createButton(
       { ...config, thingName: member.name },
@@ -200,17 +223,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     return { button, connector };
   });
 
-  const spacing = fleet.members.length > 1 ? options.pressWindowMs / (fleet.members.length - 1) : 0;
   const start = performance.now();
-  const timers: NodeJS.Timeout[] = [];
-  buttons.forEach(({ button }, index) => {
-    timers.push(
-      setTimeout(() => {
-        pressedAt[index * presses] = performance.now();
-        button.click("SINGLE");
-      }, index * spacing),
-    );
-  });
+  const timers = pressSpreadOver(options.pressWindowMs, buttons, (index) => (pressedAt[index * presses] = performance.now()));
 
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([finished, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
@@ -230,7 +244,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     pressToAckMs: percentiles(latencies),
     retried: outcomes.filter((o) => o && o.attempts > 1).length,
     connections: buttons.reduce((sum, { connector }) => sum + connector.connectionCount, 0),
-    peakConnections: peak,
+    peakConnections: connections.peak,
     buttonWarnings: warnings.count,
     sampleWarnings: warnings.samples,
     okOrderIds: [...okIds],

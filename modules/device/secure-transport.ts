@@ -61,6 +61,30 @@ export interface SecureTransportOptions {
   certificate?: () => ArrayBuffer;
 }
 
+/**
+ * SecureSocket's `secure` options for one connection, after binding the TLS session cache to it: a kept
+ * session is offered only to the same broker with the same client certificate.
+ */
+function secureOptions(mqtt: MqttSettings, identity: DeviceIdentity, certificate: ArrayBuffer): { [option: string]: unknown } {
+  sessionCache.bind({
+    host: mqtt.host,
+    port: mqtt.port,
+    serverName: mqtt.serverName,
+    alpn: mqtt.alpn ?? "",
+    certificate: new Uint8Array(certificate),
+    lifetimeSec: mqtt.tlsSessionLifetimeSec,
+  });
+  const secure: { [option: string]: unknown } = {
+    protocolVersion: TLS_1_2,
+    certificate: identity.ca,
+    clientCertificates: [certificate],
+    clientKey: identity.privateKey,
+    tls_server_name: mqtt.serverName,
+  };
+  if (mqtt.alpn !== undefined) secure.applicationLayerProtocolNegotiation = mqtt.alpn;
+  return secure;
+}
+
 export class SecureTransport implements Transport {
   private readonly options: SecureTransportOptions;
   constructor(options: SecureTransportOptions) {
@@ -70,22 +94,7 @@ export class SecureTransport implements Transport {
   open(handlers: ByteStreamHandlers): ByteStream {
     const { mqtt, identity } = this.options;
     const certificate = this.options.certificate ? this.options.certificate() : (identity.certificate as unknown as ArrayBuffer);
-    sessionCache.bind({
-      host: mqtt.host,
-      port: mqtt.port,
-      serverName: mqtt.serverName,
-      alpn: mqtt.alpn ?? "",
-      certificate: new Uint8Array(certificate),
-      lifetimeSec: mqtt.tlsSessionLifetimeSec,
-    });
-    const secure: { [option: string]: unknown } = {
-      protocolVersion: TLS_1_2,
-      certificate: identity.ca,
-      clientCertificates: [certificate],
-      clientKey: identity.privateKey,
-      tls_server_name: mqtt.serverName,
-    };
-    if (mqtt.alpn !== undefined) secure.applicationLayerProtocolNegotiation = mqtt.alpn;
+    const secure = secureOptions(mqtt, identity, certificate);
 
     let open = false; // handshake done
     let brokerAnswered = false; // a byte from the broker arrived (it speaks TLS with us)

@@ -93,10 +93,67 @@ export async function startJobsService(options: JobsServiceOptions): Promise<Job
     log("notify-next", { thing, jobId: next?.jobId ?? null });
   };
 
+  const handle = jobRequestHandler({ store, log, send, urlOf, notifyIfChanged });
+
+  client.on("message", (topic: string, payload: Buffer) => {
+    try {
+      handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
+    } catch (error) {
+      log("request-failed", { topic, reason: (error as Error).message });
+    }
+  });
+
+  await connectedAndSubscribed(client, options.brokerUrl, options.startTimeoutMs ?? 15_000).catch(async (error) => {
+    await images.close();
+    throw error;
+  });
+  log("ready", { broker: options.brokerUrl, images: imageBase });
+  // Re-announce on every reconnect: a thing may have missed notifications while the service was away.
+  client.on("connect", () => {
+    client.subscribe([ALL_JOBS_GET_NEXT_FILTER, ALL_JOBS_UPDATE_FILTER], { qos: 1 });
+    for (const thing of store.thingsWithPendingJobs()) notifyIfChanged(thing, true);
+  });
+
+  let dataVersion = -1;
+  const poll = () => {
+    try {
+      const version = store.dataVersion();
+      if (version === dataVersion) return;
+      dataVersion = version;
+      for (const thing of store.thingsWithPendingJobs()) notifyIfChanged(thing);
+    } catch (error) {
+      log("poll-failed", { reason: (error as Error).message });
+    }
+  };
+  poll();
+  const poller = setInterval(poll, options.pollMs ?? 500);
+
+  return {
+    imageUrl: images.url,
+    async close() {
+      clearInterval(poller);
+      await client.endAsync();
+      await images.close();
+    },
+  };
+}
+
+/** What the request handler answers with: the store, the way to publish, and the notify-next check. */
+interface RequestHandlerDeps {
+  store: JobStore;
+  log: JobsServiceOptions["log"];
+  send(topic: string, payload: Uint8Array): void;
+  /** The image URL a job document names for this execution. */
+  urlOf(row: ExecutionRow): string;
+  notifyIfChanged(thing: string): void;
+}
+
+/** Answers a thing's get-next and update requests; anything else is logged and ignored. */
+function jobRequestHandler({ store, log, send, urlOf, notifyIfChanged }: RequestHandlerDeps): (topic: string, payload: Uint8Array) => void {
   const reject = (topic: string, code: JobsErrorCode, message: string, clientToken?: string) =>
     send(`${topic}/rejected`, encodeJobsRejected({ code, message, timestamp: seconds(), ...(clientToken ? { clientToken } : {}) }));
 
-  const handle = (topic: string, payload: Uint8Array) => {
+  return (topic: string, payload: Uint8Array) => {
     const parsed = parseJobsTopic(topic);
     if (!parsed || parsed.kind === "notify-next" || parsed.answer !== undefined) return log("ignored", { topic, reason: "not a job request" });
     const { thing } = parsed;
@@ -139,20 +196,15 @@ export async function startJobsService(options: JobsServiceOptions): Promise<Job
     // Only the end of an execution changes what is next; IN_PROGRESS keeps the thing on the same job.
     if (e.status !== "IN_PROGRESS") notifyIfChanged(thing);
   };
+}
 
-  client.on("message", (topic: string, payload: Buffer) => {
-    try {
-      handle(topic, new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength));
-    } catch (error) {
-      log("request-failed", { topic, reason: (error as Error).message });
-    }
-  });
-
-  await new Promise<void>((resolve, reject) => {
+/** Resolves once connected with both request filters granted; rejects (and ends the client) otherwise. */
+function connectedAndSubscribed(client: MqttClient, brokerUrl: string, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       client.end(true);
-      reject(new Error(`jobs: not connected and subscribed to ${options.brokerUrl} within ${(options.startTimeoutMs ?? 15_000) / 1000} s`));
-    }, options.startTimeoutMs ?? 15_000);
+      reject(new Error(`jobs: not connected and subscribed to ${brokerUrl} within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
     client.once("connect", () => {
       client.subscribe([ALL_JOBS_GET_NEXT_FILTER, ALL_JOBS_UPDATE_FILTER], { qos: 1 }, (error, granted) => {
         clearTimeout(timer);
@@ -164,39 +216,7 @@ export async function startJobsService(options: JobsServiceOptions): Promise<Job
         resolve();
       });
     });
-  }).catch(async (error) => {
-    await images.close();
-    throw error;
   });
-  log("ready", { broker: options.brokerUrl, images: imageBase });
-  // Re-announce on every reconnect: a thing may have missed notifications while the service was away.
-  client.on("connect", () => {
-    client.subscribe([ALL_JOBS_GET_NEXT_FILTER, ALL_JOBS_UPDATE_FILTER], { qos: 1 });
-    for (const thing of store.thingsWithPendingJobs()) notifyIfChanged(thing, true);
-  });
-
-  let dataVersion = -1;
-  const poll = () => {
-    try {
-      const version = store.dataVersion();
-      if (version === dataVersion) return;
-      dataVersion = version;
-      for (const thing of store.thingsWithPendingJobs()) notifyIfChanged(thing);
-    } catch (error) {
-      log("poll-failed", { reason: (error as Error).message });
-    }
-  };
-  poll();
-  const poller = setInterval(poll, options.pollMs ?? 500);
-
-  return {
-    imageUrl: images.url,
-    async close() {
-      clearInterval(poller);
-      await client.endAsync();
-      await images.close();
-    },
-  };
 }
 
 function seconds(): number {
