@@ -62,17 +62,21 @@ export async function startSimulatedUpdates(opts: {
     },
   });
   const persistent = config.button.connectionMode === "persistent";
+  // Without a release key no image can be verified, so every job would be refused: the button does not look
+  // for jobs at all (no extra connections), and says so once.
+  const enabled = releaseKey !== undefined;
+  if (!enabled) opts.log("updates").info("firmware updates off: no --release-key (the release key's public half) to verify images with");
   /** A look for jobs on its own connection: in persistent mode the order link steps aside meanwhile. */
   const check = () => {
-    if (device.flow.state !== "idle" || device.asleep || updates.busy) return;
+    if (!enabled || device.flow.state !== "idle" || device.asleep || updates.busy) return;
     if (!persistent) return void updates.check();
     if (!device.flow.suspendLink()) return;
     if (!updates.check(() => device.flow.resumeLink())) device.flow.resumeLink();
   };
   const timer = setInterval(check, CHECK_EVERY_MS);
   // Persistent: the first look waits for the order link to be up, so that it can step aside.
-  updates.start(!persistent);
-  if (persistent) setTimeout(check, 2_000);
+  if (enabled) updates.start(!persistent);
+  if (enabled && persistent) setTimeout(check, 2_000);
   return {
     jobs,
     updates,

@@ -30,6 +30,9 @@ beforeAll(async () => {
   await pki.createBrokerCert({ hosts: ["localhost"], ips: ["127.0.0.1"] });
   await pki.createService("restaurant", { keyType: "ec" });
   await pki.createThing(THING, { validDays: 5 }); // inside the button's 60-day window from the start
+  // A renewal keeps the held lifetime unless the operator sets one (thing lifetime): 2 years here, so the
+  // renewed certificate is far from the renewal window and the button renews exactly once.
+  await pki.setRenewalLifetime(THING, 730);
   const config = parseSimulateArgs(["--state-dir", path.join(dir, "state"), "--pki-dir", pkiDir])!;
   sim = await startSimulation(config, {
     log: () => memoryLog(),
