@@ -41,8 +41,9 @@ export default defineConfig({
     // Most system files spend their time waiting (reconnect backoffs, ack timeouts, outages they stage,
     // child processes starting), not computing: with vitest's default of one file at a time on a 2-core
     // machine the CPU idles for most of the run. Files share no port (every server listens on port 0) and
-    // no directory (each makes its own temp dir), so several can run at once.
-    maxWorkers: 3,
+    // no directory (each makes its own temp dir), so two can run at once (more starve the timing-bound security
+    // and simulator suites on a 2-core machine).
+    maxWorkers: 2,
     projects: [
       // Pure code keeps no state between files: one process runs many of them (a fresh process per file costs
       // more CPU than most of these files' tests).

@@ -234,7 +234,7 @@ describe.skipIf(!sdk.ok)("battery firmware: the TLS session survives deep sleep 
         await fw.waitForLine((t) => t === `@ready ${THING}`, "ready after the wake");
         const { outcome } = await fw.nextOutcome(fw.send("release"));
         expect(outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "SINGLE" });
-        expect(mosquittoRestaurant.order(String(outcome.orderId))).toMatchObject({ status: "accepted" });
+        expect(await mosquittoRestaurant.order(String(outcome.orderId))).toMatchObject({ status: "accepted" });
         await d.waitForSleep();
         await waitFor(() => relay.traces.length > before && relay.traces.at(-1)!.closedAt !== undefined, "the connection to close");
         return relay.traces.at(-1)!.resumed;
