@@ -13,7 +13,7 @@ import { isLiveTerminal, takeColorFlag, useColor } from "../tools/cli/terminal";
 import { KeyboardButton } from "./device/keyboard-button";
 import type { LiveField, LiveStatus } from "./device/live-line";
 import type { ConnectionEvent } from "./device/mqtt-connector";
-import type { OutcomeEvent } from "./device/virtual-device";
+import type { OutcomeEvent, VirtualDevice } from "./device/virtual-device";
 import { startSimulation, type Simulation, type SimulationHooks } from "./simulation";
 import type { VirtualUpdateEvent } from "./device/virtual-updates";
 
@@ -181,7 +181,7 @@ function readCommandLine(): { config: SimulateConfig; colorFlag: ReturnType<type
 }
 
 /** Where lines go: JSON events on stdout (--json), else human lines (above the live line in tty mode) and logs. */
-function outputFor(config: SimulateConfig, opts: { script: boolean; tty: boolean; sim: () => Simulation | undefined }): { out: Output; logFor: (source: string) => Log } {
+function outputFor(config: SimulateConfig, opts: { script: boolean; tty: boolean; device: () => VirtualDevice | undefined }): { out: Output; logFor: (source: string) => Log } {
   const { script, tty } = opts;
   const out: Output = {
     json: config.json,
@@ -190,8 +190,9 @@ function outputFor(config: SimulateConfig, opts: { script: boolean; tty: boolean
     },
     line: (text) => {
       if (config.json) return;
-      const sim = opts.sim();
-      if (tty && sim) sim.device.led.printAbove(text);
+      // From the moment the button exists its live line is on screen: every line goes above it.
+      const device = opts.device();
+      if (tty && device) device.led.printAbove(text);
       else process.stdout.write(`${text}\n`);
     },
     error: (text) => {
@@ -204,8 +205,8 @@ function outputFor(config: SimulateConfig, opts: { script: boolean; tty: boolean
       if (config.json) return out.event(source, "log", { level, message });
       if (level === "info" && (script || source === "broker")) return; // scripts: only what went wrong
       const text = `[${source}] ${level === "info" ? "" : `${level}: `}${message}`;
-      const sim = opts.sim();
-      if (tty && sim) sim.device.led.printAbove(text);
+      const device = opts.device();
+      if (tty && device) device.led.printAbove(text);
       else process.stderr.write(`${text}\n`);
     };
     return { info: (m) => write("info", m), warn: (m) => write("warn", m), error: (m) => write("error", m) };
@@ -292,8 +293,9 @@ async function main(): Promise<number> {
   let booting = false;
   let bootResend: string | undefined;
   let sim: Simulation | undefined;
+  let device: VirtualDevice | undefined;
 
-  const { out, logFor } = outputFor(config, { script, tty, sim: () => sim });
+  const { out, logFor } = outputFor(config, { script, tty, device: () => device });
 
   const onFlowEvent = (event: FlowEvent) => {
     if (event.type === "state") flowState = event.state;
@@ -332,6 +334,7 @@ async function main(): Promise<number> {
       columns: () => process.stdout.columns,
       color,
       onFlowEvent,
+      onDevice: (created) => (device = created),
       ...reporters({ config, out, logFor, timings, refusals, script, tty, sim: () => sim }),
     });
   } catch (error) {

@@ -42,6 +42,8 @@ export interface SimulationHooks {
   onRenewalEvent?(event: RenewalEvent): void;
   /** Battery mode: the button went to deep sleep, or a press woke it. */
   onPower?(state: "sleep" | "wake"): void;
+  /** The virtual button exists (its live line is on screen from now on, before the services that follow start). */
+  onDevice?(device: VirtualDevice): void;
   ledMode: LedOutputMode;
   write?(text: string): void;
   status?(): LiveStatus | string;
@@ -137,6 +139,7 @@ export async function startSimulation(config: SimulateConfig, hooks: SimulationH
       { thingName, endpoint, credentials: device },
     );
     closers.push(() => virtual.stop());
+    hooks.onDevice?.(virtual);
     updates = await startSimulatedUpdates({ config, embedded: dev !== undefined, brokerUrl, device: virtual, credentials: device, thingName, log: hooks.log, ...(hooks.onUpdateEvent ? { onEvent: hooks.onUpdateEvent } : {}) });
     const startedUpdates = updates;
     closers.push(() => startedUpdates.close());
