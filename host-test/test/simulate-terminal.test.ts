@@ -6,9 +6,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeDir, tempDir } from "./integration/fixtures";
 import { hasTmux, TmuxTerminal } from "./support/tmux";
+import { tsxCommand, tsxShellLine } from "./support/tsx-command";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
-const TSX = path.join(ROOT, "node_modules/.bin/tsx");
 
 let dir: string;
 beforeAll(() => {
@@ -22,7 +22,7 @@ const liveRows = (rows: string[]) => rows.filter((row) => /^[●○] /.test(row)
 describe.skipIf(!hasTmux())("npm run simulate in a terminal of 80 columns", () => {
   it("after presses, one live line narrower than the terminal; still one after a resize to 40", async () => {
     const term = new TmuxTerminal({
-      command: `${TSX} host-test/simulate.ts --state-dir ${dir}/tty-state --pki-dir ${dir}/pki`,
+      command: `${tsxShellLine("host-test/simulate.ts")} --state-dir ${dir}/tty-state --pki-dir ${dir}/pki`,
       cwd: ROOT,
       columns: 80,
       rows: 24,
@@ -55,7 +55,7 @@ describe.skipIf(!hasTmux())("npm run simulate in a terminal of 80 columns", () =
 
 describe("npm run simulate without a terminal", () => {
   it("piped keys: plain lines, no escape sequences, every queued press played before it ends", async () => {
-    const child = spawn(TSX, ["host-test/simulate.ts", "--state-dir", `${dir}/pipe-state`, "--pki-dir", `${dir}/pki`], {
+    const child = spawn(...tsxCommand("host-test/simulate.ts", "--state-dir", `${dir}/pipe-state`, "--pki-dir", `${dir}/pki`), {
       cwd: ROOT,
       stdio: ["pipe", "pipe", "pipe"],
     });

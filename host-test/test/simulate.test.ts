@@ -9,6 +9,7 @@ import { OrderDb } from "../../services/restaurant/order-db";
 import { removeDir, tempDir } from "./integration/fixtures";
 import { ensureDevPki } from "../../tools/pki/dev";
 import { Pki } from "../../tools/pki/pki";
+import { tsxCommand } from "./support/tsx-command";
 
 
 function readOrderIds(dbPath: string): string[] {
@@ -186,9 +187,8 @@ describe("npm run simulate (script mode)", () => {
 });
 
 describe("npm run simulate with a device certificate from a registered CA (bring your own CA)", () => {
-  const TSX = path.resolve(import.meta.dirname, "../../node_modules/.bin/tsx");
   const pkiCli = (...argv: string[]) =>
-    spawnSync(TSX, ["tools/pki/cli.ts", ...argv], { cwd: path.resolve(import.meta.dirname, "../.."), encoding: "utf8" });
+    spawnSync(...tsxCommand("tools/pki/cli.ts", ...argv), { cwd: path.resolve(import.meta.dirname, "../.."), encoding: "utf8" });
 
   it("without thing register: auth-error with the broker's reason, which says what to do; with it: ok", async () => {
     const theirs = await Pki.open(path.join(dir, "their-ca"));

@@ -9,14 +9,14 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { findSdk } from "../../../tools/firmware/sdk";
 import { mosquittoUnavailableReason } from "../../mosquitto/mosquitto";
+import { tsxCommand } from "../support/tsx-command";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
-const TSX = path.join(ROOT, "node_modules/.bin/tsx");
 
 /** Runs the bench; a run that outlives `timeoutMs` is ended (SIGTERM to its PID; tsx passes it on). */
 function bench(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, ["host-test/bench/bench.ts", ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(...tsxCommand("host-test/bench/bench.ts", ...args), { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     const timer = setTimeout(() => {

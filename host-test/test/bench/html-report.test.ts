@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
+import { tsxCommand } from "../support/tsx-command";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
 const CHROMIUM = "/usr/bin/chromium";
@@ -20,7 +21,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 describe.skipIf(!HAVE_CHROMIUM)("npm run bench -- --html", () => {
   it("writes one self-contained page that renders the distributions and the cold-press timeline in Chromium", async () => {
     const file = path.join(dir, "report.html");
-    const run = spawnSync(path.join(ROOT, "node_modules/.bin/tsx"), ["host-test/bench/bench.ts", "--quick", "--only", "warm,cold", "--html", file], {
+    const run = spawnSync(...tsxCommand("host-test/bench/bench.ts", "--quick", "--only", "warm,cold", "--html", file), {
       cwd: ROOT,
       encoding: "utf8",
       timeout: 170_000,

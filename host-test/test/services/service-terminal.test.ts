@@ -4,9 +4,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { removeDir, tempDir } from "../integration/fixtures";
 import { hasTmux, TmuxTerminal } from "../support/tmux";
+import { tsxShellLine } from "../support/tsx-command";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
-const TSX = path.join(ROOT, "node_modules/.bin/tsx");
 
 let dir: string;
 beforeAll(() => {
@@ -17,7 +17,7 @@ afterAll(() => removeDir(dir));
 describe.skipIf(!hasTmux())("npm run broker on a terminal", () => {
   it("prints readable lines (time, level, event, fields); --json prints JSON lines", async () => {
     const broker = (extra: string) =>
-      new TmuxTerminal({ command: `${TSX} services/broker/service.ts --port 0 --pki-dir ${dir}/pki ${extra}`, cwd: ROOT, columns: 200, rows: 40 });
+      new TmuxTerminal({ command: `${tsxShellLine("services/broker/service.ts")} --port 0 --pki-dir ${dir}/pki ${extra}`, cwd: ROOT, columns: 200, rows: 40 });
     const readable = broker("");
     try {
       const rows = await readable.waitFor((r) => r.some((row) => / INFO +broker ready /.test(row)), "the ready line");

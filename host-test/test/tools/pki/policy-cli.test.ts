@@ -124,26 +124,25 @@ describe("policy CLI (in process)", () => {
 });
 
 describe("policy CLI (real process via tsx)", () => {
-  const tsx = join(root, "node_modules/.bin/tsx");
   const cli = join(root, "tools/pki/policy-cli.ts");
   const exec = promisify(execFile);
 
   it("exits 0 on allow and 1 on deny", async () => {
-    const allowed = await exec(tsx, [cli, "explain", "--policy", devicePolicy, ...button, "--action", "iot:Subscribe", "--resource", acksOf("pizza-button-01")], { cwd: root });
+    const allowed = await exec(process.execPath, ["--import", "tsx", cli, "explain", "--policy", devicePolicy, ...button, "--action", "iot:Subscribe", "--resource", acksOf("pizza-button-01")], { cwd: root });
     expect(allowed.stdout).toMatch(/^ALLOW/);
-    const denied = exec(tsx, [cli, "explain", "--policy", devicePolicy, ...button, "--action", "iot:Subscribe", "--resource", ALL_ACKS], { cwd: root });
+    const denied = exec(process.execPath, ["--import", "tsx", cli, "explain", "--policy", devicePolicy, ...button, "--action", "iot:Subscribe", "--resource", ALL_ACKS], { cwd: root });
     await expect(denied).rejects.toMatchObject({ code: 1, stdout: expect.stringMatching(/^DENY/) });
   });
 
   it("exits 2 on a usage error (unknown action), 1 on a failed --strict check; --pki is a deprecated --pki-dir", async () => {
-    const frob = exec(tsx, [cli, "explain", "--policy", devicePolicy, ...button, "--action", "iot:Frob"], { cwd: root });
+    const frob = exec(process.execPath, ["--import", "tsx", cli, "explain", "--policy", devicePolicy, ...button, "--action", "iot:Frob"], { cwd: root });
     await expect(frob).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/^error: unknown action "iot:Frob"/) });
     const warn = join(tmp, "warn-process.json");
     writeFileSync(warn, JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Deny", Action: "iot:Subscribe", Resource: "arn:aws:iot:*:*:topicfilter/a/#" }] }));
-    await expect(exec(tsx, [cli, "check", "--strict", warn], { cwd: root })).rejects.toMatchObject({ code: 1 });
-    const now = await exec(tsx, [cli, "list", "--pki-dir", tmp], { cwd: root });
+    await expect(exec(process.execPath, ["--import", "tsx", cli, "check", "--strict", warn], { cwd: root })).rejects.toMatchObject({ code: 1 });
+    const now = await exec(process.execPath, ["--import", "tsx", cli, "list", "--pki-dir", tmp], { cwd: root });
     expect([now.stdout.trim(), now.stderr]).toEqual([`no policies stored in ${join(tmp, "policies")}`, ""]);
-    const old = await exec(tsx, [cli, "list", "--pki", tmp], { cwd: root });
+    const old = await exec(process.execPath, ["--import", "tsx", cli, "list", "--pki", tmp], { cwd: root });
     expect([old.stdout, old.stderr]).toEqual([now.stdout, "note: --pki is deprecated, use --pki-dir\n"]);
   });
 });

@@ -6,13 +6,14 @@ import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { x509 } from "../../../../tools/pki/crypto";
 import { tempDir } from "./helpers";
+import { tsxCommand } from "../../support/tsx-command";
 
 const t = tempDir("thing-setup");
 afterAll(t.cleanup);
 const root = resolve(import.meta.dirname, "../../../..");
 const pkiDir = join(t.dir, "pki");
 const pki = (...argv: string[]) =>
-  spawnSync(join(root, "node_modules/.bin/tsx"), ["tools/pki/cli.ts", "--pki-dir", pkiDir, ...argv], { cwd: root, encoding: "utf8" });
+  spawnSync(...tsxCommand("tools/pki/cli.ts", "--pki-dir", pkiDir, ...argv), { cwd: root, encoding: "utf8" });
 
 describe("npm run pki -- thing setup", () => {
   it("creates the identity, attaches the device policy, exports for Moddable and prints the mcconfig line; then reuses it", () => {
