@@ -48,7 +48,10 @@ export default defineConfig({
       // Pure code keeps no state between files: one process runs many of them (a fresh process per file costs
       // more CPU than most of these files' tests).
       { extends: true, test: { name: "unit", include: UNIT_TESTS, isolate: false } },
-      { extends: true, test: { name: "system", include: ["host-test/test/**/*.test.ts"], exclude: [...UNIT_TESTS, ...FIRMWARE_TESTS] } },
+      // System files too share their worker's module cache (isolate: false): each file otherwise pays the import
+      // of the whole product (aedes, mqtt, x509, SQLite) again in a fresh process. They keep no module state
+      // (every server, directory and PKI is made per file) and restore fake timers, so nothing leaks between them.
+      { extends: true, test: { name: "system", include: ["host-test/test/**/*.test.ts"], exclude: [...UNIT_TESTS, ...FIRMWARE_TESTS], isolate: false } },
       // The real firmware (x-cli-lin builds of minutes each, with $MODDABLE; skipped without it): one file at a
       // time, after the others, so parallel SDK builds do not starve each other or the timing-bound suites.
       { extends: true, test: { name: "firmware", include: FIRMWARE_TESTS, exclude: UNIT_TESTS, maxWorkers: 1, sequence: { groupOrder: 1 } } },
