@@ -19,7 +19,7 @@ export const UNIT_TESTS = [
   "host-test/test/device/keyboard-button.test.ts",
   "host-test/test/services/net/close-kind.test.ts",
   "host-test/test/services/restaurant/order-desk*.test.ts",
-  "host-test/test/services/restaurant/text.test.ts",
+  "host-test/test/services/restaurant/orders/text.test.ts",
   "host-test/test/services/token-bucket.test.ts",
   "host-test/test/services/broker/authorizer.test.ts",
   "host-test/test/services/policies/*.test.ts",

@@ -9,7 +9,7 @@ import { issueFleet, type Fleet } from "../load/fleet";
 import { runLoad } from "../load/load-driver";
 import { findPostgres, startPostgres, type TestPostgres } from "../load/postgres-cluster";
 import { startRestaurantProcess, type RestaurantProcess } from "../load/restaurant-process";
-import { openOrderStore } from "../../services/restaurant/open-store";
+import { openOrderStore } from "../../services/restaurant/orders/open-store";
 import type { Workspace } from "./stack";
 import { round } from "./stats";
 

@@ -10,13 +10,12 @@ import { thingOfOrdersTopic } from "../../modules/core/topics";
 import { decodeOrder, encodeAck, type OrderMessage } from "../../modules/core/messages";
 import type { Log } from "../../modules/core/ports";
 import { TokenBucket } from "../token-bucket";
-import { ackFor, autoAccept, decisionFits, quoteItem, type Decision, type DecidePolicy } from "./decisions";
-import type { OrderStore, OrderTransaction, StoredOrder } from "./order-store";
+import { ackFor, autoAccept, decisionFits, quoteItem, type Decision, type DecidePolicy, type ThingState } from "./orders/decisions";
+import type { OrderStore, OrderTransaction, StoredOrder } from "./orders/order-store";
+
+export type { ThingState } from "./orders/decisions";
 
 export const DEFAULT_MENU: readonly string[] = ["margherita", "pepperoni", "funghi", "quattro-formaggi", "marinara"];
-
-/** A thing's state in the registry (the PKI): INACTIVE and REVOKED things get nothing accepted. */
-export type ThingState = "ACTIVE" | "INACTIVE" | "REVOKED";
 
 /**
  * New requests (orders and cancels) one thing may send: `burst` at once, then `perHour` refilled evenly.

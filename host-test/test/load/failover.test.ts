@@ -19,7 +19,7 @@ import { issueFleet, type Fleet } from "../../load/fleet";
 import { runLoad } from "../../load/load-driver";
 import { startRestaurantProcess, type RestaurantProcess } from "../../load/restaurant-process";
 import { startMosquitto } from "../../mosquitto/mosquitto";
-import { PostgresOrderStore } from "../../../services/restaurant/postgres-store";
+import { PostgresOrderStore } from "../../../services/restaurant/orders/postgres-store";
 import { createSecurityPki, type SecurityPki } from "../support/security-pki";
 import { findPostgres, startPostgres, type TestPostgres } from "../../load/postgres-cluster";
 

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { memoryLog } from "../../../device/log";
 import { OrderDesk, SettleError, TOO_MANY_ORDERS, type OrderDeskOptions, type ThingState } from "../../../../services/restaurant/order-desk";
-import type { OrderStore } from "../../../../services/restaurant/order-store";
+import type { OrderStore } from "../../../../services/restaurant/orders/order-store";
 
 export const THING = "pizza-button-01";
 const TOPIC = `pizza/orders/${THING}`;

@@ -3,11 +3,11 @@
 // two stores race for it, and the change notifications other instances' kitchen pages live on.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
-import { POSTGRES_MIGRATIONS } from "../../../../services/restaurant/migrations";
-import { OrderDesk } from "../../../../services/restaurant/order-desk";
-import { PostgresOrderStore } from "../../../../services/restaurant/postgres-store";
-import { findPostgres, startPostgres, type TestPostgres } from "../../../load/postgres-cluster";
-import { order, orderDeskSuite, THING } from "./order-desk-suite";
+import { POSTGRES_MIGRATIONS } from "../../../../../services/restaurant/orders/migrations";
+import { OrderDesk } from "../../../../../services/restaurant/order-desk";
+import { PostgresOrderStore } from "../../../../../services/restaurant/orders/postgres-store";
+import { findPostgres, startPostgres, type TestPostgres } from "../../../../load/postgres-cluster";
+import { order, orderDeskSuite, THING } from "../order-desk-suite";
 
 const found = findPostgres();
 if ("missing" in found) console.warn(`skipping the PostgreSQL store tests: ${found.missing}`);

@@ -8,8 +8,8 @@
 //   received (status NULL)  →  decided (status + the exact ack text)  →  acked (the broker took the ack).
 // Deciding twice is impossible (a decision is only written WHERE status IS NULL); an ack is published only
 // after the transaction that decided it committed.
-import type { ClickType } from "../../modules/core/config";
-import type { AckStatus } from "../../modules/core/messages";
+import type { ClickType } from "../../../modules/core/config";
+import type { AckStatus } from "../../../modules/core/messages";
 
 export interface StoredOrder {
   orderId: string;

@@ -12,8 +12,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import type { ClickType } from "../../modules/core/config";
-import type { AckStatus } from "../../modules/core/messages";
+import type { ClickType } from "../../../modules/core/config";
+import type { AckStatus } from "../../../modules/core/messages";
 import { SQLITE_MIGRATIONS } from "./migrations";
 import type { DecisionRow, NewOrderRow, StoredOrder, WaitingPage } from "./order-store";
 

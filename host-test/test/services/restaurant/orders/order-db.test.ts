@@ -1,8 +1,8 @@
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import Database from "better-sqlite3";
-import { OrderDb, type NewOrderRow } from "../../../../services/restaurant/order-db";
-import { removeDir, tempDir } from "../../integration/fixtures";
+import { OrderDb, type NewOrderRow } from "../../../../../services/restaurant/orders/order-db";
+import { removeDir, tempDir } from "../../../integration/fixtures";
 
 const dir = tempDir("orderdb");
 afterAll(() => removeDir(dir));
@@ -65,7 +65,7 @@ describe("OrderDb", () => {
 
 describe("OrderDb schema migrations", () => {
   it("an empty file gets every step; a file at the previous step is upgraded in place, its rows kept", async () => {
-    const { SQLITE_MIGRATIONS } = await import("../../../../services/restaurant/migrations");
+    const { SQLITE_MIGRATIONS } = await import("../../../../../services/restaurant/orders/migrations");
     const fresh = new OrderDb({ path: path.join(dir, "fresh.sqlite") });
     expect(fresh.schemaVersion()).toBe(SQLITE_MIGRATIONS.length);
     fresh.close();
