@@ -27,6 +27,7 @@ export const UNIT_TESTS = [
   "host-test/test/tools/policy/evaluate.test.ts",
   "host-test/test/tools/policy/parse.test.ts",
   "host-test/test/tools/policy/glob.test.ts",
+  "host-test/test/tools/pki/reserved.test.ts",
 ];
 
 /** Suites that build and run the real firmware with the Moddable SDK. */
