@@ -19,7 +19,7 @@ export const UNIT_TESTS = [
   "host-test/test/device/keyboard-button.test.ts",
   "host-test/test/services/net/close-kind.test.ts",
   "host-test/test/services/restaurant/order-desk*.test.ts",
-  "host-test/test/services/restaurant/text.test.ts",
+  "host-test/test/services/restaurant/orders/text.test.ts",
   "host-test/test/services/token-bucket.test.ts",
   "host-test/test/services/broker/authorizer.test.ts",
   "host-test/test/services/policies/*.test.ts",
@@ -27,6 +27,7 @@ export const UNIT_TESTS = [
   "host-test/test/tools/policy/evaluate.test.ts",
   "host-test/test/tools/policy/parse.test.ts",
   "host-test/test/tools/policy/glob.test.ts",
+  "host-test/test/tools/pki/reserved.test.ts",
 ];
 
 /** Suites that build and run the real firmware with the Moddable SDK. */

@@ -11,6 +11,23 @@ export interface TokenBucketOptions {
   now: number;
 }
 
+/** A bucket kept elsewhere (a database row): `tokens` left at time `at` (ms). */
+export interface BucketState {
+  tokens: number;
+  at: number;
+}
+
+/** Takes one token from a stored bucket: whether it was taken, and the state to store back. */
+export function takeStored(state: BucketState, shape: { burst: number; perMs: number }, now: number): { taken: boolean; state: BucketState } {
+  const tokens = refilled(state, shape, now);
+  const at = Math.max(now, state.at);
+  return tokens >= 1 ? { taken: true, state: { tokens: tokens - 1, at } } : { taken: false, state: { tokens, at } };
+}
+
+function refilled(state: BucketState, shape: { burst: number; perMs: number }, now: number): number {
+  return now > state.at ? Math.min(shape.burst, state.tokens + (now - state.at) * shape.perMs) : state.tokens;
+}
+
 export class TokenBucket {
   readonly #burst: number;
   readonly #perMs: number;
@@ -51,9 +68,7 @@ export class TokenBucket {
   }
 
   #refill(now: number): void {
-    if (now > this.#at) {
-      this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#at) * this.#perMs);
-      this.#at = now;
-    }
+    this.#tokens = refilled({ tokens: this.#tokens, at: this.#at }, { burst: this.#burst, perMs: this.#perMs }, now);
+    this.#at = Math.max(now, this.#at);
   }
 }

@@ -11,7 +11,7 @@ import { issueFleet, type Fleet } from "../load/fleet";
 import { runLoad, type LoadResult as DriverResult, type Percentiles } from "../load/load-driver";
 import { startRestaurantProcess } from "../load/restaurant-process";
 import { mosquittoUnavailableReason, startMosquitto } from "../mosquitto/mosquitto";
-import { OrderDb } from "../../services/restaurant/order-db";
+import { OrderDb } from "../../services/restaurant/orders/order-db";
 import type { Workspace } from "./stack";
 import { machineCpuMs, ownCpuMs, processTreeCpuMs } from "./cpu";
 import { round } from "./stats";

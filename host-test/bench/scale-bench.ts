@@ -9,7 +9,8 @@ import { issueFleet, type Fleet } from "../load/fleet";
 import { runLoad } from "../load/load-driver";
 import { findPostgres, startPostgres, type TestPostgres } from "../load/postgres-cluster";
 import { startRestaurantProcess, type RestaurantProcess } from "../load/restaurant-process";
-import { openOrderStore } from "../../services/restaurant/open-store";
+import { restaurantInstanceFiles } from "../load/instance-identity";
+import { openOrderStore } from "../../services/restaurant/orders/open-store";
 import type { Workspace } from "./stack";
 import { round } from "./stats";
 
@@ -65,11 +66,13 @@ async function scaleRun(
   const instances: RestaurantProcess[] = [];
   try {
     for (let n = 1; n <= run.instances; n++) {
+      // Several instances: each its own certificate and identity restaurant.N.
+      const identity = run.instances > 1 ? await restaurantInstanceFiles(ws.dev.pki, n) : ws.dev.restaurant;
       const instance = await startRestaurantProcess({
         brokerUrl: broker.url,
-        caPath: ws.dev.restaurant.caPath,
-        certPath: ws.dev.restaurant.chainPath,
-        keyPath: ws.dev.restaurant.keyPath,
+        caPath: identity.caPath,
+        certPath: identity.chainPath,
+        keyPath: identity.keyPath,
         dbPath: run.db,
         logPath: path.join(ws.stateDir, `scale-${run.store}-${run.instances}-${n}.log`),
         extraArgs: [...(run.instances > 1 ? ["--instance", String(n)] : []), "--order-burst", "1000000", "--orders-per-hour", "1000000000"],

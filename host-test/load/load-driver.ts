@@ -15,7 +15,7 @@ import { systemClock } from "../device/clock";
 import { MemoryStore } from "../device/memory-store";
 import { MqttConnector, type ConnectionEvent } from "../device/mqtt-connector";
 import { nodeTimers } from "../device/timers";
-import { OrderDb } from "../../services/restaurant/order-db";
+import { OrderDb } from "../../services/restaurant/orders/order-db";
 import type { Fleet } from "./fleet";
 
 export interface LoadOptions {

@@ -12,14 +12,16 @@
 //   crlfile                          revoked certificates are refused in the handshake
 //   set_tcp_nodelay true             Nagle off (docs/ARCHITECTURE.md, "Latency")
 //   allow_anonymous false, acl_file  from the registry: each ACTIVE device writes <p>/orders/<name> and reads
-//                                    <p>/acks/<name>; the ACTIVE restaurant service reads <p>/orders/+ and
-//                                    writes <p>/acks/+; nobody else has any right
+//                                    <p>/acks/<name>; the ACTIVE restaurant service and each ACTIVE instance
+//                                    of it (restaurant.N, its own certificate) read <p>/orders/+ (also through
+//                                    $share/<group>/) and write <p>/acks/+; nobody else has any right
 //   retain_available false           the product never retains (a retained order would be replayed)
 //   max_connections                  a bound on open connections (mosquitto has none per source address)
 //   max_packet_size                  the embedded broker's 64 KiB limit: bigger packets disconnect
 
 import { BUTTON_SETTINGS, pickSettings, validateSettings } from "../../modules/core/settings";
 import { acksTopic, allAcksFilter, allOrdersFilter, allRenewedFilter, allRenewFilter, isValidThingName, JOBS_SERVICE_NAME, ordersTopic, RENEWAL_SERVICE_NAME, renewedTopic, renewTopic, RESTAURANT_NAME } from "../../modules/core/topics";
+import { isIdentityName, serviceOfIdentity, serviceOfInstance } from "../../tools/pki/reserved";
 import { deviceJobsAcl, JOBS_ACL_BLOCK } from "./jobs-acl";
 
 
@@ -62,7 +64,9 @@ export function mosquittoAcl(options: { topicPrefix?: string; restaurantName?: s
   const prefix = read.values.topicPrefix as string;
   const restaurant = options.restaurantName ?? RESTAURANT_NAME;
   if (!isValidThingName(restaurant)) throw new Error(`mosquitto: invalid restaurantName ${JSON.stringify(restaurant)}`);
-  const restaurantBlock = [`user ${restaurant}`, `topic read ${allOrdersFilter(prefix)}`, `topic write ${allAcksFilter(prefix)}`, ""];
+  // The restaurant and each of its instances (`restaurant.N`, a certificate of its own): the same rights.
+  const restaurantBlock = (user: string) => [`user ${user}`, `topic read ${allOrdersFilter(prefix)}`, `topic write ${allAcksFilter(prefix)}`, ""];
+  const isRestaurant = (name: string) => name === restaurant || (restaurant === RESTAURANT_NAME && serviceOfInstance(name) === RESTAURANT_NAME);
   const renewalBlock = [`user ${RENEWAL_SERVICE_NAME}`, `topic read ${allRenewFilter(prefix)}`, `topic write ${allRenewedFilter(prefix)}`, ""];
   if (!options.things) {
     return [
@@ -75,7 +79,7 @@ export function mosquittoAcl(options: { topicPrefix?: string; restaurantName?: s
       `pattern read ${renewedTopic(prefix, "%u")}`,
       ...deviceJobsAcl("pattern", "%u"),
       "",
-      ...restaurantBlock,
+      ...restaurantBlock(restaurant),
       ...renewalBlock,
       ...JOBS_ACL_BLOCK,
     ].join("\n");
@@ -86,14 +90,14 @@ export function mosquittoAcl(options: { topicPrefix?: string; restaurantName?: s
     "",
   ];
   for (const thing of options.things) {
-    if (thing.state !== "ACTIVE" || !isValidThingName(thing.name)) continue;
+    if (thing.state !== "ACTIVE" || !isIdentityName(thing.name)) continue;
     if (thing.kind === "service") {
-      if (thing.name === restaurant) lines.push(...restaurantBlock);
+      if (isRestaurant(thing.name)) lines.push(...restaurantBlock(thing.name));
       if (thing.name === RENEWAL_SERVICE_NAME) lines.push(...renewalBlock);
       if (thing.name === JOBS_SERVICE_NAME) lines.push(...JOBS_ACL_BLOCK);
       continue;
     }
-    if (thing.name === restaurant || thing.name === RENEWAL_SERVICE_NAME || thing.name === JOBS_SERVICE_NAME) continue; // a device may never hold a service's name
+    if (!isValidThingName(thing.name) || thing.name === restaurant || serviceOfIdentity(thing.name) !== undefined) continue; // a device may never hold a service's name
     lines.push(
       `user ${thing.name}`,
       `topic write ${ordersTopic(prefix, thing.name)}`,

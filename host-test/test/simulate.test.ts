@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSimulate as simulate } from "./support/simulate-process";
-import { OrderDb } from "../../services/restaurant/order-db";
+import { OrderDb } from "../../services/restaurant/orders/order-db";
 import { removeDir, tempDir } from "./integration/fixtures";
 import { ensureDevPki } from "../../tools/pki/dev";
 import { Pki } from "../../tools/pki/pki";

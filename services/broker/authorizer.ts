@@ -3,7 +3,7 @@
 // (services/broker/policy-authorizer.ts over tools/policy) implements the same interface with AWS IoT policy documents.
 // Authorizers are synchronous because aedes' delivery hook (authorizeForward) is.
 
-import { isInstanceClientId } from "../instance-id";
+import { serviceOfInstance } from "../../tools/pki/reserved";
 import {
   acksTopic,
   allOrdersFilter,
@@ -72,7 +72,8 @@ const NO_RULE = "no matching rule";
  * - the AWS IoT Jobs topics: a device works only through its own jobs, the jobs service answers every
  *   thing's (`jobs-rules.ts`);
  * - everybody must connect with client id = certificate CN, and the CN must be a valid thing name
- *   (a CN like "+" or "a/b" would otherwise turn an exact rule into a wildcard).
+ *   (a CN like "+" or "a/b" would otherwise turn an exact rule into a wildcard) or a restaurant instance's
+ *   (`restaurant.N`: the restaurant's rights).
  */
 export function thingTopicAuthorizer(opts: ThingTopicAuthorizerOptions): Authorizer {
   const prefix = opts.topicPrefix;
@@ -84,15 +85,15 @@ export function thingTopicAuthorizer(opts: ThingTopicAuthorizerOptions): Authori
   if (!isValidThingName(restaurant)) {
     throw new Error(`thingTopicAuthorizer: invalid restaurantName ${JSON.stringify(restaurant)}`);
   }
-  const isRestaurant = (id: ClientIdentity) => id.thingName === restaurant;
+  // An instance of the restaurant (`restaurant.N`, its own certificate) has the restaurant's rights, no more.
+  const isRestaurant = (id: ClientIdentity) =>
+    id.thingName === restaurant || (restaurant === RESTAURANT_NAME && serviceOfInstance(id.thingName) === RESTAURANT_NAME);
   const isRenewal = (id: ClientIdentity) => id.thingName === RENEWAL_SERVICE_NAME;
 
   return {
     connect(id) {
-      if (!isValidThingName(id.thingName)) return deny("certificate CN is not a valid thing name");
-      // A service's instances share its certificate: `<service>.<n>` (services/instance-id.ts).
-      const instance = (isRestaurant(id) || isRenewal(id)) && isInstanceClientId(id.clientId, id.thingName);
-      if (id.clientId !== id.thingName && !instance) return deny("client id must equal the thing name");
+      if (!isValidThingName(id.thingName) && !isRestaurant(id)) return deny("certificate CN is not a valid thing name");
+      if (id.clientId !== id.thingName) return deny("client id must equal the thing name");
       return allow(isRestaurant(id) ? "restaurant connects as itself" : "thing connects as itself");
     },
     publish(id, topic) {

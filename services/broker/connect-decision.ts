@@ -7,11 +7,10 @@
 // for its thing, by SHA-256 fingerprint, as AWS IoT binds certificates to things: a certificate from a
 // trusted CA that the registry does not know is refused, and the thing name comes from the registry,
 // not from the CN (AWS-issued certificates all carry CN "AWS IoT Certificate"). A reserved service name
-// (the restaurant) is honoured only for the certificate recorded as that service. A resumed TLS session
-// carries the certificate of its first handshake, which is looked up here again at every CONNECT: a
-// revoked identity cannot come back through session resumption.
-import { isServiceName } from "../../tools/pki/reserved";
-import { isInstanceClientId } from "../instance-id";
+// (the restaurant, or one of its instances `restaurant.N`) is honoured only for the certificate recorded as
+// that service. A resumed TLS session carries the certificate of its first handshake, which is looked up here
+// again at every CONNECT: a revoked identity cannot come back through session resumption.
+import { serviceOfIdentity } from "../../tools/pki/reserved";
 import type { Authorizer, ClientIdentity, Decision } from "./authorizer";
 import type { CertificateBinding, ThingState } from "./broker-types";
 import { deny, failClosed, isReservedTopic, retainDecision } from "./decisions";
@@ -34,7 +33,7 @@ export function bindingRefusal(binding: CertificateBinding | undefined): string 
   if (!binding) return "certificate is not registered to any thing (npm run pki -- thing register <name> --cert <file>)";
   if (refusedState(binding.thingState)) return `thing is ${binding.thingState}`;
   if (refusedState(binding.state)) return `certificate is ${binding.state}`;
-  if (isServiceName(binding.thing) && binding.kind !== "service") {
+  if (serviceOfIdentity(binding.thing) !== undefined && binding.kind !== "service") {
     return `"${binding.thing}" is reserved for the service identity and this certificate was issued as a device (revoke it, then npm run pki -- service create ${binding.thing})`;
   }
   return undefined;
@@ -72,9 +71,8 @@ export function connectDecider(opts: ConnectDecisionOptions): (peer: Peer | unde
       service = found.value!.kind === "service";
     }
     const identity: ClientIdentity = { clientId, commonName: peer.commonName, thingName, fingerprint256: peer.fingerprint256, ...(service ? { service } : {}) };
-    // One service certificate, several instances: `<service>.<n>` (services/instance-id.ts) is that service too.
-    const serviceInstance = (service || (!identify && isServiceName(thingName))) && isInstanceClientId(clientId, thingName);
-    if (clientId !== thingName && !serviceInstance) {
+    // Services too: each restaurant instance has a certificate of its own (restaurant.N), so one rule holds.
+    if (clientId !== thingName) {
       return deny(thingName === peer.commonName ? "client id must equal certificate CN" : `client id must equal the thing its certificate is registered to (${thingName})`);
     }
     const refusal =

@@ -9,14 +9,13 @@ import type { ClickType } from "../../modules/core/config";
 import { thingOfOrdersTopic } from "../../modules/core/topics";
 import { decodeOrder, encodeAck, type OrderMessage } from "../../modules/core/messages";
 import type { Log } from "../../modules/core/ports";
-import { TokenBucket } from "../token-bucket";
-import { ackFor, autoAccept, decisionFits, quoteItem, type Decision, type DecidePolicy } from "./decisions";
-import type { OrderStore, OrderTransaction, StoredOrder } from "./order-store";
+import { takeStored } from "../token-bucket";
+import { ackFor, autoAccept, decisionFits, quoteItem, type Decision, type DecidePolicy, type ThingState } from "./orders/decisions";
+import type { OrderStore, OrderTransaction, StoredOrder } from "./orders/order-store";
+
+export type { ThingState } from "./orders/decisions";
 
 export const DEFAULT_MENU: readonly string[] = ["margherita", "pepperoni", "funghi", "quattro-formaggi", "marinara"];
-
-/** A thing's state in the registry (the PKI): INACTIVE and REVOKED things get nothing accepted. */
-export type ThingState = "ACTIVE" | "INACTIVE" | "REVOKED";
 
 /**
  * New requests (orders and cancels) one thing may send: `burst` at once, then `perHour` refilled evenly.
@@ -88,8 +87,7 @@ export class OrderDesk {
   readonly #menu: ReadonlySet<string>;
   readonly #decide: DecidePolicy;
   readonly #limit: RequestLimit | undefined;
-  readonly #buckets = new Map<string, TokenBucket>();
-  /** Things over their limit right now: logged once when they go over, not for every refused request. */
+  /** Things over their limit right now (seen by this instance): logged once when they go over, not for every refused request. */
   readonly #limitedThings = new Set<string>();
   readonly #thingState: ((thing: string) => ThingState | undefined) | undefined;
   readonly #log: Log | undefined;
@@ -132,7 +130,7 @@ export class OrderDesk {
       });
       if (!inserted) return undefined;
       const row = (await tx.find(order.orderId))!;
-      const decision = this.#overLimit(row, receivedAt) ?? (await this.#houseRules(tx, row)) ?? this.#policy(row);
+      const decision = (await this.#overLimit(tx, row, receivedAt)) ?? (await this.#houseRules(tx, row)) ?? this.#policy(row);
       if (decision) await this.#apply(tx, row, decision);
       return (await tx.find(order.orderId))!;
     });
@@ -208,19 +206,20 @@ export class OrderDesk {
     return { type: "repeat", order: existing, resend: true };
   }
 
-  /** One button may not crowd out the others: past its limit a request is refused at once. */
-  #overLimit(row: StoredOrder, now: number): Decision | undefined {
+  /**
+   * One button may not crowd out the others: past its limit a request is refused at once. The bucket is the
+   * database's (in the request's transaction), so several instances count a thing's requests together.
+   */
+  async #overLimit(tx: OrderTransaction, row: StoredOrder, now: number): Promise<Decision | undefined> {
     if (!this.#limit) return undefined;
-    let bucket = this.#buckets.get(row.thing);
-    if (!bucket) {
-      this.#forgetFullBuckets(now);
-      bucket = new TokenBucket({ burst: this.#limit.burst, perMs: this.#limit.perHour / 3_600_000, now });
-      this.#buckets.set(row.thing, bucket);
-    }
-    if (bucket.take(now)) {
+    const shape = { burst: this.#limit.burst, perMs: this.#limit.perHour / 3_600_000 };
+    const { taken, state } = takeStored(await tx.lockRequestBucket(row.thing, { tokens: shape.burst, at: now }), shape, now);
+    if (taken) {
+      await tx.saveRequestBucket(row.thing, state);
       this.#limitedThings.delete(row.thing);
       return undefined;
     }
+    if (this.#limitedThings.size >= 1_000) this.#limitedThings.clear(); // only decides when to log again
     if (!this.#limitedThings.has(row.thing)) {
       this.#limitedThings.add(row.thing);
       this.#log?.warn(`${row.thing} is over its limit of ${this.#limit.burst} requests at once, ${this.#limit.perHour} per hour: refusing its new requests (first: ${row.orderId})`);
@@ -228,17 +227,6 @@ export class OrderDesk {
     return row.action === "order"
       ? { status: "rejected", reason: TOO_MANY_ORDERS }
       : { status: "cancel-refused", reason: TOO_MANY_ORDERS };
-  }
-
-  /** A full bucket answers like a new one: forgetting it keeps the map as small as the active things. */
-  #forgetFullBuckets(now: number): void {
-    if (this.#buckets.size < 1_000) return;
-    for (const [thing, bucket] of this.#buckets) {
-      if (bucket.isFull(now)) {
-        this.#buckets.delete(thing);
-        this.#limitedThings.delete(thing);
-      }
-    }
   }
 
   /** Decisions that need no policy: inactive things, items not on the menu, cancels that break the cancel rules. */

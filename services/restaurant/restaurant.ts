@@ -19,14 +19,14 @@ import type { Log } from "../../modules/core/ports";
 import { parseMqttsUrl } from "../net/broker-url";
 import { classifyClose, type ConnectionStage } from "../net/close-kind";
 import { openTlsStream, type PemInput } from "../net/tls-stream";
-import type { Decision, DecidePolicy } from "./decisions";
-import { openOrderStore } from "./open-store";
-import type { OrderStore, StoredOrder, WaitingPage } from "./order-store";
+import type { Decision, DecidePolicy } from "./orders/decisions";
+import { openOrderStore } from "./orders/open-store";
+import type { OrderStore, StoredOrder, WaitingPage } from "./orders/order-store";
 import { checkRequestLimit, DEFAULT_MENU, OrderDesk, type RequestLimit, type ThingState } from "./order-desk";
-import { cutText, plainText } from "./text";
+import { cutText, plainText } from "./orders/text";
 
-export type { Decision, DecidePolicy } from "./decisions";
-export type { StoredOrder } from "./order-store";
+export type { Decision, DecidePolicy } from "./orders/decisions";
+export type { StoredOrder } from "./orders/order-store";
 export type { RequestLimit, ThingState } from "./order-desk";
 export { parseMqttsUrl, DEFAULT_MENU };
 

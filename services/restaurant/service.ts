@@ -16,10 +16,10 @@ import { startKitchen, type KitchenServer } from "./kitchen/server";
 import { renameDeprecatedFlags } from "../../tools/cli/conventions";
 import { isLoopbackHost, isMainModule, jsonLog, runServiceCli, UsageError, type EventSink } from "../runtime";
 import { commandHelp, parseCommandLine, pickSettings } from "../settings-cli";
-import { autoAccept, type DecidePolicy } from "./decisions";
-import { plainText } from "./text";
-import { isPostgresUrl, redactDbUrl } from "./order-store";
-import { instanceClientId, isInstanceClientId, MAX_INSTANCE } from "../instance-id";
+import { autoAccept, type DecidePolicy } from "./orders/decisions";
+import { plainText } from "./orders/text";
+import { isPostgresUrl, redactDbUrl } from "./orders/order-store";
+import { MAX_INSTANCE, serviceInstanceName } from "../../tools/pki/reserved";
 import { DEFAULT_REQUEST_LIMIT, type RequestLimit } from "./order-desk";
 import { DEFAULT_MENU, startRestaurant, type Restaurant, type RestaurantEvent, type StoredOrder } from "./restaurant";
 
@@ -68,7 +68,7 @@ export const RESTAURANT_SETTINGS: SettingsSchema = {
     { key: "servername", type: "text", help: "broker certificate name, if not the URL's host" },
     { key: "alpn", type: "list", help: "ALPN protocols (AWS IoT Core on port 443: x-amzn-mqtt-ca)" },
     { key: "clientId", type: "text", default: RESTAURANT_NAME, check: (id) => (isValidThingName(id) ? undefined : "must be 1-128 of A-Z a-z 0-9 _ -"), help: "MQTT client id (the embedded broker wants the certificate CN)" },
-    { key: "instance", type: "integer", min: 1, max: MAX_INSTANCE, help: "one of several instances sharing the certificate: connects as <client-id>.N (restaurant.2), which the brokers and the policy bind to the restaurant certificate" },
+    { key: "instance", type: "integer", min: 1, max: MAX_INSTANCE, help: "one of several instances, each with its own certificate (npm run pki -- service create restaurant --instance N): connects as restaurant.N with the identity restaurant.N in --pki-dir" },
     ...pickSettings(BUTTON_SETTINGS, ["topicPrefix"]),
     { key: "db", type: "text", default: ".data/restaurant.db", help: "SQLite file, or postgres://user:password@host:5432/db (several instances share one PostgreSQL)" },
     { key: "sharedGroup", type: "text", check: (group) => (/^[A-Za-z0-9_-]{1,64}$/.test(group) ? undefined : "must be 1-64 of A-Z a-z 0-9 _ -"), help: "take orders through the shared subscription $share/GROUP/…: each order goes to one instance of the group (mosquitto, AWS IoT Core); without it every instance receives every order and the database decides" },
@@ -131,7 +131,10 @@ export function parseRestaurantArgs(
   if (anyGiven && Object.values(given).some((v) => v === undefined)) {
     throw new UsageError("--ca, --cert and --key go together (or give none: the restaurant identity in --pki-dir)");
   }
-  const identityDir = path.join(pkiDir, "things", "restaurant");
+  const instance = v.instance as number | undefined;
+  if (instance !== undefined && line.given.has("clientId")) throw new UsageError("--instance N connects as restaurant.N: give --instance or --client-id, not both");
+  const identity = instance === undefined ? RESTAURANT_NAME : serviceInstanceName(RESTAURANT_NAME, instance);
+  const identityDir = path.join(pkiDir, "things", identity);
   const files = anyGiven
     ? { ca: path.resolve(cwd, given.ca!), cert: path.resolve(cwd, given.cert!), key: path.resolve(cwd, given.key!) }
     : { ca: path.join(identityDir, "ca.pem"), cert: path.join(identityDir, "chain.pem"), key: path.join(identityDir, "key.pem") };
@@ -140,7 +143,9 @@ export function parseRestaurantArgs(
       throw new UsageError(
         anyGiven
           ? `--${flag} ${file}: no such file`
-          : `no restaurant identity in ${pkiDir} (${file} missing): start "npm run broker" once (it creates the dev PKI), or give --ca/--cert/--key`,
+          : instance === undefined
+            ? `no restaurant identity in ${pkiDir} (${file} missing): start "npm run broker" once (it creates the dev PKI), or give --ca/--cert/--key`
+            : `no identity ${identity} in ${pkiDir} (${file} missing): issue it with "npm run pki -- --pki-dir ${pkiDir} service create restaurant --instance ${instance}", or give --ca/--cert/--key`,
       );
     }
   }
@@ -151,7 +156,7 @@ export function parseRestaurantArgs(
     ...files,
     servername: text("servername"),
     alpn: v.alpn as string[] | undefined,
-    clientId: v.instance === undefined ? text("clientId")! : instanceClientId(text("clientId")!, v.instance as number),
+    clientId: instance === undefined ? text("clientId")! : identity,
     topicPrefix: text("topicPrefix")!,
     dbPath: isPostgresUrl(text("db")!) ? text("db")! : path.resolve(cwd, text("db")!),
     sharedGroup: text("sharedGroup"),
@@ -188,8 +193,8 @@ export async function startRestaurantService(config: RestaurantServiceConfig, ra
   const read = (file: string) => fs.readFileSync(file, "utf8");
   const cert = read(config.cert);
   const cn = commonName(cert);
-  if (cn !== undefined && cn !== config.clientId && !isInstanceClientId(config.clientId, cn)) {
-    sink("restaurant", "warning", { reason: `certificate CN is ${cn} but the client id is ${config.clientId}; the brokers accept only ${cn} or ${cn}-<n> (one of several instances)` });
+  if (cn !== undefined && cn !== config.clientId) {
+    sink("restaurant", "warning", { reason: `certificate CN is ${cn} but the client id is ${config.clientId}; the brokers accept only ${cn} (each instance has a certificate of its own)` });
   }
 
   const registry = config.registryDir !== undefined ? await Pki.open(config.registryDir) : undefined;

@@ -63,6 +63,11 @@ function days(v: unknown): number | undefined {
   return n;
 }
 
+function wholeNumber(v: unknown, flag: string): number {
+  if (typeof v !== "string" || !/^[0-9]{1,9}$/.test(v)) usageFail(`${flag} must be a whole number, not "${String(v)}"`);
+  return Number(v);
+}
+
 function required(values: Values, name: string): string {
   const v = values[name];
   if (typeof v !== "string" || v === "") usageFail(`missing --${name}`);
@@ -198,18 +203,22 @@ const commands: Record<string, Command> = {
     },
   },
   "service create": {
-    usage: "service create <name> [--key-type rsa|ec] [--days N]",
+    usage: "service create <name> [--instance N] [--key-type rsa|ec] [--days N]",
     summary: "issue a reserved service identity (restaurant): the only way to get its certificate and rights",
     details:
       "Service names are reserved: thing create, ca sign, thing csr, thing register and import aws refuse them.\n" +
-      "The broker grants the service's rights only to the certificate recorded here (by fingerprint).",
-    options: { "key-type": { type: "string" }, days: { type: "string" } },
-    optionHelp: [KEY_TYPE_HELP, "--days N            validity (default 730)"],
+      "The broker grants the service's rights only to the certificate recorded here (by fingerprint).\n" +
+      "--instance N: one of several restaurant instances, with its own certificate and identity restaurant.N\n" +
+      "(its CN and MQTT client id), the restaurant's rights and nothing more; revoke it alone with\n" +
+      "\"thing revoke restaurant.N\".",
+    options: { "key-type": { type: "string" }, days: { type: "string" }, instance: { type: "string" } },
+    optionHelp: [KEY_TYPE_HELP, "--days N            validity (default 730)", "--instance N        instance N (1-999) of the restaurant: identity restaurant.N"],
     args: [1, 1],
     async run({ args, values, io, open }) {
       const pki = await open();
       const d = days(values.days);
-      const files = await pki.createService(args[0]!, { keyType: keyType(values["key-type"]), ...(d ? { validDays: d } : {}) });
+      const instance = values.instance === undefined ? undefined : wholeNumber(values.instance, "--instance");
+      const files = await pki.createService(args[0]!, { keyType: keyType(values["key-type"]), ...(d ? { validDays: d } : {}), ...(instance !== undefined ? { instance } : {}) });
       io.out(`created service ${files.name}`);
       io.out(`certificate: ${files.certPath}`);
       io.out(`private key: ${files.keyPath} (mode 0600)`);

@@ -17,7 +17,7 @@ import { fail } from "./errors";
 import { writePublic, writeSecret } from "./files";
 import { layout } from "./layout";
 import { createEndEntity, validity } from "./profiles";
-import { isServiceName, SERVICE_NAMES } from "./reserved";
+import { INSTANCED_SERVICES, isServiceName, MAX_INSTANCE, SERVICE_NAMES, serviceInstanceName } from "./reserved";
 import type { CertRecord, RegistryData } from "./registry";
 import { DEFAULT_VALID_DAYS, now, type PkiContext } from "./context";
 import { assertDeviceName, assertThingName } from "./names";
@@ -45,12 +45,17 @@ export async function createThing(ctx: PkiContext, name: string, opts: IssueOpti
 
 /**
  * A reserved service identity (e.g. the restaurant): key and certificate like createThing, recorded as
- * a service. Only known service names; the broker gives service rights to this certificate only.
+ * a service. Only known service names; the broker gives service rights to this certificate only. With
+ * `instance`, one instance of a service that runs several (`restaurant.N`, reserved.ts): its own
+ * certificate, CN and registry entry, so each instance connects and is revoked on its own.
  */
-export async function createService(ctx: PkiContext, name: string, opts: { keyType?: KeyType; validDays?: number }): Promise<ThingFiles> {
+export async function createService(ctx: PkiContext, name: string, opts: { keyType?: KeyType; validDays?: number; instance?: number }): Promise<ThingFiles> {
   assertThingName(name);
   if (!isServiceName(name)) fail(`"${name}" is not a service this product knows (services: ${SERVICE_NAMES.join(", ")}); devices use "thing create"`);
-  return issueWithKey(ctx, name, opts, "service");
+  if (opts.instance === undefined) return issueWithKey(ctx, name, opts, "service");
+  if (!INSTANCED_SERVICES.includes(name)) fail(`"${name}" runs as one instance; --instance is for ${INSTANCED_SERVICES.join(", ")}`);
+  if (!Number.isSafeInteger(opts.instance) || opts.instance < 1 || opts.instance > MAX_INSTANCE) fail(`--instance must be a whole number 1..${MAX_INSTANCE}, not ${opts.instance}`);
+  return issueWithKey(ctx, serviceInstanceName(name, opts.instance), opts, "service");
 }
 
 async function issueWithKey(ctx: PkiContext, name: string, opts: IssueOptions, kind: "device" | "service"): Promise<ThingFiles> {

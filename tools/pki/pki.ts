@@ -109,7 +109,7 @@ export class Pki {
   }
 
   /** A reserved service identity (e.g. the restaurant): see issue.ts createService. */
-  async createService(name: string, opts: { keyType?: KeyType; validDays?: number } = {}): Promise<ThingFiles> {
+  async createService(name: string, opts: { keyType?: KeyType; validDays?: number; instance?: number } = {}): Promise<ThingFiles> {
     return createService(this.ctx, name, opts);
   }
 

@@ -8,7 +8,7 @@
 // committed state, so a running broker sees attach/detach/edits from another process on the next connection.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { isValidThingName } from "../../modules/core/config";
+import { isIdentityName } from "./reserved";
 import { type ParsedPolicy, PolicyParseError, parsePolicy } from "../policy/parse";
 import { hexOf } from "../policy/evaluate";
 import { ensureDir, writePublic } from "./files";
@@ -100,7 +100,7 @@ export function openPolicyStore(registry: RegistryStore): PolicyStore {
   const docPath = (name: string) => join(dir, `${name}.json`);
 
   const checkThing = (reg: RegistryData, thing: string) => {
-    if (!isValidThingName(thing)) throw new PolicyStoreError(`invalid thing name "${thing}"`);
+    if (!isIdentityName(thing)) throw new PolicyStoreError(`invalid thing name "${thing}"`);
     if (!reg.things[thing]) {
       throw new PolicyStoreError(`unknown thing "${thing}" in ${registry.dir} (create it first: npm run pki -- thing create ${thing})`);
     }

@@ -2,12 +2,11 @@
 // the registry rows that bind the certificate to the thing. Every way of obtaining a certificate
 // (create, CSR, renewal, bring-your-own CA, AWS import) ends here.
 import { existsSync } from "node:fs";
-import { isValidThingName } from "../../modules/core/config";
 import { describePublicKey, fingerprint256, normalizeSerial, x509 } from "./crypto";
 import { fail } from "./errors";
 import { writePublic } from "./files";
 import { layout } from "./layout";
-import { isServiceName } from "./reserved";
+import { isIdentityName, isServiceName, serviceOfInstance } from "./reserved";
 import type { CertRecord, IssuedBy, RegistryData } from "./registry";
 import { BROKER_THING, now, type PkiContext } from "./context";
 
@@ -24,7 +23,7 @@ export interface ThingFiles {
 }
 
 export function thingFiles(ctx: PkiContext, name: string): ThingFiles | undefined {
-  if (!isValidThingName(name) || !existsSync(ctx.path(layout.thingCert(name)))) return undefined;
+  if (!isIdentityName(name) || !existsSync(ctx.path(layout.thingCert(name)))) return undefined;
   const keyPath = ctx.path(layout.thingKey(name));
   return {
     name,
@@ -37,7 +36,7 @@ export function thingFiles(ctx: PkiContext, name: string): ThingFiles | undefine
 
 export function assertCanIssue(reg: RegistryData, name: string): void {
   const existing = reg.things[name];
-  if (existing?.kind === "service" && !isServiceName(name)) fail(`"${name}" is a service identity`);
+  if (existing?.kind === "service" && !isServiceName(name) && serviceOfInstance(name) === undefined) fail(`"${name}" is a service identity`);
   if (existing && existing.state !== "REVOKED") {
     fail(`thing ${name} already exists (${existing.state}); revoke it first to issue it a new certificate`);
   }

@@ -64,6 +64,20 @@ describe("mosquitto config text", () => {
     ]);
   });
 
+  it("ACL from the registry: each ACTIVE restaurant instance (restaurant.N) gets the restaurant's block under its own name; a revoked one and a device named like one get none", () => {
+    const lines = mosquittoAcl({
+      things: [
+        { name: "restaurant.1", state: "ACTIVE", kind: "service" },
+        { name: "restaurant.2", state: "REVOKED", kind: "service" },
+        { name: "restaurant.3", state: "ACTIVE" },
+        { name: "renewal.1", state: "ACTIVE", kind: "service" },
+      ],
+    })
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"));
+    expect(lines).toEqual(["user restaurant.1", "topic read pizza/orders/+", "topic write pizza/acks/+"]);
+  });
+
   it("refuses a prefix or restaurant name that would widen the ACL", () => {
     expect(() => mosquittoAcl({ topicPrefix: "pizza/#" })).toThrow(/invalid topicPrefix/);
     expect(() => mosquittoAcl({ topicPrefix: "$SYS" })).toThrow(/invalid topicPrefix/);

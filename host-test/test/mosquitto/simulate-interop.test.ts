@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSimulate as simulate } from "../support/simulate-process";
-import { OrderDb } from "../../../services/restaurant/order-db";
+import { OrderDb } from "../../../services/restaurant/orders/order-db";
 import { startMosquitto, type RunningMosquitto } from "../../mosquitto/mosquitto";
 import { ensureDevPki, type DevPki } from "../../../tools/pki/dev";
 import { mosquittoSkipReason } from "../support/test-brokers";

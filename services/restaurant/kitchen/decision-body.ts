@@ -1,5 +1,5 @@
 // A staff decision as the page posts it, validated strictly: unknown fields and wrong types are errors.
-import type { Decision } from "../decisions";
+import type { Decision } from "../orders/decisions";
 import { HttpError } from "./http-guard";
 
 export const MAX_REASON_CHARS = 100;

@@ -2,10 +2,8 @@
 // Every handler gets the Kitchen (the restaurant behind it, the page's settings, the open streams).
 import type http from "node:http";
 import { encodeAck } from "../../../modules/core/messages";
-import { ackFor } from "../decisions";
-import type { StoredOrder, WaitingPage } from "../order-store";
-import type { ThingState } from "../order-desk";
-import type { Decision } from "../decisions";
+import { ackFor, type Decision, type ThingState } from "../orders/decisions";
+import type { StoredOrder, WaitingPage } from "../orders/order-store";
 import { decisionFrom, DECISIONS, type DecisionName } from "./decision-body";
 import { frame, type EventStreams } from "./event-streams";
 import { checkJsonPost, HttpError, readJsonBody, send } from "./http-guard";

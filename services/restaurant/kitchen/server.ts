@@ -22,7 +22,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Log } from "../../../modules/core/ports";
 import { defaultConfig } from "../../../modules/core/config";
-import type { StoredOrder } from "../order-store";
+import type { StoredOrder } from "../orders/order-store";
 import { MAX_ETA_MIN, MAX_REASON_CHARS } from "./decision-body";
 import { DEFAULT_STREAM_LIMITS, EventStreams, type StreamLimits } from "./event-streams";
 import { allowedHostsFor, answerError, checkHost, DEFAULT_TIMEOUTS, httpServerOptions, type KitchenTimeouts } from "./http-guard";

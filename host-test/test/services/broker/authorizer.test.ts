@@ -19,6 +19,14 @@ describe("thingTopicAuthorizer", () => {
     [identity("pizza-button-01", "pizza-button-02"), false],
     [identity("pizza-button-01", ""), false],
     [identity("restaurant", "pizza-button-01"), false],
+    // A restaurant instance has its own certificate: client id = its identity, restaurant.N.
+    [identity("restaurant.2"), true],
+    [identity("restaurant.2", "restaurant.3"), false],
+    [identity("restaurant.2", "restaurant"), false],
+    [identity("restaurant", "restaurant.2"), false],
+    [identity("pizza-button-01", "restaurant.1"), false],
+    [identity("restaurant.0"), false],
+    [identity("renewal.1"), false],
     // A CN that is not a single plain topic level would widen the exact rules: refused.
     [identity("+"), false],
     [identity("#"), false],
@@ -91,6 +99,17 @@ describe("thingTopicAuthorizer", () => {
     expect(rules.publish(device, ordersOf("pizza-button-01"))).toEqual({ allow: true, reason: "thing publishes its own orders" });
     expect(rules.subscribe(device, "#")).toEqual({ allow: false, reason: "no matching rule" });
     expect(rules.connect(identity("pizza-button-01", "x"))).toEqual({ allow: false, reason: "client id must equal the thing name" });
+  });
+
+  it("gives a restaurant instance (restaurant.N) the restaurant's rights and nothing more", () => {
+    const instance = identity("restaurant.7");
+    expect(rules.subscribe(instance, ALL_ORDERS).allow).toBe(true);
+    expect(rules.receive(instance, ordersOf("pizza-button-01")).allow).toBe(true);
+    expect(rules.publish(instance, acksOf("pizza-button-01")).allow).toBe(true);
+    expect(rules.publish(instance, ordersOf("pizza-button-01")).allow).toBe(false);
+    expect(rules.subscribe(instance, ALL_ACKS).allow).toBe(false);
+    expect(rules.subscribe(instance, "pizza/#").allow).toBe(false);
+    expect(rules.receive(instance, acksOf("pizza-button-01")).allow).toBe(false);
   });
 
   it("honours a custom prefix and restaurant name", () => {

@@ -8,6 +8,8 @@ import { removeDir, tempDir } from "../../integration/fixtures";
 import type { TestButton } from "../../support/button";
 import { collectFrames, type EventFrame } from "../../support/event-stream";
 import { findPostgres, startPostgres, type TestPostgres } from "../../../load/postgres-cluster";
+import { restaurantInstanceFiles } from "../../../load/instance-identity";
+import { Pki } from "../../../../tools/pki/pki";
 import { buttonFor, postDecision, startBrokerProcess, startRestaurantProcess, stopAll, type BrokerProcess, type RestaurantProcess } from "../processes";
 
 const THING = "pizza-button-01";
@@ -52,6 +54,9 @@ describe.skipIf("missing" in found)("several restaurant instances on one Postgre
   it("every page shows every order live; a decision on the other instance reaches the button once; healthz follows the broker", async () => {
     const db = await postgres.createDatabase("kitchen_pages");
     const instances: RestaurantProcess[] = [];
+    // Each instance has its own certificate (service create restaurant --instance N) in the broker's PKI.
+    const pki = await Pki.open(pkiDir);
+    for (const n of [1, 2]) await restaurantInstanceFiles(pki, n);
     for (const n of [1, 2]) instances.push(await startRestaurantProcess({ brokerPort: broker.port, pkiDir, db, extra: ["--instance", String(n)] }));
     expect(instances.map((i) => i.lines.find((l) => l.event === "starting")!.clientId)).toEqual(["restaurant.1", "restaurant.2"]);
     for (const instance of instances) {

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { memoryLog } from "../../../device/log";
 import { OrderDesk, SettleError, TOO_MANY_ORDERS, type OrderDeskOptions, type ThingState } from "../../../../services/restaurant/order-desk";
-import type { OrderStore } from "../../../../services/restaurant/order-store";
+import type { OrderStore } from "../../../../services/restaurant/orders/order-store";
 
 export const THING = "pizza-button-01";
 const TOPIC = `pizza/orders/${THING}`;
@@ -95,6 +95,22 @@ export function orderDeskSuite(storeName: string, openStore: () => Promise<Order
       for (let i = 0; i < 5; i++) expect(await desk.receive(TOPIC, order(1))).toMatchObject({ type: "repeat", resend: true, order: { status: "accepted" } });
       expect(await desk.receive(TOPIC, order(2))).toMatchObject({ order: { status: "rejected", reason: TOO_MANY_ORDERS } });
       expect(await desk.receive(TOPIC, order(2))).toMatchObject({ type: "repeat", resend: true, order: { status: "rejected", reason: TOO_MANY_ORDERS } });
+    });
+
+    it("the limit lives in the database: two desks on it (two instances) count a thing's requests together, also at once", async () => {
+      const limit = { burst: 3, perHour: 10 };
+      const { desk, db, clock } = await openDesk({ requestLimit: limit });
+      const other = new OrderDesk({ db, requestLimit: limit, now: () => clock.now });
+      const results = await Promise.all([1, 2, 3, 4, 5, 6].map((seq) => (seq % 2 ? desk : other).receive(TOPIC, order(seq))));
+      const statuses = results.map((r) => (r as { order: { status: string } }).order.status);
+      expect(statuses.filter((s) => s === "accepted")).toHaveLength(3);
+      expect(statuses.filter((s) => s === "rejected")).toHaveLength(3);
+      // A desk started later (a restarted instance) sees the same bucket: still empty until it refills.
+      const restarted = new OrderDesk({ db, requestLimit: limit, now: () => clock.now });
+      expect(await restarted.receive(TOPIC, order(7))).toMatchObject({ order: { status: "rejected", reason: TOO_MANY_ORDERS } });
+      clock.now += 6 * 60_000;
+      expect(await other.receive(TOPIC, order(8))).toMatchObject({ order: { status: "accepted" } });
+      expect(await desk.receive(TOPIC, order(9))).toMatchObject({ order: { status: "rejected", reason: TOO_MANY_ORDERS } });
     });
 
     it("refuses a limit that makes no sense", async () => {

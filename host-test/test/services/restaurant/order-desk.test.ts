@@ -2,7 +2,7 @@
 // same suite on PostgreSQL.
 import { describe, expect, it } from "vitest";
 import { parseIncoming } from "../../../../services/restaurant/order-desk";
-import { SqliteOrderStore } from "../../../../services/restaurant/sqlite-store";
+import { SqliteOrderStore } from "../../../../services/restaurant/orders/sqlite-store";
 import { bytes, order, orderDeskSuite, THING } from "./order-desk-suite";
 import { acksOf, ordersOf } from "../../support/topics";
 

@@ -5,7 +5,7 @@ import type { MqttClient } from "mqtt";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RunningBroker } from "../../../../services/broker/broker";
 import { memoryLog } from "../../../device/log";
-import { OrderDb } from "../../../../services/restaurant/order-db";
+import { OrderDb } from "../../../../services/restaurant/orders/order-db";
 import { startRestaurant, type Restaurant, type RestaurantEvent, type RestaurantOptions } from "../../../../services/restaurant/restaurant";
 import type { DevPki } from "../../../../tools/pki/dev";
 import {

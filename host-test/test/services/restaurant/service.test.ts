@@ -6,6 +6,7 @@ import http from "node:http";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseRestaurantArgs, restaurantUsage } from "../../../../services/restaurant/service";
+import { Pki } from "../../../../tools/pki/pki";
 import { removeDir, tempDir } from "../../integration/fixtures";
 import type { TestButton } from "../../support/button";
 import { buttonFor, postDecision, startRestaurantProcess, startService, stopAll, type BrokerProcess, startBrokerProcess } from "../processes";
@@ -159,6 +160,20 @@ describe("restaurant service configuration", () => {
     expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--allowed-host", "kitchen.lan:8080"], dir)).toThrow(/--allowed-host/);
     expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--order-burst", "0"], dir)).toThrow(/--order-burst must be a whole number from 1/);
     expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--orders-per-hour", "lots"], dir)).toThrow(/--orders-per-hour must be a whole number/);
+  });
+
+  it("--instance N: the identity restaurant.N from --pki-dir and client id restaurant.N, or a clear line on how to issue it", async () => {
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--instance", "4"], dir)).toThrow(
+      /no identity restaurant\.4 in .*pki .*"npm run pki -- --pki-dir .*pki service create restaurant --instance 4"/,
+    );
+    await (await Pki.open(pkiDir)).createService("restaurant", { keyType: "ec", instance: 4 });
+    expect(parseRestaurantArgs(["--pki-dir", pkiDir, "--instance", "4"], dir)).toMatchObject({
+      clientId: "restaurant.4",
+      cert: path.join(pkiDir, "things", "restaurant.4", "chain.pem"),
+      key: path.join(pkiDir, "things", "restaurant.4", "key.pem"),
+    });
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--instance", "4", "--client-id", "restaurant"], dir)).toThrow(/give --instance or --client-id, not both/);
+    expect(() => parseRestaurantArgs(["--pki-dir", pkiDir, "--instance", "1000"], dir)).toThrow(/--instance/);
   });
 
   it("refuses inconsistent or malformed flags with a message naming them", () => {

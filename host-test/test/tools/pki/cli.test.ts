@@ -183,6 +183,47 @@ describe("states, CRL, verify, export, import, broker", () => {
   });
 });
 
+describe("restaurant instances: service create restaurant --instance N", () => {
+  const cnOf = (name: string) => new x509.X509Certificate(read(join(pkiDir, `things/${name}/cert.pem`))).subjectName.getField("CN")[0];
+
+  it("issues one certificate per instance (CN restaurant.N), each its own service identity in the registry", async () => {
+    for (const n of ["1", "2"]) {
+      const r = await inDir("service", "create", "restaurant", "--instance", n, "--key-type", "ec");
+      expect(r.code).toBe(0);
+      expect(r.out.split("\n")[0]).toBe(`created service restaurant.${n}`);
+      expect(statSync(join(pkiDir, `things/restaurant.${n}/key.pem`)).mode & 0o777).toBe(0o600);
+      expect(cnOf(`restaurant.${n}`)).toBe(`restaurant.${n}`);
+    }
+    const things = readRegistry(pkiDir).things;
+    expect([things["restaurant.1"], things["restaurant.2"]]).toEqual([
+      expect.objectContaining({ state: "ACTIVE", kind: "service" }),
+      expect.objectContaining({ state: "ACTIVE", kind: "service" }),
+    ]);
+    expectOneLineError(await inDir("service", "create", "restaurant", "--instance", "1"), /restaurant\.1 already exists/);
+  });
+
+  it("refuses an instance of a one-instance service, out-of-range or malformed numbers, and a device named like an instance", async () => {
+    expectOneLineError(await inDir("service", "create", "renewal", "--instance", "1"), /runs as one instance/);
+    expectOneLineError(await inDir("service", "create", "restaurant", "--instance", "0"), /1\.\.999/);
+    expectOneLineError(await inDir("service", "create", "restaurant", "--instance", "1000"), /1\.\.999/);
+    expectOneLineError(await inDir("service", "create", "restaurant", "--instance", "two"), /--instance must be a whole number/, 2);
+    expectOneLineError(await inDir("thing", "create", "restaurant.3"), /invalid thing name/);
+    expect(existsSync(join(pkiDir, "things/restaurant.3"))).toBe(false);
+  });
+
+  it("revokes one instance on its own (its serial on the CRL) and issues it anew; the others stay ACTIVE", async () => {
+    const serial = new x509.X509Certificate(read(join(pkiDir, "things/restaurant.2/cert.pem"))).serialNumber;
+    expect((await inDir("thing", "revoke", "restaurant.2")).out.split("\n")[0]).toBe("thing restaurant.2: REVOKED");
+    expect(readRegistry(pkiDir).things["restaurant.1"]!.state).toBe("ACTIVE");
+    const crls = read(join(pkiDir, "crl.pem")).match(/-----BEGIN X509 CRL-----[\s\S]+?-----END X509 CRL-----/g)!.map((p) => new x509.X509Crl(p));
+    expect(crls.some((c) => c.findRevoked(serial))).toBe(true);
+    expect((await inDir("verify", join(pkiDir, "things/restaurant.1/cert.pem"))).code).toBe(0);
+    expect((await inDir("service", "create", "restaurant", "--instance", "2")).code).toBe(0);
+    expect(new x509.X509Certificate(read(join(pkiDir, "things/restaurant.2/cert.pem"))).serialNumber).not.toBe(serial);
+    expect(readRegistry(pkiDir).things["restaurant.2"]!.state).toBe("ACTIVE");
+  });
+});
+
 describe("help and bad input", () => {
   it("has --help for every command", async () => {
     const top = await pki("--help");

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OrderDb } from "../../../../../services/restaurant/order-db";
+import { OrderDb } from "../../../../../services/restaurant/orders/order-db";
 import { removeDir, tempDir } from "../../../integration/fixtures";
 import { startBrokerProcess, startRestaurantProcess, stopAll, type BrokerProcess, type RestaurantProcess } from "../../processes";
 

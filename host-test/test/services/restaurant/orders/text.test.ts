@@ -1,8 +1,8 @@
 // Cutting and cleaning text from and for buttons: never inside a grapheme, never a lone surrogate, no bidi
 // or other control characters left.
 import { describe, expect, it } from "vitest";
-import { cutText, plainText } from "../../../../services/restaurant/text";
-import { shortReason } from "../../../../services/restaurant/decisions";
+import { cutText, plainText } from "../../../../../services/restaurant/orders/text";
+import { shortReason } from "../../../../../services/restaurant/orders/decisions";
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 

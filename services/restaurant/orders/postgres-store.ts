@@ -161,6 +161,15 @@ export class PostgresOrderStore implements OrderStore {
         if (result.rowCount === 1) await notify(orderId);
         return result.rowCount === 1;
       },
+      lockRequestBucket: async (thing, fresh) => {
+        // Created full if missing (a second instance inserting at once waits, then does nothing), then locked.
+        await client.query("INSERT INTO request_buckets (thing, tokens, at_ms) VALUES ($1, $2, $3) ON CONFLICT (thing) DO NOTHING", [thing, fresh.tokens, fresh.at]);
+        const row = (await client.query("SELECT tokens, at_ms FROM request_buckets WHERE thing = $1 FOR UPDATE", [thing])).rows[0] as { tokens: number; at_ms: string };
+        return { tokens: Number(row.tokens), at: Number(row.at_ms) };
+      },
+      saveRequestBucket: async (thing, state) => {
+        await client.query("UPDATE request_buckets SET tokens = $2, at_ms = $3 WHERE thing = $1", [thing, state.tokens, state.at]);
+      },
     };
     try {
       await client.query("BEGIN");

@@ -4,6 +4,7 @@
 //
 // 1  the orders table and the indexes the kitchen page reads with
 // 2  received_by: which restaurant instance stored the row (several instances share one database)
+// 3  request_buckets: each thing's request limit (a token bucket), shared by every instance
 
 export const SQLITE_MIGRATIONS: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS orders (
@@ -30,6 +31,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
    CREATE INDEX IF NOT EXISTS orders_waiting ON orders (received_at) WHERE status IS NULL;
    CREATE INDEX IF NOT EXISTS orders_decided ON orders (decided_at) WHERE status IS NOT NULL;`,
   `ALTER TABLE orders ADD COLUMN received_by TEXT;`,
+  `CREATE TABLE IF NOT EXISTS request_buckets (thing TEXT NOT NULL PRIMARY KEY, tokens REAL NOT NULL, at_ms INTEGER NOT NULL);`,
 ];
 
 export const POSTGRES_MIGRATIONS: readonly string[] = [
@@ -57,6 +59,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    CREATE INDEX orders_waiting ON orders (received_at, arrival) WHERE status IS NULL;
    CREATE INDEX orders_decided ON orders (decided_at, arrival) WHERE status IS NOT NULL;`,
   `ALTER TABLE orders ADD COLUMN received_by TEXT;`,
+  `CREATE TABLE request_buckets (thing TEXT NOT NULL PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, at_ms BIGINT NOT NULL);`,
 ];
 
 export const SCHEMA_VERSION = SQLITE_MIGRATIONS.length;

@@ -8,8 +8,9 @@
 //   received (status NULL)  →  decided (status + the exact ack text)  →  acked (the broker took the ack).
 // Deciding twice is impossible (a decision is only written WHERE status IS NULL); an ack is published only
 // after the transaction that decided it committed.
-import type { ClickType } from "../../modules/core/config";
-import type { AckStatus } from "../../modules/core/messages";
+import type { ClickType } from "../../../modules/core/config";
+import type { AckStatus } from "../../../modules/core/messages";
+import type { BucketState } from "../../token-bucket";
 
 export interface StoredOrder {
   orderId: string;
@@ -61,6 +62,8 @@ export interface DecisionRow {
   decidedAt: number;
 }
 
+export type { BucketState } from "../../token-bucket";
+
 /** The writes that must commit together (inside OrderStore.transaction). */
 export interface OrderTransaction {
   find(orderId: string): Promise<StoredOrder | undefined>;
@@ -70,6 +73,12 @@ export interface OrderTransaction {
   recordDecision(orderId: string, decision: DecisionRow): Promise<boolean>;
   /** Marks an accepted, not yet cancelled order as cancelled by `by`; false if it was not in that state. */
   markCancelled(orderId: string, by: string): Promise<boolean>;
+  /**
+   * The thing's request bucket, created as `fresh` if it has none, locked until this transaction ends: every
+   * instance on the database counts a thing's requests in the one bucket, one transaction after the other.
+   */
+  lockRequestBucket(thing: string, fresh: BucketState): Promise<BucketState>;
+  saveRequestBucket(thing: string, state: BucketState): Promise<void>;
 }
 
 export interface OrderStore {

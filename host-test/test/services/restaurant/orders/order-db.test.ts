@@ -1,8 +1,8 @@
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import Database from "better-sqlite3";
-import { OrderDb, type NewOrderRow } from "../../../../services/restaurant/order-db";
-import { removeDir, tempDir } from "../../integration/fixtures";
+import { OrderDb, type NewOrderRow } from "../../../../../services/restaurant/orders/order-db";
+import { removeDir, tempDir } from "../../../integration/fixtures";
 
 const dir = tempDir("orderdb");
 afterAll(() => removeDir(dir));
@@ -65,7 +65,7 @@ describe("OrderDb", () => {
 
 describe("OrderDb schema migrations", () => {
   it("an empty file gets every step; a file at the previous step is upgraded in place, its rows kept", async () => {
-    const { SQLITE_MIGRATIONS } = await import("../../../../services/restaurant/migrations");
+    const { SQLITE_MIGRATIONS } = await import("../../../../../services/restaurant/orders/migrations");
     const fresh = new OrderDb({ path: path.join(dir, "fresh.sqlite") });
     expect(fresh.schemaVersion()).toBe(SQLITE_MIGRATIONS.length);
     fresh.close();
@@ -73,12 +73,14 @@ describe("OrderDb schema migrations", () => {
     const file = path.join(dir, "previous.sqlite");
     const old = new OrderDb({ path: file, migrateTo: SQLITE_MIGRATIONS.length - 1 });
     expect(old.schemaVersion()).toBe(SQLITE_MIGRATIONS.length - 1);
+    expect(() => old.lockRequestBucket("pizza-button-01", { tokens: 3, at: 0 })).toThrow(/no such table: request_buckets/);
     expect(old.insertReceived(row(1))).toBe(true);
     old.close();
     const upgraded = new OrderDb({ path: file, instance: "restaurant.2" });
     expect(upgraded.schemaVersion()).toBe(SQLITE_MIGRATIONS.length);
     expect(upgraded.all()).toEqual([expect.objectContaining({ orderId: "pizza-button-01-1", item: "margherita" })]);
     expect(upgraded.insertReceived(row(2))).toBe(true);
+    expect(upgraded.lockRequestBucket("pizza-button-01", { tokens: 3, at: 0 })).toEqual({ tokens: 3, at: 0 });
     upgraded.close();
     const raw = new Database(file, { readonly: true });
     expect(raw.prepare("SELECT order_id, received_by FROM orders ORDER BY order_id").all()).toEqual([

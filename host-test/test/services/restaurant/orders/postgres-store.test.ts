@@ -3,11 +3,11 @@
 // two stores race for it, and the change notifications other instances' kitchen pages live on.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
-import { POSTGRES_MIGRATIONS } from "../../../../services/restaurant/migrations";
-import { OrderDesk } from "../../../../services/restaurant/order-desk";
-import { PostgresOrderStore } from "../../../../services/restaurant/postgres-store";
-import { findPostgres, startPostgres, type TestPostgres } from "../../../load/postgres-cluster";
-import { order, orderDeskSuite, THING } from "./order-desk-suite";
+import { POSTGRES_MIGRATIONS } from "../../../../../services/restaurant/orders/migrations";
+import { OrderDesk } from "../../../../../services/restaurant/order-desk";
+import { PostgresOrderStore } from "../../../../../services/restaurant/orders/postgres-store";
+import { findPostgres, startPostgres, type TestPostgres } from "../../../../load/postgres-cluster";
+import { order, orderDeskSuite, THING } from "../order-desk-suite";
 
 const found = findPostgres();
 if ("missing" in found) console.warn(`skipping the PostgreSQL store tests: ${found.missing}`);
@@ -38,17 +38,18 @@ describe.skipIf("missing" in found)("PostgreSQL order store", () => {
     const raw = new pg.Client({ connectionString: url });
     await raw.connect();
     await raw.query("INSERT INTO orders (order_id, thing, seq, action, click_type, item, received_at) VALUES ('pizza-button-01-1', 'pizza-button-01', 1, 'order', 'SINGLE', 'margherita', 5)");
-    await expect(raw.query("SELECT received_by FROM orders")).rejects.toThrow(/received_by/);
+    await expect(raw.query("SELECT thing FROM request_buckets")).rejects.toThrow(/request_buckets/);
 
     const upgraded = await PostgresOrderStore.open({ url, instance: "restaurant.1" });
     expect(await upgraded.schemaVersion()).toBe(POSTGRES_MIGRATIONS.length);
     expect(await upgraded.find("pizza-button-01-1")).toMatchObject({ item: "margherita", status: null, receivedAt: 5 });
-    const desk = new OrderDesk({ db: upgraded });
+    const desk = new OrderDesk({ db: upgraded, requestLimit: { burst: 3, perHour: 10 } });
     await desk.receive(`pizza/orders/${THING}`, order(2));
     expect((await raw.query("SELECT order_id, received_by FROM orders ORDER BY order_id")).rows).toEqual([
       { order_id: "pizza-button-01-1", received_by: null },
       { order_id: "pizza-button-01-2", received_by: "restaurant.1" },
     ]);
+    expect((await raw.query("SELECT thing, tokens FROM request_buckets")).rows).toEqual([{ thing: THING, tokens: 2 }]);
     await upgraded.close();
     await raw.end();
   });

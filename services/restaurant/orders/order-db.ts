@@ -12,10 +12,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import type { ClickType } from "../../modules/core/config";
-import type { AckStatus } from "../../modules/core/messages";
+import type { ClickType } from "../../../modules/core/config";
+import type { AckStatus } from "../../../modules/core/messages";
 import { SQLITE_MIGRATIONS } from "./migrations";
-import type { DecisionRow, NewOrderRow, StoredOrder, WaitingPage } from "./order-store";
+import type { BucketState, DecisionRow, NewOrderRow, StoredOrder, WaitingPage } from "./order-store";
 
 export type { DecisionRow, NewOrderRow, StoredOrder, WaitingPage } from "./order-store";
 
@@ -154,6 +154,17 @@ export class OrderDb {
   /** Marks an accepted, not yet cancelled order as cancelled by `by`; false if it was not in that state. */
   markCancelled(orderId: string, by: string): boolean {
     return this.#cancel.run({ orderId, by }).changes === 1;
+  }
+
+  /** See OrderTransaction.lockRequestBucket: inside begin()…commit(), which holds the file's write lock. */
+  lockRequestBucket(thing: string, fresh: BucketState): BucketState {
+    this.#db.prepare("INSERT INTO request_buckets (thing, tokens, at_ms) VALUES (?, ?, ?) ON CONFLICT (thing) DO NOTHING").run(thing, fresh.tokens, fresh.at);
+    const row = this.#db.prepare("SELECT tokens, at_ms FROM request_buckets WHERE thing = ?").get(thing) as { tokens: number; at_ms: number };
+    return { tokens: row.tokens, at: row.at_ms };
+  }
+
+  saveRequestBucket(thing: string, state: BucketState): void {
+    this.#db.prepare("UPDATE request_buckets SET tokens = ?, at_ms = ? WHERE thing = ?").run(state.tokens, state.at, thing);
   }
 
   markAcked(orderId: string, at: number): void {

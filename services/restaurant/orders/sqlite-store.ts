@@ -31,6 +31,8 @@ export class SqliteOrderStore implements OrderStore {
       insertReceived: async (order) => db.insertReceived(order),
       recordDecision: async (orderId, decision) => db.recordDecision(orderId, decision),
       markCancelled: async (orderId, by) => db.markCancelled(orderId, by),
+      lockRequestBucket: async (thing, fresh) => db.lockRequestBucket(thing, fresh),
+      saveRequestBucket: async (thing, state) => db.saveRequestBucket(thing, state),
     };
     db.begin();
     try {

@@ -1,8 +1,11 @@
 // What the restaurant answers, separated from how it talks MQTT: the house rules (menu, cancel rules), the
 // decision policy hook, and the ack each decision becomes.
-import type { AckMessage } from "../../modules/core/messages";
+import type { AckMessage } from "../../../modules/core/messages";
 import type { StoredOrder } from "./order-db";
 import { cutText, plainText } from "./text";
+
+/** A thing's state in the registry (the PKI): INACTIVE and REVOKED things get nothing accepted. */
+export type ThingState = "ACTIVE" | "INACTIVE" | "REVOKED";
 
 /** A decision on an order (accepted | rejected) or on a cancel (cancelled | cancel-refused). */
 export type Decision =
