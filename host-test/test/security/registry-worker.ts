@@ -1,7 +1,7 @@
-// One writer of the concurrent-registry test, run as its own process: 50 mixed operations on one PKI dir
+// One writer of the concurrent-registry test, run as its own process: rounds of ten mixed operations on one PKI dir
 // (create, revoke, deactivate through the PKI library; renew through the renewal service over MQTT), each
 // reported on stdout as a JSON line only once it said it succeeded.
-//   node --import tsx registry-worker.ts <pkiDir> <worker index> <broker url> <renewing thing>
+//   node --import tsx registry-worker.ts <pkiDir> <worker index> <broker url> <renewing thing> <rounds>
 import fs from "node:fs";
 import path from "node:path";
 import { X509Certificate } from "node:crypto";
@@ -11,12 +11,12 @@ import { decodeRenewalAnswer, type RenewalAnswer } from "../../../modules/core/r
 import { renewedTopic, renewTopic } from "../../../modules/core/topics";
 import { Pki } from "../../../tools/pki/pki";
 
-const [pkiDir, index, brokerUrl, renewer] = process.argv.slice(2) as [string, string, string, string];
+const [pkiDir, index, brokerUrl, renewer, rounds] = process.argv.slice(2) as [string, string, string, string, string];
 let started = Date.now();
 const report = (fields: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ...fields, ms: Date.now() - started })}\n`);
 const certOf = (thing: string) => new X509Certificate(fs.readFileSync(path.join(pkiDir, "things", thing, "cert.pem")));
 
-/** Ten operations, five times: 25 creates, 10 revokes, 10 deactivations, 5 renewals. */
+/** Ten operations a round: 5 creates, 2 revokes, 2 deactivations, 1 renewal. */
 const CYCLE = ["create", "create", "revoke 0", "create", "deactivate 1", "renew", "create", "revoke 2", "create", "deactivate 4"];
 
 const pki = await Pki.open(pkiDir);
@@ -45,7 +45,7 @@ async function renew(): Promise<void> {
 }
 
 const created: string[] = [];
-for (let round = 0; round < 5; round++) {
+for (let round = 0; round < Number(rounds); round++) {
   const names: string[] = [];
   for (const step of CYCLE) {
     const [op, arg] = step.split(" ") as [string, string | undefined];
