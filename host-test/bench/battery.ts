@@ -162,7 +162,7 @@ async function batteryPresses(
     if (ready) into.connectToReady.push(Number(ready.connectMs));
     await device.waitForSleep();
     const connection = relay.connections[connections];
-    if (!connection || relay.connections.length !== connections + 1) throw new Error(`battery press (${options.label}): expected one connection, saw ${relay.connections.length - connections}`);
+    if (!connection || relay.connections.length !== connections + 1) throw new Error(`battery press (${options.label}): expected one connection, saw ${relay.connections.length - connections}:\n${fw.transcript()}`);
     if (connection.resumed) into.resumed++;
     const split = wireSplit(connection, { oneWayMs: options.oneWayMs, ackSeenAt: fw.startedAt + fw.lines[index]!.at });
     if (!split) throw new Error(`battery press (${options.label}): no ack chunk at the relay before the firmware's outcome`);
