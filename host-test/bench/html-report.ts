@@ -157,7 +157,7 @@ function batterySection(report: BenchReport): string {
   for (const broker of ["embedded", "mosquitto"] as const) {
     const run = battery[broker];
     if (!isRun(run)) {
-      rows.push(`<tr data-broker="${broker}"><td>${broker}</td><td colspan="6" class="note">skipped: ${esc(run.skipped)}</td></tr>`);
+      rows.push(`<tr data-broker="${broker}"><td>${broker}</td><td colspan="8" class="note">skipped: ${esc(run.skipped)}</td></tr>`);
       continue;
     }
     for (const [phase, label, p] of [["power-on", "first press after power-on", run.powerOn], ["after-sleep", "press after deep sleep", run.afterSleep]] as const) {
