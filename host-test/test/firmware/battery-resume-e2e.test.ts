@@ -128,6 +128,8 @@ describe.skipIf(!sdk.ok)("battery firmware: the TLS session survives deep sleep 
     const { outcome } = await fw.nextOutcome(fw.send("release"));
     expect(outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "SINGLE" });
     expect(await restaurant.order(String(outcome.orderId))).toMatchObject({ status: "accepted" });
+    // The order leaves in the first MQTT flight, without waiting for CONNACK or SUBACK (pipelined).
+    expect(fw.tagged("mqtt")[0]).toBe(`out CONNECT + SUBSCRIBE pizza/acks/${THING} + PUBLISH pizza/orders/${THING}`);
     await d.waitForSleep();
     await waitFor(() => relay.traces.length > before && relay.traces.at(-1)!.closedAt !== undefined, "the connection to close");
     expect(relay.traces.length - before, "one connection per press").toBe(1);
