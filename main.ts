@@ -16,6 +16,8 @@ import { mergeConfig, readSettings, type DeviceSettings, type RawConfig, type Se
 import { readStoredSettings, setupReasonAtBoot, withStored, type SetupReason } from "core/setup-settings";
 import { SetupPage } from "core/setup-page";
 import { WifiJoin } from "core/wifi-join";
+import { RememberedAccessPoint } from "core/wifi-rejoin";
+import { ACCESS_POINT_SLOT, rtcSlot } from "device/rtc-slots";
 import { startSetupServer } from "device/setup-server";
 import { setupPassword } from "device/setup-password";
 import { PreferenceStore } from "device/store";
@@ -110,13 +112,16 @@ function start(boot: { settings: SettingsResult; buildTime: RawConfig; merged: R
 
   const station = board.wifiStation;
   if (station && board.network) {
+    const ssid = String(boot.merged["wifi.ssid"] ?? "");
     const join = new WifiJoin({
       station,
       network: board.network,
       timers,
       log,
-      ssid: String(boot.merged["wifi.ssid"] ?? ""),
+      ssid,
       password: String(boot.merged["wifi.password"] ?? ""),
+      accessPoints: new RememberedAccessPoint({ slot: rtcSlot(ACCESS_POINT_SLOT), ssid }), // fast rejoin after deep sleep (RTC memory)
+      ...(ready.s.staticIp ? { staticIp: ready.s.staticIp } : {}),
       onJoined: () => connect(),
       onGiveUp: () => {
         led.off();

@@ -11,7 +11,12 @@
 // - the firmware's CPU time in TLS: its process's on-CPU time (Linux /proc/<pid>/schedstat, ns) from its
 //   ClientHello leaving to its Finished leaving, sampled by the relay as those records arrive. The firmware
 //   is single-threaded and waits on the network at the first sample, so this is the handshake's own work
-//   (chain check, ECDHE, RSA signature for a full one; two PRFs for a resumed one), ClientHello excluded.
+//   (chain check, ECDHE, RSA signature for a full one; two PRFs for a resumed one), ClientHello excluded;
+// - the round trips the press waited on, counted at the relay (wire-turns.ts: TCP, then each client flight
+//   up to the ack), and the split of press → ack into the wire (round trips × RTT), the broker's answering
+//   time (broker, and the restaurant for the ack) and the rest, the firmware's: its CPU on the connection
+//   and, on x-cli-lin, the SDK's Linux socket module, which select()s the sockets on a 20 ms timer
+//   (modules/network/socket/lin): every answer from the broker waits up to one tick before XS sees it.
 // Against the embedded broker and mosquitto. Needs $MODDABLE; otherwise { skipped: reason }.
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -21,9 +26,12 @@ import { startDelayRelay, type DelayRelay } from "./delay-relay";
 import { buildBenchFirmware, FIRMWARE_THING } from "./firmware";
 import { onMosquittoStack, type Stack, type Workspace } from "./stack";
 import { round, summarize, type Summary } from "./stats";
+import { wireSplit } from "./wire-turns";
 
 /** Presses after a deep sleep: press → ack at most this many RTTs (TCP 1 + resumed TLS 1 + MQTT 1, + CPU). */
 export const BATTERY_RESUMED_TARGET_RTT = 3.3;
+/** Presses after a deep sleep: round trips on the wire (TCP 1 + resumed TLS 1 + CONNECT…PUBLISH → ack 1). */
+export const BATTERY_RESUMED_WIRE_ROUND_TRIPS = 3;
 
 const HANDSHAKE = 22;
 const CHANGE_CIPHER_SPEC = 20;
@@ -40,6 +48,17 @@ export interface BatteryPhase {
   connectToReady: Summary;
   /** Handshakes the wire showed as resumed. */
   resumedOnWire: number;
+  /** Round trips the press waited on, counted at the relay: TCP 1 + each client flight up to the ack. */
+  wireRoundTrips: Summary;
+  /** press → ack split (ms): the relay's delay (round trips × RTT), the broker side's answering time, and the rest. */
+  split: {
+    wireMs: Summary;
+    serverMs: Summary;
+    /** press → ack − wire − server: the firmware's CPU and its waits (on x-cli-lin the socket module's polling). */
+    clientMs: Summary;
+    /** The firmware's CPU time from the accept to its first flight after the ack; skipped without schedstat. */
+    clientCpuMs: Summary | { skipped: string };
+  };
   /** Firmware CPU time from its ClientHello to its Finished (ms); empty where /proc has no schedstat. */
   tlsCpuMs: Summary | { skipped: string };
 }
@@ -86,6 +105,11 @@ function cpuNs(pid: number | undefined): number | undefined {
 }
 
 interface Samples {
+  wireRoundTrips: number[];
+  wireMs: number[];
+  serverMs: number[];
+  clientMs: number[];
+  clientCpuMs: number[];
   pressToAck: number[];
   wakeToAck: number[];
   connectToReady: number[];
@@ -115,12 +139,13 @@ async function batteryPresses(
       tls.state = "done";
     }
   };
-  const relay: DelayRelay = await startDelayRelay(target, { oneWayMs: options.oneWayMs, onRecord });
+  const relay: DelayRelay = await startDelayRelay(target, { oneWayMs: options.oneWayMs, onRecord, clientCpuNs: () => cpuNs(tls.pid) });
   mkdirSync(flash, { recursive: true });
   // The tap is released once the woken firmware listens: LONG (a cancel) is set out of reach of a slow boot.
   const device = new BatteryFirmware({ binary, cwd: flash, args: ["mqtt.host=127.0.0.1", `mqtt.port=${relay.port}`, "connection=battery", "longPressMs=10000"] });
-  const first: Samples = { pressToAck: [], wakeToAck: [], connectToReady: [], tlsCpuMs: [], resumed: 0 };
-  const after: Samples = { pressToAck: [], wakeToAck: [], connectToReady: [], tlsCpuMs: [], resumed: 0 };
+  const samples = (): Samples => ({ wireRoundTrips: [], wireMs: [], serverMs: [], clientMs: [], clientCpuMs: [], pressToAck: [], wakeToAck: [], connectToReady: [], tlsCpuMs: [], resumed: 0 });
+  const first = samples();
+  const after = samples();
 
   const press = async (into: Samples) => {
     const connections = relay.connections.length;
@@ -137,8 +162,15 @@ async function batteryPresses(
     if (ready) into.connectToReady.push(Number(ready.connectMs));
     await device.waitForSleep();
     const connection = relay.connections[connections];
-    if (!connection || relay.connections.length !== connections + 1) throw new Error(`battery press (${options.label}): expected one connection, saw ${relay.connections.length - connections}`);
+    if (!connection || relay.connections.length !== connections + 1) throw new Error(`battery press (${options.label}): expected one connection, saw ${relay.connections.length - connections}:\n${fw.transcript()}`);
     if (connection.resumed) into.resumed++;
+    const split = wireSplit(connection, { oneWayMs: options.oneWayMs, ackSeenAt: fw.startedAt + fw.lines[index]!.at });
+    if (!split) throw new Error(`battery press (${options.label}): no ack chunk at the relay before the firmware's outcome`);
+    into.wireRoundTrips.push(split.roundTrips);
+    into.wireMs.push(split.wireMs);
+    into.serverMs.push(round(split.serverMs));
+    into.clientMs.push(round(Number(outcome.pressToAckMs) - split.wireMs - split.serverMs));
+    if (split.clientCpuMs !== undefined) into.clientCpuMs.push(round(split.clientCpuMs));
     if (tls.cpuMs !== undefined) into.tlsCpuMs.push(round(tls.cpuMs));
   };
 
@@ -165,6 +197,13 @@ async function batteryPresses(
       wakeToAck: summarize(s.wakeToAck),
       connectToReady: summarize(s.connectToReady),
       resumedOnWire: s.resumed,
+      wireRoundTrips: summarize(s.wireRoundTrips),
+      split: {
+        wireMs: summarize(s.wireMs),
+        serverMs: summarize(s.serverMs),
+        clientMs: summarize(s.clientMs),
+        clientCpuMs: s.clientCpuMs.length > 0 ? summarize(s.clientCpuMs) : { skipped: "no /proc/<pid>/schedstat (Linux only)" },
+      },
       tlsCpuMs: s.tlsCpuMs.length > 0 ? summarize(s.tlsCpuMs) : { skipped: "no /proc/<pid>/schedstat (Linux only)" },
     };
   };

@@ -5,16 +5,36 @@
 // TCP's own handshake: loopback accepts a connection at once, so the relay holds the client's first bytes
 // one extra RTT, as a real client can only send them once the SYN-ACK is back (the ClientHello is the first
 // thing a TLS client sends). Chunks keep their order (each leaves no earlier than the one before it).
-// It also reads TLS record headers (tls-relay.ts) to tell a resumed handshake from a full one.
+// It also reads TLS record headers (tls-relay.ts) to tell a resumed handshake from a full one, and logs
+// every chunk with its arrival time, so the round trips a press waited on can be counted (wire-turns.ts).
 import net from "node:net";
 import { RecordReader } from "./tls-relay";
 
 const CHANGE_CIPHER_SPEC = 20;
 
+const now = () => performance.timeOrigin + performance.now();
+
+/** One chunk as it reached the relay (before the delay), epoch ms with sub-millisecond precision. */
+export interface RelayedChunk {
+  from: "client" | "server";
+  at: number;
+  bytes: number;
+  /** TLS record types whose header completed in this chunk (22 handshake, 20 ChangeCipherSpec, 23 data). */
+  records: number[];
+  /** Client chunks: the client's CPU time so far (ns) when it arrived, where options.clientCpuNs tells. */
+  clientCpuNs?: number;
+}
+
 export interface DelayedConnection {
   /** The broker's ChangeCipherSpec came before the client's: an abbreviated (resumed) handshake. */
   resumed: boolean;
   closed: boolean;
+  /** When the relay accepted the client's connection (epoch ms). */
+  acceptedAt: number;
+  /** The client's CPU time (ns) at the accept, where options.clientCpuNs tells. */
+  acceptedClientCpuNs?: number;
+  /** Every chunk in both directions, in arrival order. */
+  chunks: RelayedChunk[];
 }
 
 export interface DelayRelay {
@@ -26,25 +46,36 @@ export interface DelayRelay {
 
 export async function startDelayRelay(
   target: { host: string; port: number },
-  options: { oneWayMs: number; /** Each TLS record's type as it arrives (before the delay), for timing the ends' work. */ onRecord?: (from: "client" | "server", type: number) => void },
+  options: {
+    oneWayMs: number;
+    /** Each TLS record's type as it arrives (before the delay), for timing the ends' work. */
+    onRecord?: (from: "client" | "server", type: number) => void;
+    /** The client process's CPU time so far (ns), sampled at the accept and as its chunks arrive. */
+    clientCpuNs?: () => number | undefined;
+  },
 ): Promise<DelayRelay> {
-  const { oneWayMs, onRecord } = options;
+  const { oneWayMs, onRecord, clientCpuNs } = options;
   const connections: DelayedConnection[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     client.setNoDelay(true);
-    const record: DelayedConnection = { resumed: false, closed: false };
+    const record: DelayedConnection = { resumed: false, closed: false, acceptedAt: now(), chunks: [] };
+    const acceptedCpu = clientCpuNs?.();
+    if (acceptedCpu !== undefined) record.acceptedClientCpuNs = acceptedCpu;
     connections.push(record);
     let clientCcs = false;
     let serverCcs = false;
     const upstream = net.connect({ host: target.host, port: target.port, noDelay: true });
     sockets.add(client);
     sockets.add(upstream);
+    let records: number[] = [];
     const fromClient = new RecordReader((type) => {
+      records.push(type);
       if (type === CHANGE_CIPHER_SPEC) clientCcs = true;
       onRecord?.("client", type);
     });
     const fromServer = new RecordReader((type) => {
+      records.push(type);
       onRecord?.("server", type);
       if (type === CHANGE_CIPHER_SPEC && !serverCcs) {
         serverCcs = true;
@@ -66,12 +97,19 @@ export async function startDelayRelay(
     };
     const toServer = delayed(upstream, 2 * oneWayMs);
     const toClient = delayed(client, 0);
+    const log = (from: "client" | "server", chunk: Buffer, reader: RecordReader) => {
+      const at = now();
+      records = [];
+      reader.feed(chunk);
+      const cpu = from === "client" ? clientCpuNs?.() : undefined;
+      record.chunks.push(cpu === undefined ? { from, at, bytes: chunk.length, records } : { from, at, bytes: chunk.length, records, clientCpuNs: cpu });
+    };
     client.on("data", (chunk: Buffer) => {
-      fromClient.feed(chunk);
+      log("client", chunk, fromClient);
       toServer(chunk);
     });
     upstream.on("data", (chunk: Buffer) => {
-      fromServer.feed(chunk);
+      log("server", chunk, fromServer);
       toClient(chunk);
     });
     // Closes are not timed: pass them on after the data already in flight.

@@ -157,21 +157,25 @@ function batterySection(report: BenchReport): string {
   for (const broker of ["embedded", "mosquitto"] as const) {
     const run = battery[broker];
     if (!isRun(run)) {
-      rows.push(`<tr data-broker="${broker}"><td>${broker}</td><td colspan="6" class="note">skipped: ${esc(run.skipped)}</td></tr>`);
+      rows.push(`<tr data-broker="${broker}"><td>${broker}</td><td colspan="8" class="note">skipped: ${esc(run.skipped)}</td></tr>`);
       continue;
     }
     for (const [phase, label, p] of [["power-on", "first press after power-on", run.powerOn], ["after-sleep", "press after deep sleep", run.afterSleep]] as const) {
       const cpu = "skipped" in p.tlsCpuMs ? "—" : fmt(p.tlsCpuMs.p50);
       rows.push(
         `<tr data-broker="${broker}" data-phase="${phase}"><td>${broker}: ${label}</td><td>${p.presses}</td><td>${fmt(p.pressToAck.p50)}</td><td>${p.rtts}</td>` +
+          `<td>${p.wireRoundTrips.max}</td><td>${fmt(p.split.wireMs.p50)} / ${fmt(p.split.serverMs.p50)} / ${fmt(p.split.clientMs.p50)}</td>` +
           `<td>${fmt(p.wakeToAck.p50)}</td><td>${cpu}</td><td>${p.resumedOnWire}/${p.presses}</td></tr>`,
       );
     }
   }
   return (
     `<table class="battery"><thead><tr><th>firmware x-cli-lin, RTT ${battery.rttMs} ms</th><th>presses</th><th>press→ack p50 ms</th><th>RTT</th>` +
+    `<th>round trips on the wire</th><th>wire / broker / firmware p50 ms</th>` +
     `<th>wake→ack p50 ms</th><th>TLS CPU p50 ms</th><th>resumed on the wire</th></tr></thead><tbody>${rows.join("")}</tbody></table>` +
-    `<p class="note">press→ack: the firmware's clock from the classified click to the ack; wake→ack: from the press that wakes it (process start, XS boot, the double-click window included); TLS CPU: the firmware process's CPU time from its ClientHello to its Finished.</p>`
+    `<p class="note">press→ack: the firmware's clock from the classified click to the ack; round trips: counted at the relay (TCP, then each flight of the firmware up to the ack); ` +
+    `wire / broker / firmware: press→ack split into the relay's delay (round trips × RTT), the broker side's answering time (the restaurant's for the ack) and the rest, ` +
+    `the firmware's CPU and, on x-cli-lin, the SDK's Linux socket module polling its sockets every 20 ms; wake→ack: from the press that wakes it (process start, XS boot, the double-click window included); TLS CPU: the firmware process's CPU time from its ClientHello to its Finished.</p>`
   );
 }
 

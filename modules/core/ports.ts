@@ -91,6 +91,19 @@ export interface Network {
  * until leave(): "up" once it has an address, "down" when a join failed or the network was lost.
  */
 export interface WifiStation {
-  join(network: { ssid: string; password: string }, onChange: (state: "up" | "down") => void): void;
+  /**
+   * accessPoint: join that BSSID on that channel only, without scanning (a battery wake's fast rejoin);
+   * otherwise scan for the SSID. staticIp: use that address instead of asking DHCP.
+   */
+  join(network: WifiNetwork, onChange: (state: "up" | "down") => void): void;
   leave(): void;
+  /** The access point joined (BSSID and channel), once up; undefined where the station cannot tell. */
+  joinedAccessPoint?(): { bssid: Uint8Array; channel: number } | undefined;
+}
+
+export interface WifiNetwork {
+  ssid: string;
+  password: string;
+  accessPoint?: { bssid: Uint8Array; channel: number };
+  staticIp?: { address: string; netmask: string; gateway: string; dns: string };
 }

@@ -8,7 +8,7 @@
 //
 // An optional static IP (address, netmask, gateway, DNS) skips DHCP (a DISCOVER/OFFER/REQUEST/ACK exchange).
 //
-// Pure ECMAScript: the firmware's network setup follows this plan; the tests check it on Node and XS.
+// Pure ECMAScript: core/wifi-join follows this plan on the firmware; the tests check it on Node and XS.
 
 import { ByteReader, ByteWriter, crc32, frameRtcRecord, unframeRtcRecord, type RtcSlot } from "./rtc-record";
 
@@ -82,7 +82,7 @@ function sameAp(a: AccessPoint, b: AccessPoint): boolean {
 }
 
 /** One wake's join: the remembered AP first if there is one, then a full scan; remembers the AP that works. */
-export class WifiJoin {
+export class RememberedAccessPoint {
   private readonly slot: RtcSlot;
   private readonly ssid: string;
   private remembered: AccessPoint | undefined;

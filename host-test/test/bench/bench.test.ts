@@ -176,9 +176,14 @@ describe("npm run bench -- --quick", () => {
       expect(r.powerOn.resumedOnWire).toBe(0); // RTC memory is empty after a power-on
       expect(r.afterSleep.resumedOnWire).toBe(r.afterSleep.presses);
       if (!("skipped" in r.afterSleep.tlsCpuMs)) expect(r.afterSleep.tlsCpuMs.p50).toBeLessThan(r.powerOn.tlsCpuMs.p50); // no RSA, no ECDHE
+      // On the wire: TCP, TLS, MQTT pipelined (resumed); a full handshake has one more.
+      expect(r.afterSleep.wireRoundTrips.max).toBe(3);
+      expect(r.powerOn.wireRoundTrips.max).toBe(4);
+      expect(r.afterSleep.split.wireMs.p50).toBe(3 * battery.rttMs);
+      expect(r.afterSleep.split.serverMs.p50).toBeGreaterThan(0);
     }
     const battTargets = report.targets.filter((t: any) => t.name.startsWith("battery"));
-    expect(battTargets).toHaveLength(4);
+    expect(battTargets).toHaveLength(6);
     expect(run.stderr).toContain("press after deep sleep");
   }, 20 * 60_000);
 });

@@ -26,6 +26,8 @@ type BrokerBehaviour = {
   dropAfterSuback?: boolean;
   /** No PUBACK and no restaurant ack. */
   silent?: boolean;
+  /** A broker that refuses the CONNECT yet takes the PUBLISH behind it and answers it (it must still be auth). */
+  publishDespiteRefusal?: boolean;
 };
 
 /** One broker + restaurant behind a byte stream; each flight the device writes is answered one round trip later. */
@@ -65,7 +67,7 @@ class ScriptedBroker {
         for (const p of flight) {
           if (p.cmd === "connect") {
             replies.push({ cmd: "connack", returnCode: behaviour.connackCode ?? 0, sessionPresent: false });
-            if ((behaviour.connackCode ?? 0) !== 0) break; // a refused CONNECT: the rest is discarded
+            if ((behaviour.connackCode ?? 0) !== 0 && !behaviour.publishDespiteRefusal) break; // a refused CONNECT: the rest is discarded
           } else if (p.cmd === "subscribe") {
             replies.push({ cmd: "suback", messageId: p.messageId, granted: [behaviour.subackCode ?? 1] });
             if (behaviour.dropAfterSuback) break;
@@ -167,6 +169,23 @@ describe("flow over the MQTT session: a cold press is one flight", () => {
     expect(t.broker.orders).toEqual([]); // discarded behind the refused CONNECT
     expect(recordIn(t.store)?.pending).toBeDefined();
     expect(t.timers.pendingCount).toBe(0);
+  });
+
+  it("CONNACK refused, yet the pipelined order answered behind it: auth-error, never ok; the next press resends the same orderId", () => {
+    const t = setup();
+    t.broker.behaviour = { connackCode: 5, publishDespiteRefusal: true };
+    const refused = t.click();
+    expect(refused).toMatchObject({ outcome: "auth-error", attempts: 1 });
+    expect(t.outcomes().map((o) => o.outcome)).toEqual(["auth-error"]);
+    expect(t.broker.orders).toHaveLength(1); // the broker did take it: only the restaurant's orderId dedup keeps it one pizza
+    const pending = recordIn(t.store)?.pending;
+    expect(pending?.message.orderId).toBe(t.broker.orders[0]);
+
+    t.broker.behaviour = {};
+    const again = t.click();
+    expect(again).toMatchObject({ outcome: "ok", resent: true, orderId: t.broker.orders[0] });
+    expect(new Set(t.broker.orders).size).toBe(1);
+    expect(recordIn(t.store)?.pending).toBeUndefined();
   });
 
   it("CONNACK 3 (server unavailable) is the broker's trouble: retried, not auth", () => {

@@ -2,21 +2,21 @@
 // AP that works remembered for the next wake; static IP settings checked as a whole.
 import { describe, expect, it } from "vitest";
 import { MemorySlot } from "./fakes";
-import { ACCESS_POINT_RECORD_BYTES, WifiJoin, decodeAccessPoint, encodeAccessPoint, parseBssid, parseIpv4, staticIpFrom } from "../../../modules/core/wifi-rejoin";
+import { ACCESS_POINT_RECORD_BYTES, RememberedAccessPoint, decodeAccessPoint, encodeAccessPoint, parseBssid, parseIpv4, staticIpFrom } from "../../../modules/core/wifi-rejoin";
 import { validateButtonSettings } from "../../../modules/core/settings";
 
 const AP = { bssid: Uint8Array.from([0x24, 0x0a, 0xc4, 0x11, 0x22, 0x33]), channel: 6 };
 
-describe("WifiJoin", () => {
+describe("RememberedAccessPoint", () => {
   it("power-on (empty RTC memory): scans; the AP joined is remembered for the next wake", () => {
     const slot = new MemorySlot();
-    const join = new WifiJoin({ slot, ssid: "pizzeria" });
+    const join = new RememberedAccessPoint({ slot, ssid: "pizzeria" });
     expect(join.first()).toEqual({ kind: "scan" });
     expect(join.noStoredReason).toBe("empty");
     join.joined(AP);
     expect(slot.bytes!.length).toBeLessThanOrEqual(ACCESS_POINT_RECORD_BYTES);
 
-    const wake = new WifiJoin({ slot, ssid: "pizzeria" });
+    const wake = new RememberedAccessPoint({ slot, ssid: "pizzeria" });
     expect(wake.first()).toEqual({ kind: "stored", bssid: AP.bssid, channel: 6 });
     wake.joined(AP); // the same AP: nothing written
     expect(slot.writes).toBe(1);
@@ -24,27 +24,27 @@ describe("WifiJoin", () => {
 
   it("the remembered AP fails: it is forgotten and the join scans; a scan that fails has no next step", () => {
     const slot = new MemorySlot();
-    new WifiJoin({ slot, ssid: "pizzeria" }).joined(AP);
-    const wake = new WifiJoin({ slot, ssid: "pizzeria" });
+    new RememberedAccessPoint({ slot, ssid: "pizzeria" }).joined(AP);
+    const wake = new RememberedAccessPoint({ slot, ssid: "pizzeria" });
     const first = wake.first();
     expect(first.kind).toBe("stored");
     expect(wake.failed(first)).toEqual({ kind: "scan" });
     expect(slot.bytes).toBeUndefined();
     expect(wake.failed({ kind: "scan" })).toBeUndefined();
     wake.joined({ bssid: Uint8Array.from([1, 2, 3, 4, 5, 6]), channel: 11 }); // the AP the scan found
-    expect(new WifiJoin({ slot, ssid: "pizzeria" }).first()).toEqual({ kind: "stored", bssid: Uint8Array.from([1, 2, 3, 4, 5, 6]), channel: 11 });
+    expect(new RememberedAccessPoint({ slot, ssid: "pizzeria" }).first()).toEqual({ kind: "stored", bssid: Uint8Array.from([1, 2, 3, 4, 5, 6]), channel: 11 });
   });
 
   it("an AP of another network, or a corrupted record, is not tried (and a bad record is wiped)", () => {
     const slot = new MemorySlot();
-    new WifiJoin({ slot, ssid: "pizzeria" }).joined(AP);
-    const other = new WifiJoin({ slot, ssid: "home" });
+    new RememberedAccessPoint({ slot, ssid: "pizzeria" }).joined(AP);
+    const other = new RememberedAccessPoint({ slot, ssid: "home" });
     expect(other.first()).toEqual({ kind: "scan" });
     expect(other.noStoredReason).toBe("another network");
 
-    new WifiJoin({ slot, ssid: "pizzeria" }).joined(AP);
+    new RememberedAccessPoint({ slot, ssid: "pizzeria" }).joined(AP);
     slot.bytes![8] ^= 1;
-    const corrupted = new WifiJoin({ slot, ssid: "pizzeria" });
+    const corrupted = new RememberedAccessPoint({ slot, ssid: "pizzeria" });
     expect(corrupted.first()).toEqual({ kind: "scan" });
     expect(corrupted.noStoredReason).toBe("bad CRC");
     expect(slot.bytes).toBeUndefined();
@@ -55,7 +55,7 @@ describe("WifiJoin", () => {
     expect(decodeAccessPoint(encodeAccessPoint("n", { ...AP, channel: 14 }), "n")).toEqual({ ok: false, reason: "channel 14" });
     expect(() => encodeAccessPoint("n", { bssid: new Uint8Array(5), channel: 1 })).toThrow(/6 bytes/);
     const slot = new MemorySlot();
-    new WifiJoin({ slot, ssid: "n" }).joined({ bssid: AP.bssid, channel: 0 });
+    new RememberedAccessPoint({ slot, ssid: "n" }).joined({ bssid: AP.bssid, channel: 0 });
     expect(slot.bytes).toBeUndefined();
   });
 

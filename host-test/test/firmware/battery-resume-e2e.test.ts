@@ -2,8 +2,8 @@
 // every wake after the first press resumes the session on the wire (read from the TLS records through a
 // relay, not from the firmware's word), against the embedded broker and mosquitto. RTC memory is the file
 // the battery runner keeps across the restarts that stand for deep sleep; removing it is a power cut.
-// Also: a corrupted, expired or re-bound session gives a full handshake, and the master secret is in no
-// file but that stand-in.
+// Also: a corrupted, expired or re-bound session gives a full handshake, the master secret is in no
+// file but that stand-in, and a resumed session does not get a refused thing's pipelined order through.
 //
 // Needs an installed Moddable SDK ($MODDABLE with its host tools built); skipped with the reason otherwise.
 // Its own build folder: test files run in parallel, and two builds must not share one.
@@ -128,6 +128,8 @@ describe.skipIf(!sdk.ok)("battery firmware: the TLS session survives deep sleep 
     const { outcome } = await fw.nextOutcome(fw.send("release"));
     expect(outcome, fw.transcript()).toMatchObject({ outcome: "ok", clickType: "SINGLE" });
     expect(await restaurant.order(String(outcome.orderId))).toMatchObject({ status: "accepted" });
+    // The order leaves in the first MQTT flight, without waiting for CONNACK or SUBACK (pipelined).
+    expect(fw.tagged("mqtt")[0]).toBe(`out CONNECT + SUBSCRIBE pizza/acks/${THING} + PUBLISH pizza/orders/${THING}`);
     await d.waitForSleep();
     await waitFor(() => relay.traces.length > before && relay.traces.at(-1)!.closedAt !== undefined, "the connection to close");
     expect(relay.traces.length - before, "one connection per press").toBe(1);
@@ -160,6 +162,44 @@ describe.skipIf(!sdk.ok)("battery firmware: the TLS session survives deep sleep 
     const again = await press(d, relay);
     expect(again.resumed).toBe(true);
     console.log(`battery resume (embedded broker, press→ack by the firmware): ${seen.join(", ")}; after a power cut: full ${afterCut.pressToAckMs} ms, then resumed ${again.pressToAckMs} ms`);
+  });
+
+  it("resumed and pipelined, a CONNECT the broker refuses is auth-error, never ok; once allowed again the same order goes through exactly once", async () => {
+    const relay = await relayTo({ host: broker.host, port: broker.port });
+    const d = device("refused", relay);
+    await powerOn(d);
+    await press(d, relay);
+    expect((await press(d, relay)).resumed).toBe(true);
+
+    await dev.pki.setThingState(THING, "INACTIVE");
+    let refusedOrderId: string;
+    try {
+      const before = relay.traces.length;
+      const { fw } = d.press();
+      await fw.waitForLine((t) => t === `@ready ${THING}`, "ready after the wake");
+      const { outcome } = await fw.nextOutcome(fw.send("release"));
+      expect(outcome, fw.transcript()).toMatchObject({ outcome: "auth-error", clickType: "SINGLE" });
+      // The order left in the first flight with the CONNECT, on a resumed session: the broker dropped it.
+      expect(fw.tagged("mqtt")).toContain(`out CONNECT + SUBSCRIBE pizza/acks/${THING} + PUBLISH pizza/orders/${THING}`);
+      expect(fw.tagged("mqtt").some((l) => /^in CONNACK \(rc=5\)/.test(l)), fw.transcript()).toBe(true);
+      await d.waitForSleep();
+      await waitFor(() => relay.traces.length > before && relay.traces.at(-1)!.closedAt !== undefined, "the connection to close");
+      expect(relay.traces.at(-1)!.resumed).toBe(true);
+      refusedOrderId = String(outcome.orderId);
+      expect(await restaurant.order(refusedOrderId)).toBeUndefined();
+    } finally {
+      await dev.pki.setThingState(THING, "ACTIVE");
+    }
+
+    // Still pending: the next press resends it under the same orderId, and the restaurant has it once.
+    const { fw } = d.press();
+    await fw.waitForLine((t) => t === `@ready ${THING}`, "ready after the wake");
+    const { outcome } = await fw.nextOutcome(fw.send("release"));
+    expect(outcome, fw.transcript()).toMatchObject({ outcome: "ok", orderId: refusedOrderId, resent: true });
+    expect(await restaurant.order(refusedOrderId)).toMatchObject({ status: "accepted" });
+    await d.waitForSleep();
+    const again = await press(d, relay); // a new order, a new orderId
+    expect(again.fw.events().find((e) => e.type === "outcome")?.orderId).not.toBe(refusedOrderId);
   });
 
   it("the master secret is in the RTC stand-in and in no other file the firmware writes (Preference included)", async () => {

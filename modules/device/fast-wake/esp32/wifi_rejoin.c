@@ -1,10 +1,10 @@
 /*
- * device/wifi-rejoin on the ESP32: what the SDK's Wi-Fi connect cannot do. Its connect (modules/io/wifi,
- * the ECMA-419 WiFi the SDK's network setup uses) takes an SSID, a password and a channel but no BSSID, and
- * always scans every channel; its static IP (configure) sets no DNS server. These natives join one access
+ * device/wifi-rejoin on the ESP32: what the SDK's Wi-Fi connect cannot do. Its connect (modules/network/wifi)
+ * takes a BSSID and a channel but always scans every channel (WIFI_ALL_CHANNEL_SCAN), and it has no static
+ * IP. These natives join one access
  * point on one channel (bssid_set + WIFI_FAST_SCAN: a single-channel probe instead of a 13-channel scan),
- * read the joined AP back, and set the DNS server of a static IP. The SDK's WiFi object still initializes
- * Wi-Fi and reports the connection (its event handlers see every join).
+ * read the joined AP back, and set a static IP with its DNS server. The SDK's WiFi module (device/wifi-station)
+ * still initializes Wi-Fi and reports the connection (its event handlers see every join).
  * Checked against ESP-IDF's headers by tools/firmware/esp32-native-check.sh.
  */
 #include "xsmc.h"
@@ -63,20 +63,53 @@ void xs_wifi_rejoin_access_point(xsMachine *the)
 	xsmcSetArrayBuffer(xsResult, out, sizeof(out));
 }
 
-/* useDns(address): the DNS server of a static IP (DHCP would have supplied one) */
-void xs_wifi_rejoin_use_dns(xsMachine *the)
+static esp_netif_t *stationNetif(xsMachine *the)
 {
 	esp_netif_t *station = esp_netif_get_handle_from_ifkey("WIFI_STA_DEF");
+	if (!station)
+		xsUnknownError("Wi-Fi is not initialized");
+	return station;
+}
+
+static void ip4From(xsMachine *the, xsSlot *slot, esp_ip4_addr_t *out, const char *what)
+{
+	if (esp_netif_str_to_ip4(xsmcToString(*slot), out) != ESP_OK)
+		xsRangeError("invalid %s", what);
+}
+
+/*
+ * useStaticIp(address, netmask, gateway, dns): no DHCP. Before the join: ESP-IDF reports the address
+ * (IP_EVENT_STA_GOT_IP) as soon as the station associates, with the DHCP client stopped.
+ */
+void xs_wifi_rejoin_use_static_ip(xsMachine *the)
+{
+	esp_netif_t *station = stationNetif(the);
+	esp_netif_ip_info_t info;
 	esp_netif_dns_info_t dns;
 	esp_err_t err;
 
-	if (!station)
-		xsUnknownError("Wi-Fi is not initialized");
+	memset(&info, 0, sizeof(info));
 	memset(&dns, 0, sizeof(dns));
-	if (esp_netif_str_to_ip4(xsmcToString(xsArg(0)), &dns.ip.u_addr.ip4) != ESP_OK)
-		xsRangeError("invalid DNS address");
+	ip4From(the, &xsArg(0), &info.ip, "address");
+	ip4From(the, &xsArg(1), &info.netmask, "netmask");
+	ip4From(the, &xsArg(2), &info.gw, "gateway");
+	ip4From(the, &xsArg(3), &dns.ip.u_addr.ip4, "DNS address");
 	dns.ip.type = ESP_IPADDR_TYPE_V4;
-	err = esp_netif_set_dns_info(station, ESP_NETIF_DNS_MAIN, &dns);
+
+	err = esp_netif_dhcpc_stop(station);
+	if ((err != ESP_OK) && (err != ESP_ERR_ESP_NETIF_DHCP_ALREADY_STOPPED))
+		xsUnknownError("stop DHCP: %s", esp_err_to_name(err));
+	err = esp_netif_set_ip_info(station, &info);
+	if (err == ESP_OK)	/* after the address: setting it clears the DNS servers */
+		err = esp_netif_set_dns_info(station, ESP_NETIF_DNS_MAIN, &dns);
 	if (err != ESP_OK)
-		xsUnknownError("set DNS: %s", esp_err_to_name(err));
+		xsUnknownError("static IP: %s", esp_err_to_name(err));
+}
+
+/* useDhcp(): the DHCP client on (undoes useStaticIp) */
+void xs_wifi_rejoin_use_dhcp(xsMachine *the)
+{
+	esp_err_t err = esp_netif_dhcpc_start(stationNetif(the));
+	if ((err != ESP_OK) && (err != ESP_ERR_ESP_NETIF_DHCP_ALREADY_STARTED))
+		xsUnknownError("start DHCP: %s", esp_err_to_name(err));
 }
