@@ -82,17 +82,28 @@ export async function startDelayRelay(
         record.resumed = !clientCcs;
       }
     });
-    /** Forwards chunks `delayMs` after they arrive, never before the previous one. */
+    /**
+     * Forwards chunks `delayMs` after they arrive, in order, never early: one queue per direction, drained by
+     * one timer. A timer may fire up to 1 ms before its time (the event loop's clock counts whole
+     * milliseconds), so the queue is checked against performance.now() and the timer set again if need be.
+     */
     const delayed = (to: net.Socket, firstExtraMs: number) => {
-      let lastAt = 0;
+      const queue: Array<{ chunk: Buffer; at: number }> = [];
+      let timer: NodeJS.Timeout | undefined;
       let first = true;
-      return (chunk: Buffer) => {
-        const at = Math.max(lastAt, performance.now() + oneWayMs + (first ? firstExtraMs : 0));
-        first = false;
-        lastAt = at;
-        setTimeout(() => {
+      const drain = () => {
+        timer = undefined;
+        while (queue.length > 0 && queue[0]!.at <= performance.now()) {
+          const { chunk } = queue.shift()!;
           if (!to.destroyed) to.write(chunk);
-        }, at - performance.now());
+        }
+        if (queue.length > 0) timer = setTimeout(drain, Math.ceil(queue[0]!.at - performance.now()));
+      };
+      return (chunk: Buffer) => {
+        const lastAt = queue.length > 0 ? queue[queue.length - 1]!.at : 0;
+        queue.push({ chunk, at: Math.max(lastAt, performance.now() + oneWayMs + (first ? firstExtraMs : 0)) });
+        first = false;
+        if (!timer) timer = setTimeout(drain, Math.ceil(queue[0]!.at - performance.now()));
       };
     };
     const toServer = delayed(upstream, 2 * oneWayMs);

@@ -113,7 +113,7 @@ describe("npm run bench -- --quick", () => {
     expect(report.battery.skipped).toMatch(/MODDABLE/);
 
     // Targets: one entry per goal, judged (true/false) where measured, null where not run.
-    expect(report.targets).toHaveLength(21);
+    expect(report.targets).toHaveLength(23);
     for (const target of report.targets) {
       expect(target).toEqual(expect.objectContaining({ name: expect.any(String), limit: expect.any(Number) }));
       expect([true, false, null]).toContain(target.met);
