@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 // Three suites. `unit`: pure code (the core, pure device code, the settings schema, the policy engine, the
 // restaurant's order desk, the layering rule): no broker, no child process, no browser; `npm run test:unit`
@@ -30,6 +31,34 @@ export const UNIT_TESTS = [
   "host-test/test/tools/pki/reserved.test.ts",
 ];
 
+/**
+ * The longest system files (a minute or so each, mostly waiting), started first: with two files at a time, one
+ * of them started last would keep the run going alone at the end. vitest orders by the durations it cached
+ * on an earlier run, which a fresh clone (CI) does not have.
+ */
+export const LONGEST_FIRST = [
+  "host-test/test/readme.test.ts",
+  "host-test/test/load/failover.test.ts",
+  "host-test/test/simulate.test.ts",
+  "host-test/test/qualify/qualify.test.ts",
+  "host-test/test/cli-conventions.test.ts",
+  "host-test/test/bench/bench.test.ts",
+  "host-test/test/load/load.test.ts",
+  "host-test/test/reliability/faults.test.ts",
+];
+
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const rank = (spec: TestSpecification) => {
+      const at = LONGEST_FIRST.findIndex((file) => spec.moduleId.endsWith(`/${file}`));
+      return at < 0 ? LONGEST_FIRST.length : at;
+    };
+    const group = (spec: TestSpecification) => spec.project.config.sequence.groupOrder ?? 0;
+    return sorted.map((spec, index) => ({ spec, index })).sort((a, b) => group(a.spec) - group(b.spec) || rank(a.spec) - rank(b.spec) || a.index - b.index).map(({ spec }) => spec);
+  }
+}
+
 /** Suites that build and run the real firmware with the Moddable SDK. */
 export const FIRMWARE_TESTS = ["host-test/test/firmware/**/*.test.ts"];
 
@@ -45,6 +74,7 @@ export default defineConfig({
     // no directory (each makes its own temp dir), so two can run at once (more starve the timing-bound security
     // and simulator suites on a 2-core machine).
     maxWorkers: 2,
+    sequence: { sequencer: LongestFirst },
     projects: [
       // Pure code keeps no state between files: one process runs many of them (a fresh process per file costs
       // more CPU than most of these files' tests).

@@ -82,32 +82,8 @@ export async function startDelayRelay(
         record.resumed = !clientCcs;
       }
     });
-    /**
-     * Forwards chunks `delayMs` after they arrive, in order, never early: one queue per direction, drained by
-     * one timer. A timer may fire up to 1 ms before its time (the event loop's clock counts whole
-     * milliseconds), so the queue is checked against performance.now() and the timer set again if need be.
-     */
-    const delayed = (to: net.Socket, firstExtraMs: number) => {
-      const queue: Array<{ chunk: Buffer; at: number }> = [];
-      let timer: NodeJS.Timeout | undefined;
-      let first = true;
-      const drain = () => {
-        timer = undefined;
-        while (queue.length > 0 && queue[0]!.at <= performance.now()) {
-          const { chunk } = queue.shift()!;
-          if (!to.destroyed) to.write(chunk);
-        }
-        if (queue.length > 0) timer = setTimeout(drain, Math.ceil(queue[0]!.at - performance.now()));
-      };
-      return (chunk: Buffer) => {
-        const lastAt = queue.length > 0 ? queue[queue.length - 1]!.at : 0;
-        queue.push({ chunk, at: Math.max(lastAt, performance.now() + oneWayMs + (first ? firstExtraMs : 0)) });
-        first = false;
-        if (!timer) timer = setTimeout(drain, Math.ceil(queue[0]!.at - performance.now()));
-      };
-    };
-    const toServer = delayed(upstream, 2 * oneWayMs);
-    const toClient = delayed(client, 0);
+    const toServer = delayedWriter(upstream, oneWayMs, 2 * oneWayMs);
+    const toClient = delayedWriter(client, oneWayMs, 0);
     const log = (from: "client" | "server", chunk: Buffer, reader: RecordReader) => {
       const at = now();
       records = [];
@@ -151,5 +127,30 @@ export async function startDelayRelay(
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * Writes chunks to `to` `oneWayMs` after they arrive (the first `firstExtraMs` more), in order, never early:
+ * one queue drained by one timer. A timer may fire up to 1 ms before its time (the event loop's clock counts
+ * whole milliseconds), so the queue is checked against performance.now() and the timer set again if need be.
+ */
+function delayedWriter(to: net.Socket, oneWayMs: number, firstExtraMs: number): (chunk: Buffer) => void {
+  const queue: Array<{ chunk: Buffer; at: number }> = [];
+  let timer: NodeJS.Timeout | undefined;
+  let first = true;
+  const drain = () => {
+    timer = undefined;
+    while (queue.length > 0 && queue[0]!.at <= performance.now()) {
+      const { chunk } = queue.shift()!;
+      if (!to.destroyed) to.write(chunk);
+    }
+    if (queue.length > 0) timer = setTimeout(drain, Math.ceil(queue[0]!.at - performance.now()));
+  };
+  return (chunk: Buffer) => {
+    const lastAt = queue.length > 0 ? queue[queue.length - 1]!.at : 0;
+    queue.push({ chunk, at: Math.max(lastAt, performance.now() + oneWayMs + (first ? firstExtraMs : 0)) });
+    first = false;
+    if (!timer) timer = setTimeout(drain, Math.ceil(queue[0]!.at - performance.now()));
   };
 }
