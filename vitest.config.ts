@@ -73,7 +73,7 @@ export default defineConfig({
     // machine the CPU idles for most of the run. Files share no port (every server listens on port 0) and
     // no directory (each makes its own temp dir), so two can run at once (more starve the timing-bound security
     // and simulator suites on a 2-core machine).
-    maxWorkers: 2,
+    maxWorkers: 3,
     sequence: { sequencer: LongestFirst },
     projects: [
       // Pure code keeps no state between files: one process runs many of them (a fresh process per file costs
