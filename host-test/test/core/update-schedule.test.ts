@@ -67,8 +67,8 @@ describe("update schedule", () => {
     s.schedule.onFlowEvent(outcome);
     s.timers.advance(0);
     expect(s.calls).toEqual(["run"]); // busy: not a second one
-    s.flow.state = "sending";
-    s.schedule.onFlowEvent({ type: "state", state: "sending" } as FlowEvent);
+    s.flow.state = "connecting";
+    s.schedule.onFlowEvent({ type: "state", state: "connecting" });
     expect(s.calls).toEqual(["run", "abort: a click needs the connection"]);
     s.schedule.onFlowEvent(outcome);
     s.timers.advance(0);
