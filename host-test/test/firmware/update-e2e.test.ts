@@ -15,7 +15,7 @@ import crypto from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { startBroker, type RunningBroker } from "../../../services/broker/broker";
 import { startJobs } from "../../../services/jobs/service";
 import type { JobsService } from "../../../services/jobs/jobs";
@@ -33,6 +33,7 @@ if (!sdk.ok) console.log(`firmware update e2e skipped: ${sdk.reason}`);
 const THING = "fw-update-button";
 const TARGET = "x-cli-lin";
 const PROBATION_MS = 15_000;
+const CASE_TIMEOUT_MS = 5 * 60_000;
 
 async function closedPort(): Promise<number> {
   const server = net.createServer();
@@ -115,6 +116,7 @@ describe.skipIf(!sdk.ok)("firmware updates on the Moddable runtime (x-cli-lin)",
     mkdirSync(cwd);
     const fw = new FirmwareProcess({ binary: images.v1.path, cwd, args: [] });
     running.push(fw);
+    onTestFailed(() => console.log(`${board} transcript:\n${fw.transcript()}`));
     return fw;
   }
 
@@ -127,7 +129,7 @@ describe.skipIf(!sdk.ok)("firmware updates on the Moddable runtime (x-cli-lin)",
   it("v1 downloads v2, checks it, boots it; v2 reaches the broker and reports SUCCEEDED with its version", async () => {
     publish("fw-1_1_0", images.v2.bytes, "1.1.0");
     const fw = startV1("board-a");
-    await fw.waitForLine((t) => t.startsWith("@job ") && t.includes('"status":"SUCCEEDED"'), "the job SUCCEEDED", { timeoutMs: 240_000 });
+    await fw.waitForLine((t) => t.startsWith("@job ") && t.includes('"status":"SUCCEEDED"'), "the job SUCCEEDED", { timeoutMs: CASE_TIMEOUT_MS - 30_000 });
     expect(fw.tagged("firmware"), fw.transcript()).toEqual([`${TARGET} 1.0.0 none`, `${TARGET} 1.1.0 probation`]);
     expect(reported(fw)).toEqual([{ type: "reported", jobId: "fw-1_1_0", status: "SUCCEEDED" }]);
     await waitForStatus("fw-1_1_0", "SUCCEEDED");
@@ -141,7 +143,7 @@ describe.skipIf(!sdk.ok)("firmware updates on the Moddable runtime (x-cli-lin)",
     const order = fw.send("single");
     await fw.waitForLine((t) => t.startsWith("@event ") && t.includes('"type":"state"'), "the click to reach the flow", { from: order });
     await fw.stop();
-  });
+  }, CASE_TIMEOUT_MS);
 
   it("a tampered image and a wrong signature are REJECTED; v1 keeps running and nothing is left to boot", async () => {
     publish("fw-tampered", images.v2.bytes, "1.1.0");
@@ -153,7 +155,7 @@ describe.skipIf(!sdk.ok)("firmware updates on the Moddable runtime (x-cli-lin)",
     writeFileSync(stored, tampered);
     const fw = startV1("board-b");
     try {
-      await fw.waitForLine(() => reported(fw).length === 2, "both jobs REJECTED", { timeoutMs: 240_000 });
+      await fw.waitForLine(() => reported(fw).length === 2, "both jobs REJECTED", { timeoutMs: CASE_TIMEOUT_MS - 30_000 });
     } finally {
       writeFileSync(stored, images.v2.bytes);
     }
@@ -168,12 +170,12 @@ describe.skipIf(!sdk.ok)("firmware updates on the Moddable runtime (x-cli-lin)",
     expect(fw.running).toBe(true);
     for (const name of ["update-boot", "update-slot-a", "update-slot-b"]) expect(existsSync(join(dir, "board-b", name)), name).toBe(false);
     await fw.stop();
-  });
+  }, CASE_TIMEOUT_MS);
 
   it("an image that cannot reach the broker goes back to v1 when its probation runs out; v1 reports FAILED", async () => {
     publish("fw-1_2_0", images.unreachable.bytes, "1.2.0");
     const fw = startV1("board-c");
-    await fw.waitForLine((t) => t.startsWith("@job ") && t.includes('"status":"FAILED"'), "the job FAILED", { timeoutMs: 240_000 });
+    await fw.waitForLine((t) => t.startsWith("@job ") && t.includes('"status":"FAILED"'), "the job FAILED", { timeoutMs: CASE_TIMEOUT_MS - 30_000 });
     expect(fw.tagged("firmware"), fw.transcript()).toEqual([`${TARGET} 1.0.0 none`, `${TARGET} 1.2.0 probation`, `${TARGET} 1.0.0 report`]);
     const reason = `version 1.2.0 could not reach the broker within ${PROBATION_MS / 1000} s; rolled back to 1.0.0`;
     expect(reported(fw)).toEqual([{ type: "reported", jobId: "fw-1_2_0", status: "FAILED", reason }]);
@@ -181,7 +183,7 @@ describe.skipIf(!sdk.ok)("firmware updates on the Moddable runtime (x-cli-lin)",
     expect(store.execution("fw-1_2_0", THING)).toMatchObject({ status: "FAILED", statusDetails: { reason, version: "1.0.0" } });
     expect(readFileSync(join(dir, "board-c", "update-boot"), "utf8")).toContain(`boot ${images.v1.path}\n`);
     await fw.stop();
-  });
+  }, CASE_TIMEOUT_MS);
 
   async function waitForStatus(jobId: string, status: string): Promise<void> {
     const until = Date.now() + 15_000;
