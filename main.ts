@@ -215,7 +215,7 @@ function startButton(ready: Ready, ledPort: LedPort, onPattern: (name: string) =
     log.warn(`certificate renewal off: ${String(error)}`); // the button still orders with its certificate
   }
   // Firmware jobs (only a build with a release key): on connections of their own, never during an order.
-  let button: Button | undefined;
+  let updatingLed: Button | undefined; // the agent's events reach the LED once the button exists
   let schedule: UpdateSchedule | undefined;
   const agent = updates
     ? jobsAgent({
@@ -229,11 +229,11 @@ function startButton(ready: Ready, ledPort: LedPort, onPattern: (name: string) =
         log,
         onEvent: (event) => {
           board.report("job", JSON.stringify(event));
-          if (button) showUpdateOnLed(button, event);
+          if (updatingLed) showUpdateOnLed(updatingLed, event);
         },
       })
     : undefined;
-  button = createButton(
+  const button = createButton(
     { ...s.core, thingName },
     {
       timers,
@@ -258,9 +258,8 @@ function startButton(ready: Ready, ledPort: LedPort, onPattern: (name: string) =
   );
   // From a fresh stack, not from under main(): a persistent link connects inside start(), and the TLS
   // client's calls are deep enough to overflow the ESP32-sized XS stack (384 slots) on top of main's frames.
-  const started = button;
+  updatingLed = button;
   timers.set(() => {
-    const button = started;
     if (wakePressAt === undefined) button.start();
     else {
       const now = monotonicMs();
