@@ -13,7 +13,7 @@ import SecureSocket from "securesocket";
 import { Request } from "http";
 import { sameBytes } from "../core/der";
 import type { FirmwareJob } from "../core/firmware-job";
-import { parseImageUrl } from "../core/image-url";
+import { type ImageLocation, parseImageUrl } from "../core/image-url";
 import type { FirmwarePort } from "../core/jobs-agent";
 import type { Log, TimerHandle, Timers } from "../core/ports";
 import { expectedSignatureBlock, type RsaPublicKey } from "../core/release-key";
@@ -97,124 +97,138 @@ function startDownload(
   done: (result: DownloadResult) => void,
   progress: (() => void) | undefined,
 ): { abort(): void } {
-  let ended = false;
-  let request: Request | undefined;
-  let pending: TimerHandle | undefined;
-  const later = (callback: () => void) => {
-    // From a fresh stack: never inside the caller (the agent expects done after download() returned), nor
-    // inside the HTTP client's own callback for the next request.
-    pending = o.timers.set(() => {
-      pending = undefined;
+  const download = new ImageDownload(job, o, done, progress);
+  const where = parseImageUrl(job.url);
+  if (!where.ok) download.fail(where.reason);
+  else {
+    try {
+      const slot = new UpdateImage();
+      opened(slot);
+      download.start(where.value, slot);
+    } catch (error) {
+      download.fail(`cannot open the update slot: ${errorText(error)}`);
+    }
+  }
+  return { abort: () => download.stop() };
+}
+
+/** One download: chunk after chunk (each its own HTTPS request), until `job.size` bytes or a failure. */
+class ImageDownload {
+  private ended = false;
+  private request: Request | undefined;
+  private pending: TimerHandle | undefined;
+  private readonly hash = new Sha256();
+  private received = 0;
+  private tries = 0;
+  private where!: ImageLocation;
+  private slot!: UpdateImage;
+
+  constructor(
+    private readonly job: FirmwareJob,
+    private readonly o: FirmwareUpdateOptions,
+    private readonly done: (result: DownloadResult) => void,
+    private readonly progress: (() => void) | undefined,
+  ) {}
+
+  start(where: ImageLocation, slot: UpdateImage): void {
+    this.where = where;
+    this.slot = slot;
+    this.later(() => this.fetchChunk());
+  }
+
+  /** Ends with `reason`, from a fresh stack (never inside download() or the HTTP client's callback). */
+  fail(reason: string): void {
+    this.closeRequest();
+    this.later(() => this.finish({ ok: false, reason }));
+  }
+
+  /** Stops without calling done (abort). */
+  stop(): void {
+    this.ended = true;
+    if (this.pending !== undefined) this.o.timers.clear(this.pending);
+    this.pending = undefined;
+    this.closeRequest();
+  }
+
+  private finish(result: DownloadResult): void {
+    if (this.ended) return;
+    this.stop();
+    this.done(result);
+  }
+
+  private later(callback: () => void): void {
+    this.pending = this.o.timers.set(() => {
+      this.pending = undefined;
       callback();
     }, 0);
-  };
-  const stop = () => {
-    ended = true;
-    if (pending !== undefined) o.timers.clear(pending);
-    pending = undefined;
-    const r = request;
-    request = undefined;
+  }
+
+  private closeRequest(): void {
+    const request = this.request;
+    this.request = undefined;
     try {
-      r?.close();
+      request?.close();
     } catch {
       // already closed
     }
-  };
-  const finish = (result: DownloadResult) => {
-    if (ended) return;
-    stop();
-    done(result);
-  };
-  const fail = (reason: string) => later(() => finish({ ok: false, reason }));
-
-  const where = parseImageUrl(job.url);
-  if (!where.ok) {
-    fail(where.reason);
-    return { abort: stop };
   }
-  const { host, port, path } = where.value;
-  let slot: UpdateImage;
-  try {
-    slot = new UpdateImage();
-  } catch (error) {
-    fail(`cannot open the update slot: ${errorText(error)}`);
-    return { abort: stop };
-  }
-  opened(slot);
-  const hash = new Sha256();
-  let received = 0;
-  let tries = 0;
 
-  const fetchChunk = () => {
-    if (ended) return;
-    if (received === job.size) {
-      finish({ ok: true, sha256: new Uint8Array(hash.close()) });
-      return;
-    }
-    const start = received;
-    const last = Math.min(job.size, start + DOWNLOAD_CHUNK_BYTES) - 1;
-    let status = 0;
+  private retry(why: string): void {
+    this.request = undefined;
+    if (++this.tries > CHUNK_TRIES) return this.fail(`${why} (${CHUNK_TRIES} tries at byte ${this.received})`);
+    this.o.log.warn(`update: ${why}; asking again from byte ${this.received}`);
+    this.later(() => this.fetchChunk());
+  }
+
+  private fetchChunk(): void {
+    if (this.ended) return;
+    const { job, where } = this;
+    if (this.received === job.size) return this.finish({ ok: true, sha256: new Uint8Array(this.hash.close()) });
+    const first = this.received;
+    const last = Math.min(job.size, first + DOWNLOAD_CHUNK_BYTES) - 1;
     const secure = {
       protocolVersion: TLS_1_2,
-      certificate: o.identity.ca,
-      clientCertificates: [o.certificate()],
-      clientKey: o.identity.privateKey,
-      tls_server_name: host,
+      certificate: this.o.identity.ca,
+      clientCertificates: [this.o.certificate()],
+      clientKey: this.o.identity.privateKey,
+      tls_server_name: where.host,
       cache: false, // the kept TLS session (ssl/cache) belongs to the broker's connection
     };
-    const options = { host, port, path, headers: ["Range", `bytes=${start}-${last}`], Socket: SecureSocket, secure };
-    const retry = (why: string) => {
-      request = undefined;
-      if (++tries > CHUNK_TRIES) return fail(`${why} (${CHUNK_TRIES} tries at byte ${received})`);
-      o.log.warn(`update: ${why}; asking again from byte ${received}`);
-      later(fetchChunk);
-    };
-    let current: Request;
+    const options = { host: where.host, port: where.port, path: where.path, headers: ["Range", `bytes=${first}-${last}`], Socket: SecureSocket, secure };
+    let request: Request;
     try {
-      current = new Request(options as unknown as ConstructorParameters<typeof Request>[0]);
+      request = new Request(options as unknown as ConstructorParameters<typeof Request>[0]);
     } catch (error) {
-      return retry(`cannot connect to ${host}:${port}: ${errorText(error)}`);
+      return this.retry(`cannot connect to ${where.host}:${where.port}: ${errorText(error)}`);
     }
-    request = current;
-    current.callback = (message: number, value?: unknown) => {
-      if (ended || request !== current) return;
+    this.request = request;
+    let status = 0;
+    request.callback = (message: number, value?: unknown) => {
+      if (this.ended || this.request !== request) return;
       if (message === STATUS) {
         status = Number(value);
-        if (status !== 206 && !(status === 200 && start === 0)) {
-          request = undefined;
-          current.close();
-          fail(`the image server answered HTTP ${status}`);
-        }
-      } else if (message === RESPONSE_FRAGMENT) {
-        const bytes = current.read(ArrayBuffer);
-        if (received + bytes.byteLength > job.size) {
-          request = undefined;
-          current.close();
-          fail(`the server sent more than the job's ${job.size} bytes`);
-          return;
-        }
-        try {
-          slot.write(bytes);
-        } catch (error) {
-          request = undefined;
-          current.close();
-          fail(`writing the update slot failed: ${errorText(error)}`);
-          return;
-        }
-        hash.write(bytes);
-        received += bytes.byteLength;
-        progress?.();
-      } else if (message === RESPONSE_COMPLETE) {
-        request = undefined;
-        if (status === 206 && received !== last + 1) return retry(`the chunk ended at byte ${received} instead of ${last + 1}`);
-        if (status === 200 && received !== job.size) return retry(`the image ended at byte ${received} of ${job.size}`);
-        tries = 0;
-        later(fetchChunk);
-      } else if (message < 0) {
-        retry(`the connection to ${host}:${port} failed`);
-      }
+        if (status !== 206 && !(status === 200 && first === 0)) this.fail(`the image server answered HTTP ${status}`);
+      } else if (message === RESPONSE_FRAGMENT) this.take(request.read(ArrayBuffer));
+      else if (message === RESPONSE_COMPLETE) {
+        this.request = undefined;
+        const expected = status === 206 ? last + 1 : job.size;
+        if (this.received !== expected) return this.retry(`the response ended at byte ${this.received} instead of ${expected}`);
+        this.tries = 0;
+        this.later(() => this.fetchChunk());
+      } else if (message < 0) this.retry(`the connection to ${where.host}:${where.port} failed`);
     };
-  };
-  later(fetchChunk);
-  return { abort: stop };
+  }
+
+  /** One fragment: into the slot and the hash as it is; never a byte past the job's size. */
+  private take(bytes: ArrayBuffer): void {
+    if (this.received + bytes.byteLength > this.job.size) return this.fail(`the server sent more than the job's ${this.job.size} bytes`);
+    try {
+      this.slot.write(bytes);
+    } catch (error) {
+      return this.fail(`writing the update slot failed: ${errorText(error)}`);
+    }
+    this.hash.write(bytes);
+    this.received += bytes.byteLength;
+    this.progress?.();
+  }
 }
