@@ -273,7 +273,10 @@ function startButton(ready: Ready, ledPort: LedPort, onPattern: (name: string) =
       woken: wakePressAt !== undefined,
       onEdge: button.edge,
     });
-    if (agent) schedule = scheduleJobs({ agent, button, persistent: s.core.connectionMode === "persistent", timers, networkUp: () => board.network?.up !== false });
+    if (agent) {
+      const persistent = s.core.connectionMode === "persistent";
+      schedule = scheduleJobs({ agent, button, persistent, wokenByPress: wakePressAt !== undefined, timers, networkUp: () => board.network?.up !== false });
+    }
     board.report("ready", thingName);
   }, 0);
 }

@@ -31,14 +31,18 @@ export class UpdateSchedule {
 
   constructor(private readonly o: UpdateScheduleOptions) {}
 
-  /** Boot: on demand a first run now; persistent, once the link is up (it steps aside for the run). */
-  start(): void {
+  /**
+   * Boot: on demand a first run now; persistent, once the link is up (it steps aside for the run).
+   * lookNow false (a battery button woken by a press): the press's order goes first, the run follows its
+   * outcome, so the wake's order never shares the radio and the CPU with a jobs connection.
+   */
+  start(lookNow = true): void {
     if (this.started || this.stopped) return;
     this.started = true;
     if (this.o.persistent) {
       this.waitingForLink = true;
       this.startPeriodic();
-    } else this.soon();
+    } else if (lookNow) this.soon();
   }
 
   /** Every flow event: a click aborts a run, an outcome starts one, a persistent link's first ready too. */

@@ -74,9 +74,9 @@ export function jobsAgent(o: JobsOptions): JobsAgent | undefined {
 }
 
 /** Runs the agent when the schedule says; the LED plays "updating" while it downloads and checks. */
-export function scheduleJobs(o: { agent: JobsAgent; button: Button; persistent: boolean; timers: Timers; networkUp(): boolean }): UpdateSchedule {
+export function scheduleJobs(o: { agent: JobsAgent; button: Button; persistent: boolean; wokenByPress: boolean; timers: Timers; networkUp(): boolean }): UpdateSchedule {
   const schedule = new UpdateSchedule({ timers: o.timers, agent: o.agent, persistent: o.persistent, flow: o.button.flow, networkUp: o.networkUp });
-  schedule.start();
+  schedule.start(!o.wokenByPress);
   return schedule;
 }
 

@@ -60,6 +60,16 @@ describe("update schedule", () => {
     expect(s.calls).toEqual(["run", "run"]);
   });
 
+  it("a battery button woken by a press looks only after that press's outcome", () => {
+    const s = setup(false);
+    s.schedule.start(false);
+    s.timers.advance(0);
+    expect(s.calls).toEqual([]);
+    s.schedule.onFlowEvent(outcome);
+    s.timers.advance(0);
+    expect(s.calls).toEqual(["run"]);
+  });
+
   it("a click aborts a run; no run starts while an order is in flight or one is running", () => {
     const s = setup(false);
     s.schedule.start();
