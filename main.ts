@@ -4,7 +4,7 @@
 /// <reference path="./modules/device/types/ssl-cache.d.ts" />
 import config from "mc/config";
 import { board } from "board";
-import { createButton } from "core/button";
+import { createButton, type Button } from "core/button";
 import { LedPlayer } from "core/led";
 import { CertificateRenewal } from "core/renewal";
 import { chooseThingName } from "core/thing-name";
@@ -18,7 +18,9 @@ import { SetupPage } from "core/setup-page";
 import { WifiJoin } from "core/wifi-join";
 import { RememberedAccessPoint } from "core/wifi-rejoin";
 import { ACCESS_POINT_SLOT, rtcSlot } from "device/rtc-slots";
+import type { UpdateSchedule } from "core/update-schedule";
 import { startSetupServer } from "device/setup-server";
+import { bootUpdates, jobsAgent, scheduleJobs, showUpdateOnLed, type BootUpdates } from "device/updates";
 import { setupPassword } from "device/setup-password";
 import { PreferenceStore } from "device/store";
 import * as deepSleep from "device/sleep";
@@ -96,6 +98,8 @@ function start(boot: { settings: SettingsResult; buildTime: RawConfig; merged: R
   const { led } = boot;
   const ready = checkBoot(boot.settings, led);
   if (!ready) return;
+  // From boot, before Wi-Fi: a new image's probation runs out even when it never gets a network.
+  const updates = bootUpdates({ store: new PreferenceStore({ domain: "pizza" }), timers, log, report: board.report });
 
   tlsSessions.onEvent = (event) => board.report("tls-session", JSON.stringify(event)); // kept across deep sleep (fast-wake)
   led.play("working"); // until Wi-Fi is joined and the clock is known (SNTP on a fresh boot)
@@ -105,7 +109,7 @@ function start(boot: { settings: SettingsResult; buildTime: RawConfig; merged: R
       log,
       onSet() {
         led.off();
-        startButton(ready, boot.ledPort, boot.onPattern);
+        startButton(ready, boot.ledPort, boot.onPattern, updates);
       },
     });
   };
@@ -181,21 +185,22 @@ function checkBoot(settings: SettingsResult, led: LedPlayer): Ready | undefined 
 }
 
 /** Once the clock is set: the MQTT connector, certificate renewal and the button, started from a fresh stack. */
-function startButton(ready: Ready, ledPort: LedPort, onPattern: (name: string) => void): void {
+function startButton(ready: Ready, ledPort: LedPort, onPattern: (name: string) => void, updates: BootUpdates | undefined): void {
   const { s, identity, thingName, battery, wakePressAt } = ready;
   const store = new PreferenceStore({ domain: "pizza" });
   // Renewal (same key) inside the certificate's last 60 days; the connector presents whichever
   // certificate renewal says is current, so a renewed one is used from the next connection.
   let renewal: CertificateRenewal | undefined;
+  const certificate = (): ArrayBuffer => {
+    if (!renewal) return identity.certificate as unknown as ArrayBuffer;
+    const der = renewal.current();
+    return der.byteOffset === 0 && der.byteLength === der.buffer.byteLength ? (der.buffer as ArrayBuffer) : (der.slice().buffer as ArrayBuffer);
+  };
   const connector = secureMqttConnector({
     mqtt: s.mqtt,
     clientId: thingName,
     identity,
-    certificate: () => {
-      if (!renewal) return identity.certificate as unknown as ArrayBuffer;
-      const der = renewal.current();
-      return der.byteOffset === 0 && der.byteLength === der.buffer.byteLength ? (der.buffer as ArrayBuffer) : (der.slice().buffer as ArrayBuffer);
-    },
+    certificate,
     timers,
     onTrace: (entry) => board.report("mqtt", `${entry.direction} ${entry.packet}${entry.detail ? ` (${entry.detail})` : ""}`),
   });
@@ -214,6 +219,25 @@ function startButton(ready: Ready, ledPort: LedPort, onPattern: (name: string) =
   } catch (error) {
     log.warn(`certificate renewal off: ${String(error)}`); // the button still orders with its certificate
   }
+  // Firmware jobs (only a build with a release key): on connections of their own, never during an order.
+  let updatingLed: Button | undefined; // the agent's events reach the LED once the button exists
+  let schedule: UpdateSchedule | undefined;
+  const agent = updates
+    ? jobsAgent({
+        boot: updates,
+        thingName,
+        identity,
+        certificate,
+        connector,
+        store,
+        timers,
+        log,
+        onEvent: (event) => {
+          board.report("job", JSON.stringify(event));
+          if (updatingLed) showUpdateOnLed(updatingLed, event);
+        },
+      })
+    : undefined;
   const button = createButton(
     { ...s.core, thingName },
     {
@@ -226,15 +250,20 @@ function startButton(ready: Ready, ledPort: LedPort, onPattern: (name: string) =
       ...(renewal ? { renewal } : {}),
       ...(battery ? { sleep: () => deepSleep.deepSleep(s.pins.button, s.pins.buttonActiveLow) } : {}),
       ...(board.network ? { network: board.network } : {}),
+      ...(agent ? { updates: agent } : {}),
     },
     {
-      onEvent: (event) => board.report("event", JSON.stringify(event)),
+      onEvent: (event) => {
+        board.report("event", JSON.stringify(event));
+        schedule?.onFlowEvent(event);
+      },
       onClick: (type) => board.report("click", type),
       onPattern,
     },
   );
   // From a fresh stack, not from under main(): a persistent link connects inside start(), and the TLS
   // client's calls are deep enough to overflow the ESP32-sized XS stack (384 slots) on top of main's frames.
+  updatingLed = button;
   timers.set(() => {
     if (wakePressAt === undefined) button.start();
     else {
@@ -249,6 +278,10 @@ function startButton(ready: Ready, ledPort: LedPort, onPattern: (name: string) =
       woken: wakePressAt !== undefined,
       onEdge: button.edge,
     });
+    if (agent) {
+      const persistent = s.core.connectionMode === "persistent";
+      schedule = scheduleJobs({ agent, button, persistent, wokenByPress: wakePressAt !== undefined, timers, networkUp: () => board.network?.up !== false });
+    }
     board.report("ready", thingName);
   }, 0);
 }

@@ -42,6 +42,8 @@ export interface ButtonPorts {
   renewal?: Pick<CertificateRenewal, "run" | "abort" | "wanted" | "busy">;
   /** Wi-Fi up/down (the flow waits while it is down). Default: always up. */
   network?: Network;
+  /** Firmware updates (jobs-agent.ts): a battery button stays awake while a run is busy. */
+  updates?: { readonly busy: boolean };
 }
 
 /** What a host watches: the flow's events, classified clicks, LED patterns. Observers run after the LED. */
@@ -163,6 +165,7 @@ function sleepGate(parts: { ports: ButtonPorts; flow: OrderFlow; classifier: Cli
       click: () => classifier.busy,
       led: () => led.current !== undefined,
       renewal: () => ports.renewal?.busy === true, // its answer comes within its timeout; then it may sleep
+      updates: () => ports.updates?.busy === true, // a run ends by itself (idle timeout) at the latest
     },
     onSleep: () => {
       ports.log.info("deep sleep until the button is pressed");

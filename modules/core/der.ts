@@ -16,7 +16,7 @@ export interface CertificateFields {
   notAfter: number;
 }
 
-interface Tlv {
+export interface Tlv {
   tag: number;
   /** Start of the whole element (tag byte). */
   start: number;
@@ -25,7 +25,8 @@ interface Tlv {
   end: number;
 }
 
-function readTlv(der: Uint8Array, at: number, limit: number): Tlv | undefined {
+/** One DER element at `at`, within `limit`; undefined when it is malformed or runs past `limit`. */
+export function readTlv(der: Uint8Array, at: number, limit: number): Tlv | undefined {
   if (at + 2 > limit) return undefined;
   const tag = der[at]!;
   if ((tag & 0x1f) === 0x1f) return undefined; // high tag numbers: not in a certificate's TBS fields

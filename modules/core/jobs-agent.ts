@@ -40,8 +40,13 @@ export interface FirmwarePort {
   /**
    * Fetch job.url (HTTPS, in chunks) into the inactive image slot, hashing every byte written. done() once:
    * with the SHA-256 of exactly `job.size` bytes, or with why it failed. abort() stops it (done not called).
+   * progress() whenever bytes arrived: a download that keeps moving is not idle, however long it takes.
    */
-  download(job: FirmwareJob, done: (result: { ok: true; sha256: Uint8Array } | { ok: false; reason: string }) => void): { abort(): void };
+  download(
+    job: FirmwareJob,
+    done: (result: { ok: true; sha256: Uint8Array } | { ok: false; reason: string }) => void,
+    progress?: () => void,
+  ): { abort(): void };
   /**
    * RSASSA-PKCS1-v1_5 / SHA-256 over `statement` with the release key built into this firmware. The decoded
    * signature block must equal, byte for byte, the encoding expected for SHA-256(statement) (not a lenient
@@ -71,7 +76,7 @@ export interface JobsAgentOptions {
   store: Store;
   timers: Timers;
   log: Log;
-  /** A run gives up when nothing more happens for this long (no answer, a stalled download). Default 60 s. */
+  /** A run gives up when nothing more happens for this long (no answer, a download without progress). Default 60 s. */
   idleTimeoutMs?: number;
   onEvent?(event: JobsAgentEvent): void;
 }
@@ -178,6 +183,8 @@ export class JobsAgent {
         return this.endJob(jobId, "REJECTED", "signature does not verify with the release key");
       }
       this.activate(jobId, job);
+    }, () => {
+      if (this.connection) this.touch();
     });
   }
 

@@ -12,7 +12,8 @@ const USAGE = `usage:
   firmware:host --certs <dir> [--out <dir>] [key=value …]
       Builds the headless Linux firmware (x-cli-lin) with the identity in <dir> (device.der,
       private-key.der, ca.der from: npm run pki -- export moddable <thing> --out <dir>).
-      key=value: settings baked in (manifest.json "config" names, e.g. mqtt.host=127.0.0.1).
+      key=value: settings baked in (manifest.json "config" names, e.g. mqtt.host=127.0.0.1, and the update build
+        settings firmware.version, release.key, update.probationMs: docs/updates.md).
       Run it: cd <state dir> && <binary> [key=value …]   (stdin: single|double|long|press|release|quit)
   esp32-check [--out <dir>]
       Compiles every firmware module for the ESP32 (mcrun -p esp32 -t build): no ESP-IDF needed.`;

@@ -17,8 +17,8 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-files="modules/device/sleep/esp32/deep_sleep.c modules/device/secure-cert/esp32/secure_cert_partition.c modules/device/fast-wake/esp32/rtc_store.c modules/device/fast-wake/esp32/wifi_rejoin.c"
-bindings="modules/device/sleep/esp32/deep_sleep.js modules/device/secure-cert/esp32/secure_cert_partition.js modules/device/fast-wake/esp32/rtc_store.js modules/device/fast-wake/esp32/wifi_rejoin.js"
+files="modules/device/sleep/esp32/deep_sleep.c modules/device/secure-cert/esp32/secure_cert_partition.c modules/device/fast-wake/esp32/rtc_store.c modules/device/fast-wake/esp32/wifi_rejoin.c modules/device/update/esp32/update.c"
+bindings="modules/device/sleep/esp32/deep_sleep.js modules/device/secure-cert/esp32/secure_cert_partition.js modules/device/fast-wake/esp32/rtc_store.js modules/device/fast-wake/esp32/wifi_rejoin.js modules/device/update/esp32/update.js"
 
 if [ -z "${IDF_PATH:-}" ] || [ ! -d "${IDF_PATH}/components" ]; then
 	echo "esp32 native check skipped: IDF_PATH is not set to an ESP-IDF folder with components/ (got '${IDF_PATH:-}')"
@@ -48,6 +48,10 @@ includes="
 	$c/esp_hw_support/etm/include
 	$c/esp_timer/include
 	$c/esp_partition/include
+	$c/app_update/include
+	$c/bootloader_support/include
+	$c/esp_app_format/include
+	$c/esp_bootloader_format/include
 	$c/esp_blockdev/include
 	$c/esp_driver_gpio/include
 	$c/esp_hal_gpio/include

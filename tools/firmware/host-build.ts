@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { subjectCommonName } from "../../modules/core/der";
+import { UPDATE_BUILD_SETTINGS } from "../../modules/core/update-settings";
 import { REPO_ROOT, type Sdk } from "./sdk";
 import { runTool } from "./run";
 
@@ -34,13 +35,17 @@ export interface HostBuild {
   thingName: string | undefined;
 }
 
+/** Build-only settings that manifest.json leaves to the command line (firmware updates: version, release key). */
+const COMMAND_LINE_SETTINGS = UPDATE_BUILD_SETTINGS.settings.map((s) => s.key);
+
 /** The app manifest's config with settings applied; unknown names are refused (typos would be silent). */
 export function hostConfig(settings: Record<string, string> = {}): Record<string, unknown> {
   const manifest = JSON.parse(readFileSync(join(REPO_ROOT, "manifest.json"), "utf8")) as { config: Record<string, unknown> };
   const config: Record<string, unknown> = { ...manifest.config };
   for (const [key, value] of Object.entries(settings)) {
-    if (!(key in manifest.config) || typeof manifest.config[key] === "object") {
-      throw new Error(`unknown setting "${key}" (settings are the flat keys of manifest.json "config")`);
+    const known = (key in manifest.config && typeof manifest.config[key] !== "object") || COMMAND_LINE_SETTINGS.includes(key);
+    if (!known) {
+      throw new Error(`unknown setting "${key}" (settings are the flat keys of manifest.json "config", and ${COMMAND_LINE_SETTINGS.join(", ")})`);
     }
     config[key] = value;
   }

@@ -28,9 +28,11 @@ class FakeFirmware implements FirmwarePort {
   done: ((result: { ok: true; sha256: Uint8Array } | { ok: false; reason: string }) => void) | undefined;
   readonly calls: string[] = [];
   verified: string[] = [];
-  download(job: FirmwareJob, done: FakeFirmware["done"] & {}) {
+  progress: (() => void) | undefined;
+  download(job: FirmwareJob, done: FakeFirmware["done"] & {}, progress?: () => void) {
     this.calls.push(`download ${job.version}`);
     this.done = done;
+    this.progress = progress;
     return { abort: () => this.calls.push("abort") };
   }
   verifySignature(statement: Uint8Array, signature: Uint8Array): boolean {
@@ -123,6 +125,22 @@ describe("jobs agent", () => {
     s.offer(doc);
     expect(s.firmware.calls).toEqual([]);
     expect(s.published().at(-1)![1]).toEqual({ status: "REJECTED", statusDetails: { reason }, clientToken: "pizza-button" });
+  });
+
+  it("a download that keeps moving is never idle, however long it takes; one that stalls is dropped", () => {
+    const s = setup();
+    s.agent.run();
+    s.connector.last!.ready();
+    s.offer(jobDocument());
+    for (let i = 0; i < 5; i++) {
+      s.timers.advance(50_000);
+      s.firmware.progress!();
+    }
+    expect(s.agent.busy).toBe(true);
+    s.timers.advance(60_000);
+    expect(s.agent.busy).toBe(false);
+    expect(s.firmware.calls).toEqual(["download 1.1.0", "abort", "discard"]);
+    expect(s.events.at(-1)).toEqual({ type: "done", reason: "no progress" });
   });
 
   it("a failed download is FAILED with the reason; an abort (a click) drops and discards it without a report", () => {

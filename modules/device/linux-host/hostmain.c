@@ -14,6 +14,7 @@ int gPizzaArgc = 0;
 char **gPizzaArgv = NULL;
 static GMainLoop *gLoop = NULL;
 static int gExitStatus = 0;
+extern void pizzaUpdateBoot(char **argv); /* update.c: boots the image the update boot record names */
 int gPizzaRestart = 0; /* hostio.restart(): execute this program again once the loop has ended (a reboot) */
 
 void fxAbort(xsMachine *the, int status)
@@ -47,6 +48,7 @@ int main(int argc, char *argv[])
 	gPizzaArgc = argc;
 	gPizzaArgv = argv;
 	setvbuf(stdout, NULL, _IOLBF, 0); /* trace lines reach a pipe reader as they happen */
+	pizzaUpdateBoot(argv); /* may execute another image in place of this one, like a bootloader */
 	/* Math.random is rand() on Linux and XS never seeds it: every process would draw the same sequence,
 	   and two buttons would back off in lock-step. Seed it from GLib's /dev/urandom-seeded generator (on
 	   the ESP32, Math.random is the hardware RNG). */

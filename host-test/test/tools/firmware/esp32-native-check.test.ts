@@ -43,11 +43,13 @@ describe("esp32 native check (ESP-IDF headers, host gcc)", () => {
     expect(run.output).toMatch(/FAILED: modules\/device\/sleep\/esp32\/deep_sleep\.c/);
   });
 
-  it.skipIf(!moddable || !idfPath)("deep_sleep.c and secure_cert_partition.c compile against the ESP-IDF at $IDF_PATH", () => {
+  it.skipIf(!moddable || !idfPath)("deep_sleep.c, secure_cert_partition.c and update.c compile against the ESP-IDF at $IDF_PATH", () => {
     const run = check({ IDF_PATH: idfPath, MODDABLE: moddable });
     expect(run.status, run.output).toBe(0);
     expect(run.output).toMatch(/deep_sleep\.c compiles against ESP-IDF \d+\.\d+\.\d+ headers/);
     expect(run.output).toMatch(/secure_cert_partition\.c compiles against ESP-IDF \d+\.\d+\.\d+ headers/);
     expect(run.output).toMatch(/secure_cert_partition\.js compiles with xsc/);
+    expect(run.output).toMatch(/update\/esp32\/update\.c compiles against ESP-IDF \d+\.\d+\.\d+ headers/);
+    expect(run.output).toMatch(/update\/esp32\/update\.js compiles with xsc/);
   });
 });

@@ -25,12 +25,16 @@ describe("ESP32 build profiles", () => {
         "CONFIG_NVS_SEC_KEY_PROTECT_USING_FLASH_ENC=y",
       ]),
     );
-    expect(profileFragment("development")).toEqual([]);
+    expect(profileFragment("development")).toEqual(["CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE=y"]);
   });
 
-  it.skipIf(!idfPath)("every production option is an option of ESP-IDF's Kconfig", () => {
+  it("both profiles boot a new image pending verification (app rollback, for firmware updates)", () => {
+    for (const profile of ["development", "production"] as const) expect(profileFragment(profile)).toContain("CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE=y");
+  });
+
+  it.skipIf(!idfPath)("every option of both profiles is an option of ESP-IDF's Kconfig", () => {
     const known = kconfigOptions(idfPath!);
-    for (const line of profileFragment("production")) expect(known.has(line.split("=")[0]!.replace(/^CONFIG_/, "")), line).toBe(true);
+    for (const line of [...profileFragment("development"), ...profileFragment("production")]) expect(known.has(line.split("=")[0]!.replace(/^CONFIG_/, "")), line).toBe(true);
     expect(known.has("PIZZA_NOT_AN_OPTION")).toBe(false);
   });
 
@@ -40,7 +44,7 @@ describe("ESP32 build profiles", () => {
     dirs.push(dir);
     const results = await checkProfiles({ sdk: sdk.sdk, outDir: join(dir, "out") });
     expect(results.map(({ profile, options, mods }) => ({ profile, options, mods }))).toEqual([
-      { profile: "development", options: 0, mods: true },
+      { profile: "development", options: profileFragment("development").length, mods: true },
       { profile: "production", options: profileFragment("production").length, mods: false },
     ]);
   }, 10 * 60_000);

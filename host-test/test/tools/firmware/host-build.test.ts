@@ -22,6 +22,11 @@ describe("firmware build helpers (no SDK needed)", () => {
     expect(() => hostConfig({ tls: "x" })).toThrow(/unknown setting "tls"/);
   });
 
+  it("hostConfig: the update build settings, which manifest.json leaves to the command line, are settings too", () => {
+    expect(hostConfig({ "firmware.version": "1.2.0", "release.key": "AAAA", "update.probationMs": "15000" })).toMatchObject({ "firmware.version": "1.2.0", "release.key": "AAAA" });
+    expect(() => hostConfig({ "firmware.versoin": "1.2.0" })).toThrow(/unknown setting "firmware.versoin".*firmware\.version, release\.key, update\.probationMs/);
+  });
+
   it("checkIdentityFolder: names the missing file, and reads the thing name from an exported identity", async () => {
     const empty = join(dir, "empty");
     mkdirSync(empty);
