@@ -20,11 +20,13 @@ function audit(...argv: string[]): { code: number | null; entries: AuditEntry[];
   return { code: r.status, ...JSON.parse(r.stdout) };
 }
 
-beforeAll(() => {
-  expect(pki("ca", "init", "--intermediate").status).toBe(0);
-  expect(pki("broker", "cert", "--days", "20").status).toBe(0); // inside the broker's 30-day window
-  expect(pki("thing", "create", "short-lived", "--days", "5").status).toBe(0);
-  expect(pki("thing", "create", "long-lived", "--days", "400", "--key-type", "ec").status).toBe(0);
+// The PKI is made with the library (what is under test is the audit command, not these).
+beforeAll(async () => {
+  const made = await Pki.open(dir);
+  await made.initCa({ intermediate: true });
+  await made.createBrokerCert({ hosts: ["localhost"], ips: ["127.0.0.1"], validDays: 20 }); // inside the broker's 30-day window
+  await made.createThing("short-lived", { validDays: 5 });
+  await made.createThing("long-lived", { validDays: 400, keyType: "ec" });
 });
 
 describe("pki audit", () => {
