@@ -69,10 +69,9 @@ export default defineConfig({
     // Integration suites start brokers on loopback ports; keep files in separate processes.
     pool: "forks",
     // Most system files spend their time waiting (reconnect backoffs, ack timeouts, outages they stage,
-    // child processes starting), not computing: with vitest's default of one file at a time on a 2-core
-    // machine the CPU idles for most of the run. Files share no port (every server listens on port 0) and
-    // no directory (each makes its own temp dir), so two can run at once (more starve the timing-bound security
-    // and simulator suites on a 2-core machine).
+    // child processes starting), not computing. Files share no port (every server listens on port 0) and no
+    // directory (each makes its own temp dir), so several can run at once: three keep both cores of a 2-core
+    // machine busy (two left one idle a third of the time; more only queue for the CPU).
     maxWorkers: 3,
     sequence: { sequencer: LongestFirst },
     projects: [
