@@ -12,7 +12,8 @@ import tls from "node:tls";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBroker, type BrokerEvent, type RunningBroker } from "../../../services/broker/broker";
-import { startRestaurant, type Restaurant } from "../../../services/restaurant/restaurant";
+import type { Restaurant } from "../../../services/restaurant/restaurant";
+import { startLocalStack } from "../support/local-stack";
 import { ensureDevPki, type DevPki } from "../../../tools/pki/dev";
 import { Pki } from "../../../tools/pki/pki";
 import { buildFirmwareHost, type HostBuild } from "../../../tools/firmware/host-build";
@@ -73,26 +74,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
     build = await buildFirmwareHost({ sdk: sdk.sdk, certsDir: certs, outDir: join(REPO_ROOT, "build", "firmware-host-test") });
     console.log(`firmware host build: ${(build.buildMs / 1000).toFixed(1)} s, binary ${build.binaryBytes} bytes`);
 
-    const trust = dev.pki.trustMaterial();
-    broker = await startBroker({
-      host: "127.0.0.1",
-      port: 0,
-      key: pem(dev.broker.keyPath),
-      cert: pem(dev.broker.certPath),
-      ca: trust.ca,
-      crl: trust.crl,
-      topicPrefix: "pizza",
-      identify: (fingerprint) => dev.pki.certificateBinding(fingerprint),
-      log: (event) => brokerEvents.push(event),
-    });
-    restaurant = await startRestaurant({
-      brokerUrl: broker.url,
-      ca: pem(dev.restaurant.caPath),
-      cert: pem(dev.restaurant.chainPath),
-      key: pem(dev.restaurant.keyPath),
-      clientId: "restaurant",
-      dbPath: join(dir, "orders.sqlite"),
-    });
+    ({ broker, restaurant } = await startLocalStack(dev, { dir, onBrokerEvent: (event) => brokerEvents.push(event) }));
   }, 20 * 60_000);
 
   afterAll(async () => {

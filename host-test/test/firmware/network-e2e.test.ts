@@ -10,7 +10,7 @@
 //
 // Needs an installed Moddable SDK ($MODDABLE); skipped with the reason otherwise. Its own build folder,
 // so it can run next to the other firmware suites (a fresh build compiles the XS engine: minutes).
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
@@ -18,8 +18,9 @@ import { request } from "node:http";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WIFI_JOIN_TRIES } from "../../../modules/core/wifi-join";
-import { startBroker, type BrokerEvent, type RunningBroker } from "../../../services/broker/broker";
-import { startRestaurant, type Restaurant } from "../../../services/restaurant/restaurant";
+import type { BrokerEvent, RunningBroker } from "../../../services/broker/broker";
+import type { Restaurant } from "../../../services/restaurant/restaurant";
+import { startLocalStack } from "../support/local-stack";
 import { ensureDevPki, type DevPki } from "../../../tools/pki/dev";
 import { buildFirmwareHost, type HostBuild } from "../../../tools/firmware/host-build";
 import { REPO_ROOT, findSdk } from "../../../tools/firmware/sdk";
@@ -41,7 +42,6 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) when the 
   const running: FirmwareProcess[] = [];
   let runs = 0;
 
-  const pem = (path: string) => readFileSync(path, "utf8");
   const connects = () => brokerEvents.filter((e) => e.event === "connect" && e.clientId === THING);
 
   async function startFirmware(settings: string[] = []): Promise<FirmwareProcess> {
@@ -61,26 +61,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) when the 
     await dev.pki.exportModdable(THING, { outDir: certs });
     build = await buildFirmwareHost({ sdk: sdk.sdk, certsDir: certs, outDir: join(REPO_ROOT, "build", "firmware-host-network-test") });
     console.log(`firmware host build: ${(build.buildMs / 1000).toFixed(1)} s, binary ${build.binaryBytes} bytes`);
-    const trust = dev.pki.trustMaterial();
-    broker = await startBroker({
-      host: "127.0.0.1",
-      port: 0,
-      key: pem(dev.broker.keyPath),
-      cert: pem(dev.broker.certPath),
-      ca: trust.ca,
-      crl: trust.crl,
-      topicPrefix: "pizza",
-      identify: (fingerprint) => dev.pki.certificateBinding(fingerprint),
-      log: (event) => brokerEvents.push(event),
-    });
-    restaurant = await startRestaurant({
-      brokerUrl: broker.url,
-      ca: pem(dev.restaurant.caPath),
-      cert: pem(dev.restaurant.chainPath),
-      key: pem(dev.restaurant.keyPath),
-      clientId: "restaurant",
-      dbPath: join(dir, "orders.sqlite"),
-    });
+    ({ broker, restaurant } = await startLocalStack(dev, { dir, onBrokerEvent: (event) => brokerEvents.push(event) }));
   }, 20 * 60_000);
 
   afterAll(async () => {

@@ -7,8 +7,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startBroker, type RunningBroker } from "../../../services/broker/broker";
-import { startRestaurant, type Restaurant } from "../../../services/restaurant/restaurant";
+import type { RunningBroker } from "../../../services/broker/broker";
+import type { Restaurant } from "../../../services/restaurant/restaurant";
+import { startLocalStack } from "../support/local-stack";
 import { ensureDevPki, type DevPki } from "../../../tools/pki/dev";
 import { runCli } from "../../../tools/pki/cli";
 import { buildFirmwareHost, type HostBuild } from "../../../tools/firmware/host-build";
@@ -73,26 +74,7 @@ describe.skipIf(!sdk.ok)("firmware identity from the esp_secure_cert partition (
     console.log(`firmware host build: ${(build.buildMs / 1000).toFixed(1)} s, binary ${build.binaryBytes} bytes`);
     image = (await exportEsp32(BOARD)).file;
 
-    const pem = (path: string) => readFileSync(path, "utf8");
-    const trust = dev.pki.trustMaterial();
-    broker = await startBroker({
-      host: "127.0.0.1",
-      port: 0,
-      key: pem(dev.broker.keyPath),
-      cert: pem(dev.broker.certPath),
-      ca: trust.ca,
-      crl: trust.crl,
-      topicPrefix: "pizza",
-      identify: (fingerprint) => dev.pki.certificateBinding(fingerprint),
-    });
-    restaurant = await startRestaurant({
-      brokerUrl: broker.url,
-      ca: pem(dev.restaurant.caPath),
-      cert: pem(dev.restaurant.chainPath),
-      key: pem(dev.restaurant.keyPath),
-      clientId: "restaurant",
-      dbPath: join(dir, "orders.sqlite"),
-    });
+    ({ broker, restaurant } = await startLocalStack(dev, { dir }));
   }, 30 * 60_000);
 
   afterAll(async () => {
