@@ -127,7 +127,11 @@ describe("npm run bench -- --quick", () => {
   }, 180_000);
 
   const sdk = findSdk();
-  it("--quick --only scale: orders/s on SQLite and on PostgreSQL with one and three instances, each run clean", async () => {
+  // The scale section starts PostgreSQL and five restaurant processes: it runs in `npm run test:load` (and CI),
+  // not in `npm test`, like the full-size load and failover tests.
+  const scale = process.env.PIZZA_SCALE_BENCH === "1";
+  if (!scale) console.log("bench --only scale: run by npm run test:load (PostgreSQL and five restaurant runs)");
+  it.runIf(scale)("--quick --only scale: orders/s on SQLite and on PostgreSQL with one and three instances, each run clean", async () => {
     const run = await bench(["--quick", "--only", "scale"], process.env, 170_000);
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
