@@ -13,11 +13,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBroker, type BrokerEvent, type RunningBroker } from "../../../services/broker/broker";
 import type { Restaurant } from "../../../services/restaurant/restaurant";
-import { startLocalStack } from "../support/local-stack";
-import { ensureDevPki, type DevPki } from "../../../tools/pki/dev";
+import { buildDevFirmware, startLocalStack } from "../support/local-stack";
+import type { DevPki } from "../../../tools/pki/dev";
 import { Pki } from "../../../tools/pki/pki";
-import { buildFirmwareHost, type HostBuild } from "../../../tools/firmware/host-build";
-import { REPO_ROOT, findSdk } from "../../../tools/firmware/sdk";
+import type { HostBuild } from "../../../tools/firmware/host-build";
+import { findSdk } from "../../../tools/firmware/sdk";
 import { credentialsOf, removeDir, tempDir, waitFor } from "../integration/fixtures";
 import { FirmwareProcess } from "../../../tools/firmware/process";
 import { BatteryFirmware } from "../../../tools/firmware/battery";
@@ -68,11 +68,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) against b
   beforeAll(async () => {
     if (!sdk.ok) return;
     dir = tempDir("fw-e2e");
-    dev = await ensureDevPki(join(dir, "pki"), { deviceName: THING });
-    const certs = join(dir, "device-certs");
-    await dev.pki.exportModdable(THING, { outDir: certs });
-    build = await buildFirmwareHost({ sdk: sdk.sdk, certsDir: certs, outDir: join(REPO_ROOT, "build", "firmware-host-test") });
-    console.log(`firmware host build: ${(build.buildMs / 1000).toFixed(1)} s, binary ${build.binaryBytes} bytes`);
+    ({ dev, build } = await buildDevFirmware(sdk.sdk, { dir, thing: THING, buildName: "firmware-host-test" }));
 
     ({ broker, restaurant } = await startLocalStack(dev, { dir, onBrokerEvent: (event) => brokerEvents.push(event) }));
   }, 20 * 60_000);

@@ -20,10 +20,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WIFI_JOIN_TRIES } from "../../../modules/core/wifi-join";
 import type { BrokerEvent, RunningBroker } from "../../../services/broker/broker";
 import type { Restaurant } from "../../../services/restaurant/restaurant";
-import { startLocalStack } from "../support/local-stack";
-import { ensureDevPki, type DevPki } from "../../../tools/pki/dev";
-import { buildFirmwareHost, type HostBuild } from "../../../tools/firmware/host-build";
-import { REPO_ROOT, findSdk } from "../../../tools/firmware/sdk";
+import { buildDevFirmware, startLocalStack } from "../support/local-stack";
+import type { DevPki } from "../../../tools/pki/dev";
+import type { HostBuild } from "../../../tools/firmware/host-build";
+import { findSdk } from "../../../tools/firmware/sdk";
 import { FirmwareProcess } from "../../../tools/firmware/process";
 import { removeDir, tempDir } from "../integration/fixtures";
 
@@ -56,11 +56,7 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) when the 
   beforeAll(async () => {
     if (!sdk.ok) return;
     dir = tempDir("fw-network");
-    dev = await ensureDevPki(join(dir, "pki"), { deviceName: THING });
-    const certs = join(dir, "device-certs");
-    await dev.pki.exportModdable(THING, { outDir: certs });
-    build = await buildFirmwareHost({ sdk: sdk.sdk, certsDir: certs, outDir: join(REPO_ROOT, "build", "firmware-host-network-test") });
-    console.log(`firmware host build: ${(build.buildMs / 1000).toFixed(1)} s, binary ${build.binaryBytes} bytes`);
+    ({ dev, build } = await buildDevFirmware(sdk.sdk, { dir, thing: THING, buildName: "firmware-host-network-test" }));
     ({ broker, restaurant } = await startLocalStack(dev, { dir, onBrokerEvent: (event) => brokerEvents.push(event) }));
   }, 20 * 60_000);
 

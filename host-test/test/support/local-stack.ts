@@ -1,11 +1,24 @@
-// The broker and the restaurant a firmware e2e file talks to: the embedded broker over TLS on a free loopback
-// port, trusting the dev PKI (its CA, CRL and certificate bindings), and the restaurant on a SQLite file in
-// `dir`, both with the dev PKI's identities.
+// What a firmware e2e file works with: a dev PKI for its thing and the headless firmware built with that
+// thing's identity; then the broker and the restaurant it talks to: the embedded broker over TLS on a free
+// loopback port, trusting the dev PKI (its CA, CRL and certificate bindings), and the restaurant on a SQLite
+// file in `dir`, both with the dev PKI's identities.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startBroker, type BrokerEvent, type RunningBroker } from "../../../services/broker/broker";
 import { startRestaurant, type Restaurant } from "../../../services/restaurant/restaurant";
-import type { DevPki } from "../../../tools/pki/dev";
+import { buildFirmwareHost, type HostBuild } from "../../../tools/firmware/host-build";
+import { REPO_ROOT, type Sdk } from "../../../tools/firmware/sdk";
+import { ensureDevPki, type DevPki } from "../../../tools/pki/dev";
+
+/** A dev PKI in `dir` for `thing`, and the headless firmware built with its identity in build/<buildName>. */
+export async function buildDevFirmware(sdk: Sdk, options: { dir: string; thing: string; buildName: string }): Promise<{ dev: DevPki; build: HostBuild }> {
+  const dev = await ensureDevPki(join(options.dir, "pki"), { deviceName: options.thing });
+  const certs = join(options.dir, "device-certs");
+  await dev.pki.exportModdable(options.thing, { outDir: certs });
+  const build = await buildFirmwareHost({ sdk, certsDir: certs, outDir: join(REPO_ROOT, "build", options.buildName) });
+  console.log(`firmware host build: ${(build.buildMs / 1000).toFixed(1)} s, binary ${build.binaryBytes} bytes`);
+  return { dev, build };
+}
 
 export interface LocalStack {
   broker: RunningBroker;
