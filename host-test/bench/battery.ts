@@ -15,8 +15,8 @@
 // - the round trips the press waited on, counted at the relay (wire-turns.ts: TCP, then each client flight
 //   up to the ack), and the split of press → ack into the wire (round trips × RTT), the broker's answering
 //   time (broker, and the restaurant for the ack) and the rest, the firmware's: its CPU on the connection
-//   and, on x-cli-lin, the SDK's Linux socket module, which select()s the sockets on a 20 ms timer
-//   (modules/network/socket/lin): every answer from the broker waits up to one tick before XS sees it.
+//   and the time the process waits to be scheduled (the headless host's sockets wake it as data arrives,
+//   modules/device/linux-host/socket.c).
 // Against the embedded broker and mosquitto. Needs $MODDABLE; otherwise { skipped: reason }.
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -54,13 +54,16 @@ export interface BatteryPhase {
   split: {
     wireMs: Summary;
     serverMs: Summary;
-    /** press → ack − wire − server: the firmware's CPU and its waits (on x-cli-lin the socket module's polling). */
+    /** press → ack − wire − server: the firmware's CPU and its waits to be woken and scheduled. */
     clientMs: Summary;
     /** The firmware's CPU time from the accept to its first flight after the ack; skipped without schedstat. */
     clientCpuMs: Summary | { skipped: string };
   };
   /** Firmware CPU time from its ClientHello to its Finished (ms); empty where /proc has no schedstat. */
   tlsCpuMs: Summary | { skipped: string };
+  /** The last press of the group on the wire: every chunk as it reached the relay (ms from its accept of
+   *  the TCP connection, before the relay's delay), and when the firmware reported the outcome. */
+  lastPress?: { chunks: Array<{ atMs: number; from: "client" | "server"; bytes: number; records: number[] }>; outcomeAtMs: number };
 }
 
 export interface BatteryRun {
@@ -115,6 +118,7 @@ interface Samples {
   connectToReady: number[];
   tlsCpuMs: number[];
   resumed: number;
+  lastPress?: BatteryPhase["lastPress"];
 }
 
 async function batteryPresses(
@@ -172,6 +176,11 @@ async function batteryPresses(
     into.clientMs.push(round(Number(outcome.pressToAckMs) - split.wireMs - split.serverMs));
     if (split.clientCpuMs !== undefined) into.clientCpuMs.push(round(split.clientCpuMs));
     if (tls.cpuMs !== undefined) into.tlsCpuMs.push(round(tls.cpuMs));
+    const sinceAccept = (at: number) => round(at - connection.acceptedAt);
+    into.lastPress = {
+      chunks: connection.chunks.map((c) => ({ atMs: sinceAccept(c.at), from: c.from, bytes: c.bytes, records: c.records })),
+      outcomeAtMs: sinceAccept(fw.startedAt + fw.lines[index]!.at),
+    };
   };
 
   try {
@@ -205,6 +214,7 @@ async function batteryPresses(
         clientCpuMs: s.clientCpuMs.length > 0 ? summarize(s.clientCpuMs) : { skipped: "no /proc/<pid>/schedstat (Linux only)" },
       },
       tlsCpuMs: s.tlsCpuMs.length > 0 ? summarize(s.tlsCpuMs) : { skipped: "no /proc/<pid>/schedstat (Linux only)" },
+      ...(s.lastPress ? { lastPress: s.lastPress } : {}),
     };
   };
   return { powerOn: phase(first), afterSleep: phase(after) };

@@ -93,21 +93,23 @@ export async function startDelayRelay(
     };
     client.on("data", (chunk: Buffer) => {
       log("client", chunk, fromClient);
-      toServer(chunk);
+      toServer.write(chunk);
     });
     upstream.on("data", (chunk: Buffer) => {
       log("server", chunk, fromServer);
-      toClient(chunk);
+      toClient.write(chunk);
     });
-    // Closes are not timed: pass them on after the data already in flight.
+    // A close travels like data: behind the bytes already in flight, never ahead of them. (Closing both at
+    // once after a fixed delay could drop a DISCONNECT still queued; a TLS server then sees the connection end
+    // without it, and OpenSSL forgets the session, so the next press could not resume.)
     const closeBoth = () => {
+      if (record.closed) return;
       record.closed = true;
-      setTimeout(() => {
-        client.destroy();
-        upstream.destroy();
-      }, oneWayMs + 1);
+      toServer.end();
+      toClient.end();
     };
     for (const socket of [client, upstream]) {
+      socket.on("end", closeBoth);
       socket.on("close", closeBoth);
       socket.on("error", closeBoth);
       socket.on("close", () => sockets.delete(socket));
@@ -134,23 +136,40 @@ export async function startDelayRelay(
  * Writes chunks to `to` `oneWayMs` after they arrive (the first `firstExtraMs` more), in order, never early:
  * one queue drained by one timer. A timer may fire up to 1 ms before its time (the event loop's clock counts
  * whole milliseconds), so the queue is checked against performance.now() and the timer set again if need be.
+ * end() queues the close the same way: `to` ends once everything before it is written.
  */
-function delayedWriter(to: net.Socket, oneWayMs: number, firstExtraMs: number): (chunk: Buffer) => void {
-  const queue: Array<{ chunk: Buffer; at: number }> = [];
+function delayedWriter(to: net.Socket, oneWayMs: number, firstExtraMs: number): { write(chunk: Buffer): void; end(): void } {
+  const queue: Array<{ chunk: Buffer | "end"; at: number }> = [];
   let timer: NodeJS.Timeout | undefined;
   let first = true;
+  let ended = false;
   const drain = () => {
     timer = undefined;
     while (queue.length > 0 && queue[0]!.at <= performance.now()) {
       const { chunk } = queue.shift()!;
-      if (!to.destroyed) to.write(chunk);
+      if (to.destroyed) continue;
+      if (chunk === "end") {
+        to.end();
+        // A peer that never closes its side must not keep the connection (and the relay) open.
+        setTimeout(() => to.destroy(), 1000).unref();
+      } else to.write(chunk);
     }
     if (queue.length > 0) timer = setTimeout(drain, Math.ceil(queue[0]!.at - performance.now()));
   };
-  return (chunk: Buffer) => {
+  const enqueue = (chunk: Buffer | "end") => {
     const lastAt = queue.length > 0 ? queue[queue.length - 1]!.at : 0;
     queue.push({ chunk, at: Math.max(lastAt, performance.now() + oneWayMs + (first ? firstExtraMs : 0)) });
     first = false;
     if (!timer) timer = setTimeout(drain, Math.ceil(queue[0]!.at - performance.now()));
+  };
+  return {
+    write(chunk) {
+      if (!ended) enqueue(chunk);
+    },
+    end() {
+      if (ended) return;
+      ended = true;
+      enqueue("end");
+    },
   };
 }

@@ -4,10 +4,9 @@
 // resume TLS sessions by ID: the SDK's client caches one session per server name. Needs
 // $MODDABLE with built host tools; otherwise the section is { skipped: reason }.
 //
-// Reading the figures: on x-cli-lin the SDK's Linux socket module (modules/network/socket/lin) is not
-// event-driven: a 20 ms GLib timer select()s the sockets, reports "writable" after a send before it looks for
-// input again, and reads at most 1 KB per tick. Every request/response therefore waits ~40 ms on this target
-// (an ESP32's lwIP sockets call back at once), which the split makes visible.
+// Reading the figures: the headless host's sockets (modules/device/linux-host/socket.c) call the firmware
+// back as data arrives, as lwIP does on an ESP32, so a click's time is the wire, the broker and XS's own CPU
+// (the SDK's Linux socket module it replaces polled every 20 ms: ~40 ms more per request/response).
 //
 // Measured per click:
 // - press → ack by the firmware's own clock (the core's outcome event, pressToAckMs: flow.click → ack,

@@ -144,7 +144,7 @@ function coldTimeline(cold: ColdResult, fw: FirmwareRun | undefined): string {
   ];
   const host = timelineChart("cold-timeline", "Cold press, step by step (p50 of each step, ms)", rows);
   if (!fw) return host;
-  // The firmware's own steps on its own scale: its press is ~30× the host's (the SDK's socket polling).
+  // The firmware's own steps on their own scale: XS interprets the same TLS and MQTT work the host runs in V8.
   const fwSteps = FIRMWARE_STEPS.map((name) => ({ name, ms: fw.split[name].p50 })).filter((s) => Number.isFinite(s.ms));
   return host + timelineChart("firmware-timeline", "Firmware (x-cli-lin) cold press, step by step (p50, ms)", [{ label: "firmware", steps: fwSteps }]);
 }
@@ -175,7 +175,7 @@ function batterySection(report: BenchReport): string {
     `<th>wake→ack p50 ms</th><th>TLS CPU p50 ms</th><th>resumed on the wire</th></tr></thead><tbody>${rows.join("")}</tbody></table>` +
     `<p class="note">press→ack: the firmware's clock from the classified click to the ack; round trips: counted at the relay (TCP, then each flight of the firmware up to the ack); ` +
     `wire / broker / firmware: press→ack split into the relay's delay (round trips × RTT), the broker side's answering time (the restaurant's for the ack) and the rest, ` +
-    `the firmware's CPU and, on x-cli-lin, the SDK's Linux socket module polling its sockets every 20 ms; wake→ack: from the press that wakes it (process start, XS boot, the double-click window included); TLS CPU: the firmware process's CPU time from its ClientHello to its Finished.</p>`
+    `the firmware's CPU and its waits to be scheduled; wake→ack: from the press that wakes it (process start, XS boot, the double-click window included); TLS CPU: the firmware process's CPU time from its ClientHello to its Finished.</p>`
   );
 }
 

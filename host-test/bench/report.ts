@@ -145,7 +145,7 @@ function batteryTargets(battery: BenchReport["battery"]): Target[] {
       met: a.presses > 0 && a.rtts <= limit,
       note:
         `p50 ${a.pressToAck.p50} ms at RTT ${rttMs} ms = wire ${a.split.wireMs.p50} + broker side ${a.split.serverMs.p50} + firmware ${a.split.clientMs.p50} (its CPU ${"skipped" in a.split.clientCpuMs ? "—" : a.split.clientCpuMs.p50}; ` +
-        `the rest waits on the SDK's Linux socket polling) (first press after power-on: ${run.powerOn.pressToAck.p50} ms, ${run.powerOn.rtts} RTT); TLS CPU p50 ${cpu(a)} resumed vs ${cpu(run.powerOn)} full`,
+        `the rest: waking up and being scheduled) (first press after power-on: ${run.powerOn.pressToAck.p50} ms, ${run.powerOn.rtts} RTT); TLS CPU p50 ${cpu(a)} resumed vs ${cpu(run.powerOn)} full`,
     });
     targets.push({
       name: wireName,

@@ -5,13 +5,15 @@
 // For the virtual button (the core's session over node:tls) and, with $MODDABLE, the firmware (x-cli-lin),
 // against the embedded broker and mosquitto, with a full and with a resumed TLS handshake:
 // - virtual, full: the TLS session is forgotten before each click; resumed: the previous click's is offered;
-// - firmware, full: a fresh process per click (the SDK keeps its one session in RAM); resumed: the
+// - firmware, full: a fresh process per click with its RTC memory file removed (the firmware keeps its TLS
+//   session there, across restarts, as across deep sleep: without it every click would resume); resumed: the
 //   following clicks of one process, resumed only if the broker accepts the session ID it offers.
 // Whether a handshake was really resumed is read from the wire (TLS record order), not assumed.
 // The broker → restaurant → broker leg stays on loopback: it is CPU time, not a round trip of the button's.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { defaultConfig } from "../../modules/core/config";
+import { RTC_MEMORY_FILE } from "../../tools/firmware/battery";
 import { findSdk } from "../../tools/firmware/sdk";
 import { FirmwareProcess } from "../../tools/firmware/process";
 import { VirtualDevice } from "../device/virtual-device";
@@ -138,7 +140,8 @@ async function firmwareClicks(
   const relay = await startDelayRelay(target, { oneWayMs: options.oneWayMs });
   const runDir = path.join(ws.dir, `rtt-firmware-${label.replace(/\W+/g, "-")}`);
   mkdirSync(runDir, { recursive: true }); // one Preference store: the seq counter goes on across processes
-  const start = async () => {
+  const start = async (powerOn: boolean) => {
+    if (powerOn) rmSync(path.join(runDir, RTC_MEMORY_FILE), { force: true }); // no kept TLS session: a full handshake
     const fw = new FirmwareProcess({ binary, cwd: runDir, args: ["mqtt.host=127.0.0.1", `mqtt.port=${relay.port}`, "connection=on-demand"] });
     await fw.waitForLine((t) => t === `@ready ${FIRMWARE_THING}`, "the firmware to be ready", { timeoutMs: 30_000 });
     return fw;
@@ -158,7 +161,7 @@ async function firmwareClicks(
   let resumedResumed = 0;
   try {
     for (let i = 0; i < options.firmwareClicks; i++) {
-      const fw = await start();
+      const fw = await start(true);
       try {
         const f = await click(fw);
         full.push(f.ms);
@@ -167,7 +170,7 @@ async function firmwareClicks(
         await fw.stop();
       }
     }
-    const fw = await start();
+    const fw = await start(false);
     try {
       await click(fw); // the session to resume
       for (let i = 0; i < options.firmwareClicks; i++) {

@@ -6,7 +6,7 @@
 // carried the ack. A resumed TLS handshake with MQTT pipelined is TCP 1 + ClientHello 1 + (Finished,
 // CONNECT, SUBSCRIBE, PUBLISH) 1 = 3; a full handshake adds one (Certificate … Finished).
 // What is not the wire (roundTrips × RTT) nor the server (a flight reaching it → its answer leaving) is
-// the client's: its CPU, and on the headless firmware the SDK's Linux socket polling (20 ms select ticks).
+// the client's: its CPU, and the time its process waits to be woken and scheduled.
 import type { DelayedConnection, RelayedChunk } from "./delay-relay";
 
 const ALERT = 21;

@@ -6,7 +6,7 @@
 // to read, 3 = room to write, negative = closed (-1 disconnected, -2 error). A TLS alert, a certificate
 // we reject, or a broker hanging up mid-handshake all arrive as a negative message before 1: refusals
 // ("auth"), which an identical retry cannot fix. To tell them from a broker that cannot be reached at all
-// (the Linux socket reports a refused connect as connected-then-error), the TCP socket is ours: we watch
+// (a socket layer may report a refused connect as connected, then an error), the TCP socket is ours: we watch
 // its public callback for any byte from the broker before handing it on to SecureSocket.
 //
 // TLS session resumption: the SDK's TLS asks "ssl/cache" for a session to offer and saves the one it
@@ -117,8 +117,8 @@ export class SecureTransport implements Transport {
 
     let socket: ClassicSecureSocket;
     try {
-      // noDelay: the ESP32 (lwIP) socket disables Nagle with it (≈40 ms per hop otherwise: Nagle meets
-      // delayed ACKs); the Linux socket ignores it.
+      // noDelay: the socket disables Nagle with it, on the ESP32 (lwIP) and the headless host (≈40 ms per
+      // hop otherwise: Nagle meets delayed ACKs).
       const tcp = new Socket({ host: mqtt.host, port: mqtt.port, noDelay: true });
       socket = new SecureSocket({ sock: tcp, host: mqtt.host, port: mqtt.port, secure }) as unknown as ClassicSecureSocket;
       const tls = (tcp as unknown as { callback: SocketCallback }).callback; // installed by SecureSocket

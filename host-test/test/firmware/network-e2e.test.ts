@@ -13,7 +13,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { request } from "node:http";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -96,6 +96,23 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) when the 
     expect(await restaurant.order(orderId)).toMatchObject({ thing: THING, action: "order", item: "margherita", status: "accepted" });
   });
 
+  it("a broker port where nothing listens: every try is a network failure at once (refused), then failed, order kept", async () => {
+    const closed = await freePort();
+    const cwd = join(dir, `run-${++runs}`);
+    mkdirSync(cwd, { recursive: true });
+    const fw = new FirmwareProcess({ binary: build.binaryPath, cwd, args: ["mqtt.host=127.0.0.1", `mqtt.port=${closed}`, "ackTimeoutMs=1000", "giveUpMs=2000"] });
+    running.push(fw);
+    await fw.waitForLine((t) => t === `@ready ${THING}`, "the firmware to be ready");
+    const { outcome } = await fw.nextOutcome(fw.send("single"));
+    expect(outcome, fw.transcript()).toMatchObject({ outcome: "failed", clickType: "SINGLE" });
+    const closes = fw.events().filter((e) => e.type === "connection" && e.phase === "closed");
+    // Refused in the TCP handshake: reported as a socket error before any TLS, never as a refusal by the broker.
+    expect(closes.length, fw.transcript()).toBeGreaterThanOrEqual(2);
+    for (const close of closes) expect(close).toMatchObject({ kind: "network", detail: "cannot reach the broker (socket error)" });
+    expect(await restaurant.order(String(outcome.orderId))).toBeUndefined();
+    await fw.stop();
+  });
+
   describe("setup mode", () => {
     const AP = "kitchen-wifi:correct-horse-9";
     const CHROMIUM = "/usr/bin/chromium";
@@ -152,6 +169,20 @@ describe.skipIf(!sdk.ok)("firmware on the Moddable runtime (x-cli-lin) when the 
       expect(fw.tagged("setup")).toEqual(["wifi-failed"]);
       expect(fw.tagged("ready")).toEqual([]);
     }, 60_000);
+
+    it("the setup server listens on 127.0.0.1 only: another address of this machine (127.0.0.2) is refused", async () => {
+      const { port } = await startSetup([`mqtt.port=${broker.port}`]);
+      expect((await http(port, "GET", "/settings", {})).status).toBe(200);
+      const refused = await new Promise<string>((resolve) => {
+        const socket = connect({ host: "127.0.0.2", port });
+        socket.on("connect", () => {
+          socket.destroy();
+          resolve("connected");
+        });
+        socket.on("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      });
+      expect(refused).toBe("ECONNREFUSED");
+    });
 
     it("the page over the firmware's HTTP server refuses a foreign Host, cross-site POSTs and oversized bodies; saves nothing", async () => {
       const { port } = await startSetup([`mqtt.port=${broker.port}`]);

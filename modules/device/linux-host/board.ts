@@ -86,8 +86,8 @@ export const board: Board = {
   openSetup() {
     const port = Number(hostArg("setup.port") ?? 8080);
     if (!Number.isInteger(port) || port < 1 || port > 65535) return { ok: false, reason: `setup.port=${hostArg("setup.port")} is not a port` };
-    // No access point here, so no password: the page answers only to loopback Host names. The SDK's Linux
-    // listener binds every interface and cannot tell the peer's address, so keep the port firewalled.
+    // No access point here, so no password: the host's listener (socket.c) binds 127.0.0.1 only, and the
+    // page answers only to loopback Host names.
     return { ok: true, port, allowedHosts: ["127.0.0.1", "localhost"], where: `http://127.0.0.1:${port}/` };
   },
 
