@@ -319,17 +319,10 @@ static void socketReady(void *owner, GIOCondition ready)
 	if (kOpen != hs->state)
 		return;
 
-	if (kUDP == hs->kind) {
-		if (ready & G_IO_IN)
-			socketReceiveUDP(hs);
-	}
-	else if (ready & (G_IO_IN | G_IO_HUP | G_IO_ERR)) {
-		socketReceiveTCP(hs, ready);
-		if (kOpen != hs->state)
-			return;
-	}
-
-	if ((ready & G_IO_OUT) && kOpen == hs->state) {
+	/* Output first: a writable callback owed for bytes already sent comes before the input that arrived
+	   with it, the peer's close included, as lwIP reports an acknowledgment before the FIN behind it. (The
+	   SDK's HTTP server completes a response on that callback; a close seen first would end it as an error.) */
+	if (ready & G_IO_OUT) {
 		if (socketFlush(hs)) {
 			socketEnd(hs, kMsgError);
 			return;
@@ -337,8 +330,18 @@ static void socketReady(void *owner, GIOCondition ready)
 		if (0 == hs->unsentBytes && hs->writableOwed) {
 			hs->writableOwed = 0;
 			socketCallback(hs, kMsgWritable, kSendCapacity);
+			if (kOpen != hs->state)
+				return;
 		}
 	}
+
+	if (kUDP == hs->kind) {
+		if (ready & G_IO_IN)
+			socketReceiveUDP(hs);
+	}
+	else if (ready & (G_IO_IN | G_IO_HUP | G_IO_ERR))
+		socketReceiveTCP(hs, ready);
+
 	if (kOpen == hs->state)
 		socketWatch(hs);
 }
