@@ -8,11 +8,12 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startBroker, type BrokerEvent, type RunningBroker } from "../../../services/broker/broker";
+import type { BrokerEvent, RunningBroker } from "../../../services/broker/broker";
 import { startRestaurant, type Restaurant } from "../../../services/restaurant/restaurant";
 import { startRenewal } from "../../../services/renewal/service";
 import type { RenewalService } from "../../../services/renewal/renewal";
 import { Pki } from "../../../tools/pki/pki";
+import { startPkiBroker } from "../support/local-stack";
 import { readRegistry } from "../../../tools/pki/registry";
 import { buildFirmwareHost, type HostBuild } from "../../../tools/firmware/host-build";
 import { REPO_ROOT, findSdk } from "../../../tools/firmware/sdk";
@@ -62,19 +63,7 @@ describe.skipIf(!sdk.ok)("firmware certificate renewal on the Moddable runtime (
     build = await buildFirmwareHost({ sdk: sdk.sdk, certsDir: certs, outDir: join(REPO_ROOT, "build", "firmware-host-renewal-test") });
     console.log(`firmware host build: ${(build.buildMs / 1000).toFixed(1)} s`);
 
-    const trust = pki.trustMaterial();
-    const files = pki.brokerFiles()!;
-    broker = await startBroker({
-      host: "127.0.0.1",
-      port: 0,
-      key: read(files.keyPath),
-      cert: read(files.certPath),
-      ca: trust.ca,
-      crl: trust.crl,
-      topicPrefix: "pizza",
-      identify: (fingerprint) => pki.certificateBinding(fingerprint),
-      log: (event) => brokerEvents.push(event),
-    });
+    broker = await startPkiBroker(pki, (event) => brokerEvents.push(event));
     restaurant = await startRestaurant({
       brokerUrl: broker.url,
       ca: read(restaurantFiles.caPath),

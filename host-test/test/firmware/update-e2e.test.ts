@@ -16,12 +16,13 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from
 import net from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
-import { startBroker, type RunningBroker } from "../../../services/broker/broker";
+import type { RunningBroker } from "../../../services/broker/broker";
 import { startJobs } from "../../../services/jobs/service";
 import type { JobsService } from "../../../services/jobs/jobs";
 import { JobStore } from "../../../tools/release/job-store";
 import { signRelease } from "../../../tools/release/sign";
 import { Pki } from "../../../tools/pki/pki";
+import { startPkiBroker } from "../support/local-stack";
 import { buildFirmwareHost } from "../../../tools/firmware/host-build";
 import { REPO_ROOT, findSdk } from "../../../tools/firmware/sdk";
 import { FirmwareProcess } from "../../../tools/firmware/process";
@@ -64,20 +65,7 @@ describe.skipIf(!sdk.ok)("firmware updates on the Moddable runtime (x-cli-lin)",
     const certs = join(dir, "device-certs");
     await pki.exportModdable(THING, { outDir: certs });
 
-    const read = (path: string) => readFileSync(path, "utf8");
-    const trust = pki.trustMaterial();
-    const files = pki.brokerFiles()!;
-    broker = await startBroker({
-      host: "127.0.0.1",
-      port: 0,
-      key: read(files.keyPath),
-      cert: read(files.certPath),
-      ca: trust.ca,
-      crl: trust.crl,
-      topicPrefix: "pizza",
-      identify: (fingerprint) => pki.certificateBinding(fingerprint),
-      log: () => {},
-    });
+    broker = await startPkiBroker(pki);
     const jobsDir = join(dir, "jobs");
     jobs = await startJobs({ brokerUrl: broker.url, servername: undefined, pkiDir, jobsDir, imagesHost: "127.0.0.1", imagesPort: 0, publicUrl: undefined }, () => {});
     store = JobStore.open(jobsDir);

@@ -12,10 +12,10 @@
 //   silently (QoS 1 still PUBACKed) and GRANTS a SUBSCRIBE its ACL file cannot match, filtering every
 //   delivery instead. Either way the other device / the restaurant never receives anything.
 import type { MqttClient } from "mqtt";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { closedOf, collect, connectClient, orderJson, ackJson, tryConnect, waitFor, type ProbeOptions, type Received } from "../support/mqtt-probe";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { closedOf, collect, orderJson, ackJson, tryConnect, waitFor, type ProbeOptions, type Received } from "../support/mqtt-probe";
 import { createSecurityPki, DAY_MS, selfSignedCredentials, type Credentials, type SecurityPki } from "../support/security-pki";
-import { BROKER_KINDS, startTestBroker, type BrokerKind, type TestBroker } from "../support/test-brokers";
+import { BROKER_KINDS, brokerSession, type BrokerKind } from "../support/test-brokers";
 import { ALL_ORDERS, acksOf, ordersOf } from "../support/topics";
 
 const A = "pizza-button-01";
@@ -109,52 +109,36 @@ const TLS_CASES: TlsCase[] = [
 ];
 
 describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
-  let broker: TestBroker;
-  const open: MqttClient[] = [];
-
-  beforeAll(async () => {
-    broker = await startTestBroker(kind, pki, { verbose: true });
-  });
-  afterAll(async () => {
-    await broker?.close();
-  });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((client) => client.endAsync(true)));
-  });
-
-  async function client(credentials: Credentials, clientId: string): Promise<MqttClient> {
-    const c = await connectClient(broker.url, { credentials, clientId });
-    open.push(c);
-    return c;
-  }
+  const session = brokerSession(kind, () => pki);
+  const client = (credentials: Credentials, clientId: string) => session.client(credentials, clientId);
 
   it("accepts a valid device certificate over TLS 1.2 (the control case)", async () => {
-    const attempt = await tryConnect(broker.url, { credentials: id.a!, clientId: A });
+    const attempt = await tryConnect(session.broker.url, { credentials: id.a!, clientId: A });
     expect(attempt.connected).toBe(true);
     if (attempt.connected) {
       expect(attempt.protocol).toBe("TLSv1.2");
-      open.push(attempt.client);
+      session.endAfterTest(attempt.client);
     }
   });
 
   describe("refuses at the TLS handshake", () => {
     it.each(TLS_CASES)("$name", async (c) => {
-      const eventsFrom = broker.events.length;
-      const logFrom = broker.mosquitto?.mark() ?? 0;
-      const attempt = await tryConnect(broker.url, c.probe());
-      if (attempt.connected) open.push(attempt.client);
+      const eventsFrom = session.broker.events.length;
+      const logFrom = session.broker.mosquitto?.mark() ?? 0;
+      const attempt = await tryConnect(session.broker.url, c.probe());
+      if (attempt.connected) session.endAfterTest(attempt.client);
       expect(attempt.connected).toBe(false);
       const seen = attempt.connected ? "" : attempt.errors.map((e) => `${e.code ?? ""} ${e.message}`).join(" | ");
 
       if (kind === "embedded") {
         expect(seen).toMatch(c.embedded.client);
-        await waitFor(() => broker.events.slice(eventsFrom).some((e) => e.event === "tls-refused"), "the broker's tls-refused event");
-        const refused = broker.events.slice(eventsFrom).filter((e) => e.event === "tls-refused");
+        await waitFor(() => session.broker.events.slice(eventsFrom).some((e) => e.event === "tls-refused"), "the broker's tls-refused event");
+        const refused = session.broker.events.slice(eventsFrom).filter((e) => e.event === "tls-refused");
         expect(refused).toHaveLength(1);
         expect(String(refused[0]!.code)).toMatch(c.embedded.code);
-        expect(broker.events.slice(eventsFrom).some((e) => e.event === "connect")).toBe(false);
+        expect(session.broker.events.slice(eventsFrom).some((e) => e.event === "connect")).toBe(false);
       } else {
-        const mosquitto = broker.mosquitto!;
+        const mosquitto = session.broker.mosquitto!;
         expect(seen).toMatch(c.mosquitto.alert);
         // mosquitto logs a handshake failure one of two ways, depending on whether it happened inside accept().
         const reason = await mosquitto.waitForLog(new RegExp(`(OpenSSL Error.*|Client connection from .* failed: .*)(${c.mosquitto.log.source})`), logFrom);
@@ -166,10 +150,10 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
   });
 
   it("a TLS 1.3 client still connects: TLS 1.2 is the minimum, not the only version", async () => {
-    const attempt = await tryConnect(broker.url, { credentials: id.a!, clientId: A, maxVersion: "TLSv1.3" });
+    const attempt = await tryConnect(session.broker.url, { credentials: id.a!, clientId: A, maxVersion: "TLSv1.3" });
     expect(attempt.connected).toBe(true);
     if (attempt.connected) {
-      open.push(attempt.client);
+      session.endAfterTest(attempt.client);
       expect(attempt.protocol).toBe("TLSv1.3");
     }
   });
@@ -177,22 +161,22 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
   it("client id ≠ certificate CN cannot act as (or kick out) the other device", async () => {
     const victim = await client(id.b!, B);
     await victim.subscribeAsync(acksOf(B), { qos: 1 });
-    const eventsFrom = broker.events.length;
-    const logFrom = broker.mosquitto?.mark() ?? 0;
+    const eventsFrom = session.broker.events.length;
+    const logFrom = session.broker.mosquitto?.mark() ?? 0;
 
-    const attempt = await tryConnect(broker.url, { credentials: id.a!, clientId: B });
+    const attempt = await tryConnect(session.broker.url, { credentials: id.a!, clientId: B });
     if (kind === "embedded") {
       expect(attempt.connected).toBe(false);
       const codes = attempt.connected ? [] : attempt.errors.map((e) => e.code);
       expect(codes).toContain(5); // CONNACK 5: not authorized
-      expect(broker.events.slice(eventsFrom)).toContainEqual(
+      expect(session.broker.events.slice(eventsFrom)).toContainEqual(
         expect.objectContaining({ event: "refused", clientId: B, cn: A, reason: "client id must equal certificate CN" }),
       );
     } else {
       // mosquitto accepts the connection but under the certificate's name: the client id is replaced.
       expect(attempt.connected).toBe(true);
-      if (attempt.connected) open.push(attempt.client);
-      const line = await broker.mosquitto!.waitForLog(/New client connected from .* as /, logFrom);
+      if (attempt.connected) session.endAfterTest(attempt.client);
+      const line = await session.broker.mosquitto!.waitForLog(/New client connected from .* as /, logFrom);
       expect(line).toMatch(new RegExp(`as ${A} \\(.*u'${A}'\\)`));
       expect(line).not.toMatch(new RegExp(` as ${B} `));
     }
@@ -222,7 +206,7 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
       );
       if (kind === "embedded") {
         await closed;
-        expect(broker.events.some((e) => e.event === `${what}-denied` && e.clientId === A)).toBe(true);
+        expect(session.broker.events.some((e) => e.event === `${what}-denied` && e.clientId === A)).toBe(true);
         if (what === "subscribe") {
           expect(result.ok).toBe(false); // SUBACK 0x80, then the disconnect
           if (!result.ok) expect(result.error.message).toMatch(/Subscribe error/);
@@ -230,7 +214,7 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
       } else {
         expect(result.ok).toBe(true);
         expect(a.connected).toBe(true);
-        if (what === "publish") await broker.mosquitto!.waitForLog(new RegExp(`Denied PUBLISH from ${A}`));
+        if (what === "publish") await session.broker.mosquitto!.waitForLog(new RegExp(`Denied PUBLISH from ${A}`));
         // The ACL file cannot decide a wildcard subscription, so mosquitto 2.0 grants it (no 0x80) and
         // checks every delivery instead.
         if (what === "subscribe" && result.ok) expect((result.value as Array<{ qos: number }>)[0]!.qos).not.toBe(128);

@@ -5,12 +5,11 @@
 // certificate acts as an instance it was not issued for; a button never acts as one; one instance is revoked
 // on its own. On mosquitto the orders come through the shared subscription `$share/<group>/…`: each order
 // reaches one instance. The embedded broker has no shared subscriptions: every instance receives every order.
-import type { MqttClient } from "mqtt";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serviceInstanceName } from "../../../tools/pki/reserved";
-import { closedOf, collect, connectClient, orderJson, ackJson, sleep, tryConnect, waitFor, type Received } from "../support/mqtt-probe";
+import { closedOf, collect, orderJson, ackJson, sleep, tryConnect, waitFor, type Received } from "../support/mqtt-probe";
 import { createSecurityPki, type Credentials, type SecurityPki } from "../support/security-pki";
-import { BROKER_KINDS, startTestBroker, type BrokerKind, type TestBroker } from "../support/test-brokers";
+import { BROKER_KINDS, brokerSession, type BrokerKind } from "../support/test-brokers";
 import { ALL_ORDERS, acksOf, ordersOf } from "../support/topics";
 
 const A = "pizza-button-01";
@@ -36,24 +35,8 @@ beforeAll(async () => {
 afterAll(() => pki?.remove());
 
 describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
-  let broker: TestBroker;
-  const open: MqttClient[] = [];
-
-  beforeAll(async () => {
-    broker = await startTestBroker(kind, pki, { verbose: true });
-  });
-  afterAll(async () => {
-    await broker?.close();
-  });
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((client) => client.endAsync(true)));
-  });
-
-  async function client(credentials: Credentials, clientId: string): Promise<MqttClient> {
-    const c = await connectClient(broker.url, { credentials, clientId });
-    open.push(c);
-    return c;
-  }
+  const session = brokerSession(kind, () => pki);
+  const client = (credentials: Credentials, clientId: string) => session.client(credentials, clientId);
 
   /** The orders filter an instance subscribes: shared on mosquitto, plain on the embedded broker. */
   const ordersFilter = kind === "mosquitto" ? `$share/kitchen/${ALL_ORDERS}` : ALL_ORDERS;
@@ -99,18 +82,18 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
       [id.restaurant!, "restaurant", instance(2)],
       [id[instance(1)]!, instance(1), "restaurant"],
     ] as const) {
-      const eventsFrom = broker.events.length;
-      const logFrom = broker.mosquitto?.mark() ?? 0;
-      const attempt = await tryConnect(broker.url, { credentials, clientId });
+      const eventsFrom = session.broker.events.length;
+      const logFrom = session.broker.mosquitto?.mark() ?? 0;
+      const attempt = await tryConnect(session.broker.url, { credentials, clientId });
       if (kind === "embedded") {
         expect(attempt.connected).toBe(false);
         expect(attempt.connected ? [] : attempt.errors.map((e) => e.code)).toContain(5);
-        expect(broker.events.slice(eventsFrom)).toContainEqual(expect.objectContaining({ event: "refused", clientId, cn }));
+        expect(session.broker.events.slice(eventsFrom)).toContainEqual(expect.objectContaining({ event: "refused", clientId, cn }));
       } else {
         // mosquitto replaces the client id with the certificate's CN: it connects as itself, not as clientId.
         expect(attempt.connected).toBe(true);
-        if (attempt.connected) open.push(attempt.client);
-        const line = await broker.mosquitto!.waitForLog(/New client connected from .* as /, logFrom);
+        if (attempt.connected) session.endAfterTest(attempt.client);
+        const line = await session.broker.mosquitto!.waitForLog(/New client connected from .* as /, logFrom);
         expect(line).toMatch(new RegExp(`as ${cn.replace(".", "\\.")} `));
       }
     }
@@ -126,18 +109,18 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
     const b = await client(id.b!, B);
     await b.subscribeAsync(acksOf(B), { qos: 1 });
     const toB = collect(b);
-    const eventsFrom = broker.events.length;
-    const attempt = await tryConnect(broker.url, { credentials: id.a!, clientId: instance(1) });
+    const eventsFrom = session.broker.events.length;
+    const attempt = await tryConnect(session.broker.url, { credentials: id.a!, clientId: instance(1) });
     if (kind === "embedded") {
       expect(attempt.connected).toBe(false);
       expect(attempt.connected ? [] : attempt.errors.map((e) => e.code)).toContain(5);
-      expect(broker.events.slice(eventsFrom)).toContainEqual(expect.objectContaining({ event: "refused", clientId: instance(1), cn: A }));
+      expect(session.broker.events.slice(eventsFrom)).toContainEqual(expect.objectContaining({ event: "refused", clientId: instance(1), cn: A }));
     } else {
       // Connected as A (client id replaced): an ack forged to B and a subscription to every order get nothing.
       expect(attempt.connected).toBe(true);
       if (!attempt.connected) return;
       const fake = attempt.client;
-      open.push(fake);
+      session.endAfterTest(fake);
       const toFake = collect(fake);
       await fake.subscribeAsync(ALL_ORDERS, { qos: 1 });
       await fake.publishAsync(acksOf(B), ackJson(`${B}-1`), { qos: 1 });
@@ -152,8 +135,8 @@ describe.each(BROKER_KINDS)("%s broker", (kind: BrokerKind) => {
   });
 
   it("a revoked instance is refused at the TLS handshake while the others connect", async () => {
-    const attempt = await tryConnect(broker.url, { credentials: id[instance(3)]!, clientId: instance(3) });
-    if (attempt.connected) open.push(attempt.client);
+    const attempt = await tryConnect(session.broker.url, { credentials: id[instance(3)]!, clientId: instance(3) });
+    if (attempt.connected) session.endAfterTest(attempt.client);
     expect(attempt.connected).toBe(false);
     const two = await client(id[instance(2)]!, instance(2));
     expect(two.connected).toBe(true);

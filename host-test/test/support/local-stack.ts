@@ -9,6 +9,7 @@ import { startRestaurant, type Restaurant } from "../../../services/restaurant/r
 import { buildFirmwareHost, type HostBuild } from "../../../tools/firmware/host-build";
 import { REPO_ROOT, type Sdk } from "../../../tools/firmware/sdk";
 import { ensureDevPki, type DevPki } from "../../../tools/pki/dev";
+import type { Pki } from "../../../tools/pki/pki";
 
 /** A dev PKI in `dir` for `thing`, and the headless firmware built with its identity in build/<buildName>. */
 export async function buildDevFirmware(sdk: Sdk, options: { dir: string; thing: string; buildName: string }): Promise<{ dev: DevPki; build: HostBuild }> {
@@ -26,20 +27,29 @@ export interface LocalStack {
   close(): Promise<void>;
 }
 
-export async function startLocalStack(dev: DevPki, options: { dir: string; onBrokerEvent?: (event: BrokerEvent) => void }): Promise<LocalStack> {
-  const pem = (path: string) => readFileSync(path, "utf8");
-  const trust = dev.pki.trustMaterial();
-  const broker = await startBroker({
+const pem = (path: string) => readFileSync(path, "utf8");
+
+/** The embedded broker over TLS on a free loopback port, with `pki`'s broker certificate, trusting its CA,
+ *  CRL and certificate bindings. */
+export async function startPkiBroker(pki: Pki, onEvent?: (event: BrokerEvent) => void): Promise<RunningBroker> {
+  const files = pki.brokerFiles();
+  if (!files) throw new Error(`the PKI in ${pki.dir} has no broker certificate`);
+  const trust = pki.trustMaterial();
+  return startBroker({
     host: "127.0.0.1",
     port: 0,
-    key: pem(dev.broker.keyPath),
-    cert: pem(dev.broker.certPath),
+    key: pem(files.keyPath),
+    cert: pem(files.certPath),
     ca: trust.ca,
     crl: trust.crl,
     topicPrefix: "pizza",
-    identify: (fingerprint) => dev.pki.certificateBinding(fingerprint),
-    ...(options.onBrokerEvent ? { log: options.onBrokerEvent } : {}),
+    identify: (fingerprint) => pki.certificateBinding(fingerprint),
+    log: onEvent ?? (() => {}),
   });
+}
+
+export async function startLocalStack(dev: DevPki, options: { dir: string; onBrokerEvent?: (event: BrokerEvent) => void }): Promise<LocalStack> {
+  const broker = await startPkiBroker(dev.pki, options.onBrokerEvent);
   const restaurant = await startRestaurant({
     brokerUrl: broker.url,
     ca: pem(dev.restaurant.caPath),

@@ -1,9 +1,12 @@
 // The two brokers the product runs against, behind one small interface so a suite can run the same
 // cases on both: the embedded broker (aedes on node:tls, in this process) and a real mosquitto (child
 // process, config written by host-test/mosquitto). Both on 127.0.0.1, ephemeral port, same PKI.
+import type { MqttClient } from "mqtt";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { startBroker, type BrokerEvent, type RunningBroker } from "../../../services/broker/broker";
 import { mosquittoUnavailableReason, startMosquitto, type RunningMosquitto } from "../../mosquitto/mosquitto";
-import type { SecurityPki } from "./security-pki";
+import { connectClient } from "./mqtt-probe";
+import type { Credentials, SecurityPki } from "./security-pki";
 
 export type BrokerKind = "embedded" | "mosquitto";
 
@@ -38,6 +41,41 @@ export async function startTestBroker(
   opts: { port?: number; verbose?: boolean; maxPacketBytes?: number } = {},
 ): Promise<TestBroker> {
   return kind === "embedded" ? startEmbedded(pki, opts) : startMosquittoBroker(pki, opts);
+}
+
+/**
+ * For the tests of one describe block: a broker of `kind` (verbose) started before them and closed after,
+ * and MQTT clients that are ended after each test.
+ */
+export function brokerSession(
+  kind: BrokerKind,
+  pki: () => SecurityPki,
+): { readonly broker: TestBroker; client(credentials: Credentials, clientId: string): Promise<MqttClient>; endAfterTest(client: MqttClient): void } {
+  let broker: TestBroker | undefined;
+  const open: MqttClient[] = [];
+  beforeAll(async () => {
+    broker = await startTestBroker(kind, pki(), { verbose: true });
+  });
+  afterAll(async () => {
+    await broker?.close();
+  });
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((client) => client.endAsync(true)));
+  });
+  return {
+    get broker() {
+      if (!broker) throw new Error(`the ${kind} broker is not running`);
+      return broker;
+    },
+    async client(credentials, clientId) {
+      const c = await connectClient(this.broker.url, { credentials, clientId });
+      open.push(c);
+      return c;
+    },
+    endAfterTest(client) {
+      open.push(client);
+    },
+  };
 }
 
 async function startEmbedded(pki: SecurityPki, opts: { port?: number; maxPacketBytes?: number }): Promise<TestBroker> {
